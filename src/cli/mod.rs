@@ -1,0 +1,175 @@
+//! Command-line interface: one module per subcommand, sharing the model and completion
+//! flags defined here.
+
+mod bench;
+mod complete;
+mod fill;
+pub mod logging;
+mod models;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use quill::config::{CompletionConfig, EngineConfig, default_threads};
+use quill::engine::{Engine, ModelInfo};
+use quill::tokenizer::Counter;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "quill",
+    version,
+    about = "Local code generation: completions, explanations and refactors from a GGUF model run in-process by llama.cpp",
+    long_about = "quill runs a quantized code model on your machine (CPU by default, GPU when built with \
+                  a GPU feature). Use it as a language server (`quill serve`) for ghost-text \
+                  completions in your editor, or from the command line.\n\n\
+                  First run `quill models pull` to download the default model."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr (-v info, -vv debug); QUILL_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Write logs to this file instead of stderr
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the completion at FILE:LINE:COL (1-based, as editors show)
+    Complete(complete::CompleteArgs),
+    /// Fill every hole marked `quill: fill` in a file and print the result
+    Fill(fill::FillArgs),
+    /// List, download and locate models
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Measure completion latency and throughput by replaying typing through a file
+    Bench(bench::BenchArgs),
+}
+
+impl Command {
+    /// The log level when no -v is given.
+    pub fn default_log(&self) -> &'static str {
+        // llama.cpp warns about harmless model quirks at every load; its errors still show.
+        "warn,llama-cpp-2=error"
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Complete(a) => complete::run(a),
+        Command::Fill(a) => fill::run(a),
+        Command::Models(c) => models::run(c),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Which model to run and how.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// A model name from `quill models list`, or the path of any GGUF file
+    /// [default: qwen2.5-coder-1.5b-instruct-q4_k_m]
+    #[arg(long, short, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+    /// CPU threads [default: physical cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Layers to offload to the GPU [default: all on a GPU build, else 0]
+    #[arg(long)]
+    pub gpu_layers: Option<u32>,
+    /// Context window in tokens
+    #[arg(long, default_value_t = quill::config::DEFAULT_CONTEXT_SIZE)]
+    pub context_size: u32,
+}
+
+impl ModelArgs {
+    pub fn engine_config(&self) -> Result<EngineConfig> {
+        let resolved = quill::models::resolve(self.model.as_deref())?;
+        let mut cfg = EngineConfig::new(resolved.path, resolved.name);
+        cfg.threads = self.threads.unwrap_or_else(default_threads);
+        if let Some(n) = self.gpu_layers {
+            cfg.gpu_layers = n;
+        }
+        cfg.context_size = self.context_size;
+        Ok(cfg)
+    }
+}
+
+/// How to complete.
+#[derive(Args, Debug, Clone)]
+pub struct CompletionArgs {
+    /// Token budget for the code before the cursor
+    #[arg(long, default_value_t = CompletionConfig::default().prefix_tokens)]
+    pub prefix_tokens: usize,
+    /// Token budget for the code after the cursor
+    #[arg(long, default_value_t = CompletionConfig::default().suffix_tokens)]
+    pub suffix_tokens: usize,
+    /// Most tokens to generate (default: 48 for a line, 192 for a block)
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Prompt order: psm (prefix, suffix, middle) or spm (suffix first)
+    #[arg(long, default_value = "psm", value_parser = ["psm", "spm"])]
+    pub layout: String,
+    /// Keep completions that add syntax errors
+    #[arg(long)]
+    pub no_syntax_check: bool,
+}
+
+impl CompletionArgs {
+    pub fn config(&self) -> CompletionConfig {
+        let mut c = CompletionConfig {
+            prefix_tokens: self.prefix_tokens,
+            suffix_tokens: self.suffix_tokens,
+            syntax_check: !self.no_syntax_check,
+            ..CompletionConfig::default()
+        };
+        if let Some(m) = self.max_tokens {
+            c.max_tokens_line = m;
+            c.max_tokens_block = m;
+        }
+        c
+    }
+
+    pub fn layout(&self) -> quill::complete::Layout {
+        quill::complete::Layout::from_name(&self.layout).unwrap_or_default()
+    }
+}
+
+/// A loaded model, ready for requests.
+pub struct Loaded {
+    pub engine: Engine,
+    pub info: Arc<ModelInfo>,
+    pub counter: Counter,
+}
+
+/// Loads the model named by `args` and waits until it is ready.
+pub fn load(args: &ModelArgs) -> Result<Loaded> {
+    let cfg = args.engine_config()?;
+    load_config(cfg)
+}
+
+pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
+    let header = quill::gguf::read_header(&cfg.model_path)?;
+    let counter = quill::tokenizer::counter_for(&header);
+    let engine = quill::engine::llama::spawn(cfg);
+    let info = engine
+        .ready_blocking()
+        .context("the model could not be loaded")?;
+    Ok(Loaded {
+        engine,
+        info,
+        counter,
+    })
+}
+
+/// Reads a source file for completion, refusing what cannot be code.
+pub fn read_source(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    quill::text::decode_source(&bytes)
+        .with_context(|| format!("{} cannot be completed", path.display()))
+}

@@ -1,0 +1,393 @@
+//! The completion pipeline, shared by the CLI, the language server, batch and eval:
+//! position → token-budgeted FIM prompt → engine → post-processing → syntax check.
+//!
+//! [`prepare`] and [`finish`] are pure; only [`complete`] and [`complete_blocking`] talk
+//! to the engine. Callers that run many prompts at once (batch) use the two halves.
+
+pub mod budget;
+pub mod post;
+pub mod prompt;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tree_sitter::Tree;
+
+use crate::config::CompletionConfig;
+use crate::engine::{Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason, Timings};
+use crate::lang::Language;
+use crate::syntax::InsertionCheck;
+use crate::tokenizer::CountTokens;
+pub use post::{Mode, Shape};
+pub use prompt::{ContextFile, Layout};
+
+/// The document and position to complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub text: &'a str,
+    /// Byte offset of the cursor in `text`.
+    pub offset: usize,
+    /// Path relative to the workspace, shown to the model.
+    pub path: Option<&'a str>,
+    pub language: Option<Language>,
+    /// The document's current parse, when the caller keeps one.
+    pub tree: Option<&'a Tree>,
+    /// Code from other files, most useful first.
+    pub context: &'a [ContextFile],
+    pub repo_name: Option<&'a str>,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(text: &'a str, offset: usize) -> Self {
+        Input {
+            text,
+            offset,
+            path: None,
+            language: None,
+            tree: None,
+            context: &[],
+            repo_name: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CompleteError {
+    #[error("position {offset} is outside the document ({len} bytes) or inside a character")]
+    BadPosition { offset: usize, len: usize },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A prompt ready for the engine, with what is needed to post-process its answer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub prompt: Vec<Piece>,
+    pub shape: Arc<Shape>,
+    pub max_tokens: u32,
+    /// Tokens of the file's own code in the prompt (prefix, suffix) and of context.
+    pub prefix_tokens: usize,
+    pub suffix_tokens: usize,
+    pub context_tokens: usize,
+}
+
+impl Prepared {
+    /// The engine request, with the post-processing rules as its stop function.
+    pub fn request(&self, cfg: &CompletionConfig, key: Option<String>) -> Request {
+        let mut req = Request::new(self.prompt.clone(), self.max_tokens);
+        let shape = self.shape.clone();
+        req.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
+        req.key = key;
+        req.deadline = cfg
+            .time_budget_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        req
+    }
+}
+
+/// The text to insert and what it cost.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Completion {
+    pub text: String,
+    pub mode: Mode,
+    pub stop: StopReason,
+    pub timings: Timings,
+    /// What the model generated before post-processing.
+    pub raw: String,
+    /// Candidates dropped because they added syntax errors.
+    pub rejected: usize,
+    pub prefix_tokens: usize,
+    pub suffix_tokens: usize,
+    pub context_tokens: usize,
+}
+
+/// Builds the prompt for `input`.
+pub fn prepare(
+    input: &Input<'_>,
+    cfg: &CompletionConfig,
+    counter: &dyn CountTokens,
+    model: &ModelInfo,
+    layout: Layout,
+) -> Result<Prepared, CompleteError> {
+    if input.offset > input.text.len() || !input.text.is_char_boundary(input.offset) {
+        return Err(CompleteError::BadPosition {
+            offset: input.offset,
+            len: input.text.len(),
+        });
+    }
+    if !model.has_fim {
+        return Err(EngineError::NoFim(format!("model {}", model.name)).into());
+    }
+    let shape = Shape::at(
+        input.text,
+        input.offset,
+        input.language,
+        cfg.max_block_lines,
+    );
+    let max_tokens = match shape.mode {
+        Mode::Line => cfg.max_tokens_line,
+        Mode::Block => cfg.max_tokens_block,
+    };
+    // Context gets its own share; what it leaves unused is not handed on, so the cache
+    // prefix stays the same whether or not context was found.
+    let (context, context_tokens) = fit_context(input.context, cfg.context_tokens, counter);
+    // Leave room for the answer and the prompt's own markup within the context window.
+    let room = (model.n_ctx as usize)
+        .saturating_sub(max_tokens as usize + context_tokens + 32)
+        .max(64);
+    let scale = |b: usize, total: usize| {
+        if total <= room {
+            b
+        } else {
+            b * room / total.max(1)
+        }
+    };
+    let total = cfg.prefix_tokens + cfg.suffix_tokens;
+    let window = budget::window(
+        input.text,
+        input.offset,
+        scale(cfg.prefix_tokens, total),
+        scale(cfg.suffix_tokens, total),
+        counter,
+    );
+    let prompt = prompt::fim_prompt(&prompt::FimParts {
+        repo_name: input.repo_name,
+        context: &context,
+        path: input.path,
+        language: input.language,
+        prefix: window.prefix,
+        suffix: window.suffix,
+        layout,
+        repo_tokens: model.has_repo_tokens,
+    });
+    Ok(Prepared {
+        prompt,
+        shape: Arc::new(shape),
+        max_tokens,
+        prefix_tokens: window.prefix_tokens,
+        suffix_tokens: window.suffix_tokens,
+        context_tokens,
+    })
+}
+
+/// The context files that fit in `budget` tokens, in order; a file that does not fit
+/// whole is cut at a line boundary.
+fn fit_context(
+    files: &[ContextFile],
+    budget: usize,
+    counter: &dyn CountTokens,
+) -> (Vec<ContextFile>, usize) {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for file in files {
+        let header = counter.count(&file.path) + 2;
+        if used + header >= budget {
+            break;
+        }
+        let cost = header + counter.count(&file.text);
+        if used + cost <= budget {
+            used += cost;
+            out.push(file.clone());
+            continue;
+        }
+        // Keep the head of the file, whole lines only.
+        let mut kept = String::new();
+        let mut kept_cost = header;
+        for line in file.text.split_inclusive('\n') {
+            let c = counter.count(line);
+            if used + kept_cost + c > budget {
+                break;
+            }
+            kept_cost += c;
+            kept.push_str(line);
+        }
+        if !kept.trim().is_empty() {
+            used += kept_cost;
+            out.push(ContextFile {
+                path: file.path.clone(),
+                text: kept,
+            });
+        }
+        break;
+    }
+    (out, used)
+}
+
+/// Post-processes the engine's answer and checks it against the syntax tree.
+pub fn finish(
+    input: &Input<'_>,
+    prepared: &Prepared,
+    output: Output,
+    syntax_check: bool,
+) -> Completion {
+    let text = prepared.shape.finish(&output.text);
+    let check = match (syntax_check, input.language) {
+        (true, Some(lang)) if !text.is_empty() => {
+            InsertionCheck::new(lang, input.text, input.offset, input.tree)
+        }
+        _ => None,
+    };
+    let (text, rejected) = match check {
+        None => (text, 0),
+        Some(check) => {
+            let mut rejected = 0;
+            let mut chosen = String::new();
+            for candidate in candidates(&text, prepared.shape.mode) {
+                if check.accepts(&candidate) {
+                    chosen = candidate;
+                    break;
+                }
+                rejected += 1;
+            }
+            if rejected > 0 {
+                tracing::debug!(
+                    rejected,
+                    kept = chosen.len(),
+                    "syntax check dropped candidates"
+                );
+            }
+            (chosen, rejected)
+        }
+    };
+    Completion {
+        text,
+        mode: prepared.shape.mode,
+        stop: output.stop,
+        timings: output.timings,
+        raw: output.text,
+        rejected,
+        prefix_tokens: prepared.prefix_tokens,
+        suffix_tokens: prepared.suffix_tokens,
+        context_tokens: prepared.context_tokens,
+    }
+}
+
+/// The completion, then shorter versions of it: a block loses its last lines one by one.
+fn candidates(text: &str, mode: Mode) -> Vec<String> {
+    let mut out = vec![text.to_string()];
+    if mode == Mode::Block {
+        let mut rest = text;
+        while let Some(i) = rest.rfind('\n') {
+            rest = rest[..i].trim_end();
+            if rest.trim().is_empty() {
+                break;
+            }
+            out.push(rest.to_string());
+        }
+    }
+    out
+}
+
+/// Runs the whole pipeline on `engine`, waiting for the model if it is still loading.
+pub async fn complete(
+    engine: &Engine,
+    input: &Input<'_>,
+    cfg: &CompletionConfig,
+    counter: &dyn CountTokens,
+    layout: Layout,
+    key: Option<String>,
+) -> Result<Completion, CompleteError> {
+    let info = engine.ready().await?;
+    let prepared = prepare(input, cfg, counter, &info, layout)?;
+    let output = engine.generate(prepared.request(cfg, key)).await?;
+    Ok(finish(input, &prepared, output, cfg.syntax_check))
+}
+
+/// [`complete`] for callers outside an async runtime.
+pub fn complete_blocking(
+    engine: &Engine,
+    input: &Input<'_>,
+    cfg: &CompletionConfig,
+    counter: &dyn CountTokens,
+    layout: Layout,
+    key: Option<String>,
+) -> Result<Completion, CompleteError> {
+    let info = engine.ready_blocking()?;
+    let prepared = prepare(input, cfg, counter, &info, layout)?;
+    let output = engine.generate_blocking(prepared.request(cfg, key))?;
+    Ok(finish(input, &prepared, output, cfg.syntax_check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeBackend;
+    use crate::tokenizer::ApproxCounter;
+
+    fn run(marked: &str, lang: Language, answer: &'static str) -> Completion {
+        let offset = marked.find("$0").unwrap();
+        let text = marked.replace("$0", "");
+        let engine = FakeBackend::new(move |_| answer.to_string()).spawn();
+        let mut input = Input::new(&text, offset);
+        input.language = Some(lang);
+        input.path = Some("t.py");
+        complete_blocking(
+            &engine,
+            &input,
+            &CompletionConfig::default(),
+            &ApproxCounter,
+            Layout::Psm,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pipeline_cuts_and_checks() {
+        let c = run(
+            "def f(x):\n    $0\n\nprint(f(1))\n",
+            Language::Python,
+            "return x + 1\n\nprint(f(1))\n```\n",
+        );
+        assert_eq!(c.text, "return x + 1");
+        assert_eq!(c.mode, Mode::Block);
+        assert_eq!(c.stop, StopReason::StopRule);
+    }
+
+    #[test]
+    fn syntax_check_falls_back_to_shorter_block() {
+        // The last line opens a bracket that never closes: drop it, keep the rest.
+        let c = run(
+            "def f(x):\n    $0\n",
+            Language::Python,
+            "y = x + 1\n    return (y",
+        );
+        assert_eq!(c.text, "y = x + 1");
+        assert_eq!(c.rejected, 1);
+    }
+
+    #[test]
+    fn bad_position_is_an_error() {
+        let engine = FakeBackend::new(|_| String::new()).spawn();
+        let input = Input::new("é", 1);
+        let err = complete_blocking(
+            &engine,
+            &input,
+            &CompletionConfig::default(),
+            &ApproxCounter,
+            Layout::Psm,
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, CompleteError::BadPosition { .. }));
+    }
+
+    #[test]
+    fn context_is_cut_to_budget_on_line_boundaries() {
+        let files = vec![
+            ContextFile {
+                path: "a.py".into(),
+                text: "def a():\n    pass\n".into(),
+            },
+            ContextFile {
+                path: "b.py".into(),
+                text: "x = 1\n".repeat(100),
+            },
+        ];
+        let (kept, used) = fit_context(&files, 60, &ApproxCounter);
+        assert_eq!(kept.len(), 2);
+        assert!(used <= 60);
+        assert!(kept[1].text.ends_with('\n'));
+        assert!(kept[1].text.len() < files[1].text.len());
+    }
+}

@@ -1,0 +1,362 @@
+//! Turning what the model generated into what the editor inserts.
+//!
+//! The same rules run twice: while tokens stream in (to stop generating as soon as the
+//! answer is settled) and on the final text (to cut it). [`Shape::scan`] is the one place
+//! those rules live.
+//!
+//! - Single line vs block comes from the cursor: text to its right means "finish this
+//!   line"; an empty line or the end of a block opener means "write a block".
+//! - A block ends where indentation returns below it, at a Markdown fence, or where the
+//!   output starts repeating the code after the cursor.
+//! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
+
+use crate::lang::Language;
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Finish the current line.
+    Line,
+    /// Write one or more lines.
+    Block,
+}
+
+/// What post-processing knows about the cursor position.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub mode: Mode,
+    pub language: Option<Language>,
+    /// The cursor line's text before the cursor.
+    pub line_before: String,
+    /// The cursor line's text after the cursor, without its line break.
+    pub line_after: String,
+    /// The first non-blank line after the cursor's line, trimmed.
+    pub next_line: String,
+    /// Lines of a block must be indented at least this much (in whitespace characters).
+    pub min_indent: usize,
+    /// Brace languages: a block may end with its own closing-bracket line, unless the code
+    /// after the cursor already has it.
+    pub bracket_closers: bool,
+    pub max_lines: usize,
+}
+
+/// Where to cut generated text: keep `text[start..end]`; `done` once more text cannot
+/// change the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub start: usize,
+    pub end: usize,
+    pub done: bool,
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
+}
+
+fn is_closer_line(trimmed: &str) -> bool {
+    !trimmed.is_empty()
+        && trimmed.starts_with(['}', ')', ']'])
+        && trimmed.chars().all(|c| "})];,".contains(c))
+}
+
+/// True for lines an Instruct model writes around code: fences and Markdown headings.
+fn is_markdown(trimmed: &str) -> bool {
+    trimmed.starts_with("```")
+}
+
+fn is_prose_heading(trimmed: &str) -> bool {
+    trimmed.starts_with("### ") || trimmed.starts_with("**Explanation")
+}
+
+impl Shape {
+    /// The shape at byte `offset` of `text`.
+    pub fn at(text: &str, offset: usize, language: Option<Language>, max_lines: usize) -> Shape {
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        let line_before = &text[line_start..offset];
+        let line_after = text[offset..line_end].trim_end_matches('\r');
+        let next_line = text[line_end..]
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_string();
+        let opener = match language {
+            Some(l) => l.opens_block(line_before),
+            None => line_before.trim_end().ends_with([':', '{', '(', '[']),
+        };
+        let blank_before = line_before.trim().is_empty();
+        let mode = if !line_after.trim().is_empty() {
+            Mode::Line
+        } else if blank_before || opener {
+            Mode::Block
+        } else {
+            Mode::Line
+        };
+        let min_indent = if blank_before {
+            // On an empty line the cursor column is the block's indentation.
+            line_before.len()
+        } else {
+            // After an opener the body is indented deeper than the opener's line.
+            indent_of(line_before) + 1
+        };
+        Shape {
+            mode,
+            language,
+            line_before: line_before.to_string(),
+            line_after: line_after.to_string(),
+            next_line,
+            min_indent,
+            bracket_closers: language != Some(Language::Python),
+            max_lines,
+        }
+    }
+
+    /// Where to cut `text`. With `complete`, the last line counts as finished.
+    pub fn scan(&self, text: &str, complete: bool) -> Cut {
+        let mut start = 0;
+        // An Instruct model may open with a fence: skip that line.
+        if text.trim_start().starts_with("```") {
+            match text.find('\n') {
+                Some(i) => start = i + 1,
+                None => {
+                    return Cut {
+                        start: text.len(),
+                        end: text.len(),
+                        done: false,
+                    };
+                }
+            }
+        }
+        let body = &text[start..];
+        let mut pos = 0; // byte offset in `body` of the current line
+        let mut lines = 0; // non-blank lines accepted
+        let mut first = true;
+        loop {
+            let (line, next, finished) = match body[pos..].find('\n') {
+                Some(i) => (&body[pos..pos + i], pos + i + 1, true),
+                None => (&body[pos..], body.len(), complete),
+            };
+            if !finished {
+                // Judge a line only once it is whole.
+                return Cut {
+                    start,
+                    end: start + body.len(),
+                    done: false,
+                };
+            }
+            let cut_before = Cut {
+                start,
+                end: start + pos,
+                done: true,
+            };
+            let cut_after = Cut {
+                start,
+                end: start + pos + line.len(),
+                done: true,
+            };
+            let line = line.trim_end_matches('\r');
+            let trimmed = line.trim();
+            if is_markdown(trimmed) {
+                return cut_before;
+            }
+            if self.mode == Mode::Line {
+                return cut_after;
+            }
+            if !trimmed.is_empty() {
+                // The first segment continues the cursor's line, so its indentation is
+                // the cursor's, whatever it looks like.
+                if !first {
+                    let indent = indent_of(line);
+                    if indent < self.min_indent {
+                        let closes = self.bracket_closers
+                            && is_closer_line(trimmed)
+                            && trimmed != self.next_line;
+                        return if closes && lines > 0 {
+                            cut_after
+                        } else {
+                            cut_before
+                        };
+                    }
+                    if is_prose_heading(trimmed) {
+                        return cut_before;
+                    }
+                }
+                if trimmed.len() >= 3 && trimmed == self.next_line {
+                    // The model is writing the code that already follows the cursor.
+                    return cut_before;
+                }
+                lines += 1;
+                if lines >= self.max_lines {
+                    return cut_after;
+                }
+            }
+            first = false;
+            if next >= body.len() {
+                return Cut {
+                    start,
+                    end: start + body.len(),
+                    done: false,
+                };
+            }
+            pos = next;
+        }
+    }
+
+    /// True once generating more cannot change the answer: the engine's stop rule.
+    pub fn should_stop(&self, text: &str) -> bool {
+        self.scan(text, false).done
+    }
+
+    /// The text to insert, from all the model generated.
+    pub fn finish(&self, text: &str) -> String {
+        let cut = self.scan(text, true);
+        let mut out = text[cut.start..cut.end].trim_end().to_string();
+        if self.mode == Mode::Block
+            && !self.line_before.is_empty()
+            && self.line_before.trim().is_empty()
+        {
+            // The cursor already stands at the indentation; a repeated indent would double it.
+            let first_len = out.find('\n').unwrap_or(out.len());
+            let lead = indent_of(&out[..first_len]);
+            out.drain(..lead);
+        }
+        if self.mode == Mode::Line {
+            out = trim_overlap(&out, self.line_after.trim_end()).to_string();
+        }
+        out
+    }
+}
+
+/// Drops the end of `completion` that the text right of the cursor already has, e.g. the
+/// `)` of an auto-closed bracket.
+fn trim_overlap<'a>(completion: &'a str, after: &str) -> &'a str {
+    if after.is_empty() {
+        return completion;
+    }
+    if let Some(stripped) = completion.strip_suffix(after) {
+        return stripped;
+    }
+    // A partial overlap: the completion ends with the start of what follows.
+    for (k, _) in after.char_indices().rev() {
+        let head = &after[..k];
+        if !head.is_empty() && completion.ends_with(head) {
+            return &completion[..completion.len() - head.len()];
+        }
+    }
+    completion
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(marked: &str, lang: Language) -> Shape {
+        let off = marked.find("$0").unwrap();
+        let text = marked.replace("$0", "");
+        Shape::at(&text, off, Some(lang), 20)
+    }
+
+    fn finish(marked: &str, lang: Language, generated: &str) -> String {
+        shape(marked, lang).finish(generated)
+    }
+
+    #[test]
+    fn mode_from_cursor() {
+        use Language::*;
+        assert_eq!(shape("x = foo($0)\n", Python).mode, Mode::Line);
+        assert_eq!(shape("def f():\n    $0\n", Python).mode, Mode::Block);
+        assert_eq!(shape("def f():$0\n", Python).mode, Mode::Block);
+        assert_eq!(shape("fn main() {$0\n}", Rust).mode, Mode::Block);
+        assert_eq!(shape("    let x = $0\n", Rust).mode, Mode::Line);
+    }
+
+    #[test]
+    fn line_mode_stops_at_newline_and_trims_closing_bracket() {
+        let s = shape("print(foo($0))\n", Language::Python);
+        assert!(!s.should_stop("a, b"));
+        assert!(s.should_stop("a, b))\nprint(2)"));
+        assert_eq!(s.finish("a, b))\nprint(2)"), "a, b");
+        assert_eq!(s.finish("a, b)"), "a, b");
+    }
+
+    #[test]
+    fn block_stops_when_indentation_returns() {
+        let text = "def f(x):\n    $0\n\nprint(f(2))\n";
+        let got = finish(
+            text,
+            Language::Python,
+            "y = x * 2\n    return y\n\ndef g():\n    pass",
+        );
+        assert_eq!(got, "y = x * 2\n    return y");
+    }
+
+    #[test]
+    fn block_after_opener_needs_deeper_indent() {
+        let text = "def f(x):$0\n";
+        let got = finish(text, Language::Python, "\n    return x + 1\nprint(1)\n");
+        assert_eq!(got, "\n    return x + 1");
+    }
+
+    #[test]
+    fn block_stops_at_suffix_repetition() {
+        let text = "def f(x):\n    $0\n    return total\n";
+        let got = finish(text, Language::Python, "total = sum(x)\n    return total\n");
+        assert_eq!(got, "total = sum(x)");
+    }
+
+    #[test]
+    fn markdown_fences_and_prose_are_dropped() {
+        let text = "def f(x):\n    $0\n";
+        let got = finish(
+            text,
+            Language::Python,
+            "```python\nreturn x\n```\n\n### Explanation\nThis returns x.",
+        );
+        assert_eq!(got, "return x");
+    }
+
+    #[test]
+    fn rust_block_keeps_its_own_closing_brace_but_not_the_suffixs() {
+        let text = "fn main() {\n    $0\n}\n";
+        let got = finish(text, Language::Rust, "if x {\n        y();\n    }\n}\n");
+        assert_eq!(got, "if x {\n        y();\n    }");
+        // At the end of a file, a function body written after its opener closes itself.
+        let text = "fn main() {$0";
+        let got = finish(text, Language::Rust, "\n    run();\n}\n\nfn other() {}\n");
+        assert_eq!(got, "\n    run();\n}");
+    }
+
+    #[test]
+    fn doubled_indent_is_removed() {
+        let text = "def f(x):\n    $0\n";
+        assert_eq!(finish(text, Language::Python, "    return x"), "return x");
+    }
+
+    #[test]
+    fn block_line_limit() {
+        let mut s = shape("def f():\n    $0\n", Language::Python);
+        s.max_lines = 2;
+        assert_eq!(
+            s.finish("a = 1\n    b = 2\n    c = 3\n"),
+            "a = 1\n    b = 2"
+        );
+    }
+
+    #[test]
+    fn streaming_waits_for_whole_lines() {
+        let s = shape("def f(x):\n    $0\n\nprint(1)\n", Language::Python);
+        assert!(!s.should_stop("return x"));
+        assert!(!s.should_stop("return x\n"));
+        assert!(s.should_stop("return x\nprint(1)\n"));
+    }
+
+    #[test]
+    fn overlap_trimming() {
+        assert_eq!(trim_overlap("a)", ")"), "a");
+        assert_eq!(trim_overlap("a)", "):"), "a");
+        assert_eq!(trim_overlap("abc", ""), "abc");
+        assert_eq!(trim_overlap("x", ")"), "x");
+    }
+}

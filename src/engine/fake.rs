@@ -1,0 +1,162 @@
+//! A deterministic stand-in for the model, for tests of everything around the engine:
+//! the queue, cancellation, superseding, prompt assembly and post-processing.
+//!
+//! It "tokenizes" a prompt into characters (special tokens become one marker each), keeps a
+//! simulated KV cache so reuse counts behave like the real engine's, and answers with text
+//! from a caller-supplied function of the rendered prompt, streamed a few characters at a
+//! time through the request's stop function.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{
+    Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, Special,
+    StopReason, Timings, common_prefix, ms,
+};
+
+/// Maps the rendered prompt to the text the fake model "generates".
+pub type Responder = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// A fake model.
+pub struct FakeBackend {
+    respond: Responder,
+    /// Pause after each generated token, so tests can cancel mid-generation.
+    pub token_delay: Duration,
+    /// Characters per generated "token".
+    pub chars_per_token: usize,
+    cache: Vec<String>,
+    /// Every prompt seen, rendered, for assertions.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeBackend {
+    pub fn new(respond: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        FakeBackend {
+            respond: Arc::new(respond),
+            token_delay: Duration::ZERO,
+            chars_per_token: 3,
+            cache: Vec::new(),
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn info() -> ModelInfo {
+        ModelInfo {
+            name: "fake".into(),
+            path: "<fake>".into(),
+            n_ctx: 1 << 20,
+            n_ctx_train: 1 << 20,
+            n_params: 0,
+            threads: 1,
+            gpu_layers: 0,
+            has_fim: true,
+            has_repo_tokens: true,
+            chat_template: Some("chatml".into()),
+        }
+    }
+
+    /// Starts an engine thread running this backend.
+    pub fn spawn(mut self) -> Engine {
+        Engine::spawn(move |starter| starter.serve(FakeBackend::info(), &mut self))
+    }
+}
+
+/// Renders a prompt as text, special tokens as `<|fim_prefix|>`-style markers.
+pub fn render(prompt: &[Piece]) -> String {
+    let mut out = String::new();
+    for piece in prompt {
+        match piece {
+            Piece::Text(t) | Piece::Markup(t) => out.push_str(t),
+            Piece::Special(s) => out.push_str(marker(*s)),
+        }
+    }
+    out
+}
+
+fn marker(s: Special) -> &'static str {
+    match s {
+        Special::FimPrefix => "<|fim_prefix|>",
+        Special::FimSuffix => "<|fim_suffix|>",
+        Special::FimMiddle => "<|fim_middle|>",
+        Special::RepoName => "<|repo_name|>",
+        Special::FileSep => "<|file_sep|>",
+    }
+}
+
+fn fake_tokens(prompt: &[Piece]) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in prompt {
+        match piece {
+            Piece::Text(t) | Piece::Markup(t) => out.extend(t.chars().map(String::from)),
+            Piece::Special(s) => out.push(marker(*s).to_string()),
+        }
+    }
+    out
+}
+
+impl Backend for FakeBackend {
+    fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
+        let start = Instant::now();
+        let rendered = render(&req.prompt);
+        self.log.lock().unwrap().push(rendered.clone());
+        let tokens = fake_tokens(&req.prompt);
+        if !req.reuse_cache {
+            self.cache.clear();
+        }
+        let mut keep = common_prefix(&self.cache, &tokens);
+        if keep == tokens.len() && keep > 0 {
+            keep -= 1;
+        }
+        self.cache.truncate(keep);
+        self.cache.extend_from_slice(&tokens[keep..]);
+        let mut timings = Timings {
+            prompt_tokens: tokens.len() as u32,
+            reused_tokens: keep as u32,
+            evaluated_tokens: (tokens.len() - keep) as u32,
+            prompt_ms: ms(start.elapsed()),
+            ..Timings::default()
+        };
+        if req.max_tokens == 0 {
+            return Ok(Output {
+                text: String::new(),
+                stop: StopReason::PrefillOnly,
+                timings,
+            });
+        }
+        let gen_start = Instant::now();
+        let answer: Vec<char> = (self.respond)(&rendered).chars().collect();
+        let mut text = String::new();
+        let mut stop = StopReason::EndOfGeneration;
+        for chunk in answer.chunks(self.chars_per_token.max(1)) {
+            cancel.check()?;
+            if timings.generated_tokens >= req.max_tokens {
+                stop = StopReason::MaxTokens;
+                break;
+            }
+            if req.deadline.is_some_and(|d| Instant::now() >= d) {
+                stop = StopReason::Deadline;
+                break;
+            }
+            if !self.token_delay.is_zero() {
+                std::thread::sleep(self.token_delay);
+            }
+            let piece: String = chunk.iter().collect();
+            text.push_str(&piece);
+            self.cache.push(piece);
+            timings.generated_tokens += 1;
+            if let Some(f) = req.stop.as_mut()
+                && f(&text)
+            {
+                stop = StopReason::StopRule;
+                break;
+            }
+        }
+        cancel.check()?;
+        timings.generate_ms = ms(gen_start.elapsed());
+        Ok(Output {
+            text,
+            stop,
+            timings,
+        })
+    }
+}

@@ -1,0 +1,327 @@
+//! The inference engine: one thread owns the model and one long-lived context; the rest of
+//! the program talks to it through [`Engine`], a small handle that queues requests.
+//!
+//! The boundary: nothing outside `engine/` touches llama.cpp. Requests carry a prompt as
+//! [`Piece`]s (plain text, symbolic special tokens, template markup), the engine turns
+//! them into tokens with the model's own vocabulary. Everything the queue does (superseding,
+//! fairness, background warm-up, cancellation) lives in [`queue`] and is tested with the
+//! deterministic [`fake`] backend; [`llama`] is the real one.
+
+pub mod fake;
+pub mod llama;
+pub mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+pub use queue::{Engine, EngineState, Starter, Ticket};
+
+/// Special tokens a prompt refers to by role; the engine maps them to the model's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Special {
+    FimPrefix,
+    FimSuffix,
+    FimMiddle,
+    /// Repository name marker (`<|repo_name|>` in Qwen2.5-Coder).
+    RepoName,
+    /// File separator for repository-level prompts (`<|file_sep|>`).
+    FileSep,
+}
+
+/// One part of a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// User text: tokenized as-is, so code that happens to contain `<|endoftext|>` stays text.
+    Text(String),
+    /// A special token by role.
+    Special(Special),
+    /// Output of a chat template: special-token markup in it is parsed.
+    Markup(String),
+}
+
+/// How to pick each next token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// 0 means greedy (deterministic).
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: i32,
+    pub seed: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            temperature: 0.0,
+            top_p: 0.95,
+            top_k: 40,
+            seed: 0,
+        }
+    }
+}
+
+/// Which queue a request waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A user is waiting: completions, explanations.
+    Interactive,
+    /// Prefilling the KV cache ahead of time; cancelled by any interactive request.
+    Background,
+}
+
+/// Decides, from all the text generated so far, whether to stop early. Runs on the engine
+/// thread between tokens, so it must be cheap.
+pub type StopFn = Box<dyn FnMut(&str) -> bool + Send>;
+
+/// A generation request.
+pub struct Request {
+    pub prompt: Vec<Piece>,
+    /// 0 evaluates the prompt into the cache and generates nothing (warm-up).
+    pub max_tokens: u32,
+    pub sampling: Sampling,
+    pub stop: Option<StopFn>,
+    /// Stop generating (keeping what was generated) at this instant.
+    pub deadline: Option<Instant>,
+    /// Requests with the same key supersede each other: a newer one cancels the older.
+    pub key: Option<String>,
+    pub priority: Priority,
+    /// Keep generating through end-of-generation tokens (fixed-length benchmarks).
+    pub ignore_eog: bool,
+    /// Reuse the KV cache's common prefix (true). False clears the cache first, which is
+    /// what a server that builds a new context per request pays; benchmarks compare both.
+    pub reuse_cache: bool,
+}
+
+impl Request {
+    pub fn new(prompt: Vec<Piece>, max_tokens: u32) -> Self {
+        Request {
+            prompt,
+            max_tokens,
+            sampling: Sampling::default(),
+            stop: None,
+            deadline: None,
+            key: None,
+            priority: Priority::Interactive,
+            ignore_eog: false,
+            reuse_cache: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("pieces", &self.prompt.len())
+            .field("max_tokens", &self.max_tokens)
+            .field("key", &self.key)
+            .field("priority", &self.priority)
+            .finish()
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model produced an end-of-generation token.
+    EndOfGeneration,
+    /// The request's stop function said so.
+    StopRule,
+    MaxTokens,
+    Deadline,
+    /// Warm-up: the prompt was evaluated, nothing generated.
+    PrefillOnly,
+}
+
+/// What one request cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Timings {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u32,
+    /// Prompt tokens found in the KV cache from earlier requests.
+    pub reused_tokens: u32,
+    /// Prompt tokens decoded for this request.
+    pub evaluated_tokens: u32,
+    pub generated_tokens: u32,
+    /// Waiting in the queue before the engine took the request.
+    pub queue_ms: f64,
+    pub prompt_ms: f64,
+    pub generate_ms: f64,
+}
+
+impl Timings {
+    pub fn total_ms(&self) -> f64 {
+        self.queue_ms + self.prompt_ms + self.generate_ms
+    }
+
+    /// Generated tokens per second of generation time.
+    pub fn generate_tps(&self) -> f64 {
+        if self.generate_ms <= 0.0 {
+            return 0.0;
+        }
+        self.generated_tokens as f64 * 1000.0 / self.generate_ms
+    }
+
+    /// Evaluated prompt tokens per second of prompt time.
+    pub fn prompt_tps(&self) -> f64 {
+        if self.prompt_ms <= 0.0 {
+            return 0.0;
+        }
+        self.evaluated_tokens as f64 * 1000.0 / self.prompt_ms
+    }
+}
+
+/// The result of a request.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub text: String,
+    pub stop: StopReason,
+    pub timings: Timings,
+}
+
+/// Why a request was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The caller gave up (LSP `$/cancelRequest`, a dropped future).
+    Caller,
+    /// A newer request with the same key arrived.
+    Superseded,
+    /// A background request made way for an interactive one.
+    Preempted,
+    /// The engine is shutting down.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("request cancelled ({0:?})")]
+    Cancelled(CancelReason),
+    #[error("the model failed to load: {0}")]
+    LoadFailed(String),
+    #[error(
+        "the model has no fill-in-the-middle tokens ({0}); use a code model such as qwen2.5-coder"
+    )]
+    NoFim(String),
+    #[error("the model has no {0:?} token")]
+    MissingSpecial(Special),
+    #[error(
+        "the prompt is {tokens} tokens but the context holds {n_ctx}; raise context_size or lower the budgets"
+    )]
+    PromptTooLong { tokens: usize, n_ctx: u32 },
+    #[error("llama.cpp failed: {0}")]
+    Backend(String),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+impl EngineError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, EngineError::Cancelled(_))
+    }
+}
+
+/// A cancellation flag shared by a request's caller and the engine thread, which checks it
+/// between tokens (and between prompt batches).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicU8>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self, reason: CancelReason) {
+        let code = match reason {
+            CancelReason::Caller => 1,
+            CancelReason::Superseded => 2,
+            CancelReason::Preempted => 3,
+            CancelReason::Shutdown => 4,
+        };
+        // The first reason wins.
+        let _ = self
+            .0
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn reason(&self) -> Option<CancelReason> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            1 => Some(CancelReason::Caller),
+            2 => Some(CancelReason::Superseded),
+            3 => Some(CancelReason::Preempted),
+            _ => Some(CancelReason::Shutdown),
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
+    }
+
+    /// `Err(Cancelled)` once cancelled, for `?` in decode loops.
+    pub fn check(&self) -> Result<(), EngineError> {
+        match self.reason() {
+            None => Ok(()),
+            Some(r) => Err(EngineError::Cancelled(r)),
+        }
+    }
+}
+
+/// What a model offers, known once it has loaded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub path: String,
+    pub n_ctx: u32,
+    pub n_ctx_train: u32,
+    pub n_params: u64,
+    pub threads: usize,
+    pub gpu_layers: u32,
+    /// True when the vocabulary has prefix, suffix and middle tokens.
+    pub has_fim: bool,
+    /// True when it also has repository-level tokens (repo name, file separator).
+    pub has_repo_tokens: bool,
+    pub chat_template: Option<String>,
+}
+
+/// The model side of the engine, run on its thread.
+pub trait Backend {
+    /// Runs one request to completion, checking `cancel` between tokens.
+    fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError>;
+}
+
+pub(crate) fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Length of the common prefix of two token sequences: the part of the KV cache a new
+/// prompt can keep.
+pub fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_prefix_counts_matching_head() {
+        assert_eq!(common_prefix(&[1, 2, 3], &[1, 2, 4]), 2);
+        assert_eq!(common_prefix::<u32>(&[], &[1]), 0);
+        assert_eq!(common_prefix(&[1, 2], &[1, 2, 3]), 2);
+    }
+
+    #[test]
+    fn first_cancel_reason_wins() {
+        let t = CancelToken::new();
+        assert!(t.check().is_ok());
+        t.cancel(CancelReason::Superseded);
+        t.cancel(CancelReason::Caller);
+        assert_eq!(t.reason(), Some(CancelReason::Superseded));
+        assert!(t.check().unwrap_err().is_cancelled());
+    }
+}

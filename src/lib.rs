@@ -1,0 +1,15 @@
+//! quill: a local code-generation language server.
+//!
+//! See ARCHITECTURE.md for the map of the code in the order data flows through it.
+
+pub mod bench;
+pub mod complete;
+pub mod config;
+pub mod engine;
+pub mod gguf;
+pub mod holes;
+pub mod lang;
+pub mod models;
+pub mod syntax;
+pub mod text;
+pub mod tokenizer;

@@ -1,0 +1,133 @@
+//! The `quill` binary as a user runs it.
+
+use std::process::Command;
+
+use crate::support::{SMALL, cursor, quill_bin, real_model};
+
+fn quill(args: &[&str]) -> std::process::Output {
+    Command::new(quill_bin())
+        .args(args)
+        .output()
+        .expect("run quill")
+}
+
+#[test]
+fn help_describes_every_subcommand() {
+    let out = quill(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["complete", "fill", "models", "bench"] {
+        assert!(text.contains(cmd), "--help lacks {cmd}: {text}");
+    }
+    let out = quill(&["complete", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FILE:LINE:COL"));
+}
+
+#[test]
+fn bad_position_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.py");
+    std::fs::write(&file, "x = 1\n").unwrap();
+    let target = format!("{}:9:1", file.display());
+    let out = quill(&["complete", &target]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line") && err.contains("past the end"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+}
+
+#[test]
+fn binary_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blob.py");
+    std::fs::write(&file, b"\x00\x01\x02binary").unwrap();
+    let out = quill(&["complete", &format!("{}:1:1", file.display())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("binary"));
+}
+
+#[test]
+fn unknown_model_lists_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.py");
+    std::fs::write(&file, "x = 1\n").unwrap();
+    let out = quill(&[
+        "complete",
+        &format!("{}:1:1", file.display()),
+        "--model",
+        "gpt-9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown model") && err.contains(SMALL),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_model_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.py");
+    std::fs::write(&file, "x = 1\n").unwrap();
+    let model = dir.path().join("model.gguf");
+    std::fs::write(&model, "<html>404 not found</html>").unwrap();
+    let out = quill(&[
+        "complete",
+        &format!("{}:1:1", file.display()),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a GGUF model file"), "{err}");
+}
+
+#[test]
+fn complete_prints_json_with_timings() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calc.py");
+    let (text, _) = cursor("def area(width, height):\n    $0\n");
+    std::fs::write(&file, text).unwrap();
+    let out = quill(&[
+        "complete",
+        &format!("{}:2:5", file.display()),
+        "--model",
+        SMALL,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let text = v["text"].as_str().unwrap();
+    assert!(!text.trim().is_empty(), "{v}");
+    assert!(v["timings"]["prompt_tokens"].as_u64().unwrap() > 5);
+    assert!(v["timings"]["generated_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(v["mode"], "block");
+}
+
+#[test]
+fn fill_fills_every_hole_of_the_example() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let out = quill(&["fill", "examples/holes.py", "--model", SMALL]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let filled = String::from_utf8(out.stdout).unwrap();
+    assert!(!filled.contains("quill: fill\n"), "{filled}");
+    let tree = quill::syntax::parse(quill::lang::Language::Python, &filled, None).unwrap();
+    assert_eq!(quill::syntax::error_count(tree.root_node()), 0, "{filled}");
+}

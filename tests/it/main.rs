@@ -1,0 +1,9 @@
+//! Integration tests: one binary (see Cargo.toml `autotests = false`).
+//!
+//! Tests that run a real model are behind `QUILL_REAL_MODEL_TESTS=1`, which the README's
+//! test command (`scripts/test`) sets after pulling the models; with the switch on, a
+//! missing model is a failure, never a skip.
+
+mod cli;
+mod real_model;
+mod support;

@@ -1,0 +1,295 @@
+//! The real engine on real GGUF models: completions that parse, KV-cache reuse,
+//! cancellation, and clear errors for broken model files.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use quill::complete::{Input, Layout, complete_blocking};
+use quill::config::{CompletionConfig, EngineConfig};
+use quill::engine::{CancelReason, EngineError, EngineState, Piece, Request};
+use quill::lang::Language;
+use quill::syntax::{error_count, parse};
+
+use crate::support::{CHAT_ONLY, DEFAULT, SMALL, cursor, load, real_model};
+
+const PYTHON: &str = r#"import math
+
+
+def distance(a, b):
+    """Euclidean distance between two points given as (x, y) tuples."""
+    dx = a[0] - b[0]
+    $0
+    return math.sqrt(dx * dx + dy * dy)
+
+
+def main():
+    print(distance((0, 0), (3, 4)))
+"#;
+
+const RUST: &str = r#"/// Returns the largest value in `values`, or `None` when it is empty.
+pub fn largest(values: &[i64]) -> Option<i64> {
+    let mut best: Option<i64> = None;
+    for &v in values {
+        $0
+    }
+    best
+}
+
+fn main() {
+    println!("{:?}", largest(&[3, 9, 2]));
+}
+"#;
+
+/// Completes `marked` and checks the result: not empty, the file still parses without
+/// errors, and the completion does not repeat the code after the cursor.
+fn check_completion(
+    engine: &quill::engine::Engine,
+    counter: &quill::tokenizer::Counter,
+    marked: &str,
+    lang: Language,
+    path: &str,
+) -> String {
+    let (text, offset) = cursor(marked);
+    let mut input = Input::new(&text, offset);
+    input.language = Some(lang);
+    input.path = Some(path);
+    let c = complete_blocking(
+        engine,
+        &input,
+        &CompletionConfig::default(),
+        &**counter,
+        Layout::Psm,
+        None,
+    )
+    .expect("a completion");
+    eprintln!("completion for {path}: {:?} (raw {:?})", c.text, c.raw);
+    assert!(
+        !c.text.trim().is_empty(),
+        "empty completion; raw output {:?}",
+        c.raw
+    );
+    let completed = format!("{}{}{}", &text[..offset], c.text, &text[offset..]);
+    let tree = parse(lang, &completed, None).unwrap();
+    assert_eq!(
+        error_count(tree.root_node()),
+        0,
+        "does not parse:\n{completed}"
+    );
+    assert!(
+        !repeats_suffix(&c.text, &text[offset..]),
+        "repeats the code after the cursor: {:?}",
+        c.text
+    );
+    c.text
+}
+
+/// True when `completion` ends with the code that follows it: its last two non-blank lines
+/// are the suffix's first two, or it contains a distinctive first suffix line.
+fn repeats_suffix(completion: &str, suffix: &str) -> bool {
+    let lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let rest = suffix.split_once('\n').map_or("", |x| x.1);
+    let (c, s) = (lines(completion), lines(rest));
+    let k = 2.min(c.len()).min(s.len());
+    let tail_is_head = k > 0 && c[c.len() - k..] == s[..k];
+    let distinctive = s
+        .first()
+        .is_some_and(|l| l.len() >= 6 && completion.contains(l.as_str()));
+    tail_is_head || distinctive
+}
+
+#[test]
+fn small_model_completes_python_and_rust_functions() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let py = check_completion(&engine, &counter, PYTHON, Language::Python, "geometry.py");
+    assert!(py.contains("dy"), "{py}");
+    check_completion(&engine, &counter, RUST, Language::Rust, "src/lib.rs");
+}
+
+#[test]
+fn default_model_completes_python() {
+    let Some((path, _guard)) = real_model(DEFAULT) else {
+        return;
+    };
+    let (engine, counter) = load(path, DEFAULT);
+    let py = check_completion(&engine, &counter, PYTHON, Language::Python, "geometry.py");
+    assert!(py.contains("dy ="), "{py}");
+}
+
+#[test]
+fn second_request_reuses_the_cached_prefix() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
+    let at = text.find("def average_order_value").unwrap();
+    let cfg = CompletionConfig::default();
+    let run = |offset: usize| {
+        let mut input = Input::new(&text, offset);
+        input.language = Some(Language::Python);
+        input.path = Some("inventory.py");
+        complete_blocking(&engine, &input, &cfg, &*counter, Layout::Psm, None).unwrap()
+    };
+    let first = run(at);
+    // The user typed on: the cursor moved a few characters further.
+    let second = run(at + "def average".len());
+    let (a, b) = (first.timings, second.timings);
+    eprintln!("first {a:?}\nsecond {b:?}");
+    assert!(a.prompt_tokens > 1000, "the prompt should be long: {a:?}");
+    assert_eq!(a.reused_tokens, 0);
+    assert!(b.reused_tokens > a.prompt_tokens / 2, "{b:?}");
+    assert!(
+        b.evaluated_tokens * 2 < a.evaluated_tokens,
+        "second request evaluated {} of {} tokens",
+        b.evaluated_tokens,
+        a.evaluated_tokens
+    );
+    // The same prompt again: everything but the last token comes from the cache.
+    let third = run(at + "def average".len());
+    assert_eq!(third.timings.evaluated_tokens, 1, "{:?}", third.timings);
+}
+
+#[test]
+fn cancellation_stops_decoding_on_the_model_thread() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let mut req = Request::new(vec![Piece::Text("def fibonacci(n):\n".into())], 2000);
+    req.ignore_eog = true;
+    req.stop = Some(Box::new(move |_text: &str| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        false
+    }));
+    let ticket = engine.submit(req);
+    let cancel = ticket.cancel_token();
+    while seen.load(Ordering::SeqCst) < 5 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cancel.cancel(CancelReason::Caller);
+    let result = ticket.wait_blocking();
+    let generated = seen.load(Ordering::SeqCst);
+    assert!(
+        matches!(result, Err(EngineError::Cancelled(CancelReason::Caller))),
+        "{result:?}"
+    );
+    assert!(
+        generated < 100,
+        "decoding went on for {generated} tokens after cancel"
+    );
+    // The engine keeps serving.
+    let out = engine
+        .generate_blocking(Request::new(vec![Piece::Text("x = 1\ny = ".into())], 4))
+        .unwrap();
+    assert!(out.timings.generated_tokens > 0);
+}
+
+#[test]
+fn newer_request_for_the_same_document_supersedes() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let mut long = Request::new(vec![Piece::Text("def a():\n".into())], 2000);
+    long.ignore_eog = true;
+    long.key = Some("file:///a.py".into());
+    let first = engine.submit(long);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut short = Request::new(vec![Piece::Text("def b():\n".into())], 3);
+    short.key = Some("file:///a.py".into());
+    let second = engine.submit(short);
+    assert!(matches!(
+        first.wait_blocking(),
+        Err(EngineError::Cancelled(CancelReason::Superseded))
+    ));
+    assert!(second.wait_blocking().is_ok());
+}
+
+#[test]
+fn broken_model_files_give_clear_errors() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated: the first 20 MB of the real file.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..20 << 20]).unwrap();
+    // Corrupt: a valid header whose tensor table is overwritten with noise.
+    let noisy = dir.path().join("noisy.gguf");
+    let mut b = bytes[..8 << 20].to_vec();
+    for (i, x) in b.iter_mut().enumerate().skip(24).step_by(7) {
+        *x = (i % 251) as u8;
+    }
+    std::fs::write(&noisy, &b).unwrap();
+    for (file, expect) in [(&cut, "truncated"), (&noisy, "")] {
+        let engine = quill::engine::llama::spawn(EngineConfig::new(file.clone(), "broken".into()));
+        let err = engine.ready_blocking().unwrap_err().to_string();
+        eprintln!("{}: {err}", file.display());
+        assert!(err.contains(&*file.display().to_string()), "{err}");
+        assert!(err.contains(expect), "{err}");
+        assert!(matches!(engine.state(), EngineState::Failed(_)));
+        // Requests get the load error, not a hang.
+        let r = engine.generate_blocking(Request::new(vec![Piece::Text("x".into())], 1));
+        assert!(matches!(r, Err(EngineError::LoadFailed(_))), "{r:?}");
+    }
+}
+
+#[test]
+fn chat_only_model_refuses_fill_in_the_middle() {
+    let Some((path, _guard)) = real_model(CHAT_ONLY) else {
+        return;
+    };
+    let (engine, counter) = load(path, CHAT_ONLY);
+    let (text, offset) = cursor("def f():\n    $0\n");
+    let input = Input::new(&text, offset);
+    let err = complete_blocking(
+        &engine,
+        &input,
+        &CompletionConfig::default(),
+        &*counter,
+        Layout::Psm,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("fill-in-the-middle"), "{err}");
+}
+
+#[test]
+fn budget_tokenizer_matches_llama_cpp() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let header = quill::gguf::read_header(&path).unwrap();
+    let ours = quill::tokenizer::GgufTokenizer::from_header(&header).unwrap();
+    assert!(ours.exact);
+    let bench = std::fs::read_to_string("benches/data/inventory.py").unwrap();
+    let samples = [
+        "def f(x):\n    return x + 1\n",
+        "fn main() {\n\tprintln!(\"héllo, 世界 😀\");\n}\r\n",
+        "   leading spaces and 12345 numbers, can't won't I'd\n\n\n",
+        "<|endoftext|> stays text",
+        bench.as_str(),
+    ];
+    for s in samples {
+        let theirs = quill::engine::llama::tokenize_with_llama(&path, s).unwrap();
+        assert_eq!(
+            ours.encode(s),
+            theirs,
+            "token mismatch on {:?}",
+            &s[..s.len().min(60)]
+        );
+    }
+}
