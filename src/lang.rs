@@ -25,14 +25,24 @@ pub enum QueryKind {
     /// `@scope`: functions, methods, classes, impls: the units completions are checked in,
     /// explanations are about, and context is built around.
     Scopes,
+    /// `@definition.<kind>` with its `@name`: what other files can refer to.
+    Definitions,
+    /// `@import`: import statements, kept when the prefix is cut.
+    Imports,
 }
 
 impl QueryKind {
-    pub const ALL: [QueryKind; 1] = [QueryKind::Scopes];
+    pub const ALL: [QueryKind; 3] = [
+        QueryKind::Scopes,
+        QueryKind::Definitions,
+        QueryKind::Imports,
+    ];
 
     pub fn file_name(self) -> &'static str {
         match self {
             QueryKind::Scopes => "scopes.scm",
+            QueryKind::Definitions => "definitions.scm",
+            QueryKind::Imports => "imports.scm",
         }
     }
 }
@@ -134,10 +144,30 @@ impl Language {
     pub fn query_source(self, kind: QueryKind) -> &'static str {
         match (self.grammar_dir(), kind) {
             ("python", QueryKind::Scopes) => include_str!("../grammars/python/scopes.scm"),
+            ("python", QueryKind::Definitions) => {
+                include_str!("../grammars/python/definitions.scm")
+            }
+            ("python", QueryKind::Imports) => include_str!("../grammars/python/imports.scm"),
             ("rust", QueryKind::Scopes) => include_str!("../grammars/rust/scopes.scm"),
+            ("rust", QueryKind::Definitions) => include_str!("../grammars/rust/definitions.scm"),
+            ("rust", QueryKind::Imports) => include_str!("../grammars/rust/imports.scm"),
             ("javascript", QueryKind::Scopes) => include_str!("../grammars/javascript/scopes.scm"),
+            ("javascript", QueryKind::Definitions) => {
+                include_str!("../grammars/javascript/definitions.scm")
+            }
+            ("javascript", QueryKind::Imports) => {
+                include_str!("../grammars/javascript/imports.scm")
+            }
             ("typescript", QueryKind::Scopes) => include_str!("../grammars/typescript/scopes.scm"),
+            ("typescript", QueryKind::Definitions) => {
+                include_str!("../grammars/typescript/definitions.scm")
+            }
+            ("typescript", QueryKind::Imports) => {
+                include_str!("../grammars/typescript/imports.scm")
+            }
             ("go", QueryKind::Scopes) => include_str!("../grammars/go/scopes.scm"),
+            ("go", QueryKind::Definitions) => include_str!("../grammars/go/definitions.scm"),
+            ("go", QueryKind::Imports) => include_str!("../grammars/go/imports.scm"),
             _ => unreachable!("every language has every query"),
         }
     }

@@ -5,11 +5,14 @@
 pub mod bench;
 pub mod complete;
 pub mod config;
+pub mod context;
 pub mod engine;
+pub mod eval;
 pub mod gguf;
 pub mod holes;
 pub mod lang;
 pub mod models;
+pub mod server;
 pub mod syntax;
 pub mod text;
 pub mod tokenizer;

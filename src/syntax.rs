@@ -37,23 +37,33 @@ pub fn enclosing_scope<'t>(
     start: usize,
     end: usize,
 ) -> Option<Node<'t>> {
+    scopes_at(lang, tree, text, start, end).pop()
+}
+
+/// Every `@scope` node containing `start..end`, outermost first.
+pub fn scopes_at<'t>(
+    lang: Language,
+    tree: &'t Tree,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Vec<Node<'t>> {
     let query = lang.query(QueryKind::Scopes);
     let mut cursor = QueryCursor::new();
     cursor.set_byte_range(start..end.max(start + 1));
-    let mut best: Option<Node<'t>> = None;
+    let mut found: Vec<Node<'t>> = Vec::new();
     let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
     while let Some(m) = matches.next() {
         for cap in m.captures() {
             let n = cap.node;
-            if n.start_byte() <= start
-                && n.end_byte() >= end
-                && best.is_none_or(|b| n.byte_range().len() < b.byte_range().len())
-            {
-                best = Some(n);
+            if n.start_byte() <= start && n.end_byte() >= end && !found.contains(&n) {
+                found.push(n);
             }
         }
     }
-    best
+    // Outermost first: larger ranges before the ranges they contain.
+    found.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte())));
+    found
 }
 
 /// The row/column (bytes) of `offset` in `text`.

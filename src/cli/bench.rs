@@ -41,6 +41,11 @@ pub struct BenchArgs {
     /// Repetitions of the raw engine measurement
     #[arg(long, default_value_t = 3)]
     pub repetitions: usize,
+    /// Replay an editing session through `quill serve` over stdio instead: open
+    /// benches/data/inventory.py and examples/holes.py, retype lines of --file (default
+    /// benches/data/report.py), ask for an inline completion at every word
+    #[arg(long)]
+    pub lsp: bool,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -89,6 +94,9 @@ fn series(samples: &[quill::engine::Timings]) -> Series {
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if args.lsp {
+        return run_lsp(&args);
+    }
     let text = read_source(&args.file)?;
     let index = LineIndex::new(&text);
     if index.lines() < args.lines + 2 {
@@ -297,4 +305,60 @@ fn raw_engine(loaded: &super::Loaded, text: &str, reps: usize) -> Result<quill::
         generate_ms: g.generate_ms,
         ..Default::default()
     })
+}
+
+fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
+    let file = if args.file == std::path::Path::new("benches/data/inventory.py") {
+        PathBuf::from("benches/data/report.py")
+    } else {
+        args.file.clone()
+    };
+    let lines = LineIndex::new(&read_source(&file)?).lines();
+    let start_line = match args.line {
+        Some(l) if l >= 1 => l - 1,
+        Some(_) => bail!("--line starts at 1"),
+        None => lines * 2 / 3,
+    };
+    let others = [
+        PathBuf::from("benches/data/inventory.py"),
+        PathBuf::from("examples/holes.py"),
+    ];
+    let others: Vec<PathBuf> = others
+        .into_iter()
+        .filter(|p| p != &file && p.exists())
+        .collect();
+    let report = super::bench_lsp::run_session(
+        &file,
+        &others,
+        start_line,
+        args.lines,
+        args.model.model.as_deref(),
+        args.model.threads,
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "LSP replay: quill serve over stdio, {} open files, typing {} lines of {} from line {}",
+            others.len() + 1,
+            args.lines,
+            file.display(),
+            start_line + 1
+        )?;
+        writeln!(
+            out,
+            "{} inline completions: p50 {:.0} ms, p95 {:.0} ms; prompt {:.0} tokens, {:.1} evaluated per request; cache reuse {:.1}%; {} empty",
+            report.requests,
+            report.p50_ms,
+            report.p95_ms,
+            report.mean_prompt_tokens,
+            report.mean_evaluated_tokens,
+            report.cache_reuse * 100.0,
+            report.empty
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,13 @@
 //! flags defined here.
 
 mod bench;
+mod bench_lsp;
 mod complete;
+mod eval;
 mod fill;
 pub mod logging;
 mod models;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,13 +53,21 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Measure completion latency and throughput by replaying typing through a file
     Bench(bench::BenchArgs),
+    /// Run the language server on stdin/stdout (what editors start)
+    Serve(serve::ServeArgs),
+    /// Measure completion quality on real code (exact match, edit similarity, parse rate)
+    Eval(eval::EvalArgs),
 }
 
 impl Command {
     /// The log level when no -v is given.
     pub fn default_log(&self) -> &'static str {
-        // llama.cpp warns about harmless model quirks at every load; its errors still show.
-        "warn,llama-cpp-2=error"
+        match self {
+            // Editors keep the server's stderr as its log: say what it does.
+            Command::Serve(_) => "warn,quill=info,llama-cpp-2=error",
+            // llama.cpp warns about harmless model quirks at every load; its errors still show.
+            _ => "warn,llama-cpp-2=error",
+        }
     }
 }
 
@@ -66,6 +77,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fill(a) => fill::run(a),
         Command::Models(c) => models::run(c),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Eval(a) => eval::run(a),
     }
 }
 

@@ -1,8 +1,11 @@
 //! Cutting the code around the cursor to a token budget, keeping whole lines.
 //!
 //! The partial line at the cursor is always kept (it is what the user is typing); whole
-//! lines are then added outwards until the budget is spent. Budget one side leaves unused
-//! goes to the other, so a cursor near the end of a file gets more prefix.
+//! lines are then added outwards until the budget is spent. Suffix budget left unused goes
+//! to the prefix, so a cursor near the end of a file gets more prefix. The suffix's share
+//! never depends on the prefix: while the user types, the code after the cursor and so the
+//! suffix's tokens stay the same, which keeps them in the KV cache when they come first
+//! (`Layout::Spm`).
 //!
 //! The first line of a cut prefix snaps to a multiple of [`ANCHOR_LINES`]: otherwise every
 //! keystroke that adds a token would push the window's start down a line, change the start
@@ -36,14 +39,9 @@ pub fn window<'a>(
 ) -> Window<'a> {
     let (before, after) = text.split_at(offset);
     let total = prefix_budget + suffix_budget;
-    // First see how much suffix exists within its budget, so an unused share can go to
-    // the prefix; then fill the prefix; then give the suffix whatever the prefix left.
-    let (probe, _, _) = take_suffix(after, suffix_budget, counter);
-    let probe_tokens = counter.count(probe);
+    let (suffix, suffix_tokens, suffix_cut) = take_suffix(after, suffix_budget, counter);
     let (prefix, prefix_tokens, prefix_cut) =
-        take_prefix(before, total.saturating_sub(probe_tokens), counter);
-    let (suffix, suffix_tokens, suffix_cut) =
-        take_suffix(after, total.saturating_sub(prefix_tokens), counter);
+        take_prefix(before, total.saturating_sub(suffix_tokens), counter);
     Window {
         prefix,
         suffix,
@@ -185,10 +183,11 @@ mod tests {
     }
 
     #[test]
-    fn unused_prefix_budget_goes_to_suffix() {
-        let (p, s) = split("$0a\nbb\ncc\ndd\n", 10, 3);
-        assert_eq!(p, "");
-        assert_eq!(s, "a\nbb\ncc\ndd\n");
+    fn suffix_share_does_not_depend_on_the_prefix() {
+        let (_, s1) = split("x$0a\nbb\ncc\ndd\n", 10, 5);
+        let (_, s2) = split("xyz xyz$0a\nbb\ncc\ndd\n", 10, 5);
+        assert_eq!(s1, "a\nbb\n");
+        assert_eq!(s1, s2);
     }
 
     #[test]

@@ -143,19 +143,54 @@ pub fn prepare(
         }
     };
     let total = cfg.prefix_tokens + cfg.suffix_tokens;
-    let window = budget::window(
-        input.text,
-        input.offset,
+    let (prefix_budget, suffix_budget) = (
         scale(cfg.prefix_tokens, total),
         scale(cfg.suffix_tokens, total),
+    );
+    let mut window = budget::window(
+        input.text,
+        input.offset,
+        prefix_budget,
+        suffix_budget,
         counter,
     );
+    // A cut prefix loses the file's imports and the headers of the scopes the cursor is in:
+    // put those back on top, paid for from the prefix budget.
+    let mut preamble = String::new();
+    if window.prefix_cut
+        && let Some(lang) = input.language
+    {
+        let parsed;
+        let tree = match input.tree {
+            Some(t) => Some(t),
+            None if input.text.len() <= crate::syntax::MAX_CHECKED_BYTES => {
+                parsed = crate::syntax::parse(lang, input.text, None);
+                parsed.as_ref()
+            }
+            None => None,
+        };
+        if let Some(tree) = tree {
+            let start = input.offset - window.prefix.len();
+            preamble = crate::context::preamble(lang, tree, input.text, start, input.offset);
+            if !preamble.is_empty() {
+                let cost = counter.count(&preamble);
+                window = budget::window(
+                    input.text,
+                    input.offset,
+                    prefix_budget.saturating_sub(cost),
+                    suffix_budget,
+                    counter,
+                );
+            }
+        }
+    }
+    let prefix = format!("{preamble}{}", window.prefix);
     let prompt = prompt::fim_prompt(&prompt::FimParts {
         repo_name: input.repo_name,
         context: &context,
         path: input.path,
         language: input.language,
-        prefix: window.prefix,
+        prefix: &prefix,
         suffix: window.suffix,
         layout,
         repo_tokens: model.has_repo_tokens,
@@ -164,7 +199,7 @@ pub fn prepare(
         prompt,
         shape: Arc::new(shape),
         max_tokens,
-        prefix_tokens: window.prefix_tokens,
+        prefix_tokens: window.prefix_tokens + counter.count(&preamble),
         suffix_tokens: window.suffix_tokens,
         context_tokens,
     })
@@ -370,6 +405,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, CompleteError::BadPosition { .. }));
+    }
+
+    #[test]
+    fn cut_prefix_keeps_imports_and_enclosing_function() {
+        let body: String = (0..200).map(|i| format!("    v{i} = {i}\n")).collect();
+        let head = format!("import os\n\ndef build(path):\n{body}    return os.path.join(path, ");
+        let offset = head.len();
+        let text = format!("{head})\n");
+        let mut input = Input::new(&text, offset);
+        input.language = Some(Language::Python);
+        let cfg = CompletionConfig {
+            prefix_tokens: 200,
+            suffix_tokens: 0,
+            ..CompletionConfig::default()
+        };
+        let p = prepare(
+            &input,
+            &cfg,
+            &ApproxCounter,
+            &FakeBackend::info(),
+            Layout::Psm,
+        )
+        .unwrap();
+        let rendered = crate::engine::fake::render(&p.prompt);
+        assert!(
+            rendered.starts_with("<|fim_prefix|>import os\n\ndef build(path):\n    v"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("v0 = 0"));
     }
 
     #[test]

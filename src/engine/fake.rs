@@ -6,6 +6,7 @@
 //! from a caller-supplied function of the rendered prompt, streamed a few characters at a
 //! time through the request's stop function.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ pub struct FakeBackend {
     cache: Vec<String>,
     /// Every prompt seen, rendered, for assertions.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Tokens generated over the backend's life, for assertions on cancellation.
+    pub generated: Arc<AtomicUsize>,
 }
 
 impl FakeBackend {
@@ -37,6 +40,7 @@ impl FakeBackend {
             chars_per_token: 3,
             cache: Vec::new(),
             log: Arc::new(Mutex::new(Vec::new())),
+            generated: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -144,6 +148,7 @@ impl Backend for FakeBackend {
             text.push_str(&piece);
             self.cache.push(piece);
             timings.generated_tokens += 1;
+            self.generated.fetch_add(1, Ordering::SeqCst);
             if let Some(f) = req.stop.as_mut()
                 && f(&text)
             {

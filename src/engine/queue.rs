@@ -311,6 +311,11 @@ impl Engine {
         }
         // Drop jobs whose callers already went away, so they cannot pile up.
         q.jobs.retain(|j| !j.cancel.is_cancelled());
+        if req.priority == Priority::Background && interactive_pending(&q, req.key.as_deref()) {
+            // Warm-up behind real work for the same document is pointless.
+            let _ = tx.send(Err(EngineError::Cancelled(CancelReason::Preempted)));
+            return ticket;
+        }
         if let Some(key) = &req.key {
             supersede(&mut q, key);
         }
@@ -337,6 +342,17 @@ impl Engine {
     pub fn generate_blocking(&self, req: Request) -> Result<Output, EngineError> {
         self.submit(req).wait_blocking()
     }
+}
+
+/// True when interactive work is queued or running (for `key`, when given).
+fn interactive_pending(q: &Queue, key: Option<&str>) -> bool {
+    let same = |k: &Option<String>| key.is_none() || k.as_deref() == key;
+    q.jobs
+        .iter()
+        .any(|j| j.req.priority == Priority::Interactive && same(&j.req.key))
+        || q.running
+            .as_ref()
+            .is_some_and(|r| r.priority == Priority::Interactive && same(&r.key))
 }
 
 fn supersede(q: &mut Queue, key: &str) {

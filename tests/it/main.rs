@@ -5,5 +5,8 @@
 //! missing model is a failure, never a skip.
 
 mod cli;
+mod lsp;
+mod lsp_client;
+mod lsp_stdio;
 mod real_model;
 mod support;

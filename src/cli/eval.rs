@@ -1,0 +1,441 @@
+//! `quill eval`: completion quality on real code, per language and task kind, optionally
+//! comparing two configurations on the same tasks in one run.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use quill::bench::{mean, percentile};
+use quill::complete::{ContextFile, Input, Layout, complete_blocking};
+use quill::config::CompletionConfig;
+use quill::context::{Options as ContextOptions, Source};
+use quill::eval::tasks::SourceFile;
+use quill::eval::{Kind, Rng, Task, TaskSet, build_tasks, edit_similarity, exact_match};
+use quill::lang::Language;
+
+use super::{CompletionArgs, Loaded, ModelArgs, load_config};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Language of the tasks: python (the interpreter's standard library), rust (crates in
+    /// the cargo registry), javascript (npm's own sources), typescript or go (with --source)
+    #[arg(long, default_value = "python")]
+    pub language: String,
+    /// Folder to take source files from instead of the language's default
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// Source files sampled from the folder
+    #[arg(long, default_value_t = 40)]
+    pub files: usize,
+    /// Tasks per kind
+    #[arg(long, default_value_t = 30)]
+    pub tasks: usize,
+    /// Task kinds: line, remainder, block, cross-file
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "line,remainder,block,cross-file"
+    )]
+    pub kinds: Vec<String>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Two configurations to run on the same tasks, each `key=value[,key=value]` with keys
+    /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, syntax (on|off),
+    /// model (a name or path). Without it, one run with the flags' settings.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub compare: Option<Vec<String>>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub completion: CompletionArgs,
+}
+
+/// One configuration under test.
+#[derive(Debug, Clone)]
+struct Config {
+    name: String,
+    model: Option<String>,
+    completion: CompletionConfig,
+    layout: Layout,
+    context: bool,
+}
+
+fn parse_config(spec: &str, base: &Config) -> Result<Config> {
+    let mut c = base.clone();
+    c.name = spec.to_string();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .with_context(|| format!("{part:?} is not key=value"))?;
+        let n = || {
+            v.parse::<usize>()
+                .with_context(|| format!("{k}={v}: not a number"))
+        };
+        match k {
+            "layout" => c.layout = Layout::from_name(v).with_context(|| format!("layout={v}"))?,
+            "prefix" => c.completion.prefix_tokens = n()?,
+            "suffix" => c.completion.suffix_tokens = n()?,
+            "context" => c.context = v == "on",
+            "context_tokens" => c.completion.context_tokens = n()?,
+            "syntax" => c.completion.syntax_check = v == "on",
+            "model" => c.model = Some(v.to_string()),
+            other => bail!("unknown configuration key {other:?}"),
+        }
+    }
+    Ok(c)
+}
+
+/// Where a language's tasks come from by default: code on every machine of this kind,
+/// written by other people.
+fn default_source(lang: Language) -> Result<PathBuf> {
+    match lang {
+        Language::Python => {
+            let out = std::process::Command::new("python3")
+                .args([
+                    "-c",
+                    "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+                ])
+                .output()
+                .context("run python3 to find its standard library")?;
+            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        }
+        Language::Rust => {
+            let home = std::env::var_os("CARGO_HOME")
+                .map(PathBuf::from)
+                .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))
+                .context("no cargo home")?;
+            let src = home.join("registry").join("src");
+            let index = std::fs::read_dir(&src)
+                .with_context(|| format!("read {}", src.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .next()
+                .context("the cargo registry is empty")?;
+            Ok(index)
+        }
+        Language::JavaScript => {
+            let out = std::process::Command::new("npm")
+                .args(["root", "-g"])
+                .output()
+                .context("run npm to find its global packages")?;
+            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("npm"))
+        }
+        other => bail!("no default source for {}: pass --source DIR", other.name()),
+    }
+}
+
+/// Source files of `lang` under `root`, sampled by seed: reasonable sizes, no tests.
+fn collect(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<SourceFile> {
+    let mut paths = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                let skip = name.starts_with('.')
+                    || matches!(
+                        name.as_str(),
+                        "test"
+                            | "tests"
+                            | "testing"
+                            | "idlelib"
+                            | "lib2to3"
+                            | "site-packages"
+                            | "target"
+                            | "benches"
+                            | "examples"
+                    );
+                if !skip {
+                    stack.push(p);
+                }
+            } else if Language::from_path(&p) == Some(lang)
+                && (1_500..=24_000).contains(&meta.len())
+                && !name.starts_with("test")
+            {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    let mut rng = Rng::new(seed);
+    rng.shuffle(&mut paths);
+    paths.truncate(max_files);
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+            let group = rel
+                .parent()
+                .map(|g| g.display().to_string())
+                .unwrap_or_default();
+            Some(SourceFile {
+                path: rel.display().to_string(),
+                text,
+                group,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Row {
+    tasks: usize,
+    exact: f64,
+    similarity: f64,
+    parses: f64,
+    empty: f64,
+    p50_ms: f64,
+    p95_ms: f64,
+    prompt_tokens: f64,
+}
+
+struct Outcome {
+    kind: Kind,
+    exact: bool,
+    similarity: f64,
+    parses: bool,
+    empty: bool,
+    ms: f64,
+    prompt_tokens: f64,
+}
+
+/// What a completion is scored on: a whole line and a remainder are single-line answers,
+/// so only the first line counts.
+fn answer(kind: Kind, text: &str) -> String {
+    match kind {
+        Kind::Block => text.to_string(),
+        _ => text.lines().next().unwrap_or("").to_string(),
+    }
+}
+
+fn run_config(
+    loaded: &Loaded,
+    set: &TaskSet,
+    cfg: &Config,
+    lang: Language,
+) -> Result<Vec<Outcome>> {
+    let trees: Vec<Option<tree_sitter::Tree>> = set
+        .files
+        .iter()
+        .map(|f| quill::syntax::parse(lang, &f.text, None))
+        .collect();
+    let mut out = Vec::new();
+    let started = Instant::now();
+    for (i, t) in set.tasks.iter().enumerate() {
+        let context = if cfg.context && !t.others.is_empty() {
+            task_context(set, &trees, t, loaded, &cfg.completion)
+        } else {
+            Vec::new()
+        };
+        let mut input = Input::new(&t.text, t.offset);
+        input.language = Some(lang);
+        input.path = Some(&t.path);
+        input.context = &context;
+        input.repo_name = Some("workspace");
+        let c = complete_blocking(
+            &loaded.engine,
+            &input,
+            &cfg.completion,
+            &*loaded.counter,
+            cfg.layout,
+            None,
+        )?;
+        let got = answer(t.kind, &c.text);
+        let completed = format!("{}{}{}", &t.text[..t.offset], c.text, &t.text[t.offset..]);
+        let parses = quill::syntax::parse(lang, &completed, None)
+            .is_some_and(|tree| quill::syntax::error_count(tree.root_node()) == 0);
+        out.push(Outcome {
+            kind: t.kind,
+            exact: exact_match(&got, &t.expected),
+            similarity: edit_similarity(&got, &t.expected),
+            parses,
+            empty: c.text.trim().is_empty(),
+            ms: c.timings.prompt_ms + c.timings.generate_ms,
+            prompt_tokens: c.timings.prompt_tokens as f64,
+        });
+        if (i + 1) % 10 == 0 {
+            eprintln!(
+                "  {}: {}/{} tasks, {:.0} s",
+                cfg.name,
+                i + 1,
+                set.tasks.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn task_context(
+    set: &TaskSet,
+    trees: &[Option<tree_sitter::Tree>],
+    t: &Task,
+    loaded: &Loaded,
+    cfg: &CompletionConfig,
+) -> Vec<ContextFile> {
+    let current_tree = quill::syntax::parse(t.language, &t.text, None);
+    let current = Source {
+        path: &t.path,
+        text: &t.text,
+        language: Some(t.language),
+        tree: current_tree.as_ref(),
+        recency: 2,
+    };
+    let others: Vec<Source<'_>> = t
+        .others
+        .iter()
+        .map(|&o| Source {
+            path: &set.files[o].path,
+            text: &set.files[o].text,
+            language: Some(t.language),
+            tree: trees[o].as_ref(),
+            recency: 1,
+        })
+        .collect();
+    let opts = ContextOptions {
+        budget: cfg.context_tokens,
+        ..ContextOptions::default()
+    };
+    quill::context::build(&current, t.offset, &others, &opts, &*loaded.counter)
+}
+
+fn rows(outcomes: &[Outcome]) -> BTreeMap<Kind, Row> {
+    let mut by: BTreeMap<Kind, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes {
+        by.entry(o.kind).or_default().push(o);
+    }
+    by.into_iter()
+        .map(|(k, os)| {
+            let n = os.len() as f64;
+            let frac = |f: &dyn Fn(&Outcome) -> bool| os.iter().filter(|o| f(o)).count() as f64 / n;
+            let ms: Vec<f64> = os.iter().map(|o| o.ms).collect();
+            (
+                k,
+                Row {
+                    tasks: os.len(),
+                    exact: frac(&|o| o.exact),
+                    similarity: mean(&os.iter().map(|o| o.similarity).collect::<Vec<_>>()),
+                    parses: frac(&|o| o.parses),
+                    empty: frac(&|o| o.empty),
+                    p50_ms: percentile(&ms, 50.0),
+                    p95_ms: percentile(&ms, 95.0),
+                    prompt_tokens: mean(&os.iter().map(|o| o.prompt_tokens).collect::<Vec<_>>()),
+                },
+            )
+        })
+        .collect()
+}
+
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    let lang = Language::from_name(&args.language)
+        .with_context(|| format!("unknown language {:?}", args.language))?;
+    let kinds: Vec<Kind> = args
+        .kinds
+        .iter()
+        .map(|k| Kind::from_name(k).with_context(|| format!("unknown task kind {k:?}")))
+        .collect::<Result<_>>()?;
+    let root = match &args.source {
+        Some(s) => s.clone(),
+        None => default_source(lang)?,
+    };
+    let files = collect(&root, lang, args.files, args.seed);
+    if files.is_empty() {
+        bail!("no {} files found under {}", lang.name(), root.display());
+    }
+    let mut set = build_tasks(files, lang, &kinds, args.tasks, args.seed);
+    // Tasks from one file next to each other, in file order: later tasks reuse the KV
+    // cache of earlier ones. Scores do not depend on the order.
+    set.tasks.sort_by_key(|t| (t.file, t.offset));
+    eprintln!(
+        "{} tasks from {} {} files under {} (seed {})",
+        set.tasks.len(),
+        set.files.len(),
+        lang.name(),
+        root.display(),
+        args.seed
+    );
+    let base = Config {
+        name: "default".into(),
+        model: args.model.model.clone(),
+        completion: args.completion.config(),
+        layout: args.completion.layout(),
+        context: true,
+    };
+    let configs: Vec<Config> = match &args.compare {
+        Some(specs) => specs
+            .iter()
+            .map(|s| parse_config(s, &base))
+            .collect::<Result<_>>()?,
+        None => vec![base],
+    };
+    let mut results = Vec::new();
+    let mut loaded: Option<(Option<String>, Loaded)> = None;
+    for cfg in &configs {
+        if loaded.as_ref().is_none_or(|(m, _)| *m != cfg.model) {
+            drop(loaded.take());
+            let mut margs = args.model.clone();
+            margs.model = cfg.model.clone();
+            loaded = Some((cfg.model.clone(), load_config(margs.engine_config()?)?));
+        }
+        let (_, l) = loaded.as_ref().expect("loaded above");
+        eprintln!("running {} with {}", cfg.name, l.info.name);
+        let outcomes = run_config(l, &set, cfg, lang)?;
+        results.push((cfg.name.clone(), l.info.name.clone(), rows(&outcomes)));
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v: Vec<_> = results
+            .iter()
+            .map(|(name, model, rows)| {
+                serde_json::json!({
+                    "config": name,
+                    "model": model,
+                    "language": lang.name(),
+                    "seed": args.seed,
+                    "rows": rows.iter().map(|(k, r)| (k.name(), r)).collect::<BTreeMap<_, _>>(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "| config | model | language | kind | tasks | exact | edit sim | parses | empty | p50 ms | p95 ms | prompt tok |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    for (name, model, rows) in &results {
+        for (k, r) in rows {
+            writeln!(
+                out,
+                "| {name} | {model} | {} | {} | {} | {:.1}% | {:.3} | {:.1}% | {:.1}% | {:.0} | {:.0} | {:.0} |",
+                lang.name(),
+                k.name(),
+                r.tasks,
+                r.exact * 100.0,
+                r.similarity,
+                r.parses * 100.0,
+                r.empty * 100.0,
+                r.p50_ms,
+                r.p95_ms,
+                r.prompt_tokens
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

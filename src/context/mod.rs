@@ -1,0 +1,337 @@
+//! Context from the workspace: code from other files that the model should see before the
+//! current one.
+//!
+//! From tree-sitter over the open documents (and files near the current one on disk):
+//! - definitions (signatures, and bodies where small) of the names used near the cursor
+//!   that other files define;
+//! - snippets from recently edited or viewed files that look like the code around the
+//!   cursor (identifier overlap).
+//!
+//! Building context never fails: a file that cannot be parsed, an unknown language or an
+//! exhausted budget means less context, not an error. The output is sorted by path so that
+//! it stays the same from keystroke to keystroke and the KV cache keeps it.
+
+pub mod symbols;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use tree_sitter::Tree;
+
+use crate::complete::ContextFile;
+use crate::lang::Language;
+use crate::tokenizer::CountTokens;
+use symbols::{Definition, definitions, identifiers};
+
+/// A file the context may draw from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Path relative to the workspace root, as the model will see it.
+    pub path: &'a str,
+    pub text: &'a str,
+    pub language: Option<Language>,
+    pub tree: Option<&'a Tree>,
+    /// Higher is more recently edited or viewed; 0 for files only found on disk.
+    pub recency: u64,
+}
+
+/// Tuning for [`build`].
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Token budget for everything returned.
+    pub budget: usize,
+    /// Bytes around the cursor whose identifiers are looked up.
+    pub window_before: usize,
+    pub window_after: usize,
+    /// A definition up to this many lines is shown whole; longer ones by signature.
+    pub max_body_lines: usize,
+    /// Snippets compared for similarity are this many lines long.
+    pub snippet_lines: usize,
+    /// Least identifier overlap (Jaccard) for a snippet to be shown.
+    pub min_similarity: f32,
+    pub max_snippets: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            budget: 1024,
+            window_before: 2000,
+            window_after: 400,
+            max_body_lines: 12,
+            snippet_lines: 12,
+            min_similarity: 0.25,
+            max_snippets: 2,
+        }
+    }
+}
+
+/// One piece of context before it is grouped by file.
+#[derive(Debug, Clone)]
+struct Piece {
+    path: String,
+    /// Byte offset in its file, to keep pieces in source order.
+    start: usize,
+    text: String,
+}
+
+/// The context files for a completion at `offset` of `current`, most useful first within
+/// the budget, then sorted by path.
+pub fn build(
+    current: &Source<'_>,
+    offset: usize,
+    others: &[Source<'_>],
+    opts: &Options,
+    counter: &dyn CountTokens,
+) -> Vec<ContextFile> {
+    if opts.budget == 0 || others.is_empty() {
+        return Vec::new();
+    }
+    let lo = floor_char(current.text, offset.saturating_sub(opts.window_before));
+    let hi = floor_char(
+        current.text,
+        (offset + opts.window_after).min(current.text.len()),
+    );
+    let near = &current.text[lo..hi];
+    let wanted = identifiers(near);
+    // Names the current file defines itself need no context.
+    let own: HashSet<String> = match (current.language, current.tree) {
+        (Some(lang), Some(tree)) => definitions(lang, tree, current.text)
+            .into_iter()
+            .map(|d| d.name)
+            .collect(),
+        _ => HashSet::new(),
+    };
+
+    let mut candidates: Vec<(f32, Piece)> = Vec::new();
+    for src in others {
+        if src.path == current.path {
+            continue;
+        }
+        let (Some(lang), Some(tree)) = (src.language, src.tree) else {
+            continue;
+        };
+        for def in definitions(lang, tree, src.text) {
+            let Some(uses) = wanted.get(&def.name) else {
+                continue;
+            };
+            if own.contains(&def.name) || def.name.len() < 2 {
+                continue;
+            }
+            let text = render_definition(&def, src.text, opts.max_body_lines);
+            // Used often near the cursor, and from a recently touched file: shown first.
+            let score = 10.0 + *uses as f32 + (src.recency.min(100) as f32) / 100.0;
+            candidates.push((
+                score,
+                Piece {
+                    path: src.path.to_string(),
+                    start: def.start,
+                    text,
+                },
+            ));
+        }
+    }
+    // A definition inside another selected one (a method of a class shown whole) is
+    // already there.
+    dedup_nested(&mut candidates);
+
+    let query = tail_lines(&current.text[..offset], opts.snippet_lines * 2);
+    let query_ids: HashSet<String> = identifiers(query).into_keys().collect();
+    if query_ids.len() >= 3 {
+        let mut snippets: Vec<(f32, Piece)> = Vec::new();
+        for src in others
+            .iter()
+            .filter(|s| s.recency > 0 && s.path != current.path)
+        {
+            snippets.extend(similar_snippets(src, &query_ids, opts));
+        }
+        snippets.sort_by(|a, b| b.0.total_cmp(&a.0));
+        candidates.extend(snippets.into_iter().take(opts.max_snippets));
+    }
+
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<Piece> = Vec::new();
+    let mut used = 0;
+    for (_, piece) in candidates {
+        if chosen
+            .iter()
+            .any(|c| c.path == piece.path && overlaps(c, &piece))
+        {
+            continue;
+        }
+        let cost = counter.count(&piece.text) + 1;
+        // The first piece of a file also costs its header line.
+        let header = if chosen.iter().any(|c| c.path == piece.path) {
+            0
+        } else {
+            counter.count(&piece.path) + 2
+        };
+        if used + cost + header > opts.budget {
+            continue;
+        }
+        used += cost + header;
+        chosen.push(piece);
+    }
+    group(chosen)
+}
+
+/// What the model needs from above a cut prefix that starts at `window_start`: the
+/// file's imports and the headers of the scopes (class, function) the cursor is in, each
+/// only when it lies above the window. Empty when nothing is cut away.
+pub fn preamble(
+    lang: Language,
+    tree: &Tree,
+    text: &str,
+    window_start: usize,
+    cursor: usize,
+) -> String {
+    if window_start == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    for (start, import) in symbols::imports(lang, tree, text) {
+        if start < window_start {
+            out.push_str(&import);
+            out.push('\n');
+        }
+    }
+    let mut first_header = true;
+    for scope in crate::syntax::scopes_at(lang, tree, text, cursor, cursor) {
+        if scope.start_byte() >= window_start {
+            break;
+        }
+        let header = symbols::header(lang, scope, text);
+        if !header.is_empty() {
+            if first_header && !out.is_empty() {
+                out.push('\n');
+            }
+            first_header = false;
+            out.push_str(&header);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn overlaps(a: &Piece, b: &Piece) -> bool {
+    let (a0, a1) = (a.start, a.start + a.text.len());
+    let (b0, b1) = (b.start, b.start + b.text.len());
+    a0 < b1 && b0 < a1
+}
+
+fn dedup_nested(candidates: &mut Vec<(f32, Piece)>) {
+    let snapshot: Vec<Piece> = candidates.iter().map(|(_, p)| p.clone()).collect();
+    candidates.retain(|(_, p)| {
+        !snapshot.iter().any(|o| {
+            o.path == p.path
+                && o.start <= p.start
+                && o.text.len() > p.text.len()
+                && o.text.contains(p.text.as_str())
+        })
+    });
+}
+
+/// Groups pieces into one context file per path, pieces in source order, files by path.
+fn group(pieces: Vec<Piece>) -> Vec<ContextFile> {
+    let mut by_path: BTreeMap<String, Vec<Piece>> = BTreeMap::new();
+    for p in pieces {
+        by_path.entry(p.path.clone()).or_default().push(p);
+    }
+    by_path
+        .into_iter()
+        .map(|(path, mut pieces)| {
+            pieces.sort_by_key(|p| p.start);
+            let text = pieces
+                .iter()
+                .map(|p| p.text.trim_end())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            ContextFile { path, text }
+        })
+        .collect()
+}
+
+/// The definition as the model sees it: whole when short, else its signature.
+fn render_definition(def: &Definition, text: &str, max_lines: usize) -> String {
+    let whole = &text[def.start..def.end];
+    if whole.lines().count() <= max_lines {
+        return with_indent(text, def.start, whole);
+    }
+    with_indent(text, def.start, &def.signature)
+}
+
+/// `snippet` with the indentation its first line has in the file, so nested definitions
+/// (methods) read as they do in place.
+fn with_indent(text: &str, start: usize, snippet: &str) -> String {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &text[line_start..start];
+    if indent.trim().is_empty() {
+        format!("{indent}{snippet}")
+    } else {
+        snippet.to_string()
+    }
+}
+
+/// Windows of `opts.snippet_lines` lines of `src` whose identifiers overlap the query's.
+fn similar_snippets(
+    src: &Source<'_>,
+    query: &HashSet<String>,
+    opts: &Options,
+) -> Vec<(f32, Piece)> {
+    let lines: Vec<(usize, &str)> = src
+        .text
+        .split_inclusive('\n')
+        .scan(0usize, |pos, l| {
+            let start = *pos;
+            *pos += l.len();
+            Some((start, l))
+        })
+        .collect();
+    let n = opts.snippet_lines.max(2);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let end = (i + n).min(lines.len());
+        let start = lines[i].0;
+        let text: String = lines[i..end].iter().map(|(_, l)| *l).collect();
+        let ids: HashSet<String> = identifiers(&text).into_keys().collect();
+        let inter = ids.intersection(query).count();
+        let union = ids.union(query).count().max(1);
+        let score = inter as f32 / union as f32;
+        if score >= opts.min_similarity {
+            out.push((
+                score + (src.recency.min(100) as f32) / 1000.0,
+                Piece {
+                    path: src.path.to_string(),
+                    start,
+                    text,
+                },
+            ));
+        }
+        i += n / 2;
+    }
+    out
+}
+
+fn tail_lines(text: &str, n: usize) -> &str {
+    let mut start = text.len();
+    for _ in 0..n {
+        match text[..start.saturating_sub(1)].rfind('\n') {
+            Some(i) if start > 0 => start = i + 1,
+            _ => return text,
+        }
+    }
+    &text[start..]
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Counts of identifiers, keyed by name (re-exported for callers that rank by use).
+pub type Uses = HashMap<String, usize>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! What a file defines and what code mentions, from tree-sitter queries under `grammars/`.
+
+use std::collections::HashMap;
+
+use tree_sitter::{QueryCursor, StreamingIterator, Tree};
+
+use crate::lang::{Language, QueryKind};
+
+/// A named definition in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub name: String,
+    /// `function`, `class`, `method`, … (the capture's suffix).
+    pub kind: String,
+    pub start: usize,
+    pub end: usize,
+    /// The definition up to its body, with the body elided (`...` / `{ ... }`).
+    pub signature: String,
+}
+
+/// The definitions in `tree` (parsed from `text`), in source order.
+pub fn definitions(lang: Language, tree: &Tree, text: &str) -> Vec<Definition> {
+    let query = lang.query(QueryKind::Definitions);
+    let names = query.capture_names();
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
+    let mut out = Vec::new();
+    while let Some(m) = matches.next() {
+        let mut name = None;
+        let mut def = None;
+        for cap in m.captures() {
+            let cap_name = names[cap.index as usize];
+            if cap_name == "name" {
+                name = cap.node.utf8_text(text.as_bytes()).ok();
+            } else if let Some(kind) = cap_name.strip_prefix("definition.") {
+                def = Some((kind, cap.node));
+            }
+        }
+        let (Some(name), Some((kind, node))) = (name, def) else {
+            continue;
+        };
+        out.push(Definition {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            start: node.start_byte(),
+            end: node.end_byte(),
+            signature: signature(lang, node, text),
+        });
+    }
+    out.sort_by_key(|d| d.start);
+    out.dedup_by_key(|d| d.start);
+    out
+}
+
+/// The text of `node` up to its body, with the body elided.
+fn signature(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String {
+    // `lexical_declaration` wraps the arrow function that has the body.
+    let mut target = node;
+    if target.child_by_field_name("body").is_none() {
+        let mut walk = node.walk();
+        if let Some(inner) = node
+            .named_children(&mut walk)
+            .find_map(|c| c.child_by_field_name("value"))
+            .filter(|v| v.child_by_field_name("body").is_some())
+        {
+            target = inner;
+        }
+    }
+    let Some(body) = target.child_by_field_name("body") else {
+        // No body (a constant, a type alias): the first line is its signature.
+        let whole = &text[node.start_byte()..node.end_byte()];
+        return whole.lines().next().unwrap_or("").to_string();
+    };
+    let head = text[node.start_byte()..body.start_byte()].trim_end();
+    match lang {
+        Language::Python => {
+            // Keep a docstring: it says what the function is for.
+            let body_text = &text[body.start_byte()..body.end_byte()];
+            let indent = " ".repeat(body.start_position().column);
+            match docstring(body_text) {
+                Some(doc) => format!("{head}\n{indent}{doc}\n{indent}..."),
+                None => format!("{head}\n{indent}..."),
+            }
+        }
+        _ => format!("{head} {{ ... }}"),
+    }
+}
+
+/// The header of a scope node as it stands in the file (indented), up to its body: `def
+/// f(x):`, `impl Foo {`. Empty when the node has no body field.
+pub fn header(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String {
+    let Some(body) = node.child_by_field_name("body") else {
+        return String::new();
+    };
+    let line_start = text[..node.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &text[line_start..node.start_byte()];
+    let indent = if indent.trim().is_empty() { indent } else { "" };
+    let head = text[node.start_byte()..body.start_byte()].trim_end();
+    match lang {
+        Language::Python => format!("{indent}{head}"),
+        _ if head.ends_with('{') => format!("{indent}{head}"),
+        _ => format!("{indent}{head} {{"),
+    }
+}
+
+fn docstring(body: &str) -> Option<&str> {
+    let t = body.trim_start();
+    for q in ["\"\"\"", "'''"] {
+        if let Some(rest) = t.strip_prefix(q) {
+            let end = rest.find(q)?;
+            return Some(&t[..end + 2 * q.len()]);
+        }
+    }
+    None
+}
+
+/// Identifiers in `code` with their counts: maximal runs of letters, digits and `_` that
+/// do not start with a digit, keywords of the common languages left out.
+pub fn identifiers(code: &str) -> HashMap<String, usize> {
+    let mut out: HashMap<String, usize> = HashMap::new();
+    let mut start = None;
+    for (i, c) in code
+        .char_indices()
+        .chain(std::iter::once((code.len(), ' ')))
+    {
+        let word = c.is_alphanumeric() || c == '_';
+        match (start, word) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                let w = &code[s..i];
+                if !w.starts_with(|c: char| c.is_ascii_digit()) && !is_keyword(w) {
+                    *out.entry(w.to_string()).or_default() += 1;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "def"
+            | "class"
+            | "return"
+            | "if"
+            | "else"
+            | "elif"
+            | "for"
+            | "while"
+            | "in"
+            | "not"
+            | "and"
+            | "or"
+            | "is"
+            | "None"
+            | "True"
+            | "False"
+            | "self"
+            | "import"
+            | "from"
+            | "as"
+            | "with"
+            | "try"
+            | "except"
+            | "finally"
+            | "raise"
+            | "pass"
+            | "lambda"
+            | "yield"
+            | "fn"
+            | "let"
+            | "mut"
+            | "pub"
+            | "impl"
+            | "struct"
+            | "enum"
+            | "use"
+            | "mod"
+            | "match"
+            | "Self"
+            | "const"
+            | "var"
+            | "function"
+            | "new"
+            | "this"
+            | "true"
+            | "false"
+            | "null"
+            | "undefined"
+            | "export"
+            | "type"
+            | "interface"
+            | "func"
+            | "package"
+            | "go"
+            | "defer"
+            | "nil"
+            | "string"
+            | "int"
+            | "str"
+            | "async"
+            | "await"
+            | "static"
+            | "break"
+            | "continue"
+            | "where"
+            | "crate"
+    )
+}
+
+/// The import statements of a file, in order, as text.
+pub fn imports(lang: Language, tree: &Tree, text: &str) -> Vec<(usize, String)> {
+    let query = lang.query(QueryKind::Imports);
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
+    let mut out = Vec::new();
+    while let Some(m) = matches.next() {
+        for cap in m.captures() {
+            if let Ok(t) = cap.node.utf8_text(text.as_bytes()) {
+                out.push((cap.node.start_byte(), t.to_string()));
+            }
+        }
+    }
+    out.sort_by_key(|(s, _)| *s);
+    out.dedup_by_key(|(s, _)| *s);
+    out
+}

@@ -1,0 +1,215 @@
+use super::symbols::{definitions, identifiers, imports};
+use super::*;
+use crate::syntax::parse;
+use crate::tokenizer::ApproxCounter;
+
+fn src<'a>(path: &'a str, text: &'a str, tree: &'a Tree, recency: u64) -> Source<'a> {
+    Source {
+        path,
+        text,
+        language: Language::from_path(std::path::Path::new(path)),
+        tree: Some(tree),
+        recency,
+    }
+}
+
+const HELPERS: &str = r#"import math
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    """Great-circle distance in kilometres."""
+    r = 6371.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    c = 2 * math.atan2(math.sqrt(a), math.sqrt(1 - a))
+    d = r * c
+    e = d
+    f = e
+    g = f
+    return g
+
+
+def unused_helper(x):
+    return x
+
+
+class Point:
+    def __init__(self, lat, lon):
+        self.lat = lat
+        self.lon = lon
+"#;
+
+#[test]
+fn definitions_have_signatures_with_docstrings() {
+    let tree = parse(Language::Python, HELPERS, None).unwrap();
+    let defs = definitions(Language::Python, &tree, HELPERS);
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["haversine", "unused_helper", "Point", "__init__"]);
+    assert_eq!(
+        defs[0].signature,
+        "def haversine(lat1, lon1, lat2, lon2):\n    \"\"\"Great-circle distance in kilometres.\"\"\"\n    ..."
+    );
+    assert_eq!(defs[2].kind, "class");
+}
+
+#[test]
+fn rust_and_typescript_signatures_elide_bodies() {
+    let rs = "pub fn area(w: f64, h: f64) -> f64 {\n    w * h\n}\nstruct P { x: i32 }\n";
+    let tree = parse(Language::Rust, rs, None).unwrap();
+    let defs = definitions(Language::Rust, &tree, rs);
+    assert_eq!(
+        defs[0].signature,
+        "pub fn area(w: f64, h: f64) -> f64 { ... }"
+    );
+    assert_eq!(defs[1].name, "P");
+
+    let ts = "export const add = (a: number, b: number): number => {\n  return a + b;\n};\ninterface Shape { area(): number }\n";
+    let tree = parse(Language::TypeScript, ts, None).unwrap();
+    let defs = definitions(Language::TypeScript, &tree, ts);
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["add", "Shape"]);
+    assert!(
+        defs[0].signature.ends_with("{ ... }"),
+        "{}",
+        defs[0].signature
+    );
+}
+
+#[test]
+fn imports_are_found_in_every_language() {
+    let go = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(1) }\n";
+    let tree = parse(Language::Go, go, None).unwrap();
+    assert_eq!(imports(Language::Go, &tree, go).len(), 2);
+    let tree = parse(Language::Python, HELPERS, None).unwrap();
+    assert_eq!(
+        imports(Language::Python, &tree, HELPERS)[0].1,
+        "import math"
+    );
+}
+
+#[test]
+fn identifiers_skip_keywords_and_numbers() {
+    let ids = identifiers("def f(x):\n    return haversine(x, 1, y2) + x");
+    assert_eq!(ids.get("x"), Some(&3));
+    assert!(ids.contains_key("haversine") && ids.contains_key("y2"));
+    assert!(!ids.contains_key("def") && !ids.contains_key("return") && !ids.contains_key("1"));
+}
+
+#[test]
+fn definition_used_near_the_cursor_is_in_context() {
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("app/main.py", main, &main_tree, 2);
+    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert_eq!(ctx.len(), 1);
+    assert_eq!(ctx[0].path, "app/helpers.py");
+    // Long body: the signature with its docstring, not the code.
+    assert!(
+        ctx[0]
+            .text
+            .contains("def haversine(lat1, lon1, lat2, lon2):"),
+        "{}",
+        ctx[0].text
+    );
+    assert!(ctx[0].text.contains("Great-circle"));
+    assert!(!ctx[0].text.contains("atan2"), "{}", ctx[0].text);
+    // Not used near the cursor: not shown.
+    assert!(!ctx[0].text.contains("unused_helper"));
+}
+
+#[test]
+fn small_definitions_are_shown_whole() {
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    let main = "p = Point(1, 2)\nq = unused_helper(p)\n";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("main.py", main, &main_tree, 2);
+    let others = [src("helpers.py", HELPERS, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    let text = &ctx[0].text;
+    assert!(
+        text.contains("def unused_helper(x):\n    return x"),
+        "{text}"
+    );
+    assert!(text.contains("class Point:\n    def __init__"), "{text}");
+    // __init__ is inside Point, which is shown whole: not repeated.
+    assert_eq!(text.matches("__init__").count(), 1, "{text}");
+}
+
+#[test]
+fn budget_limits_context_and_nothing_fails() {
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    let main = "haversine Point unused_helper";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("main.py", main, &main_tree, 2);
+    let others = [src("helpers.py", HELPERS, &helpers_tree, 1)];
+    let opts = Options {
+        budget: 30,
+        ..Options::default()
+    };
+    let ctx = build(&current, main.len(), &others, &opts, &ApproxCounter);
+    let total: usize = ctx.iter().map(|c| ApproxCounter.count(&c.text)).sum();
+    assert!(total <= 30, "{ctx:?}");
+    // No tree, unknown language, empty budget: just less context.
+    let plain = Source {
+        path: "notes.txt",
+        text: "haversine",
+        language: None,
+        tree: None,
+        recency: 1,
+    };
+    assert!(build(&current, 0, &[plain], &Options::default(), &ApproxCounter).is_empty());
+    let none = Options {
+        budget: 0,
+        ..Options::default()
+    };
+    assert!(build(&current, 0, &others, &none, &ApproxCounter).is_empty());
+}
+
+#[test]
+fn similar_snippets_come_from_recent_files() {
+    let other = "def load_orders(path):\n    rows = read_csv(path)\n    orders = [parse_order(r) for r in rows]\n    return [o for o in orders if o.total > 0]\n";
+    let other_tree = parse(Language::Python, other, None).unwrap();
+    let main = "def load_items(path):\n    rows = read_csv(path)\n    items = [parse_item(r) for r in rows]\n    ";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("items.py", main, &main_tree, 3);
+    let others = [src("orders.py", other, &other_tree, 2)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert_eq!(ctx.len(), 1, "{ctx:?}");
+    assert!(ctx[0].text.contains("read_csv(path)"));
+}
+
+#[test]
+fn preamble_keeps_imports_and_enclosing_headers_above_the_window() {
+    let text = "import os\nimport sys\n\nclass Store:\n    def load(self, path):\n        a = 1\n        b = 2\n        return os.path.join(path, a, b)\n";
+    let tree = parse(Language::Python, text, None).unwrap();
+    let cursor = text.find("return").unwrap();
+    let window_start = text.find("        b = 2").unwrap();
+    let got = preamble(Language::Python, &tree, text, window_start, cursor);
+    assert_eq!(
+        got,
+        "import os\nimport sys\n\nclass Store:\n    def load(self, path):\n"
+    );
+    assert_eq!(preamble(Language::Python, &tree, text, 0, cursor), "");
+}

@@ -1,0 +1,434 @@
+//! Fill-in-the-middle tasks from source files, sampled deterministically by seed.
+//!
+//! Kinds: a whole line masked (cursor at its indentation), the rest of a line masked
+//! (cursor mid-line), a function body masked (cursor on an empty line at the body's
+//! indentation), and cross-file lines: a masked line that uses a name another file of the
+//! same package defines, with that package's other files given as open documents.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::{Node, Tree};
+
+use super::Rng;
+use crate::context::symbols::{definitions, identifiers};
+use crate::lang::Language;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Line,
+    Remainder,
+    Block,
+    CrossFile,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Line, Kind::Remainder, Kind::Block, Kind::CrossFile];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Line => "line",
+            Kind::Remainder => "remainder",
+            Kind::Block => "block",
+            Kind::CrossFile => "cross-file",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A source file tasks are made from.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path as the model sees it (relative to its tree's root).
+    pub path: String,
+    pub text: String,
+    /// Files in the same group (package folder) are each other's context.
+    pub group: String,
+}
+
+/// One task: complete `text` at `offset`; the right answer is `expected`.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub kind: Kind,
+    pub language: Language,
+    /// Index of the file the task was cut from.
+    pub file: usize,
+    pub path: String,
+    pub text: String,
+    pub offset: usize,
+    pub expected: String,
+    /// Indices of the files given as open documents (cross-file tasks).
+    pub others: Vec<usize>,
+}
+
+/// Tasks with the files they came from.
+#[derive(Debug, Clone)]
+pub struct TaskSet {
+    pub files: Vec<SourceFile>,
+    pub tasks: Vec<Task>,
+}
+
+struct Parsed<'a> {
+    file: &'a SourceFile,
+    tree: Tree,
+    /// (start, end) of each line without its line break.
+    lines: Vec<(usize, usize)>,
+}
+
+fn lines_of(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']);
+        out.push((start, start + body.len()));
+        start += l.len();
+    }
+    out
+}
+
+/// True when the line starting at `at` sits inside a string or comment (a docstring line).
+fn in_string_or_comment(tree: &Tree, at: usize) -> bool {
+    let mut n = tree.root_node().descendant_for_byte_range(at, at + 1);
+    while let Some(node) = n {
+        let k = node.kind();
+        if k.contains("string") || k.contains("comment") {
+            return true;
+        }
+        n = node.parent();
+    }
+    false
+}
+
+/// A line worth masking: real code of a reasonable length.
+fn good_line(
+    lang: Language,
+    tree: &Tree,
+    text: &str,
+    (start, end): (usize, usize),
+) -> Option<usize> {
+    let line = &text[start..end];
+    let content = line.trim();
+    let indent = line.len() - line.trim_start().len();
+    if content.len() < 8 || content.len() > 100 || content.starts_with(lang.line_comment()) {
+        return None;
+    }
+    if content.starts_with('@') || !content.is_ascii() {
+        return None;
+    }
+    if in_string_or_comment(tree, start + indent) {
+        return None;
+    }
+    Some(indent)
+}
+
+/// Builds up to `per_kind` tasks of each of `kinds` from `files`, deterministically.
+pub fn build_tasks(
+    files: Vec<SourceFile>,
+    lang: Language,
+    kinds: &[Kind],
+    per_kind: usize,
+    seed: u64,
+) -> TaskSet {
+    let mut files = files;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let parsed: Vec<Option<Parsed<'_>>> = files
+        .iter()
+        .map(|f| {
+            let tree = crate::syntax::parse(lang, &f.text, None)?;
+            // Files that do not parse cleanly make tasks whose answers are unclear.
+            (crate::syntax::error_count(tree.root_node()) == 0).then(|| Parsed {
+                file: f,
+                lines: lines_of(&f.text),
+                tree,
+            })
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for &kind in kinds {
+        let mut rng = Rng::new(seed.wrapping_add(kind as u64 * 1_000_003));
+        let mut candidates = match kind {
+            Kind::Line => line_tasks(lang, &parsed, false),
+            Kind::Remainder => line_tasks(lang, &parsed, true),
+            Kind::Block => block_tasks(lang, &parsed),
+            Kind::CrossFile => cross_file_tasks(lang, &parsed),
+        };
+        rng.shuffle(&mut candidates);
+        // A remainder's cut point is drawn after shuffling, so the same seed gives the
+        // same cut whatever the number of candidates.
+        for mut t in candidates.into_iter().take(per_kind) {
+            if kind == Kind::Remainder {
+                cut_remainder(&mut t, &mut rng);
+            }
+            tasks.push(t);
+        }
+    }
+    drop(parsed);
+    TaskSet { files, tasks }
+}
+
+fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) -> Vec<Task> {
+    let mut out = Vec::new();
+    for (fi, p) in parsed.iter().enumerate() {
+        let Some(p) = p else { continue };
+        for (li, &(start, end)) in p.lines.iter().enumerate() {
+            let Some(indent) = good_line(lang, &p.tree, &p.file.text, (start, end)) else {
+                continue;
+            };
+            let text = &p.file.text;
+            let at = start + indent;
+            let (kind, prefix) = if remainder {
+                (Kind::Remainder, "remainder")
+            } else {
+                (Kind::Line, "line")
+            };
+            out.push(Task {
+                id: format!("{prefix}:{}:{}", p.file.path, li + 1),
+                kind,
+                language: lang,
+                file: fi,
+                path: p.file.path.clone(),
+                text: format!("{}{}", &text[..at], &text[end..]),
+                offset: at,
+                expected: text[at..end].to_string(),
+                others: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Moves a whole-line task's cursor to a word boundary inside the line: the code before it
+/// is given, the rest is to be completed.
+fn cut_remainder(t: &mut Task, rng: &mut Rng) {
+    let content = t.expected.clone();
+    let cuts: Vec<usize> = content
+        .char_indices()
+        .filter(|&(i, c)| {
+            i >= content.len() / 4
+                && i + 3 <= content.len()
+                && (c == ' ' || c == '(' || c == '.' || c == '=' || c == ',')
+        })
+        .map(|(i, c)| if c == ' ' { i + 1 } else { i + c.len_utf8() })
+        .collect();
+    if cuts.is_empty() {
+        return;
+    }
+    let cut = cuts[rng.below(cuts.len())];
+    let head = &content[..cut];
+    let mut text = String::with_capacity(t.text.len() + head.len());
+    text.push_str(&t.text[..t.offset]);
+    text.push_str(head);
+    text.push_str(&t.text[t.offset..]);
+    t.text = text;
+    t.offset += head.len();
+    t.expected = content[cut..].to_string();
+}
+
+/// The body node of a function definition, for the languages' function kinds.
+fn function_body<'t>(node: Node<'t>) -> Option<Node<'t>> {
+    matches!(
+        node.kind(),
+        "function_definition"
+            | "function_item"
+            | "function_declaration"
+            | "method_definition"
+            | "method_declaration"
+    )
+    .then(|| node.child_by_field_name("body"))
+    .flatten()
+}
+
+fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+    let mut out = Vec::new();
+    for (fi, p) in parsed.iter().enumerate() {
+        let Some(p) = p else { continue };
+        let text = &p.file.text;
+        let mut stack = vec![p.tree.root_node()];
+        while let Some(node) = stack.pop() {
+            let mut walk = node.walk();
+            stack.extend(node.named_children(&mut walk));
+            let Some(body) = function_body(node) else {
+                continue;
+            };
+            let first_row = body.start_position().row;
+            let last_row = body.end_position().row;
+            // Masked lines: the body's lines; for brace languages, those between the braces.
+            let (mut from, to) = if lang == Language::Python {
+                (first_row, last_row)
+            } else {
+                (first_row + 1, last_row.saturating_sub(1))
+            };
+            if lang == Language::Python {
+                // Keep a docstring: the user has written the signature and what it does.
+                let mut w = body.walk();
+                if let Some(first) = body.named_children(&mut w).next()
+                    && first.kind() == "expression_statement"
+                    && first.named_child(0).is_some_and(|c| c.kind() == "string")
+                {
+                    from = first.end_position().row + 1;
+                }
+            }
+            if to < from || to - from + 1 < 2 || to - from + 1 > 10 || to >= p.lines.len() {
+                continue;
+            }
+            let (start, _) = p.lines[from];
+            let (_, end) = p.lines[to];
+            let first_line = &text[start..p.lines[from].1];
+            let indent = first_line.len() - first_line.trim_start().len();
+            if first_line.trim().is_empty() {
+                continue;
+            }
+            let at = start + indent;
+            out.push(Task {
+                id: format!("block:{}:{}", p.file.path, from + 1),
+                kind: Kind::Block,
+                language: lang,
+                file: fi,
+                path: p.file.path.clone(),
+                text: format!("{}{}", &text[..at], &text[end..]),
+                offset: at,
+                expected: text[at..end].to_string(),
+                others: Vec::new(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+    // Top-level names each file defines.
+    let defined: Vec<HashSet<String>> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(p) => definitions(lang, &p.tree, &p.file.text)
+                .into_iter()
+                .filter(|d| d.kind == "function" || d.kind == "class" || d.kind == "type")
+                .map(|d| d.name)
+                .collect(),
+            None => HashSet::new(),
+        })
+        .collect();
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in parsed.iter().enumerate() {
+        if let Some(p) = p {
+            groups.entry(p.file.group.as_str()).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for task in line_tasks(lang, parsed, false) {
+        let fi = task.file;
+        let group = &groups[parsed[fi].as_ref().expect("parsed").file.group.as_str()];
+        let others: Vec<usize> = group.iter().copied().filter(|&g| g != fi).collect();
+        // The import line names the helper: that is not the name being recalled.
+        if [
+            "import ", "from ", "use ", "package ", "#include", "require(",
+        ]
+        .iter()
+        .any(|k| task.expected.starts_with(k))
+        {
+            continue;
+        }
+        let used = identifiers(&task.expected);
+        let from_other = used.keys().any(|name| {
+            name.len() > 3
+                && !defined[fi].contains(name)
+                && others.iter().any(|&o| defined[o].contains(name))
+        });
+        if from_other {
+            out.push(Task {
+                id: task.id.replacen("line:", "cross-file:", 1),
+                kind: Kind::CrossFile,
+                others,
+                ..task
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Vec<SourceFile> {
+        let util = "def parse_header(line):\n    \"\"\"Split a header line.\"\"\"\n    name, _, value = line.partition(':')\n    return name.strip(), value.strip()\n";
+        let main = "from util import parse_header\n\n\ndef read(lines):\n    result = {}\n    for line in lines:\n        name, value = parse_header(line)\n        result[name.lower()] = value\n    return result\n";
+        vec![
+            SourceFile {
+                path: "pkg/util.py".into(),
+                text: util.into(),
+                group: "pkg".into(),
+            },
+            SourceFile {
+                path: "pkg/main.py".into(),
+                text: main.into(),
+                group: "pkg".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn same_seed_same_tasks() {
+        let a = build_tasks(fixture(), Language::Python, &Kind::ALL, 5, 42);
+        let b = build_tasks(fixture(), Language::Python, &Kind::ALL, 5, 42);
+        let ids = |s: &TaskSet| {
+            s.tasks
+                .iter()
+                .map(|t| (t.id.clone(), t.offset))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b));
+        assert!(!a.tasks.is_empty());
+    }
+
+    #[test]
+    fn every_task_puts_its_answer_back_into_the_original() {
+        let set = build_tasks(fixture(), Language::Python, &Kind::ALL, 50, 1);
+        for t in &set.tasks {
+            let restored = format!(
+                "{}{}{}",
+                &t.text[..t.offset],
+                t.expected,
+                &t.text[t.offset..]
+            );
+            assert_eq!(restored, set.files[t.file].text, "{}", t.id);
+        }
+    }
+
+    #[test]
+    fn kinds_are_what_they_say() {
+        let set = build_tasks(fixture(), Language::Python, &Kind::ALL, 50, 3);
+        let of = |k: Kind| set.tasks.iter().filter(|t| t.kind == k).collect::<Vec<_>>();
+        // Docstrings and comments are never masked.
+        assert!(
+            of(Kind::Line)
+                .iter()
+                .all(|t| !t.expected.contains("Split a header"))
+        );
+        // The body after the docstring, and the whole body without one.
+        let blocks: Vec<&str> = of(Kind::Block)
+            .iter()
+            .map(|t| t.expected.as_str())
+            .collect();
+        assert!(blocks.contains(
+            &"name, _, value = line.partition(':')\n    return name.strip(), value.strip()"
+        ));
+        assert!(blocks.iter().any(|b| b.starts_with("result = {}")));
+        // The cross-file task uses the other file's helper and lists it as context.
+        let cross = of(Kind::CrossFile);
+        assert_eq!(cross.len(), 1);
+        assert!(cross[0].expected.contains("parse_header(line)"));
+        assert_eq!(set.files[cross[0].others[0]].path, "pkg/util.py");
+        // Remainders start mid-line.
+        assert!(
+            of(Kind::Remainder)
+                .iter()
+                .all(|t| !t.text[..t.offset].ends_with('\n'))
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Every LSP method the server answers, in one place. Each handler is short and delegates.
+//!
+//! | method | handler |
+//! |---|---|
+//! | `initialize`, `initialized`, `shutdown` | lifecycle below |
+//! | `textDocument/didOpen`, `didChange`, `didClose` | [`super::documents`] |
+//! | `workspace/didChangeConfiguration` | [`super::settings`] |
+//! | `textDocument/inlineCompletion` (3.18) | [`super::completion`] |
+//! | `textDocument/completion` | [`super::completion`] (clients without inline completion) |
+//! | `quill/status` | the model, its state, the open documents |
+//! | `quill/malformedMessage` | sent by [`super::transport`] in place of a malformed message |
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{LanguageServer, LspService};
+
+use super::completion::{complete, completion_response, inline_response};
+use super::{Options, Server, State, position};
+use crate::engine::EngineState;
+
+pub(super) fn build(options: Options) -> (LspService<Server>, tower_lsp_server::ClientSocket) {
+    LspService::build(|client| Server {
+        client,
+        state: Arc::new(State::new()),
+        options,
+    })
+    .custom_method("textDocument/inlineCompletion", Server::inline_completion)
+    .custom_method("quill/status", Server::status)
+    .custom_method("quill/malformedMessage", Server::malformed)
+    .finish()
+}
+
+impl Server {
+    async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> Result<Option<InlineCompletionResponse>> {
+        let tdp = params.text_document_position;
+        Ok(complete(self, &tdp.text_document.uri, tdp.position)
+            .await?
+            .map(|(job, c)| inline_response(&self.state, &job, &c)))
+    }
+
+    async fn malformed(&self, params: Value) {
+        tracing::warn!("ignored a malformed message: {}", params["error"]);
+    }
+
+    async fn status(&self, _: Value) -> Result<Value> {
+        let state = &self.state;
+        let (model, engine) = match state.model() {
+            None => (Value::Null, "none".to_string()),
+            Some(m) => {
+                let engine = match m.engine.state() {
+                    EngineState::Loading(p) => format!("loading {:.0}%", p * 100.0),
+                    EngineState::Ready(_) => "ready".into(),
+                    EngineState::Failed(e) => format!("failed: {e}"),
+                    EngineState::Stopped => "stopped".into(),
+                };
+                let info = m
+                    .engine
+                    .info()
+                    .map(|i| serde_json::to_value(&*i).unwrap_or_default());
+                (json!({"name": m.name, "info": info}), engine)
+            }
+        };
+        Ok(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "model": model,
+            "state": engine,
+            "documents": state.docs.len(),
+            "positionEncoding": position::kind(state.encoding()),
+            "lastCompletion": *state.last.lock().unwrap_or_else(|e| e.into_inner()),
+        }))
+    }
+
+    async fn apply_settings(&self, value: &Value) {
+        let before = self.state.settings();
+        let mut next = before.clone();
+        let problems = next.apply(value);
+        for p in &problems {
+            tracing::warn!("setting rejected: {p}");
+            self.client
+                .show_message(MessageType::WARNING, format!("quill: {p}"))
+                .await;
+        }
+        *self
+            .state
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = next.clone();
+        if before.needs_reload(&next) && self.state.model().is_some() {
+            tracing::info!("engine settings changed: restarting the model");
+            self.start_model().await;
+        }
+    }
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let enc = position::negotiate(&params);
+        *self
+            .state
+            .encoding
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = enc;
+        let caps = &params.capabilities;
+        let progress = caps
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
+        *self
+            .state
+            .progress_supported
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = progress;
+        let inline = caps
+            .text_document
+            .as_ref()
+            .is_some_and(|t| t.inline_completion.is_some());
+        *self
+            .state
+            .inline_supported
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = inline;
+        let root = params
+            .workspace_folders
+            .as_ref()
+            .and_then(|f| f.first())
+            .and_then(|f| f.uri.to_file_path().map(|p| p.into_owned()));
+        #[allow(deprecated)]
+        let root = root.or_else(|| {
+            params
+                .root_uri
+                .as_ref()
+                .and_then(|u| u.to_file_path().map(|p| p.into_owned()))
+        });
+        *self.state.root.write().unwrap_or_else(|e| e.into_inner()) = root;
+        if let Some(opts) = &params.initialization_options {
+            self.apply_settings(opts).await;
+        }
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(position::kind(enc)),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        ..TextDocumentSyncOptions::default()
+                    },
+                )),
+                inline_completion_provider: Some(OneOf::Left(true)),
+                // Classic completion only for clients that cannot show ghost text: offering
+                // both would run the model twice per keystroke.
+                completion_provider: (!inline).then(CompletionOptions::default),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "quill".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        self.start_model().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        tracing::info!("shutdown");
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let d = params.text_document;
+        let uri = d.uri.clone();
+        self.state
+            .docs
+            .open(d.uri, d.language_id, d.version, d.text);
+        self.schedule_warmup(uri, 0);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let enc = self.state.encoding();
+        match self.state.docs.change(
+            &uri,
+            params.text_document.version,
+            params.content_changes,
+            enc,
+        ) {
+            Ok(at) => {
+                self.state.last_edit.insert(uri.clone(), at);
+                self.schedule_warmup(uri, at);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.state.docs.close(&uri);
+        self.state.last_edit.remove(&uri);
+        self.state.generation.remove(&uri);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.apply_settings(&params.settings).await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let tdp = params.text_document_position;
+        Ok(complete(self, &tdp.text_document.uri, tdp.position)
+            .await?
+            .map(|(job, c)| completion_response(&self.state, &job, &c)))
+    }
+}

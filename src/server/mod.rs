@@ -1,0 +1,153 @@
+//! The language server: LSP over stdio with tower-lsp-server on tokio.
+//!
+//! Only `server/` knows LSP types. Positions become byte offsets here (`position.rs`),
+//! documents live in `documents.rs`, and completions go through the same pipeline as the
+//! CLI (`crate::complete`). `handlers.rs` is the one place that lists every method the
+//! server answers.
+
+mod completion;
+pub mod documents;
+mod handlers;
+mod model;
+mod nearby;
+pub mod position;
+pub mod settings;
+mod transport;
+mod warmup;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::ls_types::Uri;
+use tower_lsp_server::{Client, ClientSocket, LspService};
+
+use crate::text::Encoding;
+pub use model::{EngineFactory, Model, llama_factory};
+use settings::Settings;
+
+/// How the server is started.
+#[derive(Clone)]
+pub struct Options {
+    /// Makes the engine for given settings; the real one loads a GGUF with llama.cpp,
+    /// tests pass a fake.
+    pub factory: EngineFactory,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            factory: llama_factory(),
+        }
+    }
+}
+
+/// State shared by every handler. Locks here are held only for short, synchronous work.
+pub struct State {
+    pub docs: documents::DocumentStore,
+    pub encoding: RwLock<Encoding>,
+    pub settings: RwLock<Settings>,
+    pub model: RwLock<Option<Arc<Model>>>,
+    pub root: RwLock<Option<PathBuf>>,
+    /// Whether the client takes `window/workDoneProgress/create`.
+    pub progress_supported: RwLock<bool>,
+    /// Whether the client declared `textDocument/inlineCompletion`.
+    pub inline_supported: RwLock<bool>,
+    /// Per document: a counter bumped by every completion request and edit, so a debounced
+    /// request or a warm-up can tell it has been overtaken.
+    pub generation: DashMap<Uri, u64>,
+    /// Per document: the byte offset just after the last edit (where the cursor likely is).
+    pub last_edit: DashMap<Uri, usize>,
+    pub disk: nearby::DiskCache,
+    /// What the last completion cost, for `quill/status` (clients' status lines, benchmarks).
+    pub last: std::sync::Mutex<Option<crate::engine::Timings>>,
+}
+
+impl State {
+    fn new() -> Self {
+        State {
+            docs: documents::DocumentStore::default(),
+            encoding: RwLock::new(Encoding::Utf16),
+            settings: RwLock::new(Settings::default()),
+            model: RwLock::new(None),
+            root: RwLock::new(None),
+            progress_supported: RwLock::new(false),
+            inline_supported: RwLock::new(false),
+            generation: DashMap::new(),
+            last_edit: DashMap::new(),
+            disk: nearby::DiskCache::default(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        *self.encoding.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn model(&self) -> Option<Arc<Model>> {
+        self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Bumps and returns the document's generation.
+    pub fn bump(&self, uri: &Uri) -> u64 {
+        let mut g = self.generation.entry(uri.clone()).or_insert(0);
+        *g += 1;
+        *g
+    }
+
+    pub fn current_generation(&self, uri: &Uri) -> u64 {
+        self.generation.get(uri).map_or(0, |g| *g)
+    }
+
+    /// The path the model sees for `uri`: relative to the workspace root when inside it.
+    pub fn display_path(&self, uri: &Uri) -> String {
+        let Some(path) = uri.to_file_path() else {
+            return uri.as_str().to_string();
+        };
+        let root = self.root.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(root) = root
+            && let Ok(rel) = path.strip_prefix(&root)
+        {
+            return rel.display().to_string();
+        }
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string())
+    }
+}
+
+/// The language server.
+pub struct Server {
+    pub(crate) client: Client,
+    pub(crate) state: Arc<State>,
+    pub(crate) options: Options,
+}
+
+/// Builds the LSP service (handlers and custom methods) for any transport.
+pub fn service(options: Options) -> (LspService<Server>, ClientSocket) {
+    handlers::build(options)
+}
+
+/// Serves LSP on `input`/`output` until the client sends `exit` or closes the stream.
+pub async fn serve<I, O>(input: I, output: O, options: Options)
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite,
+{
+    let input = transport::sanitize(input);
+    let (service, socket) = service(options);
+    // Completion requests wait on the model; a high limit keeps edits and cancellations
+    // flowing while some do.
+    tower_lsp_server::Server::new(input, output, socket)
+        .concurrency_level(64)
+        .serve(service)
+        .await;
+}

@@ -1,0 +1,245 @@
+//! Server settings, from `initializationOptions` and `workspace/didChangeConfiguration`.
+//!
+//! Every setting is validated; a bad value or an unknown key is reported back (the server
+//! shows it with `window/showMessage`) and the previous value is kept. Config that breaks
+//! silently is a bug. README.md documents each setting; the VS Code client's package.json
+//! must list the same ones (a test checks [`KEYS`] against it).
+
+use serde_json::{Map, Value};
+
+use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
+
+/// Every setting's key, as clients send it.
+pub const KEYS: [&str; 11] = [
+    "model",
+    "threads",
+    "gpuLayers",
+    "contextSize",
+    "maxTokens",
+    "prefixTokens",
+    "suffixTokens",
+    "contextTokens",
+    "debounceMs",
+    "languages",
+    "warmup",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// A model name from the manifest, or a GGUF path; `None` for the default model.
+    pub model: Option<String>,
+    pub threads: usize,
+    pub gpu_layers: u32,
+    pub context_size: u32,
+    /// Most tokens generated per completion (lines get at most 48).
+    pub max_tokens: u32,
+    pub prefix_tokens: usize,
+    pub suffix_tokens: usize,
+    /// Token budget for context from other files.
+    pub context_tokens: usize,
+    /// Wait this long before generating; a newer request in the meantime wins.
+    pub debounce_ms: u64,
+    /// Language ids to complete in; `None` means every language.
+    pub languages: Option<Vec<String>>,
+    /// Prefill the prompt in the background after opening a file or a pause in typing.
+    pub warmup: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let c = CompletionConfig::default();
+        Settings {
+            model: None,
+            threads: default_threads(),
+            gpu_layers: default_gpu_layers(),
+            context_size: DEFAULT_CONTEXT_SIZE,
+            max_tokens: c.max_tokens_block,
+            prefix_tokens: c.prefix_tokens,
+            suffix_tokens: c.suffix_tokens,
+            context_tokens: c.context_tokens,
+            debounce_ms: 0,
+            languages: None,
+            warmup: true,
+        }
+    }
+}
+
+impl Settings {
+    /// The completion settings these imply.
+    pub fn completion(&self) -> CompletionConfig {
+        let d = CompletionConfig::default();
+        CompletionConfig {
+            prefix_tokens: self.prefix_tokens,
+            suffix_tokens: self.suffix_tokens,
+            context_tokens: self.context_tokens,
+            max_tokens_line: d.max_tokens_line.min(self.max_tokens),
+            max_tokens_block: self.max_tokens,
+            ..d
+        }
+    }
+
+    /// True when completions are enabled for `language_id`.
+    pub fn enabled(&self, language_id: &str) -> bool {
+        self.languages.as_ref().is_none_or(|l| {
+            l.iter()
+                .any(|x| x == "*" || x.eq_ignore_ascii_case(language_id))
+        })
+    }
+
+    /// True when a change between `self` and `other` needs the model reloaded.
+    pub fn needs_reload(&self, other: &Settings) -> bool {
+        self.model != other.model
+            || self.threads != other.threads
+            || self.gpu_layers != other.gpu_layers
+            || self.context_size != other.context_size
+    }
+
+    /// Applies the keys present in `value` (an object; `{"quill": {…}}` is unwrapped) over
+    /// `self`. Returns one message per rejected key; those keys keep their old value.
+    pub fn apply(&mut self, value: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let obj: &Map<String, Value> = match value {
+            Value::Null => return problems,
+            Value::Object(o) => match o.get("quill") {
+                Some(Value::Object(inner)) => inner,
+                _ => o,
+            },
+            other => {
+                problems.push(format!("settings must be an object, got {other}"));
+                return problems;
+            }
+        };
+        for (key, v) in obj {
+            if let Err(e) = self.apply_one(key, v) {
+                problems.push(e);
+            }
+        }
+        problems
+    }
+
+    fn apply_one(&mut self, key: &str, v: &Value) -> Result<(), String> {
+        let keep =
+            |what: &str| format!("{key} = {v} is invalid ({what}); keeping the previous value");
+        let uint = |min: u64, max: u64| -> Result<u64, String> {
+            match v.as_u64() {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(keep(&format!(
+                    "expected a whole number from {min} to {max}"
+                ))),
+            }
+        };
+        match key {
+            "model" => match v {
+                Value::Null => self.model = None,
+                Value::String(s) if s.trim().is_empty() => self.model = None,
+                Value::String(s) => self.model = Some(s.trim().to_string()),
+                _ => return Err(keep("expected a model name or a path")),
+            },
+            "threads" => self.threads = uint(1, 256)? as usize,
+            "gpuLayers" => self.gpu_layers = uint(0, u32::MAX as u64)? as u32,
+            "contextSize" => self.context_size = uint(512, 131_072)? as u32,
+            "maxTokens" => self.max_tokens = uint(1, 4096)? as u32,
+            "prefixTokens" => self.prefix_tokens = uint(0, 65_536)? as usize,
+            "suffixTokens" => self.suffix_tokens = uint(0, 65_536)? as usize,
+            "contextTokens" => self.context_tokens = uint(0, 65_536)? as usize,
+            "debounceMs" => self.debounce_ms = uint(0, 5000)?,
+            "languages" => match v {
+                Value::Null => self.languages = None,
+                Value::Array(items) if items.iter().all(Value::is_string) => {
+                    self.languages = Some(
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                }
+                _ => {
+                    return Err(keep(
+                        "expected a list of language ids, e.g. [\"python\", \"rust\"]",
+                    ));
+                }
+            },
+            "warmup" => match v.as_bool() {
+                Some(b) => self.warmup = b,
+                None => return Err(keep("expected true or false")),
+            },
+            unknown => {
+                let hint = KEYS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(unknown) || edit_distance(k, unknown) <= 2)
+                    .map(|k| format!("; did you mean {k}?"))
+                    .unwrap_or_default();
+                return Err(format!("unknown setting {unknown:?}{hint}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn valid_values_apply() {
+        let mut s = Settings::default();
+        let problems = s.apply(&json!({
+            "model": "qwen2.5-coder-0.5b-instruct-q4_k_m",
+            "threads": 3,
+            "maxTokens": 64,
+            "languages": ["python", "rust"],
+            "warmup": false
+        }));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.threads, 3);
+        assert!(s.enabled("python") && !s.enabled("go"));
+        assert_eq!(s.completion().max_tokens_line, 48);
+        assert_eq!(s.completion().max_tokens_block, 64);
+        assert!(!s.warmup);
+    }
+
+    #[test]
+    fn bad_values_are_reported_and_the_old_value_kept() {
+        let mut s = Settings::default();
+        let before = s.clone();
+        let problems =
+            s.apply(&json!({"quill": {"threads": -1, "contextSize": "big", "maxToken": 5}}));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("did you mean maxTokens"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("threads = -1 is invalid"))
+        );
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn reload_only_for_engine_settings() {
+        let a = Settings::default();
+        let mut b = a.clone();
+        b.max_tokens = 10;
+        assert!(!a.needs_reload(&b));
+        b.threads += 1;
+        assert!(a.needs_reload(&b));
+    }
+}

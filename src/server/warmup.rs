@@ -1,0 +1,61 @@
+//! Warm-up: after a file is opened or the user pauses typing, evaluate the prompt the next
+//! completion will most likely use, in the background, so that completion only decodes the
+//! last few tokens. Any interactive request preempts it; a newer edit or request makes it
+//! moot before it starts.
+
+use std::time::Duration;
+
+use tower_lsp_server::ls_types::Uri;
+
+use super::Server;
+use super::completion::{At, job, prepare_job};
+use crate::engine::{Priority, Request};
+
+/// How long typing must pause before the warm-up runs.
+const PAUSE: Duration = Duration::from_millis(400);
+
+impl Server {
+    /// Schedules a warm-up of `uri` at byte `offset` after a pause.
+    pub(super) fn schedule_warmup(&self, uri: Uri, offset: usize) {
+        let state = self.state.clone();
+        if !state.settings().warmup {
+            return;
+        }
+        let generation = state.bump(&uri);
+        tokio::spawn(async move {
+            tokio::time::sleep(PAUSE).await;
+            if state.current_generation(&uri) != generation {
+                return;
+            }
+            let Ok(Some(job)) = job(&state, &uri, At::Offset(offset)) else {
+                return;
+            };
+            let prepared = {
+                let state = state.clone();
+                tokio::task::spawn_blocking(move || {
+                    prepare_job(&state, &job).map(|(p, _)| (job, p))
+                })
+                .await
+            };
+            let Ok(Ok((job, prepared))) = prepared else {
+                return;
+            };
+            if state.current_generation(&uri) != generation {
+                return;
+            }
+            let mut req = Request::new(prepared.prompt, 0);
+            req.priority = Priority::Background;
+            req.key = Some(uri.as_str().to_string());
+            match job.model.engine.generate(req).await {
+                Ok(out) => tracing::debug!(
+                    uri = uri.as_str(),
+                    evaluated = out.timings.evaluated_tokens,
+                    reused = out.timings.reused_tokens,
+                    ms = out.timings.prompt_ms as u64,
+                    "warm-up"
+                ),
+                Err(e) => tracing::debug!(uri = uri.as_str(), "warm-up skipped: {e}"),
+            }
+        });
+    }
+}

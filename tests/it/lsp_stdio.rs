@@ -1,0 +1,103 @@
+//! `quill serve` as an editor runs it: the built binary over stdio, with the real model.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::lsp_client::{LspClient, inline_text};
+use crate::support::{SMALL, quill_bin, real_model};
+
+const GEO: &str = r#""""Geography helpers."""
+import math
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    """Great-circle distance between two points, in kilometres."""
+    r = 6371.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def bearing(lat1, lon1, lat2, lon2):
+    """Initial bearing in degrees."""
+    y = math.sin(math.radians(lon2 - lon1)) * math.cos(math.radians(lat2))
+    x = math.cos(math.radians(lat1)) * math.sin(math.radians(lat2))
+    return math.degrees(math.atan2(y, x))
+"#;
+
+const APP: &str = r#"from geo import haversine
+
+
+def trip_length(stops):
+    """Total distance in km along a list of (lat, lon) stops."""
+    total = 0.0
+    for a, b in zip(stops, stops[1:]):
+        total += 
+    return total
+"#;
+
+// The model lock is held for the whole test on purpose: real-model tests take turns.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_server_completes_with_a_helper_from_another_open_file() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("geo.py"), GEO).unwrap();
+    std::fs::write(dir.path().join("app.py"), APP).unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = tokio::process::Command::new(quill_bin())
+        .args(["serve", "--log-file"])
+        .arg(&log)
+        .env("QUILL_LOG", "quill=debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start quill serve");
+    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let root = format!("file://{}", dir.path().display());
+    let caps = c
+        .handshake(
+            json!({"textDocument": {"inlineCompletion": {}}}),
+            json!({"model": SMALL, "warmup": false}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(caps["inlineCompletionProvider"], true);
+    loop {
+        let s = c.request("quill/status", Value::Null).await.unwrap();
+        if s["state"] == "ready" {
+            break;
+        }
+        assert!(!s["state"].as_str().unwrap().starts_with("failed"), "{s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.open(&format!("{root}/geo.py"), "python", GEO).await;
+    c.open(&format!("{root}/app.py"), "python", APP).await;
+    let r = c.inline(&format!("{root}/app.py"), 7, 17).await.unwrap();
+    let text = inline_text(&r).expect("a completion");
+    eprintln!("completion: {text:?}");
+    assert!(!text.trim().is_empty());
+    c.shutdown().await;
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the server exits after `exit`")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("<|file_sep|>geo.py\\n") || log.contains("<|file_sep|>geo.py\n"),
+        "the other file's context is not in the prompt:\n{log}"
+    );
+    assert!(
+        log.contains("def haversine(lat1, lon1, lat2, lon2):"),
+        "the helper's signature is not in the prompt:\n{log}"
+    );
+}
