@@ -80,50 +80,100 @@ pub fn open(text: &str, hole: &Hole, language: Option<Language>) -> (String, usi
     (out, cursor)
 }
 
-/// Fills every hole of `text` with `complete(view, cursor)`, top to bottom. The model's
-/// `view` is the text with the hole opened and every other marker line removed (a model
-/// shown markers copies them). Returns the filled text and, per hole, the error if it
-/// could not be filled (its marker is then left as it was).
+/// Filling a file's holes one at a time, top to bottom: [`Filling::next_hole`] gives the
+/// model's view of the next hole, [`Filling::fill`] or [`Filling::skip`] settles it.
+#[derive(Debug, Clone)]
+pub struct Filling {
+    language: Option<Language>,
+    current: String,
+    /// Holes are found again after each fill (offsets below it move); this is where the
+    /// next one may start, so text a fill inserted is never taken for a hole.
+    min_start: usize,
+    /// The hole being filled: the text with it opened and the cursor there.
+    open: Option<(String, usize)>,
+    end_of_hole: usize,
+}
+
+impl Filling {
+    pub fn new(text: &str, language: Option<Language>) -> Self {
+        Filling {
+            language,
+            current: text.to_string(),
+            min_start: 0,
+            open: None,
+            end_of_hole: 0,
+        }
+    }
+
+    /// The next hole as the model should see it (the text with that hole opened and every
+    /// other marker line removed: a model shown markers copies them) and the cursor in it;
+    /// `None` when every hole is settled.
+    pub fn next_hole(&mut self) -> Option<(String, usize)> {
+        let hole = find(&self.current, self.language)
+            .into_iter()
+            .find(|h| h.start >= self.min_start)?;
+        let (opened, cursor) = open(&self.current, &hole, self.language);
+        let others = find(&opened, self.language);
+        let view = without_lines(&opened, cursor, &others);
+        self.open = Some((opened, cursor));
+        self.end_of_hole = hole.end;
+        Some(view)
+    }
+
+    /// Fills the hole [`Filling::next_hole`] returned with `insert`.
+    pub fn fill(&mut self, insert: &str) {
+        let Some((opened, cursor)) = self.open.take() else {
+            return;
+        };
+        let insert: String = insert
+            .split_inclusive('\n')
+            .filter(|l| !l.contains(MARKER))
+            .collect();
+        let insert = insert.trim_end();
+        let mut next = String::with_capacity(opened.len() + insert.len());
+        next.push_str(&opened[..cursor]);
+        next.push_str(insert);
+        next.push_str(&opened[cursor..]);
+        self.min_start = cursor + insert.len();
+        self.current = next;
+    }
+
+    /// Leaves the hole [`Filling::next_hole`] returned as it was.
+    pub fn skip(&mut self) {
+        if self.open.take().is_some() {
+            self.min_start = self.end_of_hole;
+        }
+    }
+
+    /// The text with every hole settled so far filled.
+    pub fn text(&self) -> &str {
+        &self.current
+    }
+}
+
+/// Fills every hole of `text` with `complete(view, cursor)`, top to bottom (see
+/// [`Filling`]). Returns the filled text and, per hole, the error if it could not be
+/// filled (its marker is then left as it was).
 pub fn fill<E>(
     text: &str,
     language: Option<Language>,
     mut complete: impl FnMut(&str, usize) -> Result<String, E>,
 ) -> (String, Vec<Result<(), E>>) {
-    let mut current = text.to_string();
+    let mut filling = Filling::new(text, language);
     let mut results = Vec::new();
-    // Holes are found again after each fill (offsets below it move); this is where the
-    // next one may start, so text a fill inserted is never taken for a hole.
-    let mut min_start = 0;
-    loop {
-        let holes = find(&current, language);
-        let Some(hole) = holes.into_iter().find(|h| h.start >= min_start) else {
-            break;
-        };
-        let (opened, cursor) = open(&current, &hole, language);
-        let others = find(&opened, language);
-        let (view, view_cursor) = without_lines(&opened, cursor, &others);
-        match complete(&view, view_cursor) {
+    while let Some((view, cursor)) = filling.next_hole() {
+        match complete(&view, cursor) {
             Ok(insert) => {
-                let insert: String = insert
-                    .split_inclusive('\n')
-                    .filter(|l| !l.contains(MARKER))
-                    .collect();
-                let insert = insert.trim_end();
-                let mut next = String::with_capacity(opened.len() + insert.len());
-                next.push_str(&opened[..cursor]);
-                next.push_str(insert);
-                next.push_str(&opened[cursor..]);
-                min_start = cursor + insert.len();
-                current = next;
+                filling.fill(&insert);
                 results.push(Ok(()));
             }
             Err(e) => {
-                min_start = hole.end;
+                filling.skip();
                 results.push(Err(e));
             }
         }
     }
-    (current, results)
+    (filling.text().to_string(), results)
 }
 
 /// `text` without the lines of `holes` (line breaks included), and `cursor` moved to match.

@@ -2,6 +2,8 @@
 //!
 //! See ARCHITECTURE.md for the map of the code in the order data flows through it.
 
+pub mod assist;
+pub mod batch;
 pub mod bench;
 pub mod complete;
 pub mod config;

@@ -1,6 +1,8 @@
 //! Command-line interface: one module per subcommand, sharing the model and completion
 //! flags defined here.
 
+mod assist;
+mod batch;
 mod bench;
 mod bench_lsp;
 mod complete;
@@ -57,6 +59,14 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure completion quality on real code (exact match, edit similarity, parse rate)
     Eval(eval::EvalArgs),
+    /// Explain the function at FILE:LINE (or a whole small file): what it does, what is wrong
+    Explain(assist::ExplainArgs),
+    /// Rewrite the function at FILE:LINE as instructed; print a diff or --write it
+    Refactor(assist::RefactorArgs),
+    /// Look for bugs in the function at FILE:LINE; print FILE:LINE: problem
+    Review(assist::ReviewArgs),
+    /// Run many generation tasks (JSON Lines) through one loaded model
+    Batch(batch::BatchArgs),
 }
 
 impl Command {
@@ -79,6 +89,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Explain(a) => assist::explain(a),
+        Command::Refactor(a) => assist::refactor(a),
+        Command::Review(a) => assist::review(a),
+        Command::Batch(a) => batch::run(a),
     }
 }
 

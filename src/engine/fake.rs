@@ -65,15 +65,29 @@ impl FakeBackend {
     }
 }
 
-/// Renders a prompt as text, special tokens as `<|fim_prefix|>`-style markers.
+/// Renders a prompt as text, special tokens as `<|fim_prefix|>`-style markers and chats
+/// in ChatML (what Qwen's template produces).
 pub fn render(prompt: &[Piece]) -> String {
     let mut out = String::new();
     for piece in prompt {
         match piece {
             Piece::Text(t) | Piece::Markup(t) => out.push_str(t),
             Piece::Special(s) => out.push_str(marker(*s)),
+            Piece::Chat(messages) => out.push_str(&chatml(messages)),
         }
     }
+    out
+}
+
+fn chatml(messages: &[super::ChatMessage]) -> String {
+    let mut out = String::new();
+    for m in messages {
+        out.push_str(&format!(
+            "<|im_start|>{}\n{}<|im_end|>\n",
+            m.role, m.content
+        ));
+    }
+    out.push_str("<|im_start|>assistant\n");
     out
 }
 
@@ -93,6 +107,7 @@ fn fake_tokens(prompt: &[Piece]) -> Vec<String> {
         match piece {
             Piece::Text(t) | Piece::Markup(t) => out.extend(t.chars().map(String::from)),
             Piece::Special(s) => out.push(marker(*s).to_string()),
+            Piece::Chat(m) => out.extend(chatml(m).chars().map(String::from)),
         }
     }
     out

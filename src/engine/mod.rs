@@ -38,6 +38,26 @@ pub enum Piece {
     Special(Special),
     /// Output of a chat template: special-token markup in it is parsed.
     Markup(String),
+    /// A conversation, laid out with the model's own chat template (from the GGUF) and
+    /// ending with the assistant's turn.
+    Chat(Vec<ChatMessage>),
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        ChatMessage {
+            role: role.to_string(),
+            content: content.into(),
+        }
+    }
 }
 
 /// How to pick each next token.
@@ -206,6 +226,10 @@ pub enum EngineError {
     #[error("the model has no {0:?} token")]
     MissingSpecial(Special),
     #[error(
+        "the model {0} has no chat template, which explanations and refactors need; use an Instruct model such as qwen2.5-coder-1.5b-instruct-q4_k_m"
+    )]
+    NoChatTemplate(String),
+    #[error(
         "the prompt is {tokens} tokens but the context holds {n_ctx}; raise context_size or lower the budgets"
     )]
     PromptTooLong { tokens: usize, n_ctx: u32 },
@@ -288,6 +312,44 @@ pub struct ModelInfo {
 pub trait Backend {
     /// Runs one request to completion, checking `cancel` between tokens.
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError>;
+
+    /// Runs every request `source` hands out, up to `parallel` at a time. The default runs
+    /// them one by one; the llama.cpp backend decodes them together in one context.
+    fn run_batch(
+        &mut self,
+        source: &mut dyn BatchSource,
+        parallel: usize,
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        let _ = parallel;
+        loop {
+            cancel.check()?;
+            match source.next() {
+                Some((tag, mut req)) => {
+                    let r = self.generate(&mut req, cancel);
+                    if cancel.is_cancelled() {
+                        return cancel.check();
+                    }
+                    source.done(tag, r);
+                }
+                None if source.finished() => return Ok(()),
+                // Nothing ready and nothing running: the source waits on nothing.
+                None => return Err(EngineError::Backend("batch source stalled".into())),
+            }
+        }
+    }
+}
+
+/// Hands requests to a batch run and takes their results, on the engine thread. A source
+/// may hand out a request only after an earlier one finished (filling a file's holes one
+/// after the other).
+pub trait BatchSource: Send {
+    /// The next request to start, tagged; `None` when none is ready now.
+    fn next(&mut self) -> Option<(u64, Request)>;
+    /// A request finished.
+    fn done(&mut self, tag: u64, result: Result<Output, EngineError>);
+    /// True when every request has been handed out and finished.
+    fn finished(&self) -> bool;
 }
 
 pub(crate) fn ms_since(t: Instant) -> f64 {

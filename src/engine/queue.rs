@@ -16,7 +16,8 @@ use std::time::Instant;
 use tokio::sync::{oneshot, watch};
 
 use super::{
-    Backend, CancelReason, CancelToken, EngineError, ModelInfo, Output, Priority, Request, ms_since,
+    Backend, BatchSource, CancelReason, CancelToken, EngineError, ModelInfo, Output, Priority,
+    Request, ms_since,
 };
 
 /// Where the engine is in its life.
@@ -30,10 +31,50 @@ pub enum EngineState {
 }
 
 struct Job {
-    req: Request,
+    work: Work,
     cancel: CancelToken,
-    reply: oneshot::Sender<Result<Output, EngineError>>,
     submitted: Instant,
+}
+
+enum Work {
+    Single {
+        req: Request,
+        reply: oneshot::Sender<Result<Output, EngineError>>,
+    },
+    /// Many requests decoded together (`quill batch`).
+    Batch {
+        source: Box<dyn BatchSource>,
+        parallel: usize,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+}
+
+impl Job {
+    fn key(&self) -> Option<&str> {
+        match &self.work {
+            Work::Single { req, .. } => req.key.as_deref(),
+            Work::Batch { .. } => None,
+        }
+    }
+
+    fn priority(&self) -> Priority {
+        match &self.work {
+            Work::Single { req, .. } => req.priority,
+            Work::Batch { .. } => Priority::Interactive,
+        }
+    }
+
+    /// Answers the job with an error without running it.
+    fn refuse(self, err: EngineError) {
+        match self.work {
+            Work::Single { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Work::Batch { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+        }
+    }
 }
 
 struct Running {
@@ -135,9 +176,7 @@ impl Starter {
             q.jobs.drain(..).collect()
         };
         for job in jobs {
-            let _ = job
-                .reply
-                .send(Err(EngineError::LoadFailed(message.clone())));
+            job.refuse(EngineError::LoadFailed(message.clone()));
         }
         self.state.send_replace(EngineState::Failed(message));
     }
@@ -146,14 +185,12 @@ impl Starter {
     pub fn serve(self, info: ModelInfo, backend: &mut dyn Backend) {
         self.state.send_replace(EngineState::Ready(Arc::new(info)));
         loop {
-            let mut job = {
+            let job = {
                 let mut q = self.shared.lock();
                 loop {
                     if q.shutdown {
                         for job in q.jobs.drain(..) {
-                            let _ = job
-                                .reply
-                                .send(Err(EngineError::Cancelled(CancelReason::Shutdown)));
+                            job.refuse(EngineError::Cancelled(CancelReason::Shutdown));
                         }
                         drop(q);
                         self.state.send_replace(EngineState::Stopped);
@@ -162,8 +199,8 @@ impl Starter {
                     if let Some(i) = next_job(&q.jobs) {
                         let job = q.jobs.remove(i).expect("index from next_job");
                         q.running = Some(Running {
-                            key: job.req.key.clone(),
-                            priority: job.req.priority,
+                            key: job.key().map(str::to_string),
+                            priority: job.priority(),
                             cancel: job.cancel.clone(),
                         });
                         break job;
@@ -172,26 +209,39 @@ impl Starter {
                 }
             };
             let queue_ms = ms_since(job.submitted);
-            let result = match job.cancel.check() {
-                Err(e) => Err(e),
-                Ok(()) => {
-                    let started = Instant::now();
-                    let r = backend.generate(&mut job.req, &job.cancel);
+            let started = Instant::now();
+            match job.work {
+                Work::Single { mut req, reply } => {
+                    let result = job
+                        .cancel
+                        .check()
+                        .and_then(|()| backend.generate(&mut req, &job.cancel));
                     tracing::debug!(
                         ms = ms_since(started),
-                        key = ?job.req.key,
-                        ok = r.is_ok(),
+                        key = ?req.key,
+                        ok = result.is_ok(),
                         "request done"
                     );
-                    r
+                    self.shared.lock().running = None;
+                    let _ = reply.send(result.map(|mut out| {
+                        out.timings.queue_ms = queue_ms;
+                        out
+                    }));
                 }
-            };
-            self.shared.lock().running = None;
-            let result = result.map(|mut out| {
-                out.timings.queue_ms = queue_ms;
-                out
-            });
-            let _ = job.reply.send(result);
+                Work::Batch {
+                    mut source,
+                    parallel,
+                    reply,
+                } => {
+                    let result = job
+                        .cancel
+                        .check()
+                        .and_then(|()| backend.run_batch(source.as_mut(), parallel, &job.cancel));
+                    tracing::debug!(ms = ms_since(started), "batch done");
+                    self.shared.lock().running = None;
+                    let _ = reply.send(result);
+                }
+            }
         }
     }
 }
@@ -199,7 +249,7 @@ impl Starter {
 /// The index of the job to run next: the oldest interactive one, else the oldest.
 fn next_job(jobs: &VecDeque<Job>) -> Option<usize> {
     jobs.iter()
-        .position(|j| j.req.priority == Priority::Interactive)
+        .position(|j| j.priority() == Priority::Interactive)
         .or(if jobs.is_empty() { None } else { Some(0) })
 }
 
@@ -323,14 +373,41 @@ impl Engine {
             preempt_background(&mut q);
         }
         q.jobs.push_back(Job {
-            req,
+            work: Work::Single { req, reply: tx },
             cancel,
-            reply: tx,
             submitted: Instant::now(),
         });
         drop(q);
         self.shared.wake.notify_one();
         ticket
+    }
+
+    /// Runs a batch: requests from `source` decoded `parallel` at a time in one context.
+    /// Blocks until the source is exhausted; results go to the source as they finish.
+    pub fn run_batch_blocking(
+        &self,
+        source: Box<dyn BatchSource>,
+        parallel: usize,
+    ) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let cancel = CancelToken::new();
+        {
+            let mut q = self.shared.lock();
+            if let Some(msg) = &q.failed {
+                return Err(EngineError::LoadFailed(msg.clone()));
+            }
+            q.jobs.push_back(Job {
+                work: Work::Batch {
+                    source,
+                    parallel,
+                    reply: tx,
+                },
+                cancel,
+                submitted: Instant::now(),
+            });
+        }
+        self.shared.wake.notify_one();
+        rx.blocking_recv().unwrap_or(Err(EngineError::Stopped))
     }
 
     /// Submits and waits.
@@ -349,7 +426,7 @@ fn interactive_pending(q: &Queue, key: Option<&str>) -> bool {
     let same = |k: &Option<String>| key.is_none() || k.as_deref() == key;
     q.jobs
         .iter()
-        .any(|j| j.req.priority == Priority::Interactive && same(&j.req.key))
+        .any(|j| j.priority() == Priority::Interactive && same(&j.key().map(str::to_string)))
         || q.running
             .as_ref()
             .is_some_and(|r| r.priority == Priority::Interactive && same(&r.key))
@@ -358,11 +435,9 @@ fn interactive_pending(q: &Queue, key: Option<&str>) -> bool {
 fn supersede(q: &mut Queue, key: &str) {
     let mut kept = VecDeque::with_capacity(q.jobs.len());
     for job in q.jobs.drain(..) {
-        if job.req.key.as_deref() == Some(key) {
+        if job.key() == Some(key) {
             job.cancel.cancel(CancelReason::Superseded);
-            let _ = job
-                .reply
-                .send(Err(EngineError::Cancelled(CancelReason::Superseded)));
+            job.refuse(EngineError::Cancelled(CancelReason::Superseded));
         } else {
             kept.push_back(job);
         }
@@ -378,11 +453,9 @@ fn supersede(q: &mut Queue, key: &str) {
 fn preempt_background(q: &mut Queue) {
     let mut kept = VecDeque::with_capacity(q.jobs.len());
     for job in q.jobs.drain(..) {
-        if job.req.priority == Priority::Background {
+        if job.priority() == Priority::Background {
             job.cancel.cancel(CancelReason::Preempted);
-            let _ = job
-                .reply
-                .send(Err(EngineError::Cancelled(CancelReason::Preempted)));
+            job.refuse(EngineError::Cancelled(CancelReason::Preempted));
         } else {
             kept.push_back(job);
         }

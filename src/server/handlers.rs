@@ -7,6 +7,11 @@
 //! | `workspace/didChangeConfiguration` | [`super::settings`] |
 //! | `textDocument/inlineCompletion` (3.18) | [`super::completion`] |
 //! | `textDocument/completion` | [`super::completion`] (clients without inline completion) |
+//! | `textDocument/codeAction`, `codeAction/resolve` | [`super::assist`] (menu now, model on resolve) |
+//! | `workspace/executeCommand` | [`super::assist`]: `quill.explain`, `quill.review`, `quill.refactor`, `quill.showMarkdown` |
+//! | `textDocument/didSave` | a review when `reviewOnSave` is on |
+//! | `quill/explain` | Markdown explaining a range, for clients that render it |
+//! | `window/workDoneProgress/cancel` | [`super::progress`]: stops long work |
 //! | `quill/status` | the model, its state, the open documents |
 //! | `quill/malformedMessage` | sent by [`super::transport`] in place of a malformed message |
 
@@ -29,6 +34,8 @@ pub(super) fn build(options: Options) -> (LspService<Server>, tower_lsp_server::
     })
     .custom_method("textDocument/inlineCompletion", Server::inline_completion)
     .custom_method("quill/status", Server::status)
+    .custom_method("quill/explain", Server::explain_request)
+    .custom_method("window/workDoneProgress/cancel", Server::progress_cancel)
     .custom_method("quill/malformedMessage", Server::malformed)
     .finish()
 }
@@ -42,6 +49,37 @@ impl Server {
         Ok(complete(self, &tdp.text_document.uri, tdp.position)
             .await?
             .map(|(job, c)| inline_response(&self.state, &job, &c)))
+    }
+
+    async fn explain_request(&self, params: Value) -> Result<Value> {
+        let work = super::assist::Work {
+            action: "explain".into(),
+            uri: serde_json::from_value(params["textDocument"]["uri"].clone())
+                .map_err(|e| super::completion::invalid_params(format!("textDocument.uri: {e}")))?,
+            version: None,
+            range: match (params.get("range"), params.get("position")) {
+                (Some(r), _) => serde_json::from_value(r.clone())
+                    .map_err(|e| super::completion::invalid_params(format!("range: {e}")))?,
+                (None, Some(p)) => {
+                    let p: Position = serde_json::from_value(p.clone())
+                        .map_err(|e| super::completion::invalid_params(format!("position: {e}")))?;
+                    Range::new(p, p)
+                }
+                _ => {
+                    return Err(super::completion::invalid_params(
+                        "quill/explain needs a range or a position",
+                    ));
+                }
+            },
+            instruction: None,
+            problems: serde_json::from_value(params["problems"].clone()).unwrap_or_default(),
+        };
+        let md = self.explain(&work).await?;
+        Ok(json!({"markdown": md}))
+    }
+
+    async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        self.state.cancels.cancel(&params.token);
     }
 
     async fn malformed(&self, params: Value) {
@@ -73,6 +111,8 @@ impl Server {
             "documents": state.docs.len(),
             "positionEncoding": position::kind(state.encoding()),
             "lastCompletion": *state.last.lock().unwrap_or_else(|e| e.into_inner()),
+            "settingKeys": super::settings::KEYS,
+            "commands": super::assist::COMMANDS,
         }))
     }
 
@@ -149,10 +189,30 @@ impl LanguageServer for Server {
                     TextDocumentSyncOptions {
                         open_close: Some(true),
                         change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        save: Some(TextDocumentSyncSaveOptions::Supported(true)),
                         ..TextDocumentSyncOptions::default()
                     },
                 )),
                 inline_completion_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![
+                            CodeActionKind::QUICKFIX,
+                            CodeActionKind::REFACTOR_REWRITE,
+                            CodeActionKind::REFACTOR_EXTRACT,
+                            CodeActionKind::SOURCE,
+                        ]),
+                        resolve_provider: Some(true),
+                        work_done_progress_options: WorkDoneProgressOptions::default(),
+                    },
+                )),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: super::assist::COMMANDS
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect(),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
                 // Classic completion only for clients that cannot show ghost text: offering
                 // both would run the model twice per keystroke.
                 completion_provider: (!inline).then(CompletionOptions::default),
@@ -195,6 +255,10 @@ impl LanguageServer for Server {
         ) {
             Ok(at) => {
                 self.state.last_edit.insert(uri.clone(), at);
+                if self.state.reviews.has(&uri) {
+                    // Findings move with their function, and vanish when it changes.
+                    self.publish_reviews(&uri).await;
+                }
                 self.schedule_warmup(uri, at);
             }
             Err(e) => tracing::warn!("{e}"),
@@ -206,6 +270,52 @@ impl LanguageServer for Server {
         self.state.docs.close(&uri);
         self.state.last_edit.remove(&uri);
         self.state.generation.remove(&uri);
+        if self.state.reviews.has(&uri) {
+            self.state.reviews.forget(&uri);
+            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let uri = params.text_document.uri;
+        if !self.state.settings().review_on_save {
+            return;
+        }
+        let (Some(snap), Some(at)) = (
+            self.state.docs.snapshot(&uri),
+            self.state.last_edit.get(&uri).map(|a| *a),
+        ) else {
+            return;
+        };
+        let pos = position::position(
+            &snap.text,
+            &snap.index,
+            at.min(snap.text.len()),
+            self.state.encoding(),
+        );
+        let work = super::assist::Work {
+            action: "review".into(),
+            uri,
+            version: None,
+            range: Range::new(pos, pos),
+            instruction: None,
+            problems: Vec::new(),
+        };
+        if let Err(e) = self.review(&work).await {
+            tracing::warn!("review on save: {}", e.message);
+        }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        Ok(self.code_actions(&params))
+    }
+
+    async fn code_action_resolve(&self, action: CodeAction) -> Result<CodeAction> {
+        self.resolve_action(action).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        self.execute(params).await
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {

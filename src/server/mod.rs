@@ -5,12 +5,15 @@
 //! CLI (`crate::complete`). `handlers.rs` is the one place that lists every method the
 //! server answers.
 
+mod assist;
 mod completion;
 pub mod documents;
 mod handlers;
 mod model;
 mod nearby;
 pub mod position;
+mod progress;
+mod review;
 pub mod settings;
 mod transport;
 mod warmup;
@@ -62,6 +65,10 @@ pub struct State {
     pub disk: nearby::DiskCache,
     /// What the last completion cost, for `quill/status` (clients' status lines, benchmarks).
     pub last: std::sync::Mutex<Option<crate::engine::Timings>>,
+    /// Cancel switches of the progress bars shown for long work.
+    pub cancels: progress::Cancels,
+    /// Review findings published as diagnostics.
+    pub reviews: review::Reviews,
 }
 
 impl State {
@@ -78,6 +85,8 @@ impl State {
             last_edit: DashMap::new(),
             disk: nearby::DiskCache::default(),
             last: std::sync::Mutex::new(None),
+            cancels: progress::Cancels::default(),
+            reviews: review::Reviews::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "model",
     "threads",
     "gpuLayers",
@@ -22,6 +22,7 @@ pub const KEYS: [&str; 11] = [
     "debounceMs",
     "languages",
     "warmup",
+    "reviewOnSave",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,8 @@ pub struct Settings {
     pub languages: Option<Vec<String>>,
     /// Prefill the prompt in the background after opening a file or a pause in typing.
     pub warmup: bool,
+    /// Review the function last edited when the file is saved (bug hints as diagnostics).
+    pub review_on_save: bool,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             debounce_ms: 0,
             languages: None,
             warmup: true,
+            review_on_save: false,
         }
     }
 }
@@ -161,6 +165,10 @@ impl Settings {
             },
             "warmup" => match v.as_bool() {
                 Some(b) => self.warmup = b,
+                None => return Err(keep("expected true or false")),
+            },
+            "reviewOnSave" => match v.as_bool() {
+                Some(b) => self.review_on_save = b,
                 None => return Err(keep("expected true or false")),
             },
             unknown => {

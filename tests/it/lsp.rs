@@ -17,18 +17,37 @@ use crate::lsp_client::{LspClient, inline_text};
 
 /// What the fake model answers and what it saw.
 #[derive(Clone, Default)]
-struct Fake {
-    prompts: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Fake {
+    pub(crate) prompts: Arc<Mutex<Vec<String>>>,
     generated: Arc<AtomicUsize>,
     starts: Arc<AtomicUsize>,
 }
 
 impl Fake {
-    fn factory(&self, answer: &'static str, token_delay_ms: u64, load_steps: u32) -> EngineFactory {
+    pub(crate) fn factory(
+        &self,
+        answer: &'static str,
+        token_delay_ms: u64,
+        load_steps: u32,
+    ) -> EngineFactory {
+        self.responder(
+            Arc::new(move |_: &str| answer.to_string()),
+            token_delay_ms,
+            load_steps,
+        )
+    }
+
+    pub(crate) fn responder(
+        &self,
+        respond: Arc<dyn Fn(&str) -> String + Send + Sync>,
+        token_delay_ms: u64,
+        load_steps: u32,
+    ) -> EngineFactory {
         let me = self.clone();
         Arc::new(move |_settings| {
             me.starts.fetch_add(1, Ordering::SeqCst);
-            let mut fake = FakeBackend::new(move |_| answer.to_string());
+            let respond = respond.clone();
+            let mut fake = FakeBackend::new(move |p: &str| respond(p));
             fake.log = me.prompts.clone();
             fake.generated = me.generated.clone();
             fake.token_delay = Duration::from_millis(token_delay_ms);
@@ -48,7 +67,7 @@ impl Fake {
         })
     }
 
-    fn last_prompt(&self) -> String {
+    pub(crate) fn last_prompt(&self) -> String {
         self.prompts
             .lock()
             .unwrap()
@@ -58,7 +77,11 @@ impl Fake {
     }
 }
 
-async fn start(factory: EngineFactory, capabilities: Value, options: Value) -> (LspClient, Value) {
+pub(crate) async fn start(
+    factory: EngineFactory,
+    capabilities: Value,
+    options: Value,
+) -> (LspClient, Value) {
     let (client_w, server_r) = tokio::io::duplex(1 << 22);
     let (server_w, client_r) = tokio::io::duplex(1 << 22);
     tokio::spawn(quill::server::serve(
@@ -73,12 +96,12 @@ async fn start(factory: EngineFactory, capabilities: Value, options: Value) -> (
     (client, caps)
 }
 
-fn inline_caps() -> Value {
+pub(crate) fn inline_caps() -> Value {
     json!({"textDocument": {"inlineCompletion": {}}, "window": {"workDoneProgress": true}})
 }
 
 /// Waits until the fake engine has loaded (status says ready).
-async fn ready(client: &mut LspClient) {
+pub(crate) async fn ready(client: &mut LspClient) {
     loop {
         let s = client.request("quill/status", Value::Null).await.unwrap();
         if s["state"] == "ready" {

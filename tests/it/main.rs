@@ -6,7 +6,10 @@
 
 mod cli;
 mod lsp;
+mod lsp_assist;
 mod lsp_client;
 mod lsp_stdio;
+mod real_assist;
+mod real_batch;
 mod real_model;
 mod support;

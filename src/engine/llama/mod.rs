@@ -5,6 +5,8 @@
 //! Prompt evaluation runs in chunks and generation token by token, checking the request's
 //! [`CancelToken`] in between, so a cancelled request stops within one chunk.
 
+mod batch;
+
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -13,8 +15,8 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
@@ -76,6 +78,8 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
             .with_n_batch(cfg.batch_size)
             .with_n_ubatch(cfg.batch_size)
             .with_n_seq_max(cfg.parallel.max(1))
+            // One pool of cells for every sequence, so batch slots can share prefixes.
+            .with_kv_unified(cfg.parallel > 1)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let ctx = match model.new_context(backend, ctx_params) {
@@ -86,7 +90,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
                 ));
             }
         };
-        let mut runner = LlamaRunner::new(&model, ctx);
+        let mut runner = LlamaRunner::new(&model, ctx, cfg.parallel.max(1) as usize);
         let info = ModelInfo {
             name: cfg.model_name.clone(),
             path: cfg.model_path.display().to_string(),
@@ -175,17 +179,20 @@ fn effective_gpu_layers(requested: u32) -> u32 {
 struct LlamaRunner<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
+    /// Sequences the context holds (batch slots).
+    n_seq_max: usize,
     /// Tokens whose keys and values are in the KV cache (sequence 0), in order.
     cached: Vec<LlamaToken>,
     batch: LlamaBatch<'static>,
 }
 
 impl<'m> LlamaRunner<'m> {
-    fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>) -> Self {
-        let batch = LlamaBatch::new(PROMPT_CHUNK.max(ctx.n_batch() as usize), 1);
+    fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, n_seq_max: usize) -> Self {
+        let batch = LlamaBatch::new(PROMPT_CHUNK.max(ctx.n_batch() as usize), n_seq_max as i32);
         LlamaRunner {
             model,
             ctx,
+            n_seq_max,
             cached: Vec::new(),
             batch,
         }
@@ -220,6 +227,14 @@ impl<'m> LlamaRunner<'m> {
                     );
                     out.extend_from_slice(&toks[skip..]);
                 }
+                Piece::Chat(messages) => {
+                    let text = self.apply_template(messages)?;
+                    let toks = vocab.tokenize(text.as_bytes(), false, true);
+                    let skip = usize::from(
+                        out.len() == 1 && vocab.should_add_bos() && toks.first() == out.first(),
+                    );
+                    out.extend_from_slice(&toks[skip..]);
+                }
                 Piece::Special(s) => {
                     let t = self.special(*s).ok_or(match s {
                         Special::FimPrefix | Special::FimSuffix | Special::FimMiddle => {
@@ -234,6 +249,28 @@ impl<'m> LlamaRunner<'m> {
             }
         }
         Ok(out)
+    }
+
+    /// The conversation laid out with the model's chat template, ending with the
+    /// assistant's turn.
+    fn apply_template(&self, messages: &[super::ChatMessage]) -> Result<String, EngineError> {
+        let name = || {
+            self.model
+                .meta_val_str("general.name")
+                .unwrap_or_else(|_| "in use".into())
+        };
+        let template = self
+            .model
+            .chat_template(None)
+            .map_err(|_| EngineError::NoChatTemplate(name()))?;
+        let chat: Vec<LlamaChatMessage> = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| EngineError::Backend(format!("chat message: {e}")))?;
+        self.model
+            .apply_chat_template(&template, &chat, true)
+            .map_err(|e| EngineError::Backend(format!("applying the chat template: {e}")))
     }
 
     /// Brings the KV cache to `tokens[..tokens.len() - 1]` plus the last token with logits,
@@ -302,6 +339,15 @@ fn sampler(s: &Sampling) -> LlamaSampler {
 }
 
 impl Backend for LlamaRunner<'_> {
+    fn run_batch(
+        &mut self,
+        source: &mut dyn crate::engine::BatchSource,
+        parallel: usize,
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        self.batch(source, parallel, cancel)
+    }
+
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
         let start = Instant::now();
         let tokens = self.tokenize(&req.prompt)?;

@@ -1,0 +1,401 @@
+//! The batch's [`BatchSource`]: turns tasks into engine requests and results into records.
+//! Runs on the engine thread; records leave through a channel to the writer.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use super::output::Record;
+use super::tasks::{Kind, Task};
+use crate::assist::answer::code_blocks;
+use crate::complete::{Input, Layout, Prepared, finish, prepare};
+use crate::config::CompletionConfig;
+use crate::engine::{
+    BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
+};
+use crate::holes::Filling;
+use crate::lang::Language;
+use crate::tokenizer::Counter;
+
+/// How tasks are run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub completion: CompletionConfig,
+    pub layout: Layout,
+    /// Most tokens for an instruction's answer.
+    pub max_tokens_instruction: u32,
+    pub temperature: f32,
+    pub seed: u32,
+}
+
+/// A task's request in flight.
+enum Running {
+    Fim {
+        id: String,
+        line: usize,
+        text: String,
+        offset: usize,
+        language: Option<Language>,
+        prepared: Prepared,
+    },
+    Instruction {
+        id: String,
+        line: usize,
+    },
+    /// One hole of a file; the chain holds the rest.
+    Hole {
+        chain: usize,
+        text: String,
+        offset: usize,
+        prepared: Prepared,
+    },
+}
+
+/// A file whose holes are filled one after the other.
+struct Chain {
+    id: String,
+    line: usize,
+    path: String,
+    language: Option<Language>,
+    filling: Filling,
+    errors: Vec<String>,
+    prompt_tokens: u64,
+    generated_tokens: u64,
+    ms: f64,
+}
+
+pub struct Source {
+    tasks: VecDeque<Task>,
+    ready: VecDeque<(u64, Request)>,
+    running: HashMap<u64, Running>,
+    chains: Vec<Chain>,
+    next_tag: u64,
+    info: Arc<ModelInfo>,
+    counter: Counter,
+    settings: Settings,
+    out: Sender<Record>,
+}
+
+fn seed_for(seed: u32, id: &str) -> u32 {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h ^ seed
+}
+
+fn usage(out: &Output) -> (u64, u64, f64) {
+    let t = out.timings;
+    (
+        t.prompt_tokens as u64,
+        t.generated_tokens as u64,
+        t.prompt_ms + t.generate_ms,
+    )
+}
+
+impl Source {
+    pub fn new(
+        tasks: Vec<Task>,
+        info: Arc<ModelInfo>,
+        counter: Counter,
+        settings: Settings,
+        out: Sender<Record>,
+    ) -> Self {
+        Source {
+            tasks: tasks.into(),
+            ready: VecDeque::new(),
+            running: HashMap::new(),
+            chains: Vec::new(),
+            next_tag: 0,
+            info,
+            counter,
+            settings,
+            out,
+        }
+    }
+
+    fn tag(&mut self) -> u64 {
+        self.next_tag += 1;
+        self.next_tag
+    }
+
+    fn sampling(&self, id: &str) -> Sampling {
+        Sampling {
+            temperature: self.settings.temperature,
+            seed: seed_for(self.settings.seed, id),
+            ..Sampling::default()
+        }
+    }
+
+    fn emit(&self, record: Record) {
+        let _ = self.out.send(record);
+    }
+
+    fn fim_request(
+        &self,
+        id: &str,
+        text: &str,
+        offset: usize,
+        language: Option<Language>,
+        path: Option<&str>,
+    ) -> Result<(Prepared, Request), String> {
+        let mut input = Input::new(text, offset);
+        input.language = language;
+        input.path = path;
+        let prepared = prepare(
+            &input,
+            &self.settings.completion,
+            &*self.counter,
+            &self.info,
+            self.settings.layout,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut req = prepared.request(&self.settings.completion, None);
+        req.sampling = self.sampling(id);
+        Ok((prepared, req))
+    }
+
+    /// Turns the next task into a request; tasks that fail before reaching the model get
+    /// their error record here.
+    fn start_next_task(&mut self) -> Option<(u64, Request)> {
+        while let Some(task) = self.tasks.pop_front() {
+            let Task { line, id, kind } = task;
+            match kind {
+                Kind::Fim {
+                    prefix,
+                    suffix,
+                    language,
+                    path,
+                } => {
+                    let offset = prefix.len();
+                    let text = format!("{prefix}{suffix}");
+                    match self.fim_request(&id, &text, offset, language, path.as_deref()) {
+                        Ok((prepared, req)) => {
+                            let tag = self.tag();
+                            self.running.insert(
+                                tag,
+                                Running::Fim {
+                                    id,
+                                    line,
+                                    text,
+                                    offset,
+                                    language,
+                                    prepared,
+                                },
+                            );
+                            return Some((tag, req));
+                        }
+                        Err(e) => self.emit(Record::error(Some(id), line, e)),
+                    }
+                }
+                Kind::Instruction {
+                    instruction,
+                    language,
+                    context,
+                } => {
+                    let lang = language.map_or("", |l| l.name());
+                    let system = "You write code. Reply with the code only, in one fenced code block, with no explanation.";
+                    let mut user = format!("{instruction}\n");
+                    if !lang.is_empty() {
+                        user.push_str(&format!("Language: {lang}.\n"));
+                    }
+                    if let Some(ctx) = context {
+                        user.push_str(&format!(
+                            "\nExisting code:\n```{lang}\n{}\n```\n",
+                            ctx.trim_end()
+                        ));
+                    }
+                    let mut req = Request::new(
+                        vec![Piece::Chat(vec![
+                            ChatMessage::new("system", system),
+                            ChatMessage::new("user", user),
+                        ])],
+                        self.settings.max_tokens_instruction,
+                    );
+                    req.sampling = self.sampling(&id);
+                    let tag = self.tag();
+                    self.running.insert(tag, Running::Instruction { id, line });
+                    return Some((tag, req));
+                }
+                Kind::File { path } => {
+                    let text = match std::fs::read(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| crate::text::decode_source(&b).map_err(|e| e.to_string()))
+                    {
+                        Ok(t) => t,
+                        Err(e) => {
+                            self.emit(Record::error(
+                                Some(id),
+                                line,
+                                format!("{}: {e}", path.display()),
+                            ));
+                            continue;
+                        }
+                    };
+                    let language = Language::from_path(&path);
+                    if crate::holes::find(&text, language).is_empty() {
+                        self.emit(Record::error(
+                            Some(id),
+                            line,
+                            format!("{} has no `{}` holes", path.display(), crate::holes::MARKER),
+                        ));
+                        continue;
+                    }
+                    self.chains.push(Chain {
+                        id,
+                        line,
+                        path: path.display().to_string(),
+                        language,
+                        filling: Filling::new(&text, language),
+                        errors: Vec::new(),
+                        prompt_tokens: 0,
+                        generated_tokens: 0,
+                        ms: 0.0,
+                    });
+                    if let Some(r) = self.next_hole(self.chains.len() - 1) {
+                        return Some(r);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The request for the chain's next hole, or its final record when none is left.
+    fn next_hole(&mut self, chain: usize) -> Option<(u64, Request)> {
+        loop {
+            let c = &mut self.chains[chain];
+            let Some((view, cursor)) = c.filling.next_hole() else {
+                let c = &self.chains[chain];
+                let record = Record {
+                    id: Some(c.id.clone()),
+                    line: c.line,
+                    text: Some(c.filling.text().to_string()),
+                    error: (!c.errors.is_empty()).then(|| c.errors.join("; ")),
+                    prompt_tokens: c.prompt_tokens,
+                    generated_tokens: c.generated_tokens,
+                    ms: c.ms as u64,
+                };
+                self.emit(record);
+                return None;
+            };
+            let (id, language, path) = (c.id.clone(), c.language, c.path.clone());
+            match self.fim_request(&id, &view, cursor, language, Some(&path)) {
+                Ok((prepared, req)) => {
+                    let tag = self.tag();
+                    self.running.insert(
+                        tag,
+                        Running::Hole {
+                            chain,
+                            text: view,
+                            offset: cursor,
+                            prepared,
+                        },
+                    );
+                    return Some((tag, req));
+                }
+                Err(e) => {
+                    let c = &mut self.chains[chain];
+                    c.errors.push(e);
+                    c.filling.skip();
+                }
+            }
+        }
+    }
+}
+
+impl BatchSource for Source {
+    fn next(&mut self) -> Option<(u64, Request)> {
+        if let Some(r) = self.ready.pop_front() {
+            return Some(r);
+        }
+        self.start_next_task()
+    }
+
+    fn done(&mut self, tag: u64, result: Result<Output, EngineError>) {
+        let Some(running) = self.running.remove(&tag) else {
+            return;
+        };
+        let syntax = self.settings.completion.syntax_check;
+        match running {
+            Running::Fim {
+                id,
+                line,
+                text,
+                offset,
+                language,
+                prepared,
+            } => match result {
+                Ok(out) => {
+                    let (p, g, ms) = usage(&out);
+                    let mut input = Input::new(&text, offset);
+                    input.language = language;
+                    let c = finish(&input, &prepared, out, syntax);
+                    self.emit(Record {
+                        id: Some(id),
+                        line,
+                        text: Some(c.text),
+                        error: None,
+                        prompt_tokens: p,
+                        generated_tokens: g,
+                        ms: ms as u64,
+                    });
+                }
+                Err(e) => self.emit(Record::error(Some(id), line, e.to_string())),
+            },
+            Running::Instruction { id, line } => match result {
+                Ok(out) => {
+                    let (p, g, ms) = usage(&out);
+                    let blocks = code_blocks(&out.text);
+                    let code = blocks
+                        .iter()
+                        .max_by_key(|b| b.code.len())
+                        .map_or_else(|| out.text.trim().to_string(), |b| b.code.clone());
+                    self.emit(Record {
+                        id: Some(id),
+                        line,
+                        text: Some(code),
+                        error: None,
+                        prompt_tokens: p,
+                        generated_tokens: g,
+                        ms: ms as u64,
+                    });
+                }
+                Err(e) => self.emit(Record::error(Some(id), line, e.to_string())),
+            },
+            Running::Hole {
+                chain,
+                text,
+                offset,
+                prepared,
+            } => {
+                let c = &mut self.chains[chain];
+                match result {
+                    Ok(out) => {
+                        let (p, g, ms) = usage(&out);
+                        c.prompt_tokens += p;
+                        c.generated_tokens += g;
+                        c.ms += ms;
+                        let mut input = Input::new(&text, offset);
+                        input.language = c.language;
+                        let done = finish(&input, &prepared, out, syntax);
+                        c.filling.fill(&done.text);
+                    }
+                    Err(e) => {
+                        c.errors.push(e.to_string());
+                        c.filling.skip();
+                    }
+                }
+                if let Some(r) = self.next_hole(chain) {
+                    self.ready.push_back(r);
+                }
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.tasks.is_empty() && self.ready.is_empty() && self.running.is_empty()
+    }
+}

@@ -1,0 +1,280 @@
+//! Many requests decoded together in one context: each runs in its own sequence (a slot),
+//! and every step is one `llama_decode` over all of them, so the CPU's matrix units work
+//! on several rows at once.
+//!
+//! A new request in a slot keeps the longest prefix it shares with what that slot held,
+//! or copies the longer one another slot has (`seq_cp` shares the cells in a unified KV
+//! cache), and decodes only the rest.
+
+use std::time::Instant;
+
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use super::{LlamaRunner, sampler};
+use crate::engine::{
+    BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
+    ms_since,
+};
+
+/// Prefixes shorter than this are not worth a copy from another sequence.
+const MIN_SHARED: usize = 16;
+
+struct Active {
+    tag: u64,
+    req: Request,
+    /// The prompt, all of it.
+    prompt: Vec<LlamaToken>,
+    reused: usize,
+    sampler: LlamaSampler,
+    /// The token sampled last, to be decoded next (generation phase).
+    pending: Option<LlamaToken>,
+    bytes: Vec<u8>,
+    text: String,
+    generated: usize,
+    max_tokens: usize,
+    started: Instant,
+    prompt_done: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Tokens whose keys and values are in this slot's sequence.
+    tokens: Vec<LlamaToken>,
+    active: Option<Active>,
+}
+
+impl Slot {
+    fn phase_prompt(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| self.tokens.len() < a.prompt.len())
+    }
+}
+
+enum Step {
+    Continue,
+    Finished(StopReason),
+}
+
+impl LlamaRunner<'_> {
+    pub(super) fn batch(
+        &mut self,
+        source: &mut dyn BatchSource,
+        parallel: usize,
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        let n_slots = parallel.clamp(1, self.n_seq_max.max(1));
+        // The interactive cache (sequence 0) is about to be overwritten.
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+        let mut slots: Vec<Slot> = (0..n_slots).map(|_| Slot::default()).collect();
+        let n_batch = self.ctx.n_batch() as usize;
+        let per_seq = self.ctx.n_ctx() as usize / n_slots;
+        let result = loop {
+            if let Err(e) = cancel.check() {
+                break Err(e);
+            }
+            // Fill idle slots.
+            for s in 0..n_slots {
+                while slots[s].active.is_none() {
+                    let Some((tag, req)) = source.next() else {
+                        break;
+                    };
+                    match self.start(&mut slots, s, tag, req, per_seq) {
+                        Ok(()) => {}
+                        Err((tag, e)) => source.done(tag, Err(e)),
+                    }
+                }
+            }
+            if slots.iter().all(|s| s.active.is_none()) {
+                if source.finished() {
+                    break Ok(());
+                }
+                break Err(EngineError::Backend("batch source stalled".into()));
+            }
+            // One decode over every active slot: generating slots add their last token,
+            // slots still reading their prompt share what is left of the batch.
+            self.batch.clear();
+            let generating = slots
+                .iter()
+                .filter(|s| s.active.is_some() && !s.phase_prompt())
+                .count();
+            let prompting = slots.iter().filter(|s| s.phase_prompt()).count();
+            let share = n_batch
+                .saturating_sub(generating)
+                .checked_div(prompting)
+                .map_or(0, |s| s.max(1));
+            // (slot, index in the batch of its logits)
+            let mut wants_logits: Vec<(usize, i32)> = Vec::new();
+            for (s, slot) in slots.iter_mut().enumerate() {
+                let Some(a) = slot.active.as_mut() else {
+                    continue;
+                };
+                let seq = s as i32;
+                if slot.tokens.len() < a.prompt.len() {
+                    let from = slot.tokens.len();
+                    let to = (from + share).min(a.prompt.len());
+                    for (i, tok) in a.prompt[from..to].iter().enumerate() {
+                        let pos = (from + i) as i32;
+                        let last = from + i + 1 == a.prompt.len();
+                        self.batch
+                            .add(*tok, pos, &[seq], last)
+                            .map_err(|e| EngineError::Backend(e.to_string()))?;
+                        if last {
+                            wants_logits.push((s, self.batch.n_tokens() - 1));
+                        }
+                    }
+                    slot.tokens.extend_from_slice(&a.prompt[from..to]);
+                } else if let Some(tok) = a.pending.take() {
+                    let pos = slot.tokens.len() as i32;
+                    self.batch
+                        .add(tok, pos, &[seq], true)
+                        .map_err(|e| EngineError::Backend(e.to_string()))?;
+                    slot.tokens.push(tok);
+                    wants_logits.push((s, self.batch.n_tokens() - 1));
+                }
+            }
+            if self.batch.n_tokens() > 0
+                && let Err(e) = self.ctx.decode(&mut self.batch)
+            {
+                break Err(EngineError::Backend(e.to_string()));
+            }
+            for (s, idx) in wants_logits {
+                let step = self.sample_step(&mut slots[s], idx, per_seq);
+                if let Step::Finished(stop) = step {
+                    let a = slots[s].active.take().expect("active slot");
+                    source.done(a.tag, Ok(finish(a, stop)));
+                }
+            }
+        };
+        // Leave a clean cache for the interactive path.
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+        result
+    }
+
+    /// Puts a request in slot `s`, reusing the longest cached prefix.
+    fn start(
+        &mut self,
+        slots: &mut [Slot],
+        s: usize,
+        tag: u64,
+        req: Request,
+        per_seq: usize,
+    ) -> Result<(), (u64, EngineError)> {
+        let prompt = self.tokenize(&req.prompt).map_err(|e| (tag, e))?;
+        if prompt.is_empty() || prompt.len() + 1 >= per_seq {
+            return Err((
+                tag,
+                EngineError::PromptTooLong {
+                    tokens: prompt.len(),
+                    n_ctx: per_seq as u32,
+                },
+            ));
+        }
+        let own = common_prefix(&slots[s].tokens, &prompt);
+        let (donor, shared) = slots
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| *t != s)
+            .map(|(t, slot)| (t, common_prefix(&slot.tokens, &prompt)))
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or((s, 0));
+        let seq = s as i32;
+        let mut keep;
+        if shared >= own + MIN_SHARED {
+            let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+            let _ = self
+                .ctx
+                .kv_cache_seq_cp(donor as i32, seq, Some(0), Some(shared as u32));
+            slots[s].tokens = prompt[..shared].to_vec();
+            keep = shared;
+        } else {
+            keep = own;
+        }
+        // The last prompt token is decoded again for its logits.
+        if keep == prompt.len() {
+            keep -= 1;
+        }
+        let _ = self.ctx.kv_cache_seq_rm(seq, Some(keep as u32), None);
+        slots[s].tokens.truncate(keep);
+        let room = per_seq - prompt.len();
+        let max_tokens = (req.max_tokens as usize).min(room);
+        let sampler = sampler(&req.sampling);
+        slots[s].active = Some(Active {
+            tag,
+            req,
+            prompt,
+            reused: keep,
+            sampler,
+            pending: None,
+            bytes: Vec::new(),
+            text: String::new(),
+            generated: 0,
+            max_tokens,
+            started: Instant::now(),
+            prompt_done: None,
+        });
+        Ok(())
+    }
+
+    /// Samples slot `slot`'s next token from batch index `idx` and applies the stop rules.
+    fn sample_step(&mut self, slot: &mut Slot, idx: i32, per_seq: usize) -> Step {
+        let model = self.model;
+        let vocab = model.vocab();
+        let a = slot.active.as_mut().expect("active slot");
+        if a.prompt_done.is_none() {
+            a.prompt_done = Some(Instant::now());
+            if a.max_tokens == 0 {
+                return Step::Finished(StopReason::PrefillOnly);
+            }
+        }
+        if a.req.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Step::Finished(StopReason::Deadline);
+        }
+        let token = a.sampler.sample(&self.ctx, idx);
+        if !a.req.ignore_eog && vocab.is_eog(token) {
+            return Step::Finished(StopReason::EndOfGeneration);
+        }
+        a.generated += 1;
+        a.bytes.extend(vocab.token_to_piece(token, false, None));
+        let valid = match std::str::from_utf8(&a.bytes) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        if valid > 0 {
+            a.text
+                .push_str(std::str::from_utf8(&a.bytes[..valid]).expect("checked above"));
+            a.bytes.drain(..valid);
+        }
+        if let Some(f) = a.req.stop.as_mut()
+            && f(&a.text)
+        {
+            return Step::Finished(StopReason::StopRule);
+        }
+        if a.generated >= a.max_tokens || slot.tokens.len() + 1 >= per_seq {
+            return Step::Finished(StopReason::MaxTokens);
+        }
+        a.pending = Some(token);
+        Step::Continue
+    }
+}
+
+fn finish(a: Active, stop: StopReason) -> Output {
+    let prompt_done = a.prompt_done.unwrap_or_else(Instant::now);
+    let prompt_ms = prompt_done.duration_since(a.started).as_secs_f64() * 1000.0;
+    Output {
+        text: a.text,
+        stop,
+        timings: Timings {
+            prompt_tokens: a.prompt.len() as u32,
+            reused_tokens: a.reused as u32,
+            evaluated_tokens: (a.prompt.len() - a.reused) as u32,
+            generated_tokens: a.generated as u32,
+            queue_ms: 0.0,
+            prompt_ms,
+            generate_ms: ms_since(prompt_done),
+        },
+    }
+}

@@ -1,0 +1,363 @@
+//! Code actions, their lazy resolution, commands and review diagnostics over LSP, with the
+//! fake engine answering like a chat model.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::lsp::{Fake, inline_caps, ready, start};
+use crate::lsp_client::LspClient;
+
+const PY: &str = "import math\n\n\nclass Stats:\n    def mean(self, xs):\n        total = 0\n        for i in range(1, len(xs)):\n            total += xs[i]\n        return total / len(xs)\n\n\nprint(Stats().mean([1, 2, 3]))\n";
+
+/// Answers like a chat model: a fix, a docstring, broken code, a review, an explanation.
+fn chat_model(prompt: &str) -> String {
+    if prompt.contains("Fix the bugs") {
+        // Written at column 0 with 2-space indents: the server must re-indent it.
+        "```python\ndef mean(self, xs):\n  total = 0\n  for i in range(len(xs)):\n    total += xs[i]\n  return total / len(xs)\n```\nStart at 0.".into()
+    } else if prompt.contains("Simplify") {
+        "```python\ndef mean(self, xs:\n    return sum(xs) / len(xs)\n```\nShorter.".into()
+    } else if prompt.contains("LINE <number>") {
+        "LINE 7: the loop skips the first element".into()
+    } else if prompt.contains("Explain") {
+        "The loop starts at 1, so the first element is skipped (line 7).\n\nStart the range at 0."
+            .into()
+    } else {
+        "```python\nx = 1\n```".into()
+    }
+}
+
+async fn server() -> (LspClient, Fake) {
+    let fake = Fake::default();
+    let (mut c, caps) = start(
+        fake.responder(Arc::new(chat_model), 0, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    assert_eq!(caps["codeActionProvider"]["resolveProvider"], true);
+    assert!(
+        caps["executeCommandProvider"]["commands"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("quill.explain"))
+    );
+    ready(&mut c).await;
+    (c, fake)
+}
+
+fn actions_params(uri: &str, line: u32, diagnostics: Value) -> Value {
+    json!({
+        "textDocument": {"uri": uri},
+        "range": {"start": {"line": line, "character": 12}, "end": {"line": line, "character": 12}},
+        "context": {"diagnostics": diagnostics},
+    })
+}
+
+fn titled<'a>(actions: &'a Value, prefix: &str) -> &'a Value {
+    actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no action {prefix:?} in {actions}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn menu_opens_without_the_model_and_lists_the_actions() {
+    let (mut c, fake) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let diag = json!([{"range": {"start": {"line": 6, "character": 8}, "end": {"line": 6, "character": 40}}, "message": "possible off-by-one", "source": "pylint"}]);
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 6, diag),
+        )
+        .await
+        .unwrap();
+    let titles: Vec<&str> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    for t in [
+        "quill: Explain and fix: possible off-by-one",
+        "quill: Fix: possible off-by-one",
+        "quill: Explain this code / what is wrong here?",
+        "quill: Fix this code",
+        "quill: Simplify",
+        "quill: Add docstring",
+        "quill: Add type hints",
+        "quill: Refactor with instruction…",
+        "quill: Review for bugs",
+    ] {
+        assert!(titles.contains(&t), "{t} missing from {titles:?}");
+    }
+    // Extract only with a selection; edits are computed lazily (no edit yet).
+    assert!(!titles.iter().any(|t| t.contains("Extract")));
+    assert!(
+        titled(&actions, "quill: Fix this code")
+            .get("edit")
+            .is_none()
+    );
+    assert!(
+        fake.prompts.lock().unwrap().is_empty(),
+        "the model ran for the menu"
+    );
+    // `only` filters by kind.
+    let mut p = actions_params("file:///w/stats.py", 6, json!([]));
+    p["context"]["only"] = json!(["refactor"]);
+    let only = c.request("textDocument/codeAction", p).await.unwrap();
+    assert!(
+        only.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["kind"].as_str().unwrap().starts_with("refactor"))
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolving_a_fix_gives_an_edit_of_the_function_in_the_files_indentation() {
+    let (mut c, _) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 7, json!([])),
+        )
+        .await
+        .unwrap();
+    let fix = titled(&actions, "quill: Fix this code").clone();
+    let resolved = c.request("codeAction/resolve", fix).await.unwrap();
+    let edits = &resolved["edit"]["changes"]["file:///w/stats.py"];
+    let edit = &edits[0];
+    // Limited to the method: lines 4..9 (0-based), nothing else.
+    assert_eq!(edit["range"]["start"], json!({"line": 4, "character": 0}));
+    assert_eq!(edit["range"]["end"], json!({"line": 9, "character": 0}));
+    assert_eq!(
+        edit["newText"],
+        "    def mean(self, xs):\n      total = 0\n      for i in range(len(xs)):\n        total += xs[i]\n      return total / len(xs)\n"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_does_not_parse_is_not_offered_the_answer_is_shown_instead() {
+    let (mut c, _) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 7, json!([])),
+        )
+        .await
+        .unwrap();
+    let simplify = titled(&actions, "quill: Simplify").clone();
+    let resolved = c.request("codeAction/resolve", simplify).await.unwrap();
+    assert!(
+        resolved.get("edit").is_none() || resolved["edit"].is_null(),
+        "{resolved}"
+    );
+    assert_eq!(resolved["command"]["command"], "quill.showMarkdown");
+    let md = resolved["command"]["arguments"][0]["markdown"]
+        .as_str()
+        .unwrap();
+    assert!(
+        md.contains("does not parse") && md.contains("Shorter."),
+        "{md}"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crlf_files_get_crlf_edits() {
+    let (mut c, _) = server().await;
+    let crlf = PY.replace('\n', "\r\n");
+    c.open("file:///w/stats.py", "python", &crlf).await;
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 7, json!([])),
+        )
+        .await
+        .unwrap();
+    let resolved = c
+        .request(
+            "codeAction/resolve",
+            titled(&actions, "quill: Fix this code").clone(),
+        )
+        .await
+        .unwrap();
+    let text = resolved["edit"]["changes"]["file:///w/stats.py"][0]["newText"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("range(len(xs)):\r\n"), "{text:?}");
+    assert_eq!(text.matches('\n').count(), text.matches("\r\n").count());
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_returns_markdown_and_shows_it() {
+    let (mut c, fake) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let r = c
+        .request(
+            "quill/explain",
+            json!({"textDocument": {"uri": "file:///w/stats.py"}, "position": {"line": 7, "character": 12},
+                   "problems": [{"line": 7, "message": "off-by-one"}]}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        r["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("first element is skipped")
+    );
+    // The diagnostic reached the prompt, with numbered lines.
+    let prompt = fake.last_prompt();
+    assert!(
+        prompt.contains("- line 7: off-by-one")
+            && prompt.contains("   7 |         for i in range(1, len(xs)):"),
+        "{prompt}"
+    );
+    // The command shows long answers as a document (or a message when it cannot).
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 7, json!([])),
+        )
+        .await
+        .unwrap();
+    let cmd = titled(&actions, "quill: Explain this code")["command"].clone();
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": cmd["command"], "arguments": cmd["arguments"]}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        r["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("Start the range at 0")
+    );
+    let shown = c.wait_notification("window/showDocument", |_| true).await;
+    let uri = shown["params"]["uri"].as_str().unwrap();
+    assert!(uri.ends_with(".md"), "{uri}");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_publishes_diagnostics_on_the_exact_line_and_caches_them() {
+    let (mut c, fake) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let args = json!({"action": "review", "uri": "file:///w/stats.py",
+                      "range": {"start": {"line": 7, "character": 0}, "end": {"line": 7, "character": 0}}});
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "quill.review", "arguments": [args.clone()]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["findings"], 1);
+    let d = c
+        .wait_notification("textDocument/publishDiagnostics", |p| {
+            !p["diagnostics"].as_array().unwrap().is_empty()
+        })
+        .await;
+    let diag = &d["params"]["diagnostics"][0];
+    assert_eq!(diag["source"], "quill");
+    assert_eq!(diag["severity"], 3, "Information");
+    // LINE 7 (1-based) is the `for` line: 0-based line 6, from its first non-blank column.
+    assert_eq!(diag["range"]["start"], json!({"line": 6, "character": 8}));
+    assert_eq!(diag["message"], "the loop skips the first element");
+    // Same function text: served from the cache, no second model run.
+    let runs = fake.prompts.lock().unwrap().len();
+    c.request(
+        "workspace/executeCommand",
+        json!({"command": "quill.review", "arguments": [args]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fake.prompts.lock().unwrap().len(), runs);
+    // A line added above moves the finding; changing the function clears it.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///w/stats.py", "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "import os\n"}]}),
+    )
+    .await;
+    let moved = c
+        .wait_notification("textDocument/publishDiagnostics", |p| p["version"] == 2)
+        .await;
+    assert_eq!(
+        moved["params"]["diagnostics"][0]["range"]["start"]["line"],
+        7
+    );
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///w/stats.py", "version": 3},
+               "contentChanges": [{"range": {"start": {"line": 7, "character": 23}, "end": {"line": 7, "character": 24}}, "text": "0"}]}),
+    )
+    .await;
+    let cleared = c
+        .wait_notification("textDocument/publishDiagnostics", |p| p["version"] == 3)
+        .await;
+    assert_eq!(cleared["params"]["diagnostics"], json!([]));
+    // Quill's own diagnostics get explain and fix actions.
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            actions_params("file:///w/stats.py", 7, json!([diag])),
+        )
+        .await
+        .unwrap();
+    titled(&actions, "quill: Explain and fix: the loop skips");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refactor_command_needs_an_instruction_and_applies_its_edit() {
+    let (mut c, _) = server().await;
+    c.open("file:///w/stats.py", "python", PY).await;
+    let mut args = json!({"action": "instruction", "uri": "file:///w/stats.py",
+                          "range": {"start": {"line": 7, "character": 0}, "end": {"line": 7, "character": 0}}});
+    let e = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "quill.refactor", "arguments": [args.clone()]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs an instruction"),
+        "{e}"
+    );
+    args["instruction"] = json!("Fix the bugs");
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "quill.refactor", "arguments": [args]}),
+        )
+        .await
+        .unwrap();
+    // The server asked the client to apply the edit (the test client accepts with null,
+    // which the server reads as not applied).
+    let apply = c.wait_notification("workspace/applyEdit", |_| true).await;
+    assert!(
+        apply["params"]["edit"]["changes"]["file:///w/stats.py"][0]["newText"]
+            .as_str()
+            .unwrap()
+            .contains("range(len(xs))")
+    );
+    assert_eq!(r["applied"], Value::Bool(false));
+    c.shutdown().await;
+}
