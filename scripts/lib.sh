@@ -39,6 +39,18 @@ ensure_system_deps() {
   fi
 }
 
+# The VS Code extension is built and tested with Node.js and npm (Node 18 or newer).
+ensure_node() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then return 0; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "node and npm not found: install Node.js 18 or newer" >&2
+    return 1
+  fi
+  say "installing nodejs npm"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+}
+
 # Flags for the llama.cpp that llama-cpp-sys-2 builds (it passes CMAKE_* variables on).
 # On x86-64, ggml's native build compiles its AMX kernels when the build machine has AMX,
 # and those kernels die with SIGILL (tileloadd) in an -O3 build on Sapphire Rapids here;

@@ -1,0 +1,78 @@
+// Ghost text: the language client's InlineCompletionItemFeature sends
+// `textDocument/inlineCompletion` (LSP 3.18); this middleware waits a little after each
+// keystroke (typing on cancels the wait, so no request goes out) and marks quill busy while a
+// request runs. VS Code cancels the token when the user types on; the language client then
+// sends `$/cancelRequest`, which stops decoding on the server.
+
+import type * as vscode from 'vscode';
+
+/** The VS Code value of `InlineCompletionTriggerKind.Invoke` (an explicit request). */
+const TRIGGER_INVOKE = 0;
+
+type Result = vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined;
+
+export type ProvideInlineCompletions = (
+  document: vscode.TextDocument,
+  position: vscode.Position,
+  context: vscode.InlineCompletionContext,
+  token: vscode.CancellationToken,
+) => vscode.ProviderResult<Result>;
+
+export interface InlineOptions {
+  /** Milliseconds to wait after a keystroke (read on every request). */
+  debounceMs(): number;
+  /** False turns ghost text off. */
+  enabled(): boolean;
+  /** Marks quill busy; returns the function that ends it. */
+  busy(): () => void;
+}
+
+/** Resolves true after `ms`, or false as soon as `token` is cancelled. */
+export function delay(ms: number, token: vscode.CancellationToken): Promise<boolean> {
+  if (token.isCancellationRequested) {
+    return Promise.resolve(false);
+  }
+  if (ms <= 0) {
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const sub = token.onCancellationRequested(() => {
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(false);
+    });
+    const timer = setTimeout(() => {
+      sub.dispose();
+      resolve(true);
+    }, ms);
+  });
+}
+
+export function inlineMiddleware(options: InlineOptions) {
+  return async function provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+    next: ProvideInlineCompletions,
+  ): Promise<Result> {
+    if (!options.enabled()) {
+      return null;
+    }
+    if (context.triggerKind !== TRIGGER_INVOKE) {
+      if (!(await delay(options.debounceMs(), token))) {
+        return null;
+      }
+    }
+    if (token.isCancellationRequested) {
+      return null;
+    }
+    const done = options.busy();
+    try {
+      const result = await next(document, position, context, token);
+      return token.isCancellationRequested ? null : result;
+    } finally {
+      done();
+    }
+  };
+}

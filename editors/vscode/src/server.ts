@@ -1,0 +1,347 @@
+// Starts `quill serve` with vscode-languageclient, keeps the status bar in step with it, and
+// restarts it with a backoff when it dies.
+
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  DidChangeConfigurationNotification,
+  ErrorAction,
+  LanguageClient,
+  State,
+  TransportKind,
+  type CloseHandlerResult,
+  type ErrorHandlerResult,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import { Backoff } from './backoff';
+import type { QuillApi } from './commands';
+import { inlineMiddleware } from './inline';
+import { QuillProgressFeature, type ProgressClient } from './progress';
+import {
+  clientSettings,
+  expandHome,
+  findExecutable,
+  modelLabel,
+  serverSettings,
+  settingsChange,
+  type ClientSettings,
+  type ServerSettings,
+} from './settings';
+import { parseState, type QuillStatus } from './quillStatus';
+import type { StatusBar } from './status';
+
+export interface ServerHooks {
+  /** executeCommand / window.showDocument middleware (see middleware.ts). */
+  executeCommand: NonNullable<LanguageClientOptions['middleware']>['executeCommand'];
+  showDocument: NonNullable<NonNullable<LanguageClientOptions['middleware']>['window']>['showDocument'];
+  /** The server runs without a model (not downloaded, bad name or path). */
+  noModel?: (configured: string) => void;
+}
+
+export class QuillServer implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly backoff = new Backoff();
+  private sent: ServerSettings = {};
+  private clientCfg: ClientSettings;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private runningSince = 0;
+  private toldNoModel = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly status: StatusBar,
+    private readonly output: vscode.OutputChannel,
+    private readonly hooks: ServerHooks,
+  ) {
+    this.clientCfg = clientSettings(this.config());
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('quill')) {
+          void this.configurationChanged();
+        }
+      }),
+    );
+  }
+
+  private config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration('quill');
+  }
+
+  /** The server as the commands see it, while it runs. */
+  api(): QuillApi | undefined {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return undefined;
+    }
+    return {
+      request: <R>(method: string, params: unknown, token?: vscode.CancellationToken) =>
+        token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params),
+      uri: (uri: vscode.Uri) => client.code2ProtocolConverter.asUri(uri),
+    };
+  }
+
+  configuredModel(): string {
+    return this.config().get<string>('model') || 'qwen2.5-coder-1.5b-instruct-q4_k_m';
+  }
+
+  quillPath(): string {
+    return expandHome(this.clientCfg.path);
+  }
+
+  async start(): Promise<void> {
+    this.clientCfg = clientSettings(this.config());
+    this.sent = serverSettings(this.config());
+    this.status.setModel(modelLabel(this.configuredModel()));
+    this.status.setState({ kind: 'starting' });
+    this.stopping = false;
+    if (!findExecutable(this.quillPath())) {
+      this.cannotStart(`cannot find "${this.clientCfg.path}". Install quill or set quill.path.`);
+      return;
+    }
+    const client = this.createClient();
+    this.client = client;
+    try {
+      await client.start();
+    } catch (e) {
+      if (this.client !== client) {
+        return;
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      this.cannotStart(
+        /ENOENT/.test(message)
+          ? `cannot find "${this.clientCfg.path}". Install quill or set quill.path.`
+          : `the server did not start: ${message}`,
+      );
+    }
+  }
+
+  private cannotStart(why: string): void {
+    this.status.setState({ kind: 'down', reason: why });
+    this.output.appendLine(`quill: ${why}`);
+    void vscode.window.showErrorMessage(`quill: ${why}`, 'Open Settings', 'Show Log').then((choice) => {
+      if (choice === 'Open Settings') {
+        void vscode.commands.executeCommand('workbench.action.openSettings', 'quill.path');
+      } else if (choice === 'Show Log') {
+        this.output.show(true);
+      }
+    });
+  }
+
+  private createClient(): LanguageClient {
+    const cfg = this.clientCfg;
+    const command = this.quillPath();
+    const args = ['serve', ...cfg.serverArgs];
+    const serverOptions: ServerOptions = {
+      run: { command, args, transport: TransportKind.stdio },
+      debug: { command, args, transport: TransportKind.stdio },
+    };
+    const inline = inlineMiddleware({
+      debounceMs: () => this.clientCfg.clientDebounceMs,
+      enabled: () => this.clientCfg.inlineCompletions,
+      busy: () => this.status.busy('completing'),
+    });
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      traceOutputChannel: this.output,
+      initializationOptions: () => serverSettings(this.config()),
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => this.closed(),
+      },
+      middleware: {
+        provideInlineCompletionItems: inline,
+        executeCommand: this.hooks.executeCommand,
+        window: { showDocument: this.hooks.showDocument },
+      },
+    };
+    const client = new LanguageClient('quill', 'quill', serverOptions, clientOptions);
+    // Ghost text: the client's own InlineCompletionItemFeature (textDocument/inlineCompletion,
+    // LSP 3.18), a proposed feature in vscode-languageclient 9. It declares the
+    // `textDocument.inlineCompletion` capability, so the server offers no classic completion,
+    // and it is the only inline provider this extension registers.
+    client.registerProposedFeatures();
+    // After the built-in progress feature: the model's loading goes to the status bar.
+    client.registerFeature(
+      new QuillProgressFeature(client as unknown as ProgressClient, {
+        loading: (model, percent) => {
+          if (this.client === client) {
+            this.status.setModel(modelLabel(model));
+            this.status.setState({ kind: 'loading', percent });
+          }
+        },
+        loaded: () => {
+          if (this.client === client) {
+            void this.refreshStatus();
+          }
+        },
+        work: (title) => this.status.busy(title.replace(/^quill:\s*/i, '').toLowerCase() || 'working'),
+      }),
+    );
+    client.onDidChangeState((e) => {
+      if (this.client !== client) {
+        return;
+      }
+      if (e.newState === State.Running) {
+        this.backoff.started();
+        this.runningSince = Date.now();
+        this.toldNoModel = false;
+        void this.refreshStatus();
+      } else if (e.newState === State.Stopped && this.stopping) {
+        this.status.setState({ kind: 'down', reason: 'stopped' });
+      }
+    });
+    return client;
+  }
+
+  /** The connection closed without a stop: restart after a backoff (awaited by the client). */
+  private async closed(): Promise<CloseHandlerResult> {
+    if (this.stopping) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const decision = this.backoff.crashed();
+    if (decision.first) {
+      void vscode.window
+        .showWarningMessage(
+          'quill: the server stopped unexpectedly. It will be restarted automatically (see the quill output for why).',
+          'Show Log',
+        )
+        .then((choice) => {
+          if (choice) {
+            this.output.show(true);
+          }
+        });
+    }
+    if (!decision.restart) {
+      const reason = `it crashed ${decision.crashes} times in a row`;
+      this.status.setState({ kind: 'down', reason: `${reason}; run "quill: Restart Server"` });
+      void vscode.window.showErrorMessage(`quill: the server is down (${reason}).`, 'Restart Server').then((c) => {
+        if (c) {
+          void this.restart();
+        }
+      });
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    this.output.appendLine(`quill: the server stopped; restarting in ${decision.delayMs} ms (crash ${decision.crashes})`);
+    this.status.setState({ kind: 'down', reason: 'the server stopped', retryInMs: decision.delayMs });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, decision.delayMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    if (this.stopping) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    this.status.setState({ kind: 'starting' });
+    return { action: CloseAction.Restart, handled: true };
+  }
+
+  /** Asks the server how it is, and shows it. Polls while the model loads. */
+  async refreshStatus(): Promise<QuillStatus | undefined> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return undefined;
+    }
+    clearTimeout(this.poll);
+    try {
+      const s = await client.sendRequest<QuillStatus>('quill/status', null);
+      if (this.client !== client) {
+        return s;
+      }
+      if (s.model?.name) {
+        this.status.setModel(modelLabel(s.model.name));
+      }
+      if (s.state === 'none' && Date.now() - this.runningSince < 3000) {
+        // The model starts just after `initialized`: give it a moment.
+        this.poll = setTimeout(() => void this.refreshStatus(), 500);
+        return s;
+      }
+      const state = parseState(s.state);
+      this.status.setState(state);
+      if (state.kind === 'loading') {
+        this.poll = setTimeout(() => void this.refreshStatus(), 1000);
+      }
+      if (s.state === 'none' && !this.toldNoModel) {
+        // The server said why (window/showMessage); offer the way out once per server.
+        this.toldNoModel = true;
+        this.hooks.noModel?.(this.configuredModel());
+      }
+      return s;
+    } catch (e) {
+      this.output.appendLine(`quill: quill/status failed: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  private async configurationChanged(): Promise<void> {
+    const nextServer = serverSettings(this.config());
+    const nextClient = clientSettings(this.config());
+    const change = settingsChange(this.sent, nextServer, this.clientCfg, nextClient);
+    this.clientCfg = nextClient;
+    if (change.restart) {
+      await this.restart();
+      return;
+    }
+    if (!change.send) {
+      return;
+    }
+    this.sent = nextServer;
+    const client = this.client;
+    if (client && client.state === State.Running) {
+      await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { quill: change.send } });
+      if (change.reload) {
+        this.status.setModel(modelLabel(this.configuredModel()));
+        this.status.setState({ kind: 'loading' });
+        setTimeout(() => void this.refreshStatus(), 500);
+      }
+    }
+  }
+
+  /** Stops the server (if running) and starts a new one. */
+  async restart(): Promise<void> {
+    this.backoff.reset();
+    if (this.wake) {
+      // Waiting out a backoff: restart now.
+      this.wake();
+      return;
+    }
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.poll);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      try {
+        if (client.state === State.Running || client.state === State.Starting) {
+          await client.stop(3000);
+        }
+      } catch (e) {
+        this.output.appendLine(`quill: stopping the server: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      try {
+        await client.dispose(1000);
+      } catch {
+        // already stopped
+      }
+    }
+    this.status.setState({ kind: 'down', reason: 'stopped' });
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+    void this.stop();
+  }
+}

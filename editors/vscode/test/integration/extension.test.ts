@@ -1,0 +1,276 @@
+// The whole extension (activate → vscode-languageclient → a real `quill serve`) inside the
+// hand-written VS Code mock: ghost text through the registered provider, typing on, code
+// actions through the client's command registration and our middleware, the status bar, a
+// crash and its restart, settings changes.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as vscode from 'vscode';
+import { activate, deactivate } from '../../src/extension';
+import {
+  CancellationTokenSource,
+  InlineCompletionTriggerKind,
+  Position,
+  Range,
+  Uri,
+  commands,
+  test as vs,
+} from '../mock/vscode';
+import { QUILL_BIN, TEST_MODEL, TEST_THREADS } from '../server/quill';
+import { manifestSettings } from '../unit/manifest';
+
+const TEXT = [
+  'def fibonacci(n):',
+  '    """Return the n-th Fibonacci number."""',
+  '    if n < 2:',
+  '        return n',
+  '    return ',
+  '',
+].join('\n');
+
+function document(path: string, text: string, languageId = 'python') {
+  const lines = text.split('\n');
+  const offsetAt = (p: Position) => lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+  return {
+    uri: Uri.file(path),
+    fileName: path,
+    languageId,
+    version: 1,
+    isUntitled: false,
+    isClosed: false,
+    isDirty: false,
+    eol: 1,
+    lineCount: lines.length,
+    getText: (range?: Range) => (range ? text.slice(offsetAt(range.start), offsetAt(range.end)) : text),
+    offsetAt,
+    lineAt: (line: number) => ({ text: lines[line], range: new Range(line, 0, line, lines[line].length) }),
+  };
+}
+
+function statusText(): string {
+  return vs.statusItems[0]?.text ?? '';
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`timed out waiting for ${what} (status bar: ${statusText()})`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const READY = () => statusText() === `$(sparkle) ${TEST_MODEL}`;
+
+/** The pids of `quill` processes this test started. */
+function quillChildren(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), '-x', 'quill'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('the extension in a mocked VS Code, with a real quill serve', function () {
+  this.timeout(120_000);
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+  const doc = document('/tmp/quill-vscode-test/ext.py', TEXT);
+
+  before(async () => {
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default);
+    }
+    vs.config.set('quill.path', QUILL_BIN);
+    vs.config.set('quill.model', TEST_MODEL);
+    vs.config.set('quill.threads', TEST_THREADS);
+    vs.config.set('quill.clientDebounceMs', 20);
+    await activate(context as unknown as vscode.ExtensionContext);
+    await until('the model to be ready', READY);
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    await until('the server to exit', () => quillChildren().length === 0, 10_000);
+  });
+
+  it('starts quill serve, shows the model in the status bar, registers one inline provider', () => {
+    assert.strictEqual(quillChildren().length, 1);
+    assert.strictEqual(vs.inlineProviders.length, 1, 'exactly one inline completion provider');
+    assert.ok(vs.commands.has('quill.refactor'), 'the client registered the server commands');
+    assert.ok(vs.commands.has('quill.explainFunction'));
+    assert.deepStrictEqual(vs.progress, [], 'model loading is not a notification');
+    assert.deepStrictEqual(vs.shown.filter((m) => m.kind !== 'info'), []);
+  });
+
+  it('ghost text through the registered provider (debounce, busy status bar)', async () => {
+    vs.documents.push(doc);
+    vs.openDocument.fire(doc);
+    const provider = vs.inlineProviders[0].provider;
+    const cts = new CancellationTokenSource();
+    let sawBusy = false;
+    const timer = setInterval(() => {
+      sawBusy ||= statusText().includes('sync~spin');
+    }, 5);
+    const result = await provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Automatic },
+      cts.token,
+    );
+    clearInterval(timer);
+    const items = Array.isArray(result) ? result : result?.items;
+    assert.ok(items && items.length > 0, `no ghost text: ${JSON.stringify(result)}`);
+    const text = typeof items[0].insertText === 'string' ? items[0].insertText : items[0].insertText.value;
+    assert.match(text, /fibonacci|n\s*-\s*1/);
+    assert.ok(items[0].range instanceof Range);
+    assert.ok(sawBusy, 'the status bar showed quill busy');
+    assert.ok(READY(), 'and back to idle');
+  });
+
+  it('typing on cancels the request (no ghost text, the server keeps working)', async () => {
+    const provider = vs.inlineProviders[0].provider;
+    const cts = new CancellationTokenSource();
+    const pending = provider.provideInlineCompletionItems(
+      doc,
+      new Position(5, 0),
+      { triggerKind: InlineCompletionTriggerKind.Automatic },
+      cts.token,
+    );
+    setTimeout(() => cts.cancel(), 40);
+    const t0 = Date.now();
+    const result = await pending;
+    assert.ok(result === null || result === undefined, JSON.stringify(result));
+    assert.ok(Date.now() - t0 < 5000);
+    const again = await provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Invoke },
+      new CancellationTokenSource().token,
+    );
+    const items = Array.isArray(again) ? again : again?.items;
+    assert.ok(items && items.length > 0);
+  });
+
+  it('"Refactor with instruction…" from the code action menu asks for the instruction', async () => {
+    const provider = vs.codeActionProviders[0].provider;
+    const actions = await provider.provideCodeActions(
+      doc,
+      new Range(4, 11, 4, 11),
+      { diagnostics: [], triggerKind: 1, only: undefined },
+      new CancellationTokenSource().token,
+    );
+    const refactor = actions.find((a: any) => a.title.startsWith('quill: Refactor with instruction'));
+    assert.ok(refactor?.command, JSON.stringify(actions.map((a: any) => a.title)));
+    vs.inputAnswers.push(undefined); // Escape
+    const before = vs.shown.length;
+    await commands.executeCommand(refactor.command.command, ...refactor.command.arguments);
+    assert.strictEqual(vs.inputOptions.length, 1, 'asked for the instruction');
+    assert.strictEqual(vs.shown.length, before, 'nothing sent, nothing reported');
+  });
+
+  it('quill.showMarkdown (a resolved action that is not an edit) opens the side panel', async () => {
+    await commands.executeCommand('quill.showMarkdown', { title: 'quill: Fix', markdown: 'Kept the code: **why**.' });
+    assert.strictEqual(vs.panels.length, 1);
+    assert.match(vs.panels[0].webview.html, /<strong>why<\/strong>/);
+  });
+
+  it('settings changes go to the server; a bad value comes back as a warning', async () => {
+    vs.config.set('quill.maxTokens', 64);
+    vs.configChange.fire({ affectsConfiguration: (s: string) => s === 'quill' || s.startsWith('quill.') });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepStrictEqual(vs.shown.filter((m) => m.kind === 'warning'), []);
+    vs.config.set('quill.maxTokens', -1);
+    vs.configChange.fire({ affectsConfiguration: (s: string) => s === 'quill' || s.startsWith('quill.') });
+    await until('a warning', () => vs.shown.some((m) => m.kind === 'warning' && /maxTokens/.test(m.message)), 10_000);
+    vs.config.set('quill.maxTokens', 192);
+    vs.configChange.fire({ affectsConfiguration: () => true });
+  });
+
+  it('a crashed server is restarted with a backoff, and the user is told once', async () => {
+    const warnings = () => vs.shown.filter((m) => /stopped unexpectedly/.test(m.message)).length;
+    const [pid] = quillChildren();
+    assert.ok(pid);
+    process.kill(pid, 'SIGKILL');
+    await until('the status bar to say down', () => statusText().includes('down'), 10_000);
+    await until('the restarted model', READY, 60_000);
+    const [pid2] = quillChildren();
+    assert.ok(pid2 && pid2 !== pid, 'a new process');
+    assert.strictEqual(warnings(), 1);
+    process.kill(pid2, 'SIGKILL');
+    await until('down again', () => statusText().includes('down'), 10_000);
+    await until('ready again', READY, 60_000);
+    assert.strictEqual(warnings(), 1, 'told once');
+    // The document is open in the new server too: ghost text works.
+    const result = await vs.inlineProviders[0].provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Invoke },
+      new CancellationTokenSource().token,
+    );
+    assert.ok((Array.isArray(result) ? result : result?.items)?.length > 0);
+  });
+
+  it('quill.restartServer starts a new server', async () => {
+    const [pid] = quillChildren();
+    await commands.executeCommand('quill.restartServer');
+    await until('ready after restart', READY, 60_000);
+    const pids = quillChildren();
+    assert.strictEqual(pids.length, 1);
+    assert.notStrictEqual(pids[0], pid);
+    assert.strictEqual(vs.inlineProviders.length, 1, 'still one inline provider');
+  });
+});
+
+describe('the extension without a model', function () {
+  this.timeout(60_000);
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+
+  before(async () => {
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default);
+    }
+    vs.config.set('quill.path', QUILL_BIN);
+    vs.config.set('quill.model', 'no-such-model');
+    await activate(context as unknown as vscode.ExtensionContext);
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    await until('the server to exit', () => quillChildren().length === 0, 10_000);
+  });
+
+  it("shows the server's reason, marks the status bar failed, and offers a download once", async () => {
+    await until('failed', () => statusText().includes('failed'), 20_000);
+    assert.ok(vs.shown.some((m) => m.kind === 'error' && /unknown model "no-such-model"/.test(m.message)), JSON.stringify(vs.shown));
+    const offers = vs.shown.filter((m) => /no model is loaded/.test(m.message));
+    assert.strictEqual(offers.length, 1);
+    assert.deepStrictEqual(offers[0].items, ['Download a Model', 'Open Settings']);
+    assert.match(vs.statusItems[0].tooltip, /Pull/);
+  });
+
+  it('a missing quill binary is reported with a pointer to quill.path', async () => {
+    await deactivate();
+    await until('the previous server to exit', () => quillChildren().length === 0, 10_000);
+    vs.reset();
+    vs.config.set('quill.path', '/nonexistent/quill');
+    await activate({ subscriptions: [] } as unknown as vscode.ExtensionContext);
+    assert.match(statusText(), /down/);
+    assert.strictEqual(vs.shown.length, 1, JSON.stringify(vs.shown));
+    assert.strictEqual(vs.shown[0].kind, 'error');
+    assert.match(vs.shown[0].message, /cannot find "\/nonexistent\/quill".*quill\.path/);
+    assert.deepStrictEqual(vs.shown[0].items, ['Open Settings', 'Show Log']);
+    assert.deepStrictEqual(quillChildren(), []);
+  });
+});

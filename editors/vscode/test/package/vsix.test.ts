@@ -1,0 +1,60 @@
+// The packaged quill.vsix is self-contained: unpacked, its main module loads (with the
+// vscode mock) using only the dependencies inside the package, and it has no test or
+// TypeScript sources.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { EXTENSION_ROOT } from '../unit/manifest';
+
+function unzip(file: string, dir: string): void {
+  try {
+    execFileSync('unzip', ['-q', file, '-d', dir]);
+  } catch {
+    execFileSync('python3', ['-m', 'zipfile', '-e', file, dir]);
+  }
+}
+
+function listFiles(dir: string, base = dir): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
+  });
+}
+
+describe('quill.vsix', () => {
+  const vsix = path.join(EXTENSION_ROOT, 'quill.vsix');
+
+  it('unpacks to a loadable extension with its runtime dependencies and nothing else', function () {
+    if (!fs.existsSync(vsix)) {
+      this.skip();
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quill-vsix-'));
+    try {
+      unzip(vsix, dir);
+      const root = path.join(dir, 'extension');
+      const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+      const files = listFiles(root);
+      assert.ok(files.includes('README.md') || files.includes('readme.md'));
+      assert.deepStrictEqual(files.filter((f) => /^(src|test|out\/test)\//.test(f) || (f.endsWith('.ts') && !f.startsWith('node_modules'))), []);
+      for (const dev of ['mocha', 'typescript', 'eslint', '@vscode/vsce']) {
+        assert.ok(!fs.existsSync(path.join(root, 'node_modules', dev)), `dev dependency ${dev} packaged`);
+      }
+      for (const dep of Object.keys(manifest.dependencies)) {
+        assert.ok(fs.existsSync(path.join(root, 'node_modules', dep)), `dependency ${dep} missing`);
+      }
+      // Load the packaged main module; `require` resolves inside the unpacked folder.
+      const main = require.resolve(path.join(root, manifest.main));
+      assert.ok(main.startsWith(root));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const ext = require(main) as { activate?: unknown; deactivate?: unknown };
+      assert.strictEqual(typeof ext.activate, 'function');
+      assert.strictEqual(typeof ext.deactivate, 'function');
+      const loaded = Object.keys(require.cache).filter((k) => k.startsWith(root) && k.includes('vscode-languageclient'));
+      assert.ok(loaded.length > 0, 'the packaged vscode-languageclient was used');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
