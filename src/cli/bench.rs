@@ -150,41 +150,49 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let path = args.file.display().to_string();
     let engine = &loaded.engine;
 
-    let run_step =
-        |step: &quill::bench::Step, reuse: bool| -> Result<quill::complete::Completion> {
-            let mut input = Input::new(&step.text, step.offset);
-            input.language = language;
-            input.path = Some(&path);
-            let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info, layout)?;
-            let mut req = prepared.request(&cfg, Some("bench".into()));
-            req.reuse_cache = reuse;
-            let out = engine.generate_blocking(req)?;
-            Ok(finish(&input, &prepared, out, cfg.syntax_check))
-        };
+    // `reuse`: keep the common prefix in the KV cache; `shift`: also the suffix (what
+    // the server does while typing).
+    let run_step = |step: &quill::bench::Step,
+                    reuse: bool,
+                    shift: bool|
+     -> Result<quill::complete::Completion> {
+        let mut input = Input::new(&step.text, step.offset);
+        input.language = language;
+        input.path = Some(&path);
+        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info, layout)?;
+        let mut req = prepared.request(&cfg, Some("bench".into()));
+        req.reuse_cache = reuse;
+        req.shift_suffix = shift;
+        let out = engine.generate_blocking(req)?;
+        Ok(finish(&input, &prepared, out, cfg.syntax_check))
+    };
 
     // Cold first completion: an empty cache, as right after the server starts.
     eprintln!("bench: {} typing steps in {path}", steps.len());
-    let first = run_step(&steps[0], false)?;
+    let first = run_step(&steps[0], false, false)?;
     let cold_first = first.timings;
 
-    let mut warm = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
-        let c = run_step(step, true)?;
-        if i == 0 {
-            // The same prompt as the cold run: all but the last token reused.
-            continue;
+    let replay = |shift: bool| -> Result<Vec<quill::engine::Timings>> {
+        let mut out = Vec::new();
+        // Start from the first step's prompt, evaluated afresh.
+        run_step(&steps[0], false, false)?;
+        for step in &steps[1..] {
+            out.push(run_step(step, true, shift)?.timings);
         }
-        warm.push(c.timings);
-    }
+        Ok(out)
+    };
+    let warm = replay(false)?;
+    let shifted = replay(true)?;
     let mut cold = Vec::new();
     let stride = (steps.len() / args.cold_requests.max(1)).max(1);
     for step in steps.iter().step_by(stride).take(args.cold_requests) {
-        cold.push(run_step(step, false)?.timings);
+        cold.push(run_step(step, false, false)?.timings);
     }
 
     let raw = raw_engine(&loaded, &text, 1)?;
 
     let warm_s = series(&warm);
+    let shifted_s = series(&shifted);
     let cold_s = series(&cold);
     if args.json {
         let v = serde_json::json!({
@@ -197,6 +205,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             "suffix_budget": cfg.suffix_tokens,
             "cold_first_ms": cold_first.prompt_ms + cold_first.generate_ms,
             "with_reuse": warm_s,
+            "with_reuse_and_suffix_shift": shifted_s,
             "without_reuse": cold_s,
             "engine": {
                 "prompt_tokens": raw.evaluated_tokens,
@@ -233,7 +242,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         "{:<18} {:>5} {:>8} {:>8} {:>10} {:>10} {:>9} {:>10}",
         "completion", "n", "p50 ms", "p95 ms", "prompt tok", "evaluated", "gen tok", "gen tok/s"
     )?;
-    for (name, s) in [("with KV reuse", &warm_s), ("without KV reuse", &cold_s)] {
+    for (name, s) in [
+        ("reuse + suffix", &shifted_s),
+        ("reuse prefix", &warm_s),
+        ("no KV reuse", &cold_s),
+    ] {
         writeln!(
             out,
             "{:<18} {:>5} {:>8.0} {:>8.0} {:>10.0} {:>10.1} {:>9.1} {:>10.1}",

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use quill::bench::{mean, percentile};
-use quill::complete::{ContextFile, Input, Layout, complete_blocking};
+use quill::complete::{ContextFile, Input, Layout, finish, prepare};
 use quill::config::CompletionConfig;
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::tasks::SourceFile;
@@ -46,7 +46,9 @@ pub struct EvalArgs {
     pub seed: u64,
     /// Two configurations to run on the same tasks, each `key=value[,key=value]` with keys
     /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, syntax (on|off),
-    /// model (a name or path). Without it, one run with the flags' settings.
+    /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
+    /// the server does), typing (complete this many characters earlier first). Without
+    /// it, one run with the flags' settings.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print JSON
@@ -66,6 +68,11 @@ struct Config {
     completion: CompletionConfig,
     layout: Layout,
     context: bool,
+    /// Reuse the suffix's KV cache after an edit (as the server does while typing).
+    shift: bool,
+    /// Before each task, complete with the cursor this many characters earlier, as if
+    /// the user had typed them since (0: tasks start from a cold cache).
+    typing: usize,
 }
 
 fn parse_config(spec: &str, base: &Config) -> Result<Config> {
@@ -87,6 +94,8 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
             "model" => c.model = Some(v.to_string()),
+            "shift" => c.shift = v == "on",
+            "typing" => c.typing = n()?,
             other => bail!("unknown configuration key {other:?}"),
         }
     }
@@ -241,19 +250,26 @@ fn run_config(
         } else {
             Vec::new()
         };
+        if cfg.typing > 0 {
+            // The same file a few keystrokes earlier: what the cache holds while typing.
+            let mut cut = t.offset.saturating_sub(cfg.typing);
+            while !t.text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let earlier = format!("{}{}", &t.text[..cut], &t.text[t.offset..]);
+            let mut input = Input::new(&earlier, cut);
+            input.language = Some(lang);
+            input.path = Some(&t.path);
+            input.context = &context;
+            input.repo_name = Some("workspace");
+            let _ = run_one(loaded, &input, cfg)?;
+        }
         let mut input = Input::new(&t.text, t.offset);
         input.language = Some(lang);
         input.path = Some(&t.path);
         input.context = &context;
         input.repo_name = Some("workspace");
-        let c = complete_blocking(
-            &loaded.engine,
-            &input,
-            &cfg.completion,
-            &*loaded.counter,
-            cfg.layout,
-            None,
-        )?;
+        let c = run_one(loaded, &input, cfg)?;
         let got = answer(t.kind, &c.text);
         let completed = format!("{}{}{}", &t.text[..t.offset], c.text, &t.text[t.offset..]);
         let parses = quill::syntax::parse(lang, &completed, None)
@@ -278,6 +294,25 @@ fn run_config(
         }
     }
     Ok(out)
+}
+
+/// One completion through the shared pipeline, with the configuration's engine options.
+fn run_one(
+    loaded: &Loaded,
+    input: &Input<'_>,
+    cfg: &Config,
+) -> Result<quill::complete::Completion> {
+    let prepared = prepare(
+        input,
+        &cfg.completion,
+        &*loaded.counter,
+        &loaded.info,
+        cfg.layout,
+    )?;
+    let mut req = prepared.request(&cfg.completion, None);
+    req.shift_suffix = cfg.shift;
+    let out = loaded.engine.generate_blocking(req)?;
+    Ok(finish(input, &prepared, out, cfg.completion.syntax_check))
 }
 
 fn task_context(
@@ -374,6 +409,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         completion: args.completion.config(),
         layout: args.completion.layout(),
         context: true,
+        shift: false,
+        typing: 0,
     };
     let configs: Vec<Config> = match &args.compare {
         Some(specs) => specs

@@ -111,6 +111,10 @@ pub struct Request {
     /// Reuse the KV cache's common prefix (true). False clears the cache first, which is
     /// what a server that builds a new context per request pays; benchmarks compare both.
     pub reuse_cache: bool,
+    /// Also reuse the end of the previous prompt after an edit in its middle, moving its
+    /// keys and values to their new positions (an approximation, bounded; see
+    /// `engine::llama`). For typing: the code after the cursor stays cached.
+    pub shift_suffix: bool,
 }
 
 impl Request {
@@ -125,6 +129,7 @@ impl Request {
             priority: Priority::Interactive,
             ignore_eog: false,
             reuse_cache: true,
+            shift_suffix: false,
         }
     }
 }

@@ -304,24 +304,12 @@ impl Server {
         let (snap, _, outcome) = self.run_work(&work, &action).await?;
         match outcome {
             Outcome::Edit { replacement, .. } => {
-                let enc = self.state.encoding();
-                let range = position::range(
-                    &snap.text,
-                    &snap.index,
-                    replacement.start,
-                    replacement.end,
-                    enc,
-                );
-                ca.edit = Some(WorkspaceEdit {
-                    changes: Some(HashMap::from([(
-                        work.uri.clone(),
-                        vec![TextEdit {
-                            range,
-                            new_text: replacement.new_text,
-                        }],
-                    )])),
-                    ..WorkspaceEdit::default()
-                });
+                ca.edit = Some(workspace_edit(
+                    &work.uri,
+                    &snap,
+                    replacement,
+                    self.state.encoding(),
+                ));
             }
             Outcome::Rejected { explanation, .. } | Outcome::Explanation(explanation) => {
                 ca.command = Some(Command {
@@ -375,24 +363,8 @@ impl Server {
                         replacement,
                         summary,
                     } => {
-                        let enc = self.state.encoding();
-                        let range = position::range(
-                            &snap.text,
-                            &snap.index,
-                            replacement.start,
-                            replacement.end,
-                            enc,
-                        );
-                        let edit = WorkspaceEdit {
-                            changes: Some(HashMap::from([(
-                                work.uri.clone(),
-                                vec![TextEdit {
-                                    range,
-                                    new_text: replacement.new_text,
-                                }],
-                            )])),
-                            ..WorkspaceEdit::default()
-                        };
+                        let edit =
+                            workspace_edit(&work.uri, &snap, replacement, self.state.encoding());
                         let applied = self
                             .client
                             .apply_edit(edit)
@@ -507,6 +479,32 @@ impl Server {
                 .show_message(MessageType::INFO, format!("{title}\n\n{md}"))
                 .await;
         }
+    }
+}
+
+/// The one-edit `WorkspaceEdit` that makes `replacement` in the document `snap`.
+fn workspace_edit(
+    uri: &Uri,
+    snap: &Snapshot,
+    replacement: assist::Replacement,
+    enc: crate::text::Encoding,
+) -> WorkspaceEdit {
+    let range = position::range(
+        &snap.text,
+        &snap.index,
+        replacement.start,
+        replacement.end,
+        enc,
+    );
+    WorkspaceEdit {
+        changes: Some(HashMap::from([(
+            uri.clone(),
+            vec![TextEdit {
+                range,
+                new_text: replacement.new_text,
+            }],
+        )])),
+        ..WorkspaceEdit::default()
     }
 }
 

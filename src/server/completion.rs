@@ -212,6 +212,9 @@ pub(super) async fn complete(
     let cfg = state.settings().completion();
     let mut req = prepared.request(&cfg, Some(uri.as_str().to_string()));
     req.priority = Priority::Interactive;
+    // While typing, keep the code after the cursor cached (see Request::shift_suffix);
+    // warm-ups on a pause decode it afresh.
+    req.shift_suffix = true;
     // Dropping this future (the client cancelled) drops the ticket, which cancels the
     // request on the engine thread between two tokens.
     let ticket = job.model.engine.submit(req);

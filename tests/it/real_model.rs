@@ -293,3 +293,44 @@ fn budget_tokenizer_matches_llama_cpp() {
         );
     }
 }
+
+#[test]
+fn typing_keeps_the_suffix_cached_with_shift() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let info = engine.ready_blocking().unwrap();
+    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
+    let line = "    values = [order.subtotal for order in orders if not order.is_empty()]\n";
+    let at = text.find(line).unwrap() + 4;
+    let rest = &text[at + line.len() - 4..];
+    let cfg = CompletionConfig::default();
+    let run = |typed: &str, shift: bool| {
+        let doc = format!("{}{typed}\n{rest}", &text[..at]);
+        let mut input = Input::new(&doc, at + typed.len());
+        input.language = Some(Language::Python);
+        let prepared =
+            quill::complete::prepare(&input, &cfg, &*counter, &info, Layout::Psm).unwrap();
+        let mut req = prepared.request(&cfg, None);
+        req.shift_suffix = shift;
+        let out = engine.generate_blocking(req).unwrap();
+        quill::complete::finish(&input, &prepared, out, true)
+    };
+    let first = run("val", true);
+    // Three more characters typed at the cursor: the prefix's end changes, the suffix not.
+    let second = run("values", true);
+    let t = second.timings;
+    eprintln!("first {:?}\nsecond {t:?}\n{:?}", first.timings, second.text);
+    assert!(
+        t.evaluated_tokens <= 48,
+        "decoded {} prompt tokens",
+        t.evaluated_tokens
+    );
+    assert!(t.reused_tokens + 48 >= t.prompt_tokens);
+    assert!(!second.text.trim().is_empty());
+    // Without the shift the whole suffix is decoded again.
+    run("val", false);
+    let third = run("values", false);
+    assert!(third.timings.evaluated_tokens > 100, "{:?}", third.timings);
+}

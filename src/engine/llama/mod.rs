@@ -31,6 +31,16 @@ use crate::config::{EngineConfig, GPU_BUILD};
 /// throughput on a CPU.
 const PROMPT_CHUNK: usize = 64;
 
+/// Tokens decoded in front of a reused (shifted) suffix before it is decoded afresh.
+const MAX_STALE: usize = 256;
+/// A suffix shorter than this is decoded rather than shifted.
+const MIN_SHIFTED: usize = 16;
+/// Tokens right after the edit that are decoded afresh even when the rest is shifted.
+const FRESH_SUFFIX: usize = 32;
+
+/// The sequence the suffix shift decodes in before it becomes sequence 0.
+const SCRATCH_SEQ: usize = 1;
+
 /// llama.cpp's process-wide initialisation, done once. Its logs go to `tracing` first, so
 /// nothing reaches stdout (which carries the protocol in `quill serve`).
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -58,6 +68,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
             return starter.fail(e.to_string());
         }
         let gpu_layers = effective_gpu_layers(cfg.gpu_layers);
+        let free_before = gpu_free_memory();
         let params = LlamaModelParams::default()
             .with_n_gpu_layers(gpu_layers)
             .with_progress_callback(starter.progress_fn());
@@ -77,9 +88,11 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(cfg.batch_size)
             .with_n_ubatch(cfg.batch_size)
-            .with_n_seq_max(cfg.parallel.max(1))
-            // One pool of cells for every sequence, so batch slots can share prefixes.
-            .with_kv_unified(cfg.parallel > 1)
+            // At least two sequences: the suffix shift needs a scratch one.
+            .with_n_seq_max(cfg.parallel.max(2))
+            // One pool of cells for every sequence: batch slots and the scratch sequence
+            // share cells instead of copying them.
+            .with_kv_unified(true)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let ctx = match model.new_context(backend, ctx_params) {
@@ -90,7 +103,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
                 ));
             }
         };
-        let mut runner = LlamaRunner::new(&model, ctx, cfg.parallel.max(1) as usize);
+        let mut runner = LlamaRunner::new(&model, ctx, cfg.parallel.max(2) as usize);
         let info = ModelInfo {
             name: cfg.model_name.clone(),
             path: cfg.model_path.display().to_string(),
@@ -109,6 +122,19 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
                 .ok()
                 .and_then(|t| t.to_string().ok()),
         };
+        if gpu_layers > 0 {
+            let used: u64 = free_before
+                .iter()
+                .zip(gpu_free_memory())
+                .map(|(b, a)| b.saturating_sub(a))
+                .sum();
+            tracing::info!(
+                layers_offloaded = info.gpu_layers,
+                layers = model.n_layer(),
+                vram_used_mib = used / (1 << 20),
+                "model on the GPU"
+            );
+        }
         tracing::info!(
             model = %info.name,
             load_ms = ms_since(started) as u64,
@@ -176,6 +202,24 @@ fn effective_gpu_layers(requested: u32) -> u32 {
     requested
 }
 
+/// Free memory of each GPU device, in bytes.
+fn gpu_free_memory() -> Vec<u64> {
+    if !GPU_BUILD {
+        return Vec::new();
+    }
+    llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.device_type,
+                llama_cpp_2::LlamaBackendDeviceType::Gpu
+                    | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
+            )
+        })
+        .map(|d| d.memory_free as u64)
+        .collect()
+}
+
 struct LlamaRunner<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
@@ -183,6 +227,14 @@ struct LlamaRunner<'m> {
     n_seq_max: usize,
     /// Tokens whose keys and values are in the KV cache (sequence 0), in order.
     cached: Vec<LlamaToken>,
+    /// How many of `cached` the last prompt was (the rest was generated).
+    prompt_len: usize,
+    /// Tokens decoded in front of a shifted suffix since it was last decoded afresh, and
+    /// where that suffix starts.
+    stale: usize,
+    stale_from: Option<usize>,
+    /// The model's memory can move keys and values to new positions.
+    can_shift: bool,
     batch: LlamaBatch<'static>,
 }
 
@@ -194,6 +246,10 @@ impl<'m> LlamaRunner<'m> {
             ctx,
             n_seq_max,
             cached: Vec::new(),
+            prompt_len: 0,
+            stale: 0,
+            stale_from: None,
+            can_shift: !model.is_recurrent() && !model.is_hybrid(),
             batch,
         }
     }
@@ -274,16 +330,24 @@ impl<'m> LlamaRunner<'m> {
     }
 
     /// Brings the KV cache to `tokens[..tokens.len() - 1]` plus the last token with logits,
-    /// reusing the common prefix. Returns how many tokens were reused.
+    /// reusing the common prefix. With `shift`, also the code after an edit: see
+    /// [`LlamaRunner::evaluate_shifted`]. Returns how many tokens were reused.
     fn evaluate(
         &mut self,
         tokens: &[LlamaToken],
         cancel: &CancelToken,
+        shift: bool,
     ) -> Result<usize, EngineError> {
         let mut keep = common_prefix(&self.cached, tokens);
         if keep == tokens.len() {
             // The last token must be decoded again to get its logits.
             keep = keep.saturating_sub(1);
+        }
+        if shift
+            && self.can_shift
+            && let Some(reused) = self.evaluate_shifted(tokens, keep, cancel)?
+        {
+            return Ok(reused);
         }
         if keep < self.cached.len() {
             let removed = self
@@ -295,6 +359,11 @@ impl<'m> LlamaRunner<'m> {
                 keep = 0;
             }
             self.cached.truncate(keep);
+        }
+        if self.stale_from.is_some_and(|s| keep <= s) {
+            // Everything that was reused stale is decoded afresh now.
+            self.stale = 0;
+            self.stale_from = None;
         }
         let reused = keep;
         let rest = &tokens[keep..];
@@ -313,7 +382,116 @@ impl<'m> LlamaRunner<'m> {
             self.decode()?;
             self.cached.extend_from_slice(chunk);
         }
+        self.prompt_len = tokens.len();
         Ok(reused)
+    }
+
+    /// Reuses the end of the previous prompt after an edit in its middle: when the user
+    /// types at the cursor, a fill-in-the-middle prompt changes at the end of its prefix
+    /// while everything after (the suffix) stays the same. The suffix's keys and values
+    /// are kept and moved to their new positions (a RoPE shift), only the edited middle and
+    /// the final token are decoded.
+    ///
+    /// This is an approximation: the moved suffix was computed attending to the old text
+    /// before it. It is bounded: the first `FRESH_SUFFIX` tokens after the edit are always
+    /// decoded afresh, and after `MAX_STALE` tokens changed in front of a moved suffix the
+    /// whole suffix is. Returns `None` when it does not apply.
+    fn evaluate_shifted(
+        &mut self,
+        tokens: &[LlamaToken],
+        keep: usize,
+        cancel: &CancelToken,
+    ) -> Result<Option<usize>, EngineError> {
+        let n = tokens.len();
+        let old_end = self.prompt_len.min(self.cached.len());
+        if keep + 1 >= n || keep + 1 >= old_end {
+            return Ok(None);
+        }
+        // Both prompts without their final token (the same `<|fim_middle|>`, whose logits
+        // are needed anew).
+        let old = &self.cached[keep..old_end - 1];
+        let new = &tokens[keep..n - 1];
+        let common = old
+            .iter()
+            .rev()
+            .zip(new.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        // The code right after the cursor is decoded afresh: it is what the edit changes
+        // the meaning of most. Only the farther suffix is moved.
+        let k = common.saturating_sub(FRESH_SUFFIX);
+        let middle = new.len() - k;
+        // Tokens the moved suffix has not seen: the edit itself.
+        let changed = middle - (common - k);
+        if k < MIN_SHIFTED || self.stale + changed > MAX_STALE || middle > 2 * PROMPT_CHUNK {
+            return Ok(None);
+        }
+        cancel.check()?;
+        let chunk_old = (old_end - 1 - k) as u32;
+        let chunk_new = n - 1 - k;
+        let delta = chunk_new as i32 - chunk_old as i32;
+        let ok = |r: Result<(), llama_cpp_2::context::kv_cache::KvCacheConversionError>| {
+            r.map_err(|e| EngineError::Backend(e.to_string()))
+        };
+        // llama.cpp only decodes a sequence forward (each batch starts right after the
+        // sequence's last cached position), so the edited middle cannot be decoded into
+        // sequence 0 in front of the moved suffix. It is decoded in the scratch sequence 1,
+        // which shares the prefix's cells; the suffix's cells are added to it; the final
+        // token is decoded there; then sequence 0 becomes sequence 1.
+        let scratch = SCRATCH_SEQ as i32;
+        // 1. Drop the old final token and what was generated, then the old middle; move
+        //    the suffix to its new positions.
+        ok(self
+            .ctx
+            .kv_cache_seq_rm(0, Some((old_end - 1) as u32), None))?;
+        ok(self
+            .ctx
+            .kv_cache_seq_rm(0, Some(keep as u32), Some(chunk_old)))?;
+        if delta != 0 {
+            ok(self
+                .ctx
+                .kv_cache_seq_add(0, Some(chunk_old), Some(old_end as u32 - 1), delta))?;
+        }
+        // 2. The prefix into the scratch sequence, and the middle decoded after it.
+        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
+        ok(self
+            .ctx
+            .kv_cache_seq_cp(0, scratch, Some(0), Some(keep as u32)))?;
+        if chunk_new > keep {
+            self.batch.clear();
+            for (j, tok) in tokens[keep..chunk_new].iter().enumerate() {
+                self.batch
+                    .add(*tok, (keep + j) as i32, &[scratch], false)
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+            }
+            self.decode()?;
+        }
+        // 3. The moved suffix joins it; the final token is decoded with logits.
+        ok(self
+            .ctx
+            .kv_cache_seq_cp(0, scratch, Some(chunk_new as u32), Some((n - 1) as u32)))?;
+        self.batch.clear();
+        self.batch
+            .add(tokens[n - 1], (n - 1) as i32, &[scratch], true)
+            .map_err(|e| EngineError::Backend(e.to_string()))?;
+        self.decode()?;
+        // 4. Sequence 0 is now the scratch sequence (the cells are shared, nothing copied).
+        ok(self.ctx.kv_cache_seq_rm(0, None, None))?;
+        ok(self.ctx.kv_cache_seq_cp(scratch, 0, None, None))?;
+        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
+        self.cached.clear();
+        self.cached.extend_from_slice(tokens);
+        self.prompt_len = n;
+        self.stale += changed;
+        self.stale_from = Some(self.stale_from.map_or(chunk_new, |s| s.min(chunk_new)));
+        tracing::debug!(
+            keep,
+            shifted = k,
+            decoded = middle + 1,
+            stale = self.stale,
+            "reused the suffix, shifted"
+        );
+        Ok(Some(keep + k))
     }
 
     fn decode(&mut self) -> Result<(), EngineError> {
@@ -363,8 +541,10 @@ impl Backend for LlamaRunner<'_> {
         if !req.reuse_cache {
             self.ctx.clear_kv_cache();
             self.cached.clear();
+            self.stale = 0;
+            self.stale_from = None;
         }
-        let reused = self.evaluate(&tokens, cancel)?;
+        let reused = self.evaluate(&tokens, cancel, req.shift_suffix)?;
         let mut timings = Timings {
             prompt_tokens: tokens.len() as u32,
             reused_tokens: reused as u32,
