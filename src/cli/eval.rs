@@ -29,7 +29,8 @@ pub struct EvalArgs {
     /// Folder to take source files from instead of the language's default
     #[arg(long)]
     pub source: Option<PathBuf>,
-    /// Source files sampled from the folder
+    /// Source files sampled from the folder (cross-file tasks: about as many again, from whole
+    /// packages)
     #[arg(long, default_value_t = 40)]
     pub files: usize,
     /// Tasks per kind
@@ -143,6 +144,41 @@ fn default_source(lang: Language) -> Result<PathBuf> {
 
 /// Source files of `lang` under `root`, sampled by seed: reasonable sizes, no tests.
 fn collect(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<SourceFile> {
+    let mut paths = eligible(root, lang);
+    let mut rng = Rng::new(seed);
+    rng.shuffle(&mut paths);
+    paths.truncate(max_files);
+    read_sources(root, paths)
+}
+
+/// Whole packages for cross-file tasks: folders with at least two files of `lang`, sampled
+/// by seed, up to 8 files from each, about `max_files` files in all. Files sampled one by
+/// one rarely include two that depend on each other.
+fn collect_packages(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<SourceFile> {
+    let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for p in eligible(root, lang) {
+        if let Some(dir) = p.parent() {
+            by_dir.entry(dir.to_path_buf()).or_default().push(p);
+        }
+    }
+    let mut dirs: Vec<Vec<PathBuf>> = by_dir.into_values().filter(|f| f.len() >= 2).collect();
+    let mut rng = Rng::new(seed ^ 0x5eed_c0de);
+    rng.shuffle(&mut dirs);
+    let mut paths = Vec::new();
+    for mut files in dirs {
+        if paths.len() >= max_files {
+            break;
+        }
+        rng.shuffle(&mut files);
+        files.truncate(8);
+        paths.extend(files);
+    }
+    read_sources(root, paths)
+}
+
+/// Every file of `lang` under `root` of a reasonable size, tests and vendored trees left
+/// out, sorted.
+fn eligible(root: &Path, lang: Language) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -179,9 +215,10 @@ fn collect(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<Sour
         }
     }
     paths.sort();
-    let mut rng = Rng::new(seed);
-    rng.shuffle(&mut paths);
-    paths.truncate(max_files);
+    paths
+}
+
+fn read_sources(root: &Path, paths: Vec<PathBuf>) -> Vec<SourceFile> {
     paths
         .into_iter()
         .filter_map(|p| {
@@ -391,7 +428,22 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("no {} files found under {}", lang.name(), root.display());
     }
-    let mut set = build_tasks(files, lang, &kinds, args.tasks, args.seed);
+    let single: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != Kind::CrossFile)
+        .collect();
+    let mut set = build_tasks(files, lang, &single, args.tasks, args.seed);
+    if kinds.contains(&Kind::CrossFile) {
+        let packages = collect_packages(&root, lang, args.files, args.seed);
+        set.append(build_tasks(
+            packages,
+            lang,
+            &[Kind::CrossFile],
+            args.tasks,
+            args.seed,
+        ));
+    }
     // Tasks from one file next to each other, in file order: later tasks reuse the KV
     // cache of earlier ones. Scores do not depend on the order.
     set.tasks.sort_by_key(|t| (t.file, t.offset));

@@ -20,7 +20,7 @@ use tree_sitter::Tree;
 use crate::complete::ContextFile;
 use crate::lang::Language;
 use crate::tokenizer::CountTokens;
-use symbols::{Definition, definitions, identifiers};
+use symbols::{Definition, definitions, identifiers, imports, module_name};
 
 /// A file the context may draw from.
 #[derive(Debug, Clone, Copy)]
@@ -91,8 +91,20 @@ pub fn build(
         current.text,
         (offset + opts.window_after).min(current.text.len()),
     );
-    let near = &current.text[lo..hi];
-    let wanted = identifiers(near);
+    let statements = match (current.language, current.tree) {
+        (Some(lang), Some(tree)) => imports(lang, tree, current.text),
+        _ => Vec::new(),
+    };
+    // Names near the cursor, leaving out import statements: an import says where a name
+    // comes from (see `import_ids`), not that the code at the cursor uses it.
+    let mut near = current.text[lo..hi].to_string();
+    for (start, text) in &statements {
+        let (a, b) = (*start, start + text.len());
+        if a >= lo && b <= hi {
+            near.replace_range(a - lo..b - lo, &" ".repeat(b - a));
+        }
+    }
+    let wanted = identifiers(&near);
     // Names the current file defines itself need no context.
     let own: HashSet<String> = match (current.language, current.tree) {
         (Some(lang), Some(tree)) => definitions(lang, tree, current.text)
@@ -102,6 +114,13 @@ pub fn build(
         _ => HashSet::new(),
     };
 
+    // The identifiers of each import statement: a name imported from another file's module
+    // may be needed at the cursor before it is used near it.
+    let import_ids: Vec<HashSet<String>> = statements
+        .iter()
+        .map(|(_, text)| identifiers(text).into_keys().collect())
+        .collect();
+
     let mut candidates: Vec<(f32, Piece)> = Vec::new();
     for src in others {
         if src.path == current.path {
@@ -110,16 +129,24 @@ pub fn build(
         let (Some(lang), Some(tree)) = (src.language, src.tree) else {
             continue;
         };
+        let module = module_name(src.path);
         for def in definitions(lang, tree, src.text) {
-            let Some(uses) = wanted.get(&def.name) else {
-                continue;
-            };
             if own.contains(&def.name) || def.name.len() < 2 {
                 continue;
             }
+            // Used often near the cursor first, then imported from this file's module; a
+            // recently touched file breaks ties.
+            let score = match wanted.get(&def.name) {
+                Some(uses) => 10.0 + *uses as f32,
+                None if import_ids
+                    .iter()
+                    .any(|ids| ids.contains(&def.name) && ids.contains(&module)) =>
+                {
+                    5.0
+                }
+                None => continue,
+            } + (src.recency.min(100) as f32) / 100.0;
             let text = render_definition(&def, src.text, opts.max_body_lines);
-            // Used often near the cursor, and from a recently touched file: shown first.
-            let score = 10.0 + *uses as f32 + (src.recency.min(100) as f32) / 100.0;
             candidates.push((
                 score,
                 Piece {

@@ -211,14 +211,36 @@ fn is_keyword(w: &str) -> bool {
     )
 }
 
+/// The name other files import a file by: its stem, or its folder's name for a package's
+/// index file (`__init__.py`, `mod.rs`, `lib.rs`, `index.js`).
+pub fn module_name(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if matches!(stem, "__init__" | "mod" | "lib" | "index" | "main")
+        && let Some(dir) = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|d| d.to_str())
+    {
+        return dir.to_string();
+    }
+    stem.to_string()
+}
+
 /// The import statements of a file, in order, as text.
 pub fn imports(lang: Language, tree: &Tree, text: &str) -> Vec<(usize, String)> {
     let query = lang.query(QueryKind::Imports);
     let mut cursor = QueryCursor::new();
     let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
     let mut out = Vec::new();
+    let names = query.capture_names();
     while let Some(m) = matches.next() {
-        for cap in m.captures() {
+        // Captures starting with `_` only serve predicates.
+        for cap in m
+            .captures()
+            .iter()
+            .filter(|c| names[c.index as usize] == "import")
+        {
             if let Ok(t) = cap.node.utf8_text(text.as_bytes()) {
                 out.push((cap.node.start_byte(), t.to_string()));
             }

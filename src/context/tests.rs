@@ -87,6 +87,21 @@ fn imports_are_found_in_every_language() {
         imports(Language::Python, &tree, HELPERS)[0].1,
         "import math"
     );
+    // ES modules and CommonJS `require` declarations; other calls are not imports.
+    let js = "import fs from 'fs';\nconst { join } = require('./paths');\nvar log = require('./log')\nconst n = parseInt('1');\n";
+    let tree = parse(Language::JavaScript, js, None).unwrap();
+    let found: Vec<String> = imports(Language::JavaScript, &tree, js)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "import fs from 'fs';",
+            "const { join } = require('./paths');",
+            "var log = require('./log')"
+        ]
+    );
 }
 
 #[test]
@@ -95,6 +110,27 @@ fn identifiers_skip_keywords_and_numbers() {
     assert_eq!(ids.get("x"), Some(&3));
     assert!(ids.contains_key("haversine") && ids.contains_key("y2"));
     assert!(!ids.contains_key("def") && !ids.contains_key("return") && !ids.contains_key("1"));
+}
+
+#[test]
+fn name_imported_from_another_files_module_is_in_context_before_its_first_use() {
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    // `haversine` is imported but not used yet; `unused_helper` is imported from elsewhere.
+    let main =
+        "from helpers import haversine\nfrom tools import unused_helper\n\n\ndef trip(a, b):\n    ";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("app/main.py", main, &main_tree, 2);
+    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert_eq!(ctx.len(), 1);
+    assert!(ctx[0].text.contains("def haversine("), "{}", ctx[0].text);
+    assert!(!ctx[0].text.contains("unused_helper"), "{}", ctx[0].text);
 }
 
 #[test]

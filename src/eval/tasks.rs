@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Tree};
 
 use super::Rng;
-use crate::context::symbols::{definitions, identifiers};
+use crate::context::symbols::{definitions, identifiers, imports, module_name};
 use crate::lang::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -70,6 +70,19 @@ pub struct Task {
 pub struct TaskSet {
     pub files: Vec<SourceFile>,
     pub tasks: Vec<Task>,
+}
+
+impl TaskSet {
+    /// Adds `other`'s files and tasks (their file indices moved past this set's files).
+    pub fn append(&mut self, other: TaskSet) {
+        let base = self.files.len();
+        self.files.extend(other.files);
+        self.tasks.extend(other.tasks.into_iter().map(|mut t| {
+            t.file += base;
+            t.others.iter_mut().for_each(|o| *o += base);
+            t
+        }));
+    }
 }
 
 struct Parsed<'a> {
@@ -319,6 +332,28 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
             groups.entry(p.file.group.as_str()).or_default().push(i);
         }
     }
+    // The identifiers of each import statement of each file. A name another file defines
+    // counts only when an import statement names that file's module and the name (or the
+    // line calls it through the module): a common name such as `copy` defined in an
+    // unrelated file of the same folder is a coincidence, not a dependency.
+    let imported: Vec<Vec<HashSet<String>>> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(p) => imports(lang, &p.tree, &p.file.text)
+                .iter()
+                .map(|(_, text)| identifiers(text).into_keys().collect())
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+    let module: Vec<String> = parsed
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map(|p| module_name(&p.file.path))
+                .unwrap_or_default()
+        })
+        .collect();
     let mut out = Vec::new();
     for task in line_tasks(lang, parsed, false) {
         let fi = task.file;
@@ -337,7 +372,16 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
         let from_other = used.keys().any(|name| {
             name.len() > 3
                 && !defined[fi].contains(name)
-                && others.iter().any(|&o| defined[o].contains(name))
+                && others.iter().any(|&o| {
+                    let m = &module[o];
+                    defined[o].contains(name)
+                        && imported[fi].iter().any(|ids| {
+                            ids.contains(m)
+                                && (ids.contains(name)
+                                    || task.expected.contains(&format!("{m}.{name}"))
+                                    || task.expected.contains(&format!("{m}::{name}")))
+                        })
+                })
         });
         if from_other {
             out.push(Task {
@@ -384,6 +428,31 @@ mod tests {
         };
         assert_eq!(ids(&a), ids(&b));
         assert!(!a.tasks.is_empty());
+    }
+
+    #[test]
+    fn a_name_counts_as_cross_file_only_when_imported() {
+        let file = |path: &str, text: &str| SourceFile {
+            path: path.into(),
+            text: text.into(),
+            group: "pkg".into(),
+        };
+        let util = "def parse_header(line):\n    return line.partition(':')\n";
+        // Uses a name util.py defines, but its own import says it comes from elsewhere.
+        let alone = "from email import parse_header\n\n\ndef read(x):\n    value = parse_header(x)\n    return value\n";
+        // Imports the module and calls through it.
+        let by_module =
+            "import util\n\n\ndef load(x):\n    value = util.parse_header(x)\n    return value\n";
+        let files = vec![
+            file("pkg/util.py", util),
+            file("pkg/alone.py", alone),
+            file("pkg/by_module.py", by_module),
+        ];
+        let set = build_tasks(files, Language::Python, &[Kind::CrossFile], 50, 1);
+        let paths: Vec<&str> = set.tasks.iter().map(|t| t.path.as_str()).collect();
+        assert_eq!(paths, ["pkg/by_module.py"]);
+        assert_eq!(module_name("pkg/__init__.py"), "pkg");
+        assert_eq!(module_name("src/store/mod.rs"), "store");
     }
 
     #[test]
