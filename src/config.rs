@@ -71,6 +71,9 @@ pub struct CompletionConfig {
     pub time_budget_ms: Option<u64>,
     /// Check candidates with tree-sitter and fall back to shorter ones.
     pub syntax_check: bool,
+    /// Lay context out with the model's repository tokens (`<|file_sep|>` and paths) where
+    /// it has them; otherwise as comments at the top of the prefix.
+    pub repo_layout: bool,
 }
 
 impl Default for CompletionConfig {
@@ -84,6 +87,7 @@ impl Default for CompletionConfig {
             max_block_lines: 24,
             time_budget_ms: None,
             syntax_check: true,
+            repo_layout: true,
         }
     }
 }

@@ -47,6 +47,7 @@ pub struct EvalArgs {
     pub seed: u64,
     /// Two configurations to run on the same tasks, each `key=value[,key=value]` with keys
     /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, syntax (on|off),
+    /// repo (on|off: context laid out with the model's repository tokens, or as comments),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first). Without
     /// it, one run with the flags' settings.
@@ -94,6 +95,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "context" => c.context = v == "on",
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
+            "repo" => c.completion.repo_layout = v == "on",
             "model" => c.model = Some(v.to_string()),
             "shift" => c.shift = v == "on",
             "typing" => c.typing = n()?,

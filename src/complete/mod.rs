@@ -193,7 +193,7 @@ pub fn prepare(
         prefix: &prefix,
         suffix: window.suffix,
         layout,
-        repo_tokens: model.has_repo_tokens,
+        repo_tokens: model.has_repo_tokens && cfg.repo_layout,
     });
     Ok(Prepared {
         prompt,
