@@ -144,17 +144,26 @@ fn run_action(
     Ok((assist::conclude(&query, &answer), target))
 }
 
+/// Runs an action that answers in prose (explain, review) on `FILE[:LINE[:COL]]`: the
+/// function at the position, or the whole file when no position is given.
+fn ask_about(
+    target: &str,
+    language: Option<&str>,
+    model: &ModelArgs,
+    action: &Action,
+) -> Result<(PathBuf, Outcome)> {
+    let whole = parse_target(target).is_err();
+    let (path, text, lang, offset) = locate(target, language)?;
+    let (outcome, _) = run_action(action, model, &path, &text, lang, offset, whole)?;
+    Ok((path, outcome))
+}
+
 pub fn explain(args: ExplainArgs) -> Result<ExitCode> {
-    let whole = parse_target(&args.target).is_err();
-    let (path, text, lang, offset) = locate(&args.target, args.language.as_deref())?;
-    let (outcome, _) = run_action(
-        &Action::Explain,
+    let (_, outcome) = ask_about(
+        &args.target,
+        args.language.as_deref(),
         &args.model,
-        &path,
-        &text,
-        lang,
-        offset,
-        whole,
+        &Action::Explain,
     )?;
     let Outcome::Explanation(md) = outcome else {
         bail!("unexpected answer");
@@ -167,16 +176,11 @@ pub fn explain(args: ExplainArgs) -> Result<ExitCode> {
 }
 
 pub fn review(args: ReviewArgs) -> Result<ExitCode> {
-    let whole = parse_target(&args.target).is_err();
-    let (path, text, lang, offset) = locate(&args.target, args.language.as_deref())?;
-    let (outcome, _) = run_action(
-        &Action::Review,
+    let (path, outcome) = ask_about(
+        &args.target,
+        args.language.as_deref(),
         &args.model,
-        &path,
-        &text,
-        lang,
-        offset,
-        whole,
+        &Action::Review,
     )?;
     let Outcome::Findings(findings) = outcome else {
         bail!("unexpected answer");
