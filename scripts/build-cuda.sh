@@ -9,8 +9,8 @@
 #
 # Result: target/cuda/release/quill, and dist/quill-cuda.xz (stripped, xz-compressed) to
 # carry to a GPU machine. At run time the binary needs the NVIDIA driver (libcuda.so.1)
-# and the CUDA 13 runtime libraries (libcudart.so.13, libcublas.so.13, libcublasLt.so.13)
-# on the library path, e.g. LD_LIBRARY_PATH=/usr/local/cuda/lib64.
+# and CUDA 13's cuBLAS (libcublas.so.13, libcublasLt.so.13) on the library path, e.g.
+# LD_LIBRARY_PATH=/usr/local/cuda/lib64 (the CUDA runtime is linked in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -62,17 +62,19 @@ int cuMemSetAccess(void) { return 999; }
 int cuMemUnmap(void) { return 999; }
 EOF
   cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$toolkit/lib/stubs/libcuda.so" "$tmp/cuda_stub.c"
-  # llama-cpp-sys-2 links cuBLAS and the runtime statically on Linux; the wheels ship
-  # them shared. Empty archives satisfy its -l flags; the shared libraries are linked
-  # below instead.
-  # The wheel's own libcudart_static.a wants NVIDIA's culibos, which no wheel has.
-  [ -f "$toolkit/lib/libcudart_static.a" ] && mv "$toolkit/lib/libcudart_static.a" "$toolkit/lib/libcudart_static.a.unused"
-  for l in cudart_static cublas_static cublasLt_static culibos; do
-    rm -f "$toolkit/lib/stubs/lib$l.a"
-    ar rcs "$toolkit/lib/stubs/lib$l.a"
-  done
   "$toolkit/bin/nvcc" --version | tail -1
 fi
+
+# llama-cpp-sys-2 links the runtime, cuBLAS and culibos statically on Linux. The runtime's
+# static archive is in the wheel (and CMake's compiler check needs it); cuBLAS comes only
+# as shared libraries and culibos not at all. Empty archives satisfy the -l flags of the
+# other three; the shared cuBLAS is linked below instead. Idempotent, so an older cache
+# (which had emptied the runtime too) is mended.
+[ -f "$toolkit/lib/libcudart_static.a.unused" ] && mv "$toolkit/lib/libcudart_static.a.unused" "$toolkit/lib/libcudart_static.a"
+rm -f "$toolkit/lib/stubs/libcudart_static.a"
+for l in cublas_static cublasLt_static culibos; do
+  [ -f "$toolkit/lib/stubs/lib$l.a" ] || ar rcs "$toolkit/lib/stubs/lib$l.a"
+done
 
 export CUDA_PATH="$toolkit" CUDAToolkit_ROOT="$toolkit"
 export CMAKE_CUDA_COMPILER="$toolkit/bin/nvcc"
@@ -80,8 +82,8 @@ export CMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-75;80;86;89;90}"
 export LIBRARY_PATH="$toolkit/lib/stubs:$toolkit/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 # The GPU machine's CPU may lack this one's instructions: a portable baseline by default.
 cpu=${QUILL_CPU:-x86-64-v3}
-export RUSTFLAGS="-C target-cpu=$cpu -L native=$toolkit/lib/stubs -C link-arg=-L$toolkit/lib \
--C link-arg=-l:libcublas.so.13 -C link-arg=-l:libcublasLt.so.13 -C link-arg=-l:libcudart.so.13 \
+export RUSTFLAGS="-C target-cpu=$cpu -L native=$toolkit/lib/stubs -L native=$toolkit/lib \
+-C link-arg=-L$toolkit/lib -C link-arg=-l:libcublas.so.13 -C link-arg=-l:libcublasLt.so.13 \
 -C link-arg=-Wl,-rpath,/usr/local/cuda/lib64"
 
 say "building quill --features cuda (CUDA architectures $CMAKE_CUDA_ARCHITECTURES, CPU $cpu)"

@@ -340,14 +340,21 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
         .into_iter()
         .filter(|p| p != &file && p.exists())
         .collect();
-    let report = super::bench_lsp::run_session(
-        &file,
-        &others,
-        start_line,
-        args.lines,
-        args.model.model.as_deref(),
-        args.model.threads,
-    )?;
+    // The server's settings from the command line's flags.
+    let mut options = serde_json::json!({});
+    if let Some(m) = &args.model.model {
+        options["model"] = m.as_str().into();
+    }
+    if let Some(t) = args.model.threads {
+        options["threads"] = t.into();
+    }
+    if let Some(n) = args.model.gpu_layers {
+        options["gpuLayers"] = n.into();
+    }
+    if let Some(n) = args.completion.max_tokens {
+        options["maxTokens"] = n.into();
+    }
+    let report = super::bench_lsp::run_session(&file, &others, start_line, args.lines, &options)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

@@ -34,7 +34,9 @@ struct StdioClient {
 }
 
 impl StdioClient {
-    fn start(model: Option<&str>, threads: Option<usize>) -> Result<Self> {
+    /// Starts `quill serve` and initializes it with `options` (the server's settings; a
+    /// warm-up is always asked for).
+    fn start(options: &Value) -> Result<Self> {
         let exe = std::env::current_exe().context("find the quill binary")?;
         let mut child = Command::new(exe)
             .arg("serve")
@@ -51,13 +53,8 @@ impl StdioClient {
             stdout,
             next_id: 1,
         };
-        let mut options = json!({"warmup": true});
-        if let Some(m) = model {
-            options["model"] = json!(m);
-        }
-        if let Some(t) = threads {
-            options["threads"] = json!(t);
-        }
+        let mut options = options.clone();
+        options["warmup"] = json!(true);
         let root = std::env::current_dir()?;
         c.request(
             "initialize",
@@ -174,12 +171,11 @@ pub fn run_session(
     others: &[PathBuf],
     start_line: usize,
     lines: usize,
-    model: Option<&str>,
-    threads: Option<usize>,
+    server_options: &Value,
 ) -> Result<LspReport> {
     let text = std::fs::read_to_string(file)?;
     let steps: Vec<Step> = typing_steps(&text, start_line, lines);
-    let mut c = StdioClient::start(model, threads)?;
+    let mut c = StdioClient::start(server_options)?;
     loop {
         let s = c.request("quill/status", Value::Null)?;
         match s["state"].as_str() {
