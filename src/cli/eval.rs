@@ -15,7 +15,7 @@ use quill::complete::{ContextFile, Input, Layout, finish, prepare};
 use quill::config::CompletionConfig;
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::tasks::SourceFile;
-use quill::eval::{Kind, Rng, Task, TaskSet, build_tasks, edit_similarity, exact_match};
+use quill::eval::{Kind, Rng, Task, TaskSet, build_tasks, edit_similarity, exact_match, sign_test};
 use quill::lang::Language;
 
 use super::{CompletionArgs, Loaded, ModelArgs, load_config};
@@ -45,17 +45,23 @@ pub struct EvalArgs {
     pub kinds: Vec<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Two configurations to run on the same tasks, each `key=value[,key=value]` with keys
-    /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, syntax (on|off),
+    /// Configurations to run on the same tasks (two for the side-by-side comparison; one
+    /// to four accepted), each `key=value[,key=value]` with keys
+    /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, snippets (on|off:
+    /// similar code from open files besides definitions), syntax (on|off),
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first). Without
     /// it, one run with the flags' settings.
-    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Write every task's outcome as JSON lines to FILE (configuration, task, expected and
+    /// generated text, scores, the rendered prompt) to see why a configuration loses
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -70,6 +76,8 @@ struct Config {
     completion: CompletionConfig,
     layout: Layout,
     context: bool,
+    /// Similar snippets from the open files, besides definitions.
+    snippets: bool,
     /// Reuse the suffix's KV cache after an edit (as the server does while typing).
     shift: bool,
     /// Before each task, complete with the cursor this many characters earlier, as if
@@ -93,6 +101,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "prefix" => c.completion.prefix_tokens = n()?,
             "suffix" => c.completion.suffix_tokens = n()?,
             "context" => c.context = v == "on",
+            "snippets" => c.snippets = v == "on",
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
             "repo" => c.completion.repo_layout = v == "on",
@@ -275,6 +284,7 @@ fn run_config(
     set: &TaskSet,
     cfg: &Config,
     lang: Language,
+    mut dump: Option<&mut dyn Write>,
 ) -> Result<Vec<Outcome>> {
     let trees: Vec<Option<tree_sitter::Tree>> = set
         .files
@@ -285,7 +295,7 @@ fn run_config(
     let started = Instant::now();
     for (i, t) in set.tasks.iter().enumerate() {
         let context = if cfg.context && !t.others.is_empty() {
-            task_context(set, &trees, t, loaded, &cfg.completion)
+            task_context(set, &trees, t, loaded, cfg)
         } else {
             Vec::new()
         };
@@ -301,19 +311,19 @@ fn run_config(
             input.path = Some(&t.path);
             input.context = &context;
             input.repo_name = Some("workspace");
-            let _ = run_one(loaded, &input, cfg)?;
+            run_one(loaded, &input, cfg)?;
         }
         let mut input = Input::new(&t.text, t.offset);
         input.language = Some(lang);
         input.path = Some(&t.path);
         input.context = &context;
         input.repo_name = Some("workspace");
-        let c = run_one(loaded, &input, cfg)?;
+        let (c, prompt) = run_one(loaded, &input, cfg)?;
         let got = answer(t.kind, &c.text);
         let completed = format!("{}{}{}", &t.text[..t.offset], c.text, &t.text[t.offset..]);
         let parses = quill::syntax::parse(lang, &completed, None)
             .is_some_and(|tree| quill::syntax::error_count(tree.root_node()) == 0);
-        out.push(Outcome {
+        let o = Outcome {
             kind: t.kind,
             exact: exact_match(&got, &t.expected),
             similarity: edit_similarity(&got, &t.expected),
@@ -321,7 +331,28 @@ fn run_config(
             empty: c.text.trim().is_empty(),
             ms: c.timings.prompt_ms + c.timings.generate_ms,
             prompt_tokens: c.timings.prompt_tokens as f64,
-        });
+        };
+        if let Some(w) = dump.as_mut() {
+            let line = serde_json::json!({
+                "config": cfg.name,
+                "model": loaded.info.name,
+                "task": t.id,
+                "kind": t.kind.name(),
+                "path": t.path,
+                "offset": t.offset,
+                "expected": t.expected,
+                "got": got,
+                "raw": c.raw,
+                "exact": o.exact,
+                "similarity": o.similarity,
+                "parses": o.parses,
+                "context": context.iter().map(|f| &f.path).collect::<Vec<_>>(),
+                "context_tokens": c.context_tokens,
+                "prompt": quill::engine::fake::render(&prompt),
+            });
+            writeln!(w, "{line}")?;
+        }
+        out.push(o);
         if (i + 1) % 10 == 0 {
             eprintln!(
                 "  {}: {}/{} tasks, {:.0} s",
@@ -335,12 +366,13 @@ fn run_config(
     Ok(out)
 }
 
-/// One completion through the shared pipeline, with the configuration's engine options.
+/// One completion through the shared pipeline, with the configuration's engine options,
+/// and the prompt it was given.
 fn run_one(
     loaded: &Loaded,
     input: &Input<'_>,
     cfg: &Config,
-) -> Result<quill::complete::Completion> {
+) -> Result<(quill::complete::Completion, Vec<quill::engine::Piece>)> {
     let prepared = prepare(
         input,
         &cfg.completion,
@@ -351,7 +383,11 @@ fn run_one(
     let mut req = prepared.request(&cfg.completion, None);
     req.shift_suffix = cfg.shift;
     let out = loaded.engine.generate_blocking(req)?;
-    Ok(finish(input, &prepared, out, cfg.completion.syntax_check))
+    let prompt = prepared.prompt.clone();
+    Ok((
+        finish(input, &prepared, out, cfg.completion.syntax_check),
+        prompt,
+    ))
 }
 
 fn task_context(
@@ -359,7 +395,7 @@ fn task_context(
     trees: &[Option<tree_sitter::Tree>],
     t: &Task,
     loaded: &Loaded,
-    cfg: &CompletionConfig,
+    cfg: &Config,
 ) -> Vec<ContextFile> {
     let current_tree = quill::syntax::parse(t.language, &t.text, None);
     let current = Source {
@@ -380,9 +416,15 @@ fn task_context(
             recency: 1,
         })
         .collect();
+    let defaults = ContextOptions::default();
     let opts = ContextOptions {
-        budget: cfg.context_tokens,
-        ..ContextOptions::default()
+        budget: cfg.completion.context_tokens,
+        max_snippets: if cfg.snippets {
+            defaults.max_snippets
+        } else {
+            0
+        },
+        ..defaults
     };
     quill::context::build(&current, t.offset, &others, &opts, &*loaded.counter)
 }
@@ -463,6 +505,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         completion: args.completion.config(),
         layout: args.completion.layout(),
         context: true,
+        snippets: true,
         shift: false,
         typing: 0,
     };
@@ -473,7 +516,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             .collect::<Result<_>>()?,
         None => vec![base],
     };
+    let mut dump = match &args.dump {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("create {}", p.display()))?,
+        )),
+        None => None,
+    };
     let mut results = Vec::new();
+    let mut all_outcomes: Vec<Vec<Outcome>> = Vec::new();
     let mut loaded: Option<(Option<String>, Loaded)> = None;
     for cfg in &configs {
         if loaded.as_ref().is_none_or(|(m, _)| *m != cfg.model) {
@@ -484,8 +534,18 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         let (_, l) = loaded.as_ref().expect("loaded above");
         eprintln!("running {} with {}", cfg.name, l.info.name);
-        let outcomes = run_config(l, &set, cfg, lang)?;
+        let outcomes = run_config(
+            l,
+            &set,
+            cfg,
+            lang,
+            dump.as_mut().map(|w| w as &mut dyn Write),
+        )?;
         results.push((cfg.name.clone(), l.info.name.clone(), rows(&outcomes)));
+        all_outcomes.push(outcomes);
+    }
+    if let Some(mut w) = dump {
+        w.flush()?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -501,6 +561,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
+        let v = match &all_outcomes[..] {
+            [a, b] => serde_json::json!({ "configs": v, "paired": paired(a, b) }),
+            _ => serde_json::json!({ "configs": v }),
+        };
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
@@ -528,5 +592,65 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    if let ([a, b], [(na, _, _), (nb, _, _)]) = (&all_outcomes[..], &results[..]) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Paired, task by task (edit similarity; a sign test's p under 0.05 is a real difference):"
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "| kind | {na} better | {nb} better | same | exact only {na} | exact only {nb} | sign test p |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        for (k, p) in paired(a, b) {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.3} |",
+                k.name(),
+                p.a_better,
+                p.b_better,
+                p.same,
+                p.exact_only_a,
+                p.exact_only_b,
+                p.sign_p
+            )?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How two configurations compare on the same tasks, one kind.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Paired {
+    a_better: usize,
+    b_better: usize,
+    same: usize,
+    exact_only_a: usize,
+    exact_only_b: usize,
+    /// Two-sided sign test on the tasks where the two differ.
+    sign_p: f64,
+}
+
+/// Task-by-task comparison of two runs over the same tasks (same order).
+fn paired(a: &[Outcome], b: &[Outcome]) -> BTreeMap<Kind, Paired> {
+    let mut by: BTreeMap<Kind, Paired> = BTreeMap::new();
+    for (x, y) in a.iter().zip(b) {
+        let p = by.entry(x.kind).or_default();
+        let d = x.similarity - y.similarity;
+        if d > 1e-9 {
+            p.a_better += 1;
+        } else if d < -1e-9 {
+            p.b_better += 1;
+        } else {
+            p.same += 1;
+        }
+        p.exact_only_a += usize::from(x.exact && !y.exact);
+        p.exact_only_b += usize::from(y.exact && !x.exact);
+    }
+    for p in by.values_mut() {
+        p.sign_p = sign_test(p.a_better, p.b_better);
+    }
+    by
 }

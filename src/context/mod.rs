@@ -20,7 +20,7 @@ use tree_sitter::Tree;
 use crate::complete::ContextFile;
 use crate::lang::Language;
 use crate::tokenizer::CountTokens;
-use symbols::{Definition, definitions, identifiers, imports, module_name};
+use symbols::{Definition, definitions, identifiers, imports, imports_whole, module_name};
 
 /// A file the context may draw from.
 #[derive(Debug, Clone, Copy)]
@@ -130,23 +130,55 @@ pub fn build(
             continue;
         };
         let module = module_name(src.path);
+        // Whether the current file can name this file's top-level definitions: it imports
+        // the module, qualifies names with it (`helpers.f`, `helpers::f`), or the language
+        // shares names between the files of a folder (Go's packages; Rust's `use super::*`
+        // and crate paths are too varied to tell).
+        let imported = import_ids.iter().any(|ids| ids.contains(&module));
+        let whole = statements
+            .iter()
+            .any(|(_, stmt)| imports_whole(lang, stmt, &module));
+        let reachable = imported
+            || wanted.contains_key(&module)
+            || matches!(lang, Language::Go | Language::Rust);
         for def in definitions(lang, tree, src.text) {
-            if own.contains(&def.name) || def.name.len() < 2 {
+            // Local to a function, a dunder method every class has, a name the current
+            // file defines itself: never what the cursor needs from elsewhere.
+            if def.local
+                || own.contains(&def.name)
+                || def.name.len() < 2
+                || (def.name.starts_with("__") && def.name.ends_with("__"))
+            {
                 continue;
             }
-            // Used often near the cursor first, then imported from this file's module; a
+            // Used near the cursor and reachable first (more uses, higher), then members
+            // used near the cursor (`obj.name`), then names imported from this file's
+            // module before their first use, then the outline (signatures) of an imported
+            // module: the name the cursor needs may be any of its top-level ones. A
             // recently touched file breaks ties.
-            let score = match wanted.get(&def.name) {
-                Some(uses) => 10.0 + *uses as f32,
+            let (score, outline) = match wanted.get(&def.name) {
+                Some(uses) if !def.member && reachable => (20.0 + *uses as f32, false),
+                Some(uses) if def.member => (10.0 + *uses as f32, false),
+                // A top-level name of a file the current one cannot reach: a namesake.
+                Some(_) => continue,
                 None if import_ids
                     .iter()
                     .any(|ids| ids.contains(&def.name) && ids.contains(&module)) =>
                 {
-                    5.0
+                    (5.0, false)
                 }
+                None if imported && (whole || wanted.contains_key(&module)) && !def.member => (
+                    2.0 + f32::from(u8::from(wanted.contains_key(&module))),
+                    true,
+                ),
                 None => continue,
-            } + (src.recency.min(100) as f32) / 100.0;
-            let text = render_definition(&def, src.text, opts.max_body_lines);
+            };
+            let score = score + (src.recency.min(100) as f32) / 100.0;
+            let text = if outline {
+                outline_line(lang, &def)
+            } else {
+                render_definition(&def, src.text, opts.max_body_lines)
+            };
             candidates.push((
                 score,
                 Piece {
@@ -267,11 +299,19 @@ fn group(pieces: Vec<Piece>) -> Vec<ContextFile> {
         .into_iter()
         .map(|(path, mut pieces)| {
             pieces.sort_by_key(|p| p.start);
-            let text = pieces
-                .iter()
-                .map(|p| p.text.trim_end())
-                .collect::<Vec<_>>()
-                .join("\n\n");
+            // One-line pieces (constants, outline entries) read as consecutive lines;
+            // anything longer is set off by a blank line.
+            let mut text = String::new();
+            let mut prev_multi = false;
+            for p in &pieces {
+                let t = p.text.trim_end();
+                let multi = t.contains('\n');
+                if !text.is_empty() {
+                    text.push_str(if multi || prev_multi { "\n\n" } else { "\n" });
+                }
+                text.push_str(t);
+                prev_multi = multi;
+            }
             ContextFile { path, text }
         })
         .collect()
@@ -284,6 +324,15 @@ fn render_definition(def: &Definition, text: &str, max_lines: usize) -> String {
         return with_indent(text, def.start, whole);
     }
     with_indent(text, def.start, &def.signature)
+}
+
+/// A definition as one line of a module's outline: `def f(x): ...`, `fn f(x: u32) { ... }`.
+fn outline_line(lang: Language, def: &Definition) -> String {
+    let first = def.signature.lines().next().unwrap_or("").trim_end();
+    match lang {
+        Language::Python if first.ends_with(':') => format!("{first} ..."),
+        _ => first.to_string(),
+    }
 }
 
 /// `snippet` with the indentation its first line has in the file, so nested definitions

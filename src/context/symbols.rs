@@ -16,6 +16,11 @@ pub struct Definition {
     pub end: usize,
     /// The definition up to its body, with the body elided (`...` / `{ ... }`).
     pub signature: String,
+    /// Defined inside a function: no other file can name it.
+    pub local: bool,
+    /// Defined inside a class, `impl` or the like: other files reach it as an attribute
+    /// (`obj.name`), not by its bare name.
+    pub member: bool,
 }
 
 /// The definitions in `tree` (parsed from `text`), in source order.
@@ -39,17 +44,51 @@ pub fn definitions(lang: Language, tree: &Tree, text: &str) -> Vec<Definition> {
         let (Some(name), Some((kind, node))) = (name, def) else {
             continue;
         };
+        let (local, member) = enclosure(node);
         out.push(Definition {
             name: name.to_string(),
             kind: kind.to_string(),
             start: node.start_byte(),
             end: node.end_byte(),
             signature: signature(lang, node, text),
+            local,
+            member,
         });
     }
     out.sort_by_key(|d| d.start);
     out.dedup_by_key(|d| d.start);
     out
+}
+
+/// Where a definition sits: (inside a function, inside a type). The nearest enclosing
+/// function or type decides, so a method of a class nested in a function is local.
+fn enclosure(node: tree_sitter::Node<'_>) -> (bool, bool) {
+    let mut up = node.parent();
+    while let Some(n) = up {
+        let kind = n.kind();
+        if kind.contains("function")
+            || matches!(
+                kind,
+                "method_definition"
+                    | "method_declaration"
+                    | "arrow_function"
+                    | "lambda"
+                    | "closure_expression"
+            )
+        {
+            return (true, false);
+        }
+        if kind.starts_with("class")
+            || matches!(
+                kind,
+                "impl_item" | "trait_item" | "interface_declaration" | "object" | "type_spec"
+            )
+        {
+            return (false, true);
+        }
+        up = n.parent();
+    }
+    (false, false)
 }
 
 /// The text of `node` up to its body, with the body elided.
@@ -225,6 +264,25 @@ pub fn module_name(path: &str) -> String {
         return dir.to_string();
     }
     stem.to_string()
+}
+
+/// Whether import statement `stmt` brings in module `module` as a whole (`import helpers`,
+/// `from pkg import helpers`, `import * as helpers from './helpers'`, `use crate::helpers;`)
+/// rather than names from it (`from helpers import f`, `import { f } from './helpers'`).
+pub fn imports_whole(lang: Language, stmt: &str, module: &str) -> bool {
+    let has = |part: &str| identifiers(part).contains_key(module);
+    let stmt = stmt.trim();
+    match lang {
+        Language::Python => match stmt.strip_prefix("from ") {
+            Some(rest) => rest
+                .split_once(" import ")
+                .is_some_and(|(_, names)| has(names)),
+            None => has(stmt),
+        },
+        Language::JavaScript | Language::TypeScript => !stmt.contains('{') && has(stmt),
+        Language::Rust => has(stmt.rsplit("::").next().unwrap_or(stmt)),
+        _ => false,
+    }
 }
 
 /// The import statements of a file, in order, as text.

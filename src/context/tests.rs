@@ -134,6 +134,110 @@ fn name_imported_from_another_files_module_is_in_context_before_its_first_use() 
 }
 
 #[test]
+fn whole_module_imports_are_told_from_named_ones() {
+    use super::symbols::imports_whole;
+    let py = Language::Python;
+    assert!(imports_whole(py, "import helpers", "helpers"));
+    assert!(imports_whole(
+        py,
+        "from . import format_helpers",
+        "format_helpers"
+    ));
+    assert!(imports_whole(py, "import app.helpers as h", "helpers"));
+    assert!(!imports_whole(
+        py,
+        "from helpers import haversine",
+        "helpers"
+    ));
+    let js = Language::JavaScript;
+    assert!(imports_whole(
+        js,
+        "import * as helpers from './helpers';",
+        "helpers"
+    ));
+    assert!(imports_whole(
+        js,
+        "const helpers = require('./helpers')",
+        "helpers"
+    ));
+    assert!(!imports_whole(
+        js,
+        "import { f } from './helpers';",
+        "helpers"
+    ));
+    let rs = Language::Rust;
+    assert!(imports_whole(rs, "use crate::helpers;", "helpers"));
+    assert!(imports_whole(rs, "use crate::{helpers, other};", "helpers"));
+    assert!(!imports_whole(rs, "use crate::helpers::{a, b};", "helpers"));
+}
+
+#[test]
+fn namesakes_and_local_definitions_stay_out() {
+    // `callback` is a local function of another file and `__repr__` a method every class
+    // has; `size` is a top-level name of a module the current file does not import.
+    let other = "def main():\n    def callback():\n        pass\n\n\nclass Thing:\n    def __repr__(self):\n        return 'x'\n\n\nsize = 3\n";
+    let other_tree = parse(Language::Python, other, None).unwrap();
+    let main = "import reprlib\n\ndef fmt(cb):\n    size = len(cb)\n    def format_cb(callback):\n        return repr(callback).__repr__()\n    ";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("pkg/base.py", main, &main_tree, 2);
+    // On disk, not open: no snippets, only definitions.
+    let others = [src("pkg/runner.py", other, &other_tree, 0)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.is_empty(), "{ctx:?}");
+}
+
+#[test]
+fn module_used_near_the_cursor_shows_its_outline() {
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    // The module is imported whole and used: any of its top-level names may come next.
+    let main = "from app import helpers\n\ndef trip(a, b):\n    d = helpers.";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("app/main.py", main, &main_tree, 2);
+    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert_eq!(ctx.len(), 1);
+    let text = &ctx[0].text;
+    assert!(
+        text.contains("def haversine(lat1, lon1, lat2, lon2):"),
+        "{text}"
+    );
+    assert!(text.contains("def unused_helper(x):"), "{text}");
+    assert!(text.contains("class Point:"), "{text}");
+    // Signatures only, and no methods: an outline, not the code; each line stays valid
+    // Python, one per line.
+    assert!(
+        text.contains("def unused_helper(x): ...\nclass Point: ..."),
+        "{text}"
+    );
+    assert!(!text.contains("return x"), "{text}");
+    assert!(!text.contains("__init__"), "{text}");
+    // Imported under another module's name: nothing.
+    let other = "from tools import helpers2\n\ndef trip(a, b):\n    d = helpers2.";
+    let other_tree = parse(Language::Python, other, None).unwrap();
+    let current = src("app/main.py", other, &other_tree, 2);
+    let ctx = build(
+        &current,
+        other.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.is_empty(), "{ctx:?}");
+}
+
+#[test]
 fn definition_used_near_the_cursor_is_in_context() {
     let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";

@@ -8,7 +8,7 @@
 pub mod score;
 pub mod tasks;
 
-pub use score::{edit_similarity, exact_match};
+pub use score::{edit_similarity, exact_match, sign_test};
 pub use tasks::{Kind, Task, TaskSet, build_tasks};
 
 /// A small deterministic random number generator (SplitMix64): task sampling must not

@@ -38,9 +38,43 @@ pub fn edit_similarity(got: &str, expected: &str) -> f64 {
     1.0 - prev[b.len()] as f64 / longest as f64
 }
 
+/// Two-sided exact sign test: the chance of a split at least as uneven as `wins` to
+/// `losses` if either configuration were as likely to win each task (ties left out).
+/// 1 when there is nothing to compare.
+pub fn sign_test(wins: usize, losses: usize) -> f64 {
+    let n = wins + losses;
+    if n == 0 {
+        return 1.0;
+    }
+    let k = wins.min(losses);
+    // P(X <= k) for X ~ Binomial(n, 1/2), in logs to stay finite for large n.
+    let ln_half_n = n as f64 * 0.5f64.ln();
+    let mut ln_choose = 0.0; // ln C(n, 0)
+    let mut tail = 0.0;
+    for i in 0..=k {
+        if i > 0 {
+            ln_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        tail += (ln_choose + ln_half_n).exp();
+    }
+    (2.0 * tail).min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_test_known_values() {
+        assert_eq!(sign_test(0, 0), 1.0);
+        assert_eq!(sign_test(3, 3), 1.0);
+        // 2 * (1/2)^5
+        assert!((sign_test(5, 0) - 0.0625).abs() < 1e-12);
+        assert!((sign_test(0, 5) - 0.0625).abs() < 1e-12);
+        // 2 * (1 + 10 + 45) / 1024
+        assert!((sign_test(8, 2) - 0.109_375).abs() < 1e-12);
+        assert!(sign_test(60, 20) < 0.001);
+    }
 
     #[test]
     fn known_values() {

@@ -2,8 +2,10 @@
 //!
 //! Kinds: a whole line masked (cursor at its indentation), the rest of a line masked
 //! (cursor mid-line), a function body masked (cursor on an empty line at the body's
-//! indentation), and cross-file lines: a masked line that uses a name another file of the
-//! same package defines, with that package's other files given as open documents.
+//! indentation), and cross-file lines: a masked line with the first use of a name another
+//! file of the same package defines and this one imports (used nowhere else in the file,
+//! so it cannot be copied from there), with that package's other files given as open
+//! documents.
 
 use std::collections::{HashMap, HashSet};
 
@@ -346,6 +348,21 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
             None => Vec::new(),
         })
         .collect();
+    // How often each identifier occurs in a file's import statements: a name the rest of
+    // the file uses too can be copied from there, and says nothing about context.
+    let in_imports: Vec<HashMap<String, usize>> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(p) => imports(lang, &p.tree, &p.file.text)
+                .iter()
+                .flat_map(|(_, text)| identifiers(text))
+                .fold(HashMap::new(), |mut acc, (k, n)| {
+                    *acc.entry(k).or_default() += n;
+                    acc
+                }),
+            None => HashMap::new(),
+        })
+        .collect();
     let module: Vec<String> = parsed
         .iter()
         .map(|p| {
@@ -369,8 +386,14 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
             continue;
         }
         let used = identifiers(&task.expected);
+        // Only the first use: the name appears nowhere else in the file but its imports.
+        let rest = identifiers(&task.text);
+        let unseen = |name: &String| {
+            rest.get(name).copied().unwrap_or(0) <= in_imports[fi].get(name).copied().unwrap_or(0)
+        };
         let from_other = used.keys().any(|name| {
             name.len() > 3
+                && unseen(name)
                 && !defined[fi].contains(name)
                 && others.iter().any(|&o| {
                     let m = &module[o];
@@ -443,10 +466,13 @@ mod tests {
         // Imports the module and calls through it.
         let by_module =
             "import util\n\n\ndef load(x):\n    value = util.parse_header(x)\n    return value\n";
+        // Imports the name, but uses it twice: either line can be copied from the other.
+        let twice = "from util import parse_header\n\n\ndef a(x):\n    return parse_header(x)\n\n\ndef b(y):\n    return parse_header(y)\n";
         let files = vec![
             file("pkg/util.py", util),
             file("pkg/alone.py", alone),
             file("pkg/by_module.py", by_module),
+            file("pkg/twice.py", twice),
         ];
         let set = build_tasks(files, Language::Python, &[Kind::CrossFile], 50, 1);
         let paths: Vec<&str> = set.tasks.iter().map(|t| t.path.as_str()).collect();
