@@ -135,12 +135,11 @@ pub fn build(
         // shares names between the files of a folder (Go's packages; Rust's `use super::*`
         // and crate paths are too varied to tell).
         let imported = import_ids.iter().any(|ids| ids.contains(&module));
+        let qualified = wanted.contains_key(&module);
         let whole = statements
             .iter()
             .any(|(_, stmt)| imports_whole(lang, stmt, &module));
-        let reachable = imported
-            || wanted.contains_key(&module)
-            || matches!(lang, Language::Go | Language::Rust);
+        let reachable = imported || qualified || matches!(lang, Language::Go | Language::Rust);
         for def in definitions(lang, tree, src.text) {
             // Local to a function, a dunder method every class has, a name the current
             // file defines itself: never what the cursor needs from elsewhere.
@@ -167,10 +166,9 @@ pub fn build(
                 {
                     (5.0, false)
                 }
-                None if imported && (whole || wanted.contains_key(&module)) && !def.member => (
-                    2.0 + f32::from(u8::from(wanted.contains_key(&module))),
-                    true,
-                ),
+                None if imported && (whole || qualified) && !def.member => {
+                    (if qualified { 3.0 } else { 2.0 }, true)
+                }
                 None => continue,
             };
             let score = score + (src.recency.min(100) as f32) / 100.0;

@@ -13,6 +13,36 @@ fn src<'a>(path: &'a str, text: &'a str, tree: &'a Tree, recency: u64) -> Source
     }
 }
 
+/// Context for a cursor at the end of `main` (at `path`), with `others` as (path, text,
+/// recency).
+fn context_at_end(path: &str, main: &str, others: &[(&str, &str, u64)]) -> Vec<ContextFile> {
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let trees: Vec<Tree> = others
+        .iter()
+        .map(|(p, t, _)| {
+            parse(
+                Language::from_path(std::path::Path::new(p)).unwrap(),
+                t,
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let sources: Vec<Source<'_>> = others
+        .iter()
+        .zip(&trees)
+        .map(|((p, t, r), tree)| src(p, t, tree, *r))
+        .collect();
+    let current = src(path, main, &main_tree, 2);
+    build(
+        &current,
+        main.len(),
+        &sources,
+        &Options::default(),
+        &ApproxCounter,
+    )
+}
+
 const HELPERS: &str = r#"import math
 
 
@@ -176,37 +206,18 @@ fn namesakes_and_local_definitions_stay_out() {
     // `callback` is a local function of another file and `__repr__` a method every class
     // has; `size` is a top-level name of a module the current file does not import.
     let other = "def main():\n    def callback():\n        pass\n\n\nclass Thing:\n    def __repr__(self):\n        return 'x'\n\n\nsize = 3\n";
-    let other_tree = parse(Language::Python, other, None).unwrap();
     let main = "import reprlib\n\ndef fmt(cb):\n    size = len(cb)\n    def format_cb(callback):\n        return repr(callback).__repr__()\n    ";
-    let main_tree = parse(Language::Python, main, None).unwrap();
-    let current = src("pkg/base.py", main, &main_tree, 2);
     // On disk, not open: no snippets, only definitions.
-    let others = [src("pkg/runner.py", other, &other_tree, 0)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = context_at_end("pkg/base.py", main, &[("pkg/runner.py", other, 0)]);
     assert!(ctx.is_empty(), "{ctx:?}");
 }
 
 #[test]
 fn module_used_near_the_cursor_shows_its_outline() {
-    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     // The module is imported whole and used: any of its top-level names may come next.
     let main = "from app import helpers\n\ndef trip(a, b):\n    d = helpers.";
-    let main_tree = parse(Language::Python, main, None).unwrap();
-    let current = src("app/main.py", main, &main_tree, 2);
-    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let others = [("app/helpers.py", HELPERS, 1)];
+    let ctx = context_at_end("app/main.py", main, &others);
     assert_eq!(ctx.len(), 1);
     let text = &ctx[0].text;
     assert!(
@@ -225,15 +236,7 @@ fn module_used_near_the_cursor_shows_its_outline() {
     assert!(!text.contains("__init__"), "{text}");
     // Imported under another module's name: nothing.
     let other = "from tools import helpers2\n\ndef trip(a, b):\n    d = helpers2.";
-    let other_tree = parse(Language::Python, other, None).unwrap();
-    let current = src("app/main.py", other, &other_tree, 2);
-    let ctx = build(
-        &current,
-        other.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = context_at_end("app/main.py", other, &others);
     assert!(ctx.is_empty(), "{ctx:?}");
 }
 
