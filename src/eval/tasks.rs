@@ -348,6 +348,18 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
             None => Vec::new(),
         })
         .collect();
+    // Where each file's import statements lie: a line inside one (`    parse_header,` of
+    // a multi-line import) names the helper; it does not recall it.
+    let import_spans: Vec<Vec<(usize, usize)>> = parsed
+        .iter()
+        .map(|p| match p {
+            Some(p) => imports(lang, &p.tree, &p.file.text)
+                .iter()
+                .map(|(start, text)| (*start, start + text.len()))
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
     // How often each identifier occurs in a file's import statements: a name the rest of
     // the file uses too can be copied from there, and says nothing about context.
     let in_imports: Vec<HashMap<String, usize>> = parsed
@@ -382,6 +394,9 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
         ]
         .iter()
         .any(|k| task.expected.starts_with(k))
+            || import_spans[fi]
+                .iter()
+                .any(|&(a, b)| task.offset < b && a < task.offset + task.expected.len().max(1))
         {
             continue;
         }
@@ -466,6 +481,8 @@ mod tests {
         // Imports the module and calls through it.
         let by_module =
             "import util\n\n\ndef load(x):\n    value = util.parse_header(x)\n    return value\n";
+        // A line inside a multi-line import names the helper; it does not recall it.
+        let multi = "from util import (\n    parse_header,\n)\n\n\ndef c(z):\n    return z\n";
         // Imports the name, but uses it twice: either line can be copied from the other.
         let twice = "from util import parse_header\n\n\ndef a(x):\n    return parse_header(x)\n\n\ndef b(y):\n    return parse_header(y)\n";
         let files = vec![
@@ -473,6 +490,7 @@ mod tests {
             file("pkg/alone.py", alone),
             file("pkg/by_module.py", by_module),
             file("pkg/twice.py", twice),
+            file("pkg/multi.py", multi),
         ];
         let set = build_tasks(files, Language::Python, &[Kind::CrossFile], 50, 1);
         let paths: Vec<&str> = set.tasks.iter().map(|t| t.path.as_str()).collect();
