@@ -8,10 +8,9 @@
 
 use std::time::Instant;
 
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{LlamaRunner, sampler};
+use super::{LlamaRunner, Picker, sampler};
 use crate::engine::{
     BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
     ms_since,
@@ -26,7 +25,7 @@ struct Active {
     /// The prompt, all of it.
     prompt: Vec<LlamaToken>,
     reused: usize,
-    sampler: LlamaSampler,
+    picker: Picker,
     /// The token sampled last, to be decoded next (generation phase).
     pending: Option<LlamaToken>,
     bytes: Vec<u8>,
@@ -201,13 +200,13 @@ impl LlamaRunner<'_> {
         slots[s].tokens.truncate(keep);
         let room = per_seq - prompt.len();
         let max_tokens = (req.max_tokens as usize).min(room);
-        let sampler = sampler(&req.sampling);
+        let picker = sampler(&req.sampling);
         slots[s].active = Some(Active {
             tag,
             req,
             prompt,
             reused: keep,
-            sampler,
+            picker,
             pending: None,
             bytes: Vec::new(),
             text: String::new(),
@@ -233,7 +232,7 @@ impl LlamaRunner<'_> {
         if a.req.deadline.is_some_and(|d| Instant::now() >= d) {
             return Step::Finished(StopReason::Deadline);
         }
-        let token = a.sampler.sample(&self.ctx, idx);
+        let token = a.picker.pick(&self.ctx, idx);
         if !a.req.ignore_eog && vocab.is_eog(token) {
             return Step::Finished(StopReason::EndOfGeneration);
         }
