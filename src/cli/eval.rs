@@ -55,6 +55,10 @@ pub struct EvalArgs {
     /// it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
+    /// Print the tasks (id, the code before the cursor on its line, the expected answer)
+    /// and stop, without loading a model: to see what a task set measures
+    #[arg(long)]
+    pub list: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -499,6 +503,20 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         root.display(),
         args.seed
     );
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for t in &set.tasks {
+            let line_start = t.text[..t.offset].rfind('\n').map_or(0, |i| i + 1);
+            writeln!(
+                out,
+                "{}\t{}\u{2038}{}",
+                t.id,
+                t.text[line_start..t.offset].trim_start(),
+                t.expected.lines().next().unwrap_or("")
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let base = Config {
         name: "default".into(),
         model: args.model.model.clone(),

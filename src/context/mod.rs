@@ -326,10 +326,34 @@ fn render_definition(def: &Definition, text: &str, max_lines: usize) -> String {
 
 /// A definition as one line of a module's outline: `def f(x): ...`, `fn f(x: u32) { ... }`.
 fn outline_line(lang: Language, def: &Definition) -> String {
+    // A signature over several lines (`def f(a,\n        b):`) is joined into one: its
+    // first line alone would not parse.
+    let mut head = String::new();
+    let mut closed = false;
+    for line in def.signature.lines().take(8) {
+        let line = line.trim();
+        if !head.is_empty() && !head.ends_with('(') && !line.starts_with(')') {
+            head.push(' ');
+        }
+        head.push_str(line);
+        if line.ends_with(':') || line.ends_with("{ ... }") || line.ends_with(';') {
+            closed = true;
+            break;
+        }
+    }
     let first = def.signature.lines().next().unwrap_or("").trim_end();
+    if !closed || head.len() > 200 {
+        // A constant whose value goes on (`X = re.compile(r'...',`): its name is enough.
+        let open = first.matches(['(', '[', '{']).count();
+        let shut = first.matches([')', ']', '}']).count();
+        return match first.split_once(" = ") {
+            Some((name, _)) if open > shut => format!("{name} = ..."),
+            _ => first.to_string(),
+        };
+    }
     match lang {
-        Language::Python if first.ends_with(':') => format!("{first} ..."),
-        _ => first.to_string(),
+        Language::Python if head.ends_with(':') => format!("{head} ..."),
+        _ => head,
     }
 }
 

@@ -157,6 +157,15 @@ fn docstring(body: &str) -> Option<&str> {
 /// do not start with a digit, keywords of the common languages left out.
 pub fn identifiers(code: &str) -> HashMap<String, usize> {
     let mut out: HashMap<String, usize> = HashMap::new();
+    for (_, w) in identifier_spans(code) {
+        *out.entry(w.to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// Each identifier of `code` (no keywords, no numbers) with its byte offset, in order.
+pub fn identifier_spans(code: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
     let mut start = None;
     for (i, c) in code
         .char_indices()
@@ -168,7 +177,7 @@ pub fn identifiers(code: &str) -> HashMap<String, usize> {
             (Some(s), false) => {
                 let w = &code[s..i];
                 if !w.starts_with(|c: char| c.is_ascii_digit()) && !is_keyword(w) {
-                    *out.entry(w.to_string()).or_default() += 1;
+                    out.push((s, w));
                 }
                 start = None;
             }

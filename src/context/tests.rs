@@ -241,6 +241,21 @@ fn module_used_near_the_cursor_shows_its_outline() {
 }
 
 #[test]
+fn outline_lines_stay_valid_code() {
+    // A signature over several lines is joined; a constant whose value runs on shows its
+    // name only: the first line alone of either would not parse.
+    let helpers = "def split(text,\n          sep=None):\n    \"\"\"Split.\"\"\"\n    return text.split(sep)\n\n\nPATTERN = re.compile(r'a+',\n                     re.I)\n";
+    let main = "from app import helpers\n\ndef go(a):\n    return helpers.";
+    let ctx = context_at_end("app/main.py", main, &[("app/helpers.py", helpers, 1)]);
+    assert_eq!(ctx.len(), 1);
+    assert_eq!(
+        ctx[0].text, "def split(text, sep=None): ...\nPATTERN = ...",
+        "{:?}",
+        ctx[0].text
+    );
+}
+
+#[test]
 fn definition_used_near_the_cursor_is_in_context() {
     let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";

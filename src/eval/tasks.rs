@@ -2,17 +2,17 @@
 //!
 //! Kinds: a whole line masked (cursor at its indentation), the rest of a line masked
 //! (cursor mid-line), a function body masked (cursor on an empty line at the body's
-//! indentation), and cross-file lines: a masked line with the first use of a name another
-//! file of the same package defines and this one imports (used nowhere else in the file,
-//! so it cannot be copied from there), with that package's other files given as open
-//! documents.
+//! indentation), and cross-file tasks: the first use of a name another file of the same
+//! package defines and this one imports (used nowhere else in the file, so it cannot be
+//! copied from there), cursor right before the name, the rest of the line masked, and that
+//! package's other files given as open documents.
 
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Tree};
 
 use super::Rng;
-use crate::context::symbols::{definitions, identifiers, imports, module_name};
+use crate::context::symbols::{definitions, identifier_spans, identifiers, imports, module_name};
 use crate::lang::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -40,6 +40,9 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
+
+/// The most tasks of one kind cut from one file.
+const MAX_PER_FILE: usize = 3;
 
 /// A source file tasks are made from.
 #[derive(Debug, Clone)]
@@ -172,6 +175,14 @@ pub fn build_tasks(
             Kind::CrossFile => cross_file_tasks(lang, &parsed),
         };
         rng.shuffle(&mut candidates);
+        // A few tasks per file at most: one file full of similar lines (a table of
+        // aliases) would otherwise decide the score.
+        let mut per_file: HashMap<usize, usize> = HashMap::new();
+        candidates.retain(|t| {
+            let n = per_file.entry(t.file).or_default();
+            *n += 1;
+            *n <= MAX_PER_FILE
+        });
         // A remainder's cut point is drawn after shuffling, so the same seed gives the
         // same cut whatever the number of candidates.
         for mut t in candidates.into_iter().take(per_kind) {
@@ -390,7 +401,7 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
         let others: Vec<usize> = group.iter().copied().filter(|&g| g != fi).collect();
         // The import line names the helper: that is not the name being recalled.
         if [
-            "import ", "from ", "use ", "package ", "#include", "require(",
+            "import ", "from ", "use ", "package ", "#include", "require(", "mod ", "pub mod ",
         ]
         .iter()
         .any(|k| task.expected.starts_with(k))
@@ -400,13 +411,12 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
         {
             continue;
         }
-        let used = identifiers(&task.expected);
         // Only the first use: the name appears nowhere else in the file but its imports.
         let rest = identifiers(&task.text);
-        let unseen = |name: &String| {
+        let unseen = |name: &str| {
             rest.get(name).copied().unwrap_or(0) <= in_imports[fi].get(name).copied().unwrap_or(0)
         };
-        let from_other = used.keys().any(|name| {
+        let from_other = |name: &str| {
             name.len() > 3
                 && unseen(name)
                 && !defined[fi].contains(name)
@@ -420,15 +430,48 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
                                     || task.expected.contains(&format!("{m}::{name}")))
                         })
                 })
-        });
-        if from_other {
-            out.push(Task {
-                id: task.id.replacen("line:", "cross-file:", 1),
-                kind: Kind::CrossFile,
-                others,
-                ..task
-            });
+        };
+        // The cursor goes right before that name, as in CrossCodeEval: the line so far is
+        // given, and the name with the rest of the line is to be completed. Masking the
+        // whole line instead asks the model to guess that the line uses the name at all,
+        // which no context can tell it.
+        let assigned = |at: usize, name: &str| {
+            let after = task.expected[at + name.len()..].trim_start();
+            after.starts_with('=') && !after.starts_with("==")
+        };
+        let Some(cut) = identifier_spans(&task.expected)
+            .into_iter()
+            // `name = ...` defines a namesake here (a class attribute); it is not a use.
+            // and the line before the cursor must not show the name either.
+            .find(|&(at, name)| {
+                from_other(name)
+                    && !assigned(at, name)
+                    && !identifiers(&task.expected[..at]).contains_key(name)
+            })
+            .map(|(at, _)| at)
+        else {
+            continue;
+        };
+        // A name inside a string (`__all__ = ['name', ...]`) is not a use.
+        let tree = &parsed[fi].as_ref().expect("parsed").tree;
+        if in_string_or_comment(tree, task.offset + cut) {
+            continue;
         }
+        let head = &task.expected[..cut];
+        let text = format!(
+            "{}{head}{}",
+            &task.text[..task.offset],
+            &task.text[task.offset..]
+        );
+        out.push(Task {
+            id: task.id.replacen("line:", "cross-file:", 1),
+            kind: Kind::CrossFile,
+            offset: task.offset + cut,
+            expected: task.expected[cut..].to_string(),
+            text,
+            others,
+            ..task
+        });
     }
     out
 }
@@ -495,8 +538,25 @@ mod tests {
         let set = build_tasks(files, Language::Python, &[Kind::CrossFile], 50, 1);
         let paths: Vec<&str> = set.tasks.iter().map(|t| t.path.as_str()).collect();
         assert_eq!(paths, ["pkg/by_module.py"]);
+        // Called through the module: the cursor follows `util.`.
+        assert_eq!(set.tasks[0].expected, "parse_header(x)");
+        assert!(set.tasks[0].text[..set.tasks[0].offset].ends_with("value = util."));
         assert_eq!(module_name("pkg/__init__.py"), "pkg");
         assert_eq!(module_name("src/store/mod.rs"), "store");
+    }
+
+    #[test]
+    fn no_file_gives_more_than_a_few_tasks_of_a_kind() {
+        let table: String = (0..20)
+            .map(|i| format!("NAME_{i} = value_{i} + 1\n"))
+            .collect();
+        let files = vec![SourceFile {
+            path: "pkg/table.py".into(),
+            text: table,
+            group: "pkg".into(),
+        }];
+        let set = build_tasks(files, Language::Python, &[Kind::Line], 50, 1);
+        assert_eq!(set.tasks.len(), MAX_PER_FILE);
     }
 
     #[test]
@@ -535,7 +595,8 @@ mod tests {
         // The cross-file task uses the other file's helper and lists it as context.
         let cross = of(Kind::CrossFile);
         assert_eq!(cross.len(), 1);
-        assert!(cross[0].expected.contains("parse_header(line)"));
+        assert_eq!(cross[0].expected, "parse_header(line)");
+        assert!(cross[0].text[..cross[0].offset].ends_with("\n        name, value = "));
         assert_eq!(set.files[cross[0].others[0]].path, "pkg/util.py");
         // Remainders start mid-line.
         assert!(
