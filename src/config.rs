@@ -74,6 +74,10 @@ pub struct CompletionConfig {
     /// Lay context out with the model's repository tokens (`<|file_sep|>` and paths) where
     /// it has them; otherwise as comments at the top of the prefix.
     pub repo_layout: bool,
+    /// Show context as comments right above the cursor's line instead of before the file
+    /// (an experiment for `quill eval`: nearer the cursor, but evaluated again on every
+    /// keystroke).
+    pub context_near: bool,
 }
 
 impl Default for CompletionConfig {
@@ -88,6 +92,7 @@ impl Default for CompletionConfig {
             time_budget_ms: None,
             syntax_check: true,
             repo_layout: true,
+            context_near: false,
         }
     }
 }

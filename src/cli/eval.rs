@@ -50,6 +50,7 @@ pub struct EvalArgs {
     /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, snippets (on|off:
     /// similar code from open files besides definitions), syntax (on|off),
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
+    /// near (on|off: context as comments right above the cursor's line),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first). Without
     /// it, one run with the flags' settings.
@@ -109,6 +110,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
             "repo" => c.completion.repo_layout = v == "on",
+            "near" => c.completion.context_near = v == "on",
             "model" => c.model = Some(v.to_string()),
             "shift" => c.shift = v == "on",
             "typing" => c.typing = n()?,

@@ -194,6 +194,7 @@ pub fn prepare(
         suffix: window.suffix,
         layout,
         repo_tokens: model.has_repo_tokens && cfg.repo_layout,
+        near: cfg.context_near,
     });
     Ok(Prepared {
         prompt,

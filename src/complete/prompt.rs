@@ -49,6 +49,8 @@ pub struct FimParts<'a> {
     pub layout: Layout,
     /// The model has `<|repo_name|>`/`<|file_sep|>`.
     pub repo_tokens: bool,
+    /// Context as comments right above the cursor's line.
+    pub near: bool,
 }
 
 /// Builds the prompt.
@@ -58,6 +60,27 @@ pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
     // Repository-level layout only when there is another file to show: on a single file
     // the plain FIM prompt completes better (seen with both Qwen2.5-Coder sizes; the 0.5B
     // model given a lone `<|file_sep|>path` header writes code for the end of the file).
+    if p.near && !p.context.is_empty() {
+        // Comments at the cursor line's indentation, between the code above and the line.
+        let line_start = p.prefix.rfind('\n').map_or(0, |i| i + 1);
+        let line = &p.prefix[line_start..];
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let c = p.language.map_or("//", Language::line_comment);
+        let mut block = String::new();
+        for file in p.context {
+            block.push_str(&format!("{indent}{c} {}\n", file.path));
+            for l in file.text.lines() {
+                block.push_str(&format!("{indent}{c} {l}\n"));
+            }
+        }
+        let prefix = format!("{}{block}{line}", &p.prefix[..line_start]);
+        return fim_prompt(&FimParts {
+            context: &[],
+            prefix: &prefix,
+            near: false,
+            ..*p
+        });
+    }
     if p.repo_tokens && !p.context.is_empty() {
         if let Some(repo) = p.repo_name {
             out.push(Piece::Special(Special::RepoName));
@@ -125,6 +148,7 @@ mod tests {
             suffix: "\n",
             layout: Layout::Psm,
             repo_tokens: true,
+            near: false,
         }
     }
 
@@ -160,6 +184,22 @@ mod tests {
         assert_eq!(
             got,
             "<|fim_suffix|>\n<|fim_prefix|>def f():\n    <|fim_middle|>"
+        );
+    }
+
+    #[test]
+    fn near_context_goes_right_above_the_cursor_line() {
+        let ctx = [ContextFile {
+            path: "src/util.py".into(),
+            text: "def helper(x): ...".into(),
+        }];
+        let mut p = parts(&ctx);
+        p.near = true;
+        let got = render(&fim_prompt(&p));
+        assert_eq!(
+            got,
+            "<|fim_prefix|>def f():\n    # src/util.py\n    # def helper(x): ...\n    \
+             <|fim_suffix|>\n<|fim_middle|>"
         );
     }
 

@@ -528,8 +528,12 @@ mod tests {
         let multi = "from util import (\n    parse_header,\n)\n\n\ndef c(z):\n    return z\n";
         // Imports the name, but uses it twice: either line can be copied from the other.
         let twice = "from util import parse_header\n\n\ndef a(x):\n    return parse_header(x)\n\n\ndef b(y):\n    return parse_header(y)\n";
+        // Binds the name to a namesake on the left: what follows the cursor is in its line.
+        let assign =
+            "import util\n\n\nclass Reader:\n    parse_header = staticmethod(util.parse_header)\n";
         let files = vec![
             file("pkg/util.py", util),
+            file("pkg/assign.py", assign),
             file("pkg/alone.py", alone),
             file("pkg/by_module.py", by_module),
             file("pkg/twice.py", twice),
