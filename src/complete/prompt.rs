@@ -57,9 +57,6 @@ pub struct FimParts<'a> {
 pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut lead = String::new();
-    // Repository-level layout only when there is another file to show: on a single file
-    // the plain FIM prompt completes better (seen with both Qwen2.5-Coder sizes; the 0.5B
-    // model given a lone `<|file_sep|>path` header writes code for the end of the file).
     if p.near && !p.context.is_empty() {
         // Comments at the cursor line's indentation, between the code above and the line.
         let line_start = p.prefix.rfind('\n').map_or(0, |i| i + 1);
@@ -81,6 +78,9 @@ pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
             ..*p
         });
     }
+    // Repository-level layout only when there is another file to show: on a single file
+    // the plain FIM prompt completes better (seen with both Qwen2.5-Coder sizes; the 0.5B
+    // model given a lone `<|file_sep|>path` header writes code for the end of the file).
     if p.repo_tokens && !p.context.is_empty() {
         if let Some(repo) = p.repo_name {
             out.push(Piece::Special(Special::RepoName));

@@ -441,8 +441,8 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
         };
         let Some(cut) = identifier_spans(&task.expected)
             .into_iter()
-            // `name = ...` defines a namesake here (a class attribute); it is not a use.
-            // and the line before the cursor must not show the name either.
+            // A use: not `name = ...` (a namesake defined here, a class attribute), and
+            // not a name the line before the cursor already shows.
             .find(|&(at, name)| {
                 from_other(name)
                     && !assigned(at, name)
