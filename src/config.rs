@@ -52,6 +52,29 @@ pub fn default_gpu_layers() -> u32 {
     if GPU_BUILD { u32::MAX } else { 0 }
 }
 
+/// When a completion on an empty line may run to several lines. (After a block opener
+/// such as `def f():` or `{` it always may; with code right of the cursor it never does.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Multiline {
+    /// An empty line always gets a block.
+    Always,
+    /// A block where one is likely wanted: on the line after a block opener, at the end of
+    /// a block (the code after the cursor is indented less or there is none), or at top
+    /// level; inside a block, with more of it after the cursor, one statement (with its
+    /// body and closing bracket). Measured no better than `Always` (BENCHMARKS.md).
+    Auto,
+}
+
+impl Multiline {
+    pub fn from_name(s: &str) -> Option<Multiline> {
+        match s {
+            "always" => Some(Multiline::Always),
+            "auto" => Some(Multiline::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// How completions are budgeted and cut.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompletionConfig {
@@ -67,6 +90,10 @@ pub struct CompletionConfig {
     pub max_tokens_block: u32,
     /// Most lines in a block completion.
     pub max_block_lines: usize,
+    /// When a cursor on an empty line gets a block rather than one line.
+    pub multiline: Multiline,
+    /// A block ends at its first blank line.
+    pub stop_at_blank_line: bool,
     /// Give up generating after this long (what was generated is kept).
     pub time_budget_ms: Option<u64>,
     /// Check candidates with tree-sitter and fall back to shorter ones.
@@ -89,6 +116,8 @@ impl Default for CompletionConfig {
             max_tokens_line: 48,
             max_tokens_block: 192,
             max_block_lines: 24,
+            multiline: Multiline::Always,
+            stop_at_blank_line: false,
             time_budget_ms: None,
             syntax_check: true,
             repo_layout: true,

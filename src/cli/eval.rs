@@ -12,7 +12,7 @@ use clap::Args;
 
 use quill::bench::{mean, percentile};
 use quill::complete::{ContextFile, Input, Layout, finish, prepare};
-use quill::config::CompletionConfig;
+use quill::config::{CompletionConfig, Multiline};
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::tasks::SourceFile;
 use quill::eval::{Kind, Rng, Task, TaskSet, build_tasks, edit_similarity, exact_match, sign_test};
@@ -52,7 +52,9 @@ pub struct EvalArgs {
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
     /// near (on|off: context as comments right above the cursor's line),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
-    /// the server does), typing (complete this many characters earlier first). Without
+    /// the server does), typing (complete this many characters earlier first), multiline
+    /// (always|auto: an empty line inside a block gets a block, or one line), blank_stop
+    /// (on|off: a blank line ends a block), block_lines (most lines a block). Without
     /// it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
@@ -114,6 +116,12 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "model" => c.model = Some(v.to_string()),
             "shift" => c.shift = v == "on",
             "typing" => c.typing = n()?,
+            "multiline" => {
+                c.completion.multiline =
+                    Multiline::from_name(v).with_context(|| format!("multiline={v}"))?
+            }
+            "blank_stop" => c.completion.stop_at_blank_line = v == "on",
+            "block_lines" => c.completion.max_block_lines = n()?,
             other => bail!("unknown configuration key {other:?}"),
         }
     }

@@ -118,12 +118,7 @@ pub fn prepare(
     if !model.has_fim {
         return Err(EngineError::NoFim(format!("model {}", model.name)).into());
     }
-    let shape = Shape::at(
-        input.text,
-        input.offset,
-        input.language,
-        cfg.max_block_lines,
-    );
+    let shape = Shape::at(input.text, input.offset, input.language, cfg);
     let max_tokens = match shape.mode {
         Mode::Line => cfg.max_tokens_line,
         Mode::Block => cfg.max_tokens_block,

@@ -5,11 +5,14 @@
 //! those rules live.
 //!
 //! - Single line vs block comes from the cursor: text to its right means "finish this
-//!   line"; an empty line or the end of a block opener means "write a block".
-//! - A block ends where indentation returns below it, at a Markdown fence, or where the
-//!   output starts repeating the code after the cursor.
+//!   line"; an empty line or the end of a block opener means "write a block"; with
+//!   [`Multiline::Auto`], an empty line inside a block with more of it after the cursor
+//!   gets one statement (its first line, its body, its closing bracket).
+//! - A block ends where indentation returns below it, at a Markdown fence, where the
+//!   output starts repeating the code after the cursor, and optionally at a blank line.
 //! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
 
+use crate::config::{CompletionConfig, Multiline};
 use crate::lang::Language;
 
 /// How much to generate.
@@ -39,6 +42,11 @@ pub struct Shape {
     /// after the cursor already has it.
     pub bracket_closers: bool,
     pub max_lines: usize,
+    /// A blank line ends a block.
+    pub stop_at_blank_line: bool,
+    /// One statement is asked for: after its first line only deeper lines and a closing
+    /// bracket at the cursor's column follow.
+    pub statement: bool,
 }
 
 /// Where to cut generated text: keep `text[start..end]`; `done` once more text cannot
@@ -60,6 +68,14 @@ fn is_closer_line(trimmed: &str) -> bool {
         && trimmed.chars().all(|c| "})];,".contains(c))
 }
 
+/// True for a line that goes on with the statement above it at the same indentation.
+fn continues_statement(trimmed: &str) -> bool {
+    trimmed.starts_with(['}', ')', ']'])
+        || ["else", "elif ", "except", "finally", "catch"]
+            .iter()
+            .any(|k| trimmed.starts_with(k))
+}
+
 /// True for lines an Instruct model writes around code: fences and Markdown headings.
 fn is_markdown(trimmed: &str) -> bool {
     trimmed.starts_with("```")
@@ -71,7 +87,12 @@ fn is_prose_heading(trimmed: &str) -> bool {
 
 impl Shape {
     /// The shape at byte `offset` of `text`.
-    pub fn at(text: &str, offset: usize, language: Option<Language>, max_lines: usize) -> Shape {
+    pub fn at(
+        text: &str,
+        offset: usize,
+        language: Option<Language>,
+        cfg: &CompletionConfig,
+    ) -> Shape {
         let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
         let line_before = &text[line_start..offset];
@@ -82,19 +103,38 @@ impl Shape {
             .find(|l| !l.is_empty())
             .unwrap_or("")
             .to_string();
-        let opener = match language {
-            Some(l) => l.opens_block(line_before),
-            None => line_before.trim_end().ends_with([':', '{', '(', '[']),
+        let opens_block = |line: &str| match language {
+            Some(l) => l.opens_block(line),
+            None => line.trim_end().ends_with([':', '{', '(', '[']),
         };
         let blank_before = line_before.trim().is_empty();
+        // Inside a block with more of it after the cursor, `Multiline::Auto` asks for one
+        // statement: lines deeper than the cursor (its body) and its closing bracket.
+        let statement = blank_before
+            && line_after.trim().is_empty()
+            && cfg.multiline == Multiline::Auto
+            && !line_before.is_empty()
+            && !opens_block(
+                text[..line_start]
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or(""),
+            )
+            && text[line_end..]
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|next| indent_of(next) >= line_before.len());
         let mode = if !line_after.trim().is_empty() {
             Mode::Line
-        } else if blank_before || opener {
+        } else if blank_before || opens_block(line_before) {
             Mode::Block
         } else {
             Mode::Line
         };
-        let min_indent = if blank_before {
+        let min_indent = if statement {
+            line_before.len() + 1
+        } else if blank_before {
             // On an empty line the cursor column is the block's indentation.
             line_before.len()
         } else {
@@ -109,7 +149,9 @@ impl Shape {
             next_line,
             min_indent,
             bracket_closers: language != Some(Language::Python),
-            max_lines,
+            max_lines: cfg.max_block_lines,
+            stop_at_blank_line: cfg.stop_at_blank_line,
+            statement,
         }
     }
 
@@ -164,15 +206,30 @@ impl Shape {
             if self.mode == Mode::Line {
                 return cut_after;
             }
+            if trimmed.is_empty() && lines > 0 && self.stop_at_blank_line {
+                return cut_before;
+            }
             if !trimmed.is_empty() {
                 // The first segment continues the cursor's line, so its indentation is
                 // the cursor's, whatever it looks like.
                 if !first {
                     let indent = indent_of(line);
                     if indent < self.min_indent {
-                        let closes = self.bracket_closers
-                            && is_closer_line(trimmed)
-                            && trimmed != self.next_line;
+                        let at_cursor = self.statement && indent + 1 == self.min_indent;
+                        if at_cursor && !is_closer_line(trimmed) && continues_statement(trimmed) {
+                            // `} else {`, `elif x:`: the same statement goes on.
+                            lines += 1;
+                            first = false;
+                            pos = next;
+                            continue;
+                        }
+                        let closes = if self.statement {
+                            at_cursor && is_closer_line(trimmed)
+                        } else {
+                            self.bracket_closers
+                                && is_closer_line(trimmed)
+                                && trimmed != self.next_line
+                        };
                         return if closes && lines > 0 {
                             cut_after
                         } else {
@@ -213,10 +270,7 @@ impl Shape {
     pub fn finish(&self, text: &str) -> String {
         let cut = self.scan(text, true);
         let mut out = text[cut.start..cut.end].trim_end().to_string();
-        if self.mode == Mode::Block
-            && !self.line_before.is_empty()
-            && self.line_before.trim().is_empty()
-        {
+        if !self.line_before.is_empty() && self.line_before.trim().is_empty() {
             // The cursor already stands at the indentation; a repeated indent would double it.
             let first_len = out.find('\n').unwrap_or(out.len());
             let lead = indent_of(&out[..first_len]);
@@ -255,7 +309,16 @@ mod tests {
     fn shape(marked: &str, lang: Language) -> Shape {
         let off = marked.find("$0").unwrap();
         let text = marked.replace("$0", "");
-        Shape::at(&text, off, Some(lang), 20)
+        let cfg = CompletionConfig {
+            max_block_lines: 20,
+            ..CompletionConfig::default()
+        };
+        Shape::at(&text, off, Some(lang), &cfg)
+    }
+
+    fn shape_with(marked: &str, lang: Language, cfg: &CompletionConfig) -> Shape {
+        let off = marked.find("$0").unwrap();
+        Shape::at(&marked.replace("$0", ""), off, Some(lang), cfg)
     }
 
     fn finish(marked: &str, lang: Language, generated: &str) -> String {
@@ -270,6 +333,73 @@ mod tests {
         assert_eq!(shape("def f():$0\n", Python).mode, Mode::Block);
         assert_eq!(shape("fn main() {$0\n}", Rust).mode, Mode::Block);
         assert_eq!(shape("    let x = $0\n", Rust).mode, Mode::Line);
+    }
+
+    #[test]
+    fn auto_multiline_gives_one_statement_inside_a_block() {
+        use Language::*;
+        let auto = CompletionConfig {
+            multiline: Multiline::Auto,
+            ..CompletionConfig::default()
+        };
+        let statement = |marked: &str, lang| shape_with(marked, lang, &auto).statement;
+        // More of the block follows: one statement.
+        let inside = "def f():\n    x = 1\n    $0\n    return x\n";
+        assert!(statement(inside, Python));
+        assert!(!shape(inside, Python).statement);
+        // Right after the opener, at the block's end, at top level, at the end of the
+        // file, and with code on the cursor's line: as before.
+        assert!(!statement("def f():\n    $0\n    return x\n", Python));
+        assert!(!statement("def f():\n    x = 1\n    $0\n\ny = 2\n", Python));
+        assert!(!statement("fn f() {\n    let x = 1;\n    $0\n}\n", Rust));
+        assert!(!statement("x = 1\n$0\ny = 2\n", Python));
+        assert!(!statement("def f():\n    x = 1\n    $0", Python));
+        assert!(!statement("    x = $0\n    y = 1\n", Python));
+
+        let s = shape_with(inside, Python, &auto);
+        assert_eq!(s.mode, Mode::Block);
+        // A simple statement: one line.
+        assert!(s.should_stop("y = 2\n    return y\n"));
+        assert_eq!(s.finish("y = 2\n    return y"), "y = 2");
+        // A compound one: its body, up to the next line at the cursor's column.
+        let compound = "if x:\n        x += 1\n    return x\n";
+        assert_eq!(s.finish(compound), "if x:\n        x += 1");
+        // Its closing bracket belongs to it.
+        let call = "print(\n        x,\n    )\n    return x\n";
+        assert_eq!(s.finish(call), "print(\n        x,\n    )");
+        let rust = "fn f() {\n    let x = 1;\n    $0\n    x\n}\n";
+        let s = shape_with(rust, Rust, &auto);
+        assert_eq!(
+            s.finish("if x > 0 {\n        x += 1;\n    }\n    x\n}"),
+            "if x > 0 {\n        x += 1;\n    }"
+        );
+        // `} else {` and `else:` go on with the same statement.
+        assert_eq!(
+            s.finish("let y = if x > 0 {\n        1\n    } else {\n        2\n    };\n    x\n"),
+            "let y = if x > 0 {\n        1\n    } else {\n        2\n    };"
+        );
+        let s = shape_with(inside, Python, &auto);
+        assert_eq!(
+            s.finish("if x:\n        y = 1\n    else:\n        y = 2\n    return y\n"),
+            "if x:\n        y = 1\n    else:\n        y = 2"
+        );
+    }
+
+    #[test]
+    fn blank_line_can_end_a_block() {
+        let stop = CompletionConfig {
+            stop_at_blank_line: true,
+            ..CompletionConfig::default()
+        };
+        let s = shape_with("def f(x):\n    $0\n", Language::Python, &stop);
+        let generated = "\n    y = x\n\n    return y\n";
+        // A blank line before any code is not the end.
+        assert_eq!(s.finish(generated), "\n    y = x");
+        assert!(s.should_stop(generated));
+        assert_eq!(
+            shape("def f(x):\n    $0\n", Language::Python).finish(generated),
+            "\n    y = x\n\n    return y"
+        );
     }
 
     #[test]
