@@ -53,7 +53,7 @@ pub struct EvalArgs {
     /// near (on|off: context as comments right above the cursor's line),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first), multiline
-    /// (always|auto: an empty line inside a block gets a block, or one line), blank_stop
+    /// (auto|always: an empty line inside a block gets one statement, or a block), blank_stop
     /// (on|off: a blank line ends a block), block_lines (most lines a block). Without
     /// it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]

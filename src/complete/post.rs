@@ -346,7 +346,11 @@ mod tests {
         // More of the block follows: one statement.
         let inside = "def f():\n    x = 1\n    $0\n    return x\n";
         assert!(statement(inside, Python));
-        assert!(!shape(inside, Python).statement);
+        let always = CompletionConfig {
+            multiline: Multiline::Always,
+            ..CompletionConfig::default()
+        };
+        assert!(!shape_with(inside, Python, &always).statement);
         // Right after the opener, at the block's end, at top level, at the end of the
         // file, and with code on the cursor's line: as before.
         assert!(!statement("def f():\n    $0\n    return x\n", Python));
