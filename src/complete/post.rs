@@ -216,25 +216,21 @@ impl Shape {
                     let indent = indent_of(line);
                     if indent < self.min_indent {
                         let at_cursor = self.statement && indent + 1 == self.min_indent;
-                        if at_cursor && !is_closer_line(trimmed) && continues_statement(trimmed) {
-                            // `} else {`, `elif x:`: the same statement goes on.
-                            lines += 1;
-                            first = false;
-                            pos = next;
-                            continue;
+                        let closer = is_closer_line(trimmed);
+                        // `} else {`, `elif x:`: the same statement goes on.
+                        let goes_on = at_cursor && !closer && continues_statement(trimmed);
+                        if !goes_on {
+                            let closes = if self.statement {
+                                at_cursor && closer
+                            } else {
+                                self.bracket_closers && closer && trimmed != self.next_line
+                            };
+                            return if closes && lines > 0 {
+                                cut_after
+                            } else {
+                                cut_before
+                            };
                         }
-                        let closes = if self.statement {
-                            at_cursor && is_closer_line(trimmed)
-                        } else {
-                            self.bracket_closers
-                                && is_closer_line(trimmed)
-                                && trimmed != self.next_line
-                        };
-                        return if closes && lines > 0 {
-                            cut_after
-                        } else {
-                            cut_before
-                        };
                     }
                     if is_prose_heading(trimmed) {
                         return cut_before;
@@ -270,7 +266,10 @@ impl Shape {
     pub fn finish(&self, text: &str) -> String {
         let cut = self.scan(text, true);
         let mut out = text[cut.start..cut.end].trim_end().to_string();
-        if !self.line_before.is_empty() && self.line_before.trim().is_empty() {
+        if self.mode == Mode::Block
+            && !self.line_before.is_empty()
+            && self.line_before.trim().is_empty()
+        {
             // The cursor already stands at the indentation; a repeated indent would double it.
             let first_len = out.find('\n').unwrap_or(out.len());
             let lead = indent_of(&out[..first_len]);
@@ -307,13 +306,11 @@ mod tests {
     use super::*;
 
     fn shape(marked: &str, lang: Language) -> Shape {
-        let off = marked.find("$0").unwrap();
-        let text = marked.replace("$0", "");
         let cfg = CompletionConfig {
             max_block_lines: 20,
             ..CompletionConfig::default()
         };
-        Shape::at(&text, off, Some(lang), &cfg)
+        shape_with(marked, lang, &cfg)
     }
 
     fn shape_with(marked: &str, lang: Language, cfg: &CompletionConfig) -> Shape {
