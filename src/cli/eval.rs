@@ -15,7 +15,9 @@ use quill::complete::{ContextFile, Input, Layout, finish, prepare};
 use quill::config::{CompletionConfig, Multiline};
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::tasks::SourceFile;
-use quill::eval::{Kind, Rng, Task, TaskSet, build_tasks, edit_similarity, exact_match, sign_test};
+use quill::eval::{
+    Kind, Rng, Task, TaskSet, build_tasks, corpus, edit_similarity, exact_match, sign_test,
+};
 use quill::lang::Language;
 
 use super::{CompletionArgs, Loaded, ModelArgs, load_config};
@@ -27,8 +29,13 @@ pub struct EvalArgs {
     #[arg(long, default_value = "python")]
     pub language: String,
     /// Folder to take source files from instead of the language's default
-    #[arg(long)]
+    #[arg(long, conflicts_with = "corpus")]
     pub source: Option<PathBuf>,
+    /// A pinned set of packages fetched from PyPI into quill's cache instead: `unseen`
+    /// (Python packages first published after the models' training data, so a cross-file
+    /// task is answered from the open files, not from memory)
+    #[arg(long)]
+    pub corpus: Option<String>,
     /// Source files sampled from the folder (cross-file tasks: about as many again, from whole
     /// packages)
     #[arg(long, default_value_t = 40)]
@@ -473,14 +480,24 @@ fn rows(outcomes: &[Outcome]) -> BTreeMap<Kind, Row> {
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let lang = Language::from_name(&args.language)
         .with_context(|| format!("unknown language {:?}", args.language))?;
+    let corpus = args.corpus.as_deref().map(corpus::find).transpose()?;
+    if let Some(c) = corpus.filter(|c| c.language != lang) {
+        bail!(
+            "the {} corpus is {}: pass --language {}",
+            c.name,
+            c.language.name(),
+            c.language.name()
+        );
+    }
     let kinds: Vec<Kind> = args
         .kinds
         .iter()
         .map(|k| Kind::from_name(k).with_context(|| format!("unknown task kind {k:?}")))
         .collect::<Result<_>>()?;
-    let root = match &args.source {
-        Some(s) => s.clone(),
-        None => default_source(lang)?,
+    let root = match (&args.source, corpus) {
+        (Some(s), _) => s.clone(),
+        (None, Some(c)) => corpus::fetch(c, &quill::models::quill_home().join("eval"))?,
+        (None, None) => default_source(lang)?,
     };
     let files = collect(&root, lang, args.files, args.seed);
     if files.is_empty() {

