@@ -55,7 +55,8 @@ pub struct EvalArgs {
     /// Configurations to run on the same tasks (two for the side-by-side comparison; one
     /// to four accepted), each `key=value[,key=value]` with keys
     /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, snippets (on|off:
-    /// similar code from open files besides definitions), syntax (on|off),
+    /// similar code from open files besides definitions), members (on|off: a long class as
+    /// its fields and method signatures, or its header alone), syntax (on|off),
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
     /// near (on|off: context as comments right above the cursor's line),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
@@ -92,6 +93,8 @@ struct Config {
     context: bool,
     /// Similar snippets from the open files, besides definitions.
     snippets: bool,
+    /// A long class in the context as its members' outline, not its header alone.
+    members: bool,
     /// Reuse the suffix's KV cache after an edit (as the server does while typing).
     shift: bool,
     /// Before each task, complete with the cursor this many characters earlier, as if
@@ -116,6 +119,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "suffix" => c.completion.suffix_tokens = n()?,
             "context" => c.context = v == "on",
             "snippets" => c.snippets = v == "on",
+            "members" => c.members = v == "on",
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
             "repo" => c.completion.repo_layout = v == "on",
@@ -445,6 +449,7 @@ fn task_context(
         } else {
             0
         },
+        members: cfg.members,
         ..defaults
     };
     quill::context::build(&current, t.offset, &others, &opts, &*loaded.counter)
@@ -551,6 +556,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         layout: args.completion.layout(),
         context: true,
         snippets: true,
+        members: ContextOptions::default().members,
         shift: false,
         typing: 0,
     };

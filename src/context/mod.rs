@@ -11,6 +11,7 @@
 //! exhausted budget means less context, not an error. The output is sorted by path so that
 //! it stays the same from keystroke to keystroke and the KV cache keeps it.
 
+mod render;
 pub mod symbols;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,7 +21,8 @@ use tree_sitter::Tree;
 use crate::complete::ContextFile;
 use crate::lang::Language;
 use crate::tokenizer::CountTokens;
-use symbols::{Definition, definitions, identifiers, imports, imports_whole, module_name};
+use render::{outline_line, render_definition};
+use symbols::{definitions, identifiers, imports, imports_whole, module_name};
 
 /// A file the context may draw from.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +46,9 @@ pub struct Options {
     pub window_after: usize,
     /// A definition up to this many lines is shown whole; longer ones by signature.
     pub max_body_lines: usize,
+    /// A class (struct, `impl`) too long to show whole is shown as its members' outline
+    /// (fields, method signatures) rather than its header alone.
+    pub members: bool,
     /// Snippets compared for similarity are this many lines long.
     pub snippet_lines: usize,
     /// Least identifier overlap (Jaccard) for a snippet to be shown.
@@ -58,6 +63,7 @@ impl Default for Options {
             window_before: 2000,
             window_after: 400,
             max_body_lines: 12,
+            members: true,
             snippet_lines: 12,
             min_similarity: 0.25,
             max_snippets: 2,
@@ -175,7 +181,14 @@ pub fn build(
             let text = if outline {
                 outline_line(lang, &def)
             } else {
-                render_definition(&def, src.text, opts.max_body_lines)
+                render_definition(
+                    lang,
+                    tree,
+                    &def,
+                    src.text,
+                    opts.max_body_lines,
+                    opts.members,
+                )
             };
             candidates.push((
                 score,
@@ -313,60 +326,6 @@ fn group(pieces: Vec<Piece>) -> Vec<ContextFile> {
             ContextFile { path, text }
         })
         .collect()
-}
-
-/// The definition as the model sees it: whole when short, else its signature.
-fn render_definition(def: &Definition, text: &str, max_lines: usize) -> String {
-    let whole = &text[def.start..def.end];
-    if whole.lines().count() <= max_lines {
-        return with_indent(text, def.start, whole);
-    }
-    with_indent(text, def.start, &def.signature)
-}
-
-/// A definition as one line of a module's outline: `def f(x): ...`, `fn f(x: u32) { ... }`.
-fn outline_line(lang: Language, def: &Definition) -> String {
-    // A signature over several lines (`def f(a,\n        b):`) is joined into one: its
-    // first line alone would not parse.
-    let mut head = String::new();
-    let mut closed = false;
-    for line in def.signature.lines().take(8) {
-        let line = line.trim();
-        if !head.is_empty() && !head.ends_with('(') && !line.starts_with(')') {
-            head.push(' ');
-        }
-        head.push_str(line);
-        if line.ends_with(':') || line.ends_with("{ ... }") || line.ends_with(';') {
-            closed = true;
-            break;
-        }
-    }
-    let first = def.signature.lines().next().unwrap_or("").trim_end();
-    if !closed || head.len() > 200 {
-        // A constant whose value goes on (`X = re.compile(r'...',`): its name is enough.
-        let open = first.matches(['(', '[', '{']).count();
-        let shut = first.matches([')', ']', '}']).count();
-        return match first.split_once(" = ") {
-            Some((name, _)) if open > shut => format!("{name} = ..."),
-            _ => first.to_string(),
-        };
-    }
-    match lang {
-        Language::Python if head.ends_with(':') => format!("{head} ..."),
-        _ => head,
-    }
-}
-
-/// `snippet` with the indentation its first line has in the file, so nested definitions
-/// (methods) read as they do in place.
-fn with_indent(text: &str, start: usize, snippet: &str) -> String {
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let indent = &text[line_start..start];
-    if indent.trim().is_empty() {
-        format!("{indent}{snippet}")
-    } else {
-        snippet.to_string()
-    }
 }
 
 /// Windows of `opts.snippet_lines` lines of `src` whose identifiers overlap the query's.

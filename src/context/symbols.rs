@@ -92,7 +92,7 @@ fn enclosure(node: tree_sitter::Node<'_>) -> (bool, bool) {
 }
 
 /// The text of `node` up to its body, with the body elided.
-fn signature(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String {
+pub(crate) fn signature(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String {
     // `lexical_declaration` wraps the arrow function that has the body.
     let mut target = node;
     if target.child_by_field_name("body").is_none() {
@@ -142,7 +142,7 @@ pub fn header(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String
     }
 }
 
-fn docstring(body: &str) -> Option<&str> {
+pub(crate) fn docstring(body: &str) -> Option<&str> {
     let t = body.trim_start();
     for q in ["\"\"\"", "'''"] {
         if let Some(rest) = t.strip_prefix(q) {

@@ -371,3 +371,110 @@ fn preamble_keeps_imports_and_enclosing_headers_above_the_window() {
     );
     assert_eq!(preamble(Language::Python, &tree, text, 0, cursor), "");
 }
+
+#[test]
+fn a_long_class_is_shown_as_its_fields_and_method_signatures() {
+    let stdio = r#"from pydantic import BaseModel
+
+
+class StdioServerParameters(BaseModel):
+    """How to start a server."""
+
+    command: str
+    """The executable to run."""
+
+    args: list[str] = Field(
+        default_factory=list,
+    )
+    env: dict[str, str] | None = None
+    # Where the server runs.
+    cwd: str | None = None
+
+    @property
+    def shell(self) -> bool:
+        return False
+
+    def _private(self):
+        pass
+
+    def with_env(self,
+                 env: dict[str, str]) -> "StdioServerParameters":
+        """A copy with `env`."""
+        return self.model_copy(update={"env": env})
+"#;
+    let main = "from mcp.client.stdio import StdioServerParameters\n\ndef go(cmd):\n    p = StdioServerParameters(";
+    let ctx = context_at_end(
+        "mcp/client/main.py",
+        main,
+        &[("mcp/client/stdio.py", stdio, 1)],
+    );
+    assert_eq!(ctx.len(), 1);
+    assert_eq!(
+        ctx[0].text,
+        "class StdioServerParameters(BaseModel):\n    \"\"\"How to start a server.\"\"\"\n    command: str\n    args: list[str] = ...\n    env: dict[str, str] | None = None\n    cwd: str | None = None\n    @property\n    def shell(self) -> bool: ...\n    def with_env(self, env: dict[str, str]) -> \"StdioServerParameters\": ...",
+        "{}",
+        ctx[0].text
+    );
+    assert!(
+        parse(Language::Python, &ctx[0].text, None).is_some_and(|t| !t.root_node().has_error())
+    );
+    // Without the members' outline: the header and docstring alone.
+    let opts = Options {
+        members: false,
+        ..Options::default()
+    };
+    let trees = [
+        parse(Language::Python, main, None).unwrap(),
+        parse(Language::Python, stdio, None).unwrap(),
+    ];
+    let ctx = build(
+        &src("mcp/client/main.py", main, &trees[0], 2),
+        main.len(),
+        &[src("mcp/client/stdio.py", stdio, &trees[1], 1)],
+        &opts,
+        &ApproxCounter,
+    );
+    assert_eq!(
+        ctx[0].text,
+        "class StdioServerParameters(BaseModel):\n    \"\"\"How to start a server.\"\"\"\n    ..."
+    );
+}
+
+#[test]
+fn a_long_rust_struct_or_trait_keeps_its_braces() {
+    let mut lib = String::from("pub struct Server {\n");
+    for i in 0..30 {
+        lib.push_str(&format!("    pub field{i}: u32, // the {i}th\n"));
+    }
+    lib.push_str("}\n\npub trait Handler {\n");
+    for i in 0..14 {
+        lib.push_str(&format!("    fn method{i}(&self, x: u32) -> u32;\n"));
+    }
+    lib.push_str("    fn provided(&self) -> u32 {\n        0\n    }\n}\n");
+    let tree = parse(Language::Rust, &lib, None).unwrap();
+    let defs = definitions(Language::Rust, &tree, &lib);
+    let render = |name: &str| {
+        let def = defs.iter().find(|d| d.name == name).unwrap();
+        render::render_definition(Language::Rust, &tree, def, &lib, 12, true)
+    };
+    let server = render("Server");
+    assert!(
+        server.starts_with("pub struct Server {\n    pub field0: u32, // the 0th\n"),
+        "{server}"
+    );
+    assert!(server.contains("field23"), "{server}");
+    assert!(!server.contains("field24"), "{server}");
+    assert!(server.ends_with("    // ...\n}"), "{server}");
+    let handler = render("Handler");
+    assert!(
+        handler.contains("    fn method13(&self, x: u32) -> u32;\n"),
+        "{handler}"
+    );
+    assert!(
+        handler.ends_with("    fn provided(&self) -> u32 { ... }\n}"),
+        "{handler}"
+    );
+    // `{ ... }` stands for a body, as in every Rust signature in the context.
+    let reparsed = parse(Language::Rust, &server, None).unwrap();
+    assert!(!reparsed.root_node().has_error(), "{server}");
+}
