@@ -6,8 +6,9 @@ use tree_sitter::{Node, Tree};
 use super::symbols::{Definition, docstring, signature};
 use crate::lang::Language;
 
-/// The definition as the model sees it: whole when short; a class, `impl` or the like
-/// too long for that as its members' outline (with `members`); else its signature.
+/// The definition as the model sees it: whole when short; a class, struct, enum, trait
+/// or interface too long for that as its members' outline (with `members`); else its
+/// signature.
 pub(super) fn render_definition(
     lang: Language,
     tree: &Tree,
@@ -34,7 +35,7 @@ pub(super) fn render_definition(
     with_indent(text, def.start, &def.signature)
 }
 
-/// A class (struct, `impl`, interface) as its header, its fields' first lines and its
+/// A class (struct, enum, trait, interface) as its header, its fields' lines and its
 /// methods' one-line signatures, at most `max_members` of them: what another file can
 /// use of it (a constructor's arguments, a pydantic model's fields, the methods), which
 /// the header alone (`class Params(BaseModel): ...`) does not say. None for a node
