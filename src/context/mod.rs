@@ -46,7 +46,7 @@ pub struct Options {
     pub window_after: usize,
     /// A definition up to this many lines is shown whole; longer ones by signature.
     pub max_body_lines: usize,
-    /// A class (struct, `impl`) too long to show whole is shown as its members' outline
+    /// A class (struct, enum, trait) too long to show whole is shown as its members' outline
     /// (fields, method signatures) rather than its header alone.
     pub members: bool,
     /// Snippets compared for similarity are this many lines long.
