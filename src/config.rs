@@ -106,6 +106,9 @@ pub struct CompletionConfig {
     /// (an experiment for `quill eval`: nearer the cursor, but evaluated again on every
     /// keystroke).
     pub context_near: bool,
+    /// Most draft tokens checked per decode in speculative decoding (prompt lookup);
+    /// 0 turns it off. Greedy output is the same either way.
+    pub draft_tokens: usize,
 }
 
 impl Default for CompletionConfig {
@@ -123,6 +126,7 @@ impl Default for CompletionConfig {
             syntax_check: true,
             repo_layout: true,
             context_near: false,
+            draft_tokens: crate::engine::DraftConfig::default().max,
         }
     }
 }

@@ -46,6 +46,23 @@ pub struct BenchArgs {
     /// benches/data/report.py), ask for an inline completion at every word
     #[arg(long)]
     pub lsp: bool,
+    /// With --lsp: `people` retypes code as a programmer with ghost text does (accepting
+    /// suggestions whole or by line or word, typing some by hand, backspacing, new lines;
+    /// starts at the `overdue` function of benches/data/report.py by default); `words`
+    /// asks at every word boundary and accepts nothing
+    #[arg(long, default_value = "people", value_parser = ["people", "words"])]
+    pub replay: String,
+    /// With --lsp: more server settings, as JSON (e.g. '{"suggestionCache": false}')
+    #[arg(long, value_name = "JSON")]
+    pub settings: Option<String>,
+    /// With --lsp --replay people: ask a fresh server without the suggestion cache about
+    /// every state answered from the cache, and count identical answers
+    #[arg(long)]
+    pub verify: bool,
+    /// With --lsp --replay people: drive the llama-server at URL the way llama.vim does,
+    /// instead of `quill serve` (scripts/llama-peer.sh builds and starts one)
+    #[arg(long, value_name = "URL")]
+    pub peer: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -295,6 +312,8 @@ fn raw_engine(loaded: &super::Loaded, text: &str, reps: usize) -> Result<quill::
         let mut req = Request::new(vec![Piece::Text(prompt.to_string())], max_tokens);
         req.reuse_cache = false;
         req.ignore_eog = true;
+        // Raw speed: one token a decode, as llama-bench's tg.
+        req.draft = quill::engine::DraftConfig::OFF;
         Ok(loaded
             .engine
             .generate_blocking(req)
@@ -326,11 +345,16 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     } else {
         args.file.clone()
     };
-    let lines = LineIndex::new(&read_source(&file)?).lines();
-    let start_line = match args.line {
-        Some(l) if l >= 1 => l - 1,
+    let source = read_source(&file)?;
+    let lines = LineIndex::new(&source).lines();
+    let people = args.replay == "people";
+    let report_py = file == std::path::Path::new("benches/data/report.py");
+    let (start_line, n_lines) = match args.line {
+        Some(l) if l >= 1 => (l - 1, args.lines),
         Some(_) => bail!("--line starts at 1"),
-        None => lines * 2 / 3,
+        // Two functions of report.py (`overdue`, `category_share`) and the blank lines.
+        None if people && report_py => (27, 11),
+        None => (lines * 2 / 3, args.lines),
     };
     let others = [
         PathBuf::from("benches/data/inventory.py"),
@@ -354,7 +378,20 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(n) = args.completion.max_tokens {
         options["maxTokens"] = n.into();
     }
-    let report = super::bench_lsp::run_session(&file, &others, start_line, args.lines, &options)?;
+    if let Some(extra) = &args.settings {
+        let extra: serde_json::Value =
+            serde_json::from_str(extra).context("--settings is not JSON")?;
+        let Some(extra) = extra.as_object() else {
+            bail!("--settings must be a JSON object");
+        };
+        for (k, v) in extra {
+            options[k] = v.clone();
+        }
+    }
+    if people {
+        return run_typing(args, &file, &source, &others, start_line, n_lines, &options);
+    }
+    let report = super::bench_lsp::run_session(&file, &others, start_line, n_lines, &options)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -364,7 +401,7 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
             out,
             "LSP replay: quill serve over stdio, {} open files, typing {} lines of {} from line {}",
             others.len() + 1,
-            args.lines,
+            n_lines,
             file.display(),
             start_line + 1
         )?;
@@ -379,6 +416,95 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
             report.cache_reuse * 100.0,
             report.empty
         )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `people` replay against `quill serve` or, with `--peer`, a llama-server.
+fn run_typing(
+    args: &BenchArgs,
+    file: &std::path::Path,
+    source: &str,
+    others: &[PathBuf],
+    start_line: usize,
+    n_lines: usize,
+    options: &serde_json::Value,
+) -> Result<ExitCode> {
+    use super::bench_typing::{Quill, Scenario, replay, verify};
+    let scenario = Scenario::new(source, start_line, n_lines)?;
+    let (report, engine) = match &args.peer {
+        Some(url) => {
+            let mut peer = super::bench_peer::LlamaServer::new(url, others)?;
+            let (r, _) = replay(&mut peer, "llama-server (llama.vim's requests)", &scenario)?;
+            (
+                r,
+                format!("llama-server at {url}, driven as llama.vim drives it"),
+            )
+        }
+        None => {
+            let doc = format!("{}\n{}", scenario.head, scenario.tail);
+            let mut q = Quill::start(options, others, file, &doc)?;
+            let (mut r, asked) = replay(&mut q, "quill serve", &scenario)?;
+            q.finish()?;
+            if args.verify {
+                r.verified = Some(verify(options, others, file, &asked)?);
+            }
+            (r, format!("quill serve over stdio, settings {options}"))
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "Typing replay: {engine}; {} open files; retyping {} lines of {} from line {}",
+        others.len() + 1,
+        n_lines,
+        file.display(),
+        start_line + 1
+    )?;
+    writeln!(
+        out,
+        "{} requests over {} keystrokes in {:.0} s: p50 {:.0} ms, p95 {:.0} ms, mean {:.0} ms",
+        report.requests,
+        report.keystrokes,
+        report.seconds,
+        report.p50_ms,
+        report.p95_ms,
+        report.mean_ms
+    )?;
+    writeln!(
+        out,
+        "cache hits {} ({:.0}%); accepted whole {}, by line {}, by word {}; empty {}",
+        report.cache_hits,
+        report.hit_rate * 100.0,
+        report.accepted_whole,
+        report.accepted_line,
+        report.accepted_word,
+        report.empty
+    )?;
+    writeln!(
+        out,
+        "generated {} tokens ({:.2} per keystroke); draft tokens kept {:.0}%",
+        report.generated_tokens,
+        report.tokens_per_keystroke,
+        report.draft_acceptance * 100.0
+    )?;
+    if let Some(v) = &report.verified {
+        writeln!(
+            out,
+            "verified: {} cache answers asked afresh: {} identical, {} the fresh answer's first lines, {} different",
+            v.checked,
+            v.identical,
+            v.prefix,
+            v.differences.len()
+        )?;
+        for d in &v.differences {
+            writeln!(out, "  {d}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -26,7 +26,7 @@ pub struct LspReport {
     pub empty: usize,
 }
 
-struct StdioClient {
+pub(super) struct StdioClient {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -36,7 +36,7 @@ struct StdioClient {
 impl StdioClient {
     /// Starts `quill serve` and initializes it with `options` (the server's settings; a
     /// warm-up is always asked for).
-    fn start(options: &Value) -> Result<Self> {
+    pub(super) fn start(options: &Value) -> Result<Self> {
         let exe = std::env::current_exe().context("find the quill binary")?;
         let mut child = Command::new(exe)
             .arg("serve")
@@ -76,11 +76,11 @@ impl StdioClient {
         Ok(())
     }
 
-    fn notify(&mut self, method: &str, params: Value) -> Result<()> {
+    pub(super) fn notify(&mut self, method: &str, params: Value) -> Result<()> {
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Result<Value> {
+    pub(super) fn request(&mut self, method: &str, params: Value) -> Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
@@ -122,7 +122,19 @@ impl StdioClient {
         Ok(serde_json::from_slice(&body)?)
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Waits until the server's model has loaded.
+    pub(super) fn wait_ready(&mut self) -> Result<()> {
+        loop {
+            let s = self.request("quill/status", Value::Null)?;
+            match s["state"].as_str() {
+                Some("ready") => return Ok(()),
+                Some(st) if st.starts_with("failed") => bail!("the server's model failed: {st}"),
+                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Result<()> {
         self.request("shutdown", Value::Null)?;
         self.notify("exit", Value::Null)?;
         self.child.wait()?;
@@ -130,13 +142,13 @@ impl StdioClient {
     }
 }
 
-fn uri(path: &Path) -> Result<String> {
+pub(super) fn uri(path: &Path) -> Result<String> {
     let abs = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
     Ok(format!("file://{}", abs.display()))
 }
 
 /// The single-range change that turns `old` into `new` (UTF-16 positions).
-fn change(old: &str, new: &str) -> Value {
+pub(super) fn change(old: &str, new: &str) -> Value {
     let prefix = old
         .char_indices()
         .zip(new.chars())
@@ -176,14 +188,7 @@ pub fn run_session(
     let text = std::fs::read_to_string(file)?;
     let steps: Vec<Step> = typing_steps(&text, start_line, lines);
     let mut c = StdioClient::start(server_options)?;
-    loop {
-        let s = c.request("quill/status", Value::Null)?;
-        match s["state"].as_str() {
-            Some("ready") => break,
-            Some(st) if st.starts_with("failed") => bail!("the server's model failed: {st}"),
-            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
-        }
-    }
+    c.wait_ready()?;
     for other in others {
         let t = std::fs::read_to_string(other)?;
         c.notify(

@@ -133,6 +133,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             }
             "blank_stop" => c.completion.stop_at_blank_line = v == "on",
             "block_lines" => c.completion.max_block_lines = n()?,
+            "draft" => c.completion.draft_tokens = n()?,
             other => bail!("unknown configuration key {other:?}"),
         }
     }
@@ -283,6 +284,10 @@ struct Row {
     p50_ms: f64,
     p95_ms: f64,
     prompt_tokens: f64,
+    /// Generated tokens per second of generation time, over the kind's tasks.
+    generate_tps: f64,
+    /// Draft tokens the model kept, over those it checked.
+    draft_accepted: f64,
 }
 
 struct Outcome {
@@ -293,6 +298,7 @@ struct Outcome {
     empty: bool,
     ms: f64,
     prompt_tokens: f64,
+    timings: quill::engine::Timings,
 }
 
 /// What a completion is scored on: a whole line and a remainder are single-line answers,
@@ -356,6 +362,7 @@ fn run_config(
             empty: c.text.trim().is_empty(),
             ms: c.timings.prompt_ms + c.timings.generate_ms,
             prompt_tokens: c.timings.prompt_tokens as f64,
+            timings: c.timings,
         };
         if let Some(w) = dump.as_mut() {
             let line = serde_json::json!({
@@ -476,6 +483,26 @@ fn rows(outcomes: &[Outcome]) -> BTreeMap<Kind, Row> {
                     p50_ms: percentile(&ms, 50.0),
                     p95_ms: percentile(&ms, 95.0),
                     prompt_tokens: mean(&os.iter().map(|o| o.prompt_tokens).collect::<Vec<_>>()),
+                    generate_tps: {
+                        let sum = |f: fn(&quill::engine::Timings) -> f64| {
+                            os.iter().map(|o| f(&o.timings)).sum::<f64>()
+                        };
+                        let ms = sum(|t| t.generate_ms);
+                        if ms > 0.0 {
+                            sum(|t| t.generated_tokens as f64) * 1000.0 / ms
+                        } else {
+                            0.0
+                        }
+                    },
+                    draft_accepted: {
+                        let drafted: u32 = os.iter().map(|o| o.timings.drafted_tokens).sum();
+                        let accepted: u32 = os.iter().map(|o| o.timings.accepted_tokens).sum();
+                        if drafted > 0 {
+                            accepted as f64 / drafted as f64
+                        } else {
+                            0.0
+                        }
+                    },
                 },
             )
         })
@@ -622,14 +649,17 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "| config | model | language | kind | tasks | exact | edit sim | parses | empty | p50 ms | p95 ms | prompt tok |"
+        "| config | model | language | kind | tasks | exact | edit sim | parses | empty | p50 ms | p95 ms | prompt tok | gen tok/s | drafts kept |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )?;
     for (name, model, rows) in &results {
         for (k, r) in rows {
             writeln!(
                 out,
-                "| {name} | {model} | {} | {} | {} | {:.1}% | {:.3} | {:.1}% | {:.1}% | {:.0} | {:.0} | {:.0} |",
+                "| {name} | {model} | {} | {} | {} | {:.1}% | {:.3} | {:.1}% | {:.1}% | {:.0} | {:.0} | {:.0} | {:.1} | {:.0}% |",
                 lang.name(),
                 k.name(),
                 r.tasks,
@@ -639,7 +669,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 r.empty * 100.0,
                 r.p50_ms,
                 r.p95_ms,
-                r.prompt_tokens
+                r.prompt_tokens,
+                r.generate_tps,
+                r.draft_accepted * 100.0
             )?;
         }
     }

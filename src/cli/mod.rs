@@ -5,6 +5,8 @@ mod assist;
 mod batch;
 mod bench;
 mod bench_lsp;
+mod bench_peer;
+mod bench_typing;
 mod complete;
 mod eval;
 mod fill;

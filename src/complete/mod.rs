@@ -5,6 +5,7 @@
 //! to the engine. Callers that run many prompts at once (batch) use the two halves.
 
 pub mod budget;
+pub mod cache;
 pub mod post;
 pub mod prompt;
 
@@ -78,6 +79,7 @@ impl Prepared {
         let shape = self.shape.clone();
         req.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
         req.key = key;
+        req.draft.max = cfg.draft_tokens;
         req.deadline = cfg
             .time_budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -99,6 +101,22 @@ pub struct Completion {
     pub prefix_tokens: usize,
     pub suffix_tokens: usize,
     pub context_tokens: usize,
+    /// Where the answer came from.
+    pub served: Served,
+}
+
+/// Where a completion's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Served {
+    /// A generation made for this request, run to its end.
+    #[default]
+    Model,
+    /// The first line(s) of a generation made for this request, which goes on in the
+    /// background.
+    FirstLine,
+    /// The suggestion cache: a generation made for an earlier state of the document.
+    Cache,
 }
 
 /// Builds the prompt for `input`.
@@ -251,35 +269,7 @@ pub fn finish(
     output: Output,
     syntax_check: bool,
 ) -> Completion {
-    let text = prepared.shape.finish(&output.text);
-    let check = match (syntax_check, input.language) {
-        (true, Some(lang)) if !text.is_empty() => {
-            InsertionCheck::new(lang, input.text, input.offset, input.tree)
-        }
-        _ => None,
-    };
-    let (text, rejected) = match check {
-        None => (text, 0),
-        Some(check) => {
-            let mut rejected = 0;
-            let mut chosen = String::new();
-            for candidate in candidates(&text, prepared.shape.mode) {
-                if check.accepts(&candidate) {
-                    chosen = candidate;
-                    break;
-                }
-                rejected += 1;
-            }
-            if rejected > 0 {
-                tracing::debug!(
-                    rejected,
-                    kept = chosen.len(),
-                    "syntax check dropped candidates"
-                );
-            }
-            (chosen, rejected)
-        }
-    };
+    let (text, rejected) = settle(input, &prepared.shape, &output.text, syntax_check);
     Completion {
         text,
         mode: prepared.shape.mode,
@@ -290,7 +280,46 @@ pub fn finish(
         prefix_tokens: prepared.prefix_tokens,
         suffix_tokens: prepared.suffix_tokens,
         context_tokens: prepared.context_tokens,
+        served: Served::Model,
     }
+}
+
+/// Cuts `generated` (the model's text at `input`'s cursor) by `shape`'s rules and checks
+/// it with tree-sitter, falling back to shorter versions; returns the text to insert and
+/// how many candidates the check dropped.
+pub fn settle(
+    input: &Input<'_>,
+    shape: &Shape,
+    generated: &str,
+    syntax_check: bool,
+) -> (String, usize) {
+    let text = shape.finish(generated);
+    let check = match (syntax_check, input.language) {
+        (true, Some(lang)) if !text.is_empty() => {
+            InsertionCheck::new(lang, input.text, input.offset, input.tree)
+        }
+        _ => None,
+    };
+    let Some(check) = check else {
+        return (text, 0);
+    };
+    let mut rejected = 0;
+    let mut chosen = String::new();
+    for candidate in candidates(&text, shape.mode) {
+        if check.accepts(&candidate) {
+            chosen = candidate;
+            break;
+        }
+        rejected += 1;
+    }
+    if rejected > 0 {
+        tracing::debug!(
+            rejected,
+            kept = chosen.len(),
+            "syntax check dropped candidates"
+        );
+    }
+    (chosen, rejected)
 }
 
 /// The completion, then shorter versions of it: a block loses its last lines one by one.

@@ -266,6 +266,24 @@ impl Shape {
     pub fn finish(&self, text: &str) -> String {
         let cut = self.scan(text, true);
         let mut out = text[cut.start..cut.end].trim_end().to_string();
+        self.drop_repeated_indent(&mut out);
+        if self.mode == Mode::Line {
+            out = trim_overlap(&out, self.line_after.trim_end()).to_string();
+        }
+        out
+    }
+
+    /// All the model generated as it would be inserted at the cursor, not cut at its end:
+    /// an opening fence skipped, a repeated indentation dropped. This is what the
+    /// suggestion cache continues from when the user types on.
+    pub fn inserted(&self, text: &str) -> String {
+        let start = self.scan(text, false).start;
+        let mut out = text[start..].to_string();
+        self.drop_repeated_indent(&mut out);
+        out
+    }
+
+    fn drop_repeated_indent(&self, out: &mut String) {
         if self.mode == Mode::Block
             && !self.line_before.is_empty()
             && self.line_before.trim().is_empty()
@@ -275,10 +293,6 @@ impl Shape {
             let lead = indent_of(&out[..first_len]);
             out.drain(..lead);
         }
-        if self.mode == Mode::Line {
-            out = trim_overlap(&out, self.line_after.trim_end()).to_string();
-        }
-        out
     }
 }
 

@@ -7,6 +7,7 @@
 //! fairness, background warm-up, cancellation) lives in [`queue`] and is tested with the
 //! deterministic [`fake`] backend; [`llama`] is the real one.
 
+pub mod draft;
 pub mod fake;
 pub mod llama;
 pub mod queue;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+pub use draft::DraftConfig;
 pub use queue::{Engine, EngineState, Starter, Ticket};
 
 /// Special tokens a prompt refers to by role; the engine maps them to the model's ids.
@@ -115,6 +117,44 @@ pub struct Request {
     /// keys and values to their new positions (an approximation, bounded; see
     /// `engine::llama`). For typing: the code after the cursor stays cached.
     pub shift_suffix: bool,
+    /// Speculative decoding from the text at hand (greedy decoding only; see
+    /// [`draft`]). The output is the same with it on or off, only faster.
+    pub draft: DraftConfig,
+    /// Counts the callers waiting on the answer. With some set, the request runs as
+    /// background work whenever nobody waits (an answer given early goes on generating
+    /// into the suggestion cache), and any interactive request preempts it then.
+    pub waiting: Option<Waiting>,
+}
+
+/// The counter behind [`Request::waiting`].
+#[derive(Debug, Clone, Default)]
+pub struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Waiting {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One more caller waits, until the guard is dropped.
+    pub fn enter(&self) -> WaitGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        WaitGuard(self.0.clone())
+    }
+
+    /// True when nobody waits.
+    pub fn is_idle(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// A caller waiting on a request; see [`Waiting::enter`].
+#[derive(Debug)]
+pub struct WaitGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Request {
@@ -130,6 +170,8 @@ impl Request {
             ignore_eog: false,
             reuse_cache: true,
             shift_suffix: false,
+            draft: DraftConfig::default(),
+            waiting: None,
         }
     }
 }
@@ -169,6 +211,9 @@ pub struct Timings {
     /// Prompt tokens decoded for this request.
     pub evaluated_tokens: u32,
     pub generated_tokens: u32,
+    /// Draft tokens checked by the model (speculative decoding) and how many it kept.
+    pub drafted_tokens: u32,
+    pub accepted_tokens: u32,
     /// Waiting in the queue before the engine took the request.
     pub queue_ms: f64,
     pub prompt_ms: f64,

@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::{
     Backend, BatchSource, CancelReason, CancelToken, EngineError, ModelInfo, Output, Priority,
-    Request, ms_since,
+    Request, Waiting, ms_since,
 };
 
 /// Where the engine is in its life.
@@ -59,8 +59,15 @@ impl Job {
 
     fn priority(&self) -> Priority {
         match &self.work {
-            Work::Single { req, .. } => req.priority,
+            Work::Single { req, .. } => effective(req.priority, req.waiting.as_ref()),
             Work::Batch { .. } => Priority::Interactive,
+        }
+    }
+
+    fn waiting(&self) -> Option<Waiting> {
+        match &self.work {
+            Work::Single { req, .. } => req.waiting.clone(),
+            Work::Batch { .. } => None,
         }
     }
 
@@ -80,7 +87,24 @@ impl Job {
 struct Running {
     key: Option<String>,
     priority: Priority,
+    waiting: Option<Waiting>,
     cancel: CancelToken,
+}
+
+impl Running {
+    fn priority(&self) -> Priority {
+        effective(self.priority, self.waiting.as_ref())
+    }
+}
+
+/// A request's priority: background while nobody waits on a request that counts its
+/// callers.
+fn effective(priority: Priority, waiting: Option<&Waiting>) -> Priority {
+    if waiting.is_some_and(Waiting::is_idle) {
+        Priority::Background
+    } else {
+        priority
+    }
 }
 
 #[derive(Default)]
@@ -201,6 +225,7 @@ impl Starter {
                         q.running = Some(Running {
                             key: job.key().map(str::to_string),
                             priority: job.priority(),
+                            waiting: job.waiting(),
                             cancel: job.cancel.clone(),
                         });
                         break job;
@@ -429,7 +454,7 @@ fn interactive_pending(q: &Queue, key: Option<&str>) -> bool {
         .any(|j| j.priority() == Priority::Interactive && same(&j.key().map(str::to_string)))
         || q.running
             .as_ref()
-            .is_some_and(|r| r.priority == Priority::Interactive && same(&r.key))
+            .is_some_and(|r| r.priority() == Priority::Interactive && same(&r.key))
 }
 
 fn supersede(q: &mut Queue, key: &str) {
@@ -462,7 +487,7 @@ fn preempt_background(q: &mut Queue) {
     }
     q.jobs = kept;
     if let Some(r) = &q.running
-        && r.priority == Priority::Background
+        && r.priority() == Priority::Background
     {
         r.cancel.cancel(CancelReason::Preempted);
     }
@@ -481,5 +506,99 @@ impl Drop for Engine {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::fake::FakeBackend;
+    use crate::engine::{Piece, Waiting};
+
+    /// An engine whose answers take `tokens` steps of 10 ms.
+    fn slow_engine(tokens: usize) -> Engine {
+        let mut fake = FakeBackend::new(move |_| "abc".repeat(tokens));
+        fake.token_delay = Duration::from_millis(10);
+        fake.spawn()
+    }
+
+    fn request(key: &str, priority: Priority) -> Request {
+        let mut r = Request::new(vec![Piece::Text(key.into())], 1000);
+        r.key = Some(key.into());
+        r.priority = priority;
+        r
+    }
+
+    fn started(t: &Ticket) {
+        // The fake checks the token between tokens; wait until the engine runs it.
+        let _ = t;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_newer_request_with_the_same_key_supersedes() {
+        let engine = slow_engine(100);
+        let first = engine.submit(request("a", Priority::Interactive));
+        started(&first);
+        let second = engine.submit(request("a", Priority::Interactive));
+        assert!(matches!(
+            first.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Superseded))
+        ));
+        let mut short = request("b", Priority::Interactive);
+        short.max_tokens = 2;
+        assert!(engine.generate_blocking(short).is_ok());
+        drop(second);
+    }
+
+    #[test]
+    fn interactive_work_preempts_background_work() {
+        let engine = slow_engine(100);
+        let warm = engine.submit(request("a", Priority::Background));
+        started(&warm);
+        let mut real = request("b", Priority::Interactive);
+        real.max_tokens = 2;
+        assert!(engine.generate_blocking(real).is_ok());
+        assert!(matches!(
+            warm.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Preempted))
+        ));
+        // A warm-up behind interactive work for the same key is refused at once.
+        let busy = engine.submit(request("c", Priority::Interactive));
+        let late = engine.submit(request("c", Priority::Background));
+        assert!(matches!(
+            late.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Preempted))
+        ));
+        drop(busy);
+    }
+
+    #[test]
+    fn a_request_nobody_waits_on_runs_as_background_work() {
+        let engine = slow_engine(100);
+        let waiting = Waiting::new();
+        let guard = waiting.enter();
+        let mut req = request("a", Priority::Interactive);
+        req.waiting = Some(waiting.clone());
+        let running = engine.submit(req);
+        started(&running);
+        // While someone waits, another document's request queues behind it.
+        let mut other = request("b", Priority::Interactive);
+        other.max_tokens = 2;
+        let other = engine.submit(other);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!running.cancel_token().is_cancelled());
+        drop(other);
+        // Nobody waits any more: the next interactive request preempts it.
+        drop(guard);
+        let mut next = request("c", Priority::Interactive);
+        next.max_tokens = 2;
+        assert!(engine.generate_blocking(next).is_ok());
+        assert!(matches!(
+            running.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Preempted))
+        ));
     }
 }

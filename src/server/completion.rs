@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{
@@ -16,11 +15,12 @@ use tower_lsp_server::ls_types::{
 
 use super::documents::Snapshot;
 use super::{Model, Server, State, position};
-use crate::complete::{Completion, ContextFile, Input, Layout, Prepared, finish, prepare};
+use crate::complete::{Completion, ContextFile, Input, Layout, Prepared, Served, prepare};
 use crate::context::{Options as ContextOptions, Source};
-use crate::engine::{EngineError, EngineState, Priority};
+use crate::engine::EngineState;
 
 /// Everything a completion needs, gathered before any waiting.
+#[derive(Clone)]
 pub(super) struct Job {
     pub snap: Snapshot,
     pub offset: usize,
@@ -36,7 +36,7 @@ pub(super) fn invalid_params(message: impl Into<String>) -> Error {
     }
 }
 
-fn request_failed(message: impl Into<String>) -> Error {
+pub(super) fn request_failed(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::ServerError(-32803),
         message: message.into().into(),
@@ -182,61 +182,18 @@ pub(super) async fn complete(
         return Ok(None);
     };
     state.docs.touch(uri);
-    let debounce = state.settings().debounce_ms;
-    if debounce > 0 {
-        tokio::time::sleep(Duration::from_millis(debounce)).await;
-        if state.current_generation(uri) != generation {
-            return Ok(None);
-        }
-    }
-    let (job, prepared) = {
-        let state = state.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = prepare_job(&state, &job);
-            (job, r)
-        })
-        .await
-        .map_err(|e| request_failed(format!("completion failed: {e}")))?
+    let Some((job, completion)) = super::suggest::answer(&state, job, generation).await? else {
+        return Ok(None);
     };
-    let prepared = match prepared {
-        Ok((p, _)) => p,
-        Err(e) => return Err(request_failed(e)),
-    };
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        tracing::debug!(
-            uri = uri.as_str(),
-            prompt = %crate::engine::fake::render(&prepared.prompt),
-            "completion prompt"
-        );
-    }
-    let cfg = state.settings().completion();
-    let mut req = prepared.request(&cfg, Some(uri.as_str().to_string()));
-    req.priority = Priority::Interactive;
-    // While typing, keep the code after the cursor cached (see Request::shift_suffix);
-    // warm-ups on a pause decode it afresh.
-    req.shift_suffix = true;
-    // Dropping this future (the client cancelled) drops the ticket, which cancels the
-    // request on the engine thread between two tokens.
-    let ticket = job.model.engine.submit(req);
-    let output = match ticket.wait().await {
-        Ok(o) => o,
-        Err(EngineError::Cancelled(_)) => return Ok(None),
-        Err(e) => return Err(request_failed(e.to_string())),
-    };
-    let (job, completion) = tokio::task::spawn_blocking(move || {
-        let mut input = Input::new(&job.snap.text, job.offset);
-        input.language = job.snap.language;
-        input.tree = job.snap.tree.as_ref();
-        let c = finish(&input, &prepared, output, cfg.syntax_check);
-        (job, c)
-    })
-    .await
-    .map_err(|e| request_failed(format!("completion failed: {e}")))?;
     let t = completion.timings;
-    *state.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    if completion.served == Served::Model {
+        *state.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    }
+    state.add_answered(completion.served);
     tracing::info!(
         uri = uri.as_str(),
         mode = ?completion.mode,
+        served = ?completion.served,
         prompt_tokens = t.prompt_tokens,
         reused = t.reused_tokens,
         evaluated = t.evaluated_tokens,
@@ -244,6 +201,7 @@ pub(super) async fn complete(
         ms = t.total_ms() as u64,
         "completion"
     );
+    super::suggest::shown(&state, &job, &completion);
     if completion.text.trim().is_empty() {
         return Ok(None);
     }

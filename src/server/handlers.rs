@@ -111,6 +111,7 @@ impl Server {
             "documents": state.docs.len(),
             "positionEncoding": position::kind(state.encoding()),
             "lastCompletion": *state.last.lock().unwrap_or_else(|e| e.into_inner()),
+            "totals": *state.totals.lock().unwrap_or_else(|e| e.into_inner()),
             "settingKeys": super::settings::KEYS,
             "commands": super::assist::COMMANDS,
         }))
@@ -259,7 +260,11 @@ impl LanguageServer for Server {
                     // Findings move with their function, and vanish when it changes.
                     self.publish_reviews(&uri).await;
                 }
-                self.schedule_warmup(uri, at);
+                // A cursor the suggestion cache covers needs no warm-up (which would also
+                // supersede the generation feeding it).
+                if !super::suggest::edited(&self.state, &uri, at) {
+                    self.schedule_warmup(uri, at);
+                }
             }
             Err(e) => tracing::warn!("{e}"),
         }
@@ -268,6 +273,8 @@ impl LanguageServer for Server {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.state.docs.close(&uri);
+        self.state.suggestions.forget(uri.as_str());
+        self.state.shown.remove(&uri);
         self.state.last_edit.remove(&uri);
         self.state.generation.remove(&uri);
         if self.state.reviews.has(&uri) {

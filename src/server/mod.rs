@@ -15,6 +15,7 @@ pub mod position;
 mod progress;
 mod review;
 pub mod settings;
+mod suggest;
 mod transport;
 mod warmup;
 
@@ -69,6 +70,12 @@ pub struct State {
     pub cancels: progress::Cancels,
     /// Review findings published as diagnostics.
     pub reviews: review::Reviews,
+    /// Recent generations per document, reused while the user types on.
+    pub suggestions: crate::complete::cache::SuggestionCache,
+    /// Per document: the suggestion shown last (to recognise an accept).
+    pub(crate) shown: DashMap<Uri, suggest::Shown>,
+    /// Counts for `quill/status`.
+    pub totals: std::sync::Mutex<suggest::Totals>,
 }
 
 impl State {
@@ -87,6 +94,9 @@ impl State {
             last: std::sync::Mutex::new(None),
             cancels: progress::Cancels::default(),
             reviews: review::Reviews::default(),
+            suggestions: Default::default(),
+            shown: DashMap::new(),
+            totals: Default::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 17] = [
     "model",
     "threads",
     "gpuLayers",
@@ -23,6 +23,11 @@ pub const KEYS: [&str; 12] = [
     "languages",
     "warmup",
     "reviewOnSave",
+    "suggestionCache",
+    "firstLine",
+    "prefetch",
+    "timeBudgetMs",
+    "draftTokens",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +51,18 @@ pub struct Settings {
     pub warmup: bool,
     /// Review the function last edited when the file is saved (bug hints as diagnostics).
     pub review_on_save: bool,
+    /// Answer from recent generations when the user types what they suggested.
+    pub suggestion_cache: bool,
+    /// Answer a block as soon as its first line is ready; the rest goes on in the
+    /// background into the suggestion cache.
+    pub first_line: bool,
+    /// After an accepted suggestion at the end of a line, generate the next line in the
+    /// background.
+    pub prefetch: bool,
+    /// Answer a block with the lines ready after this long (0: no limit).
+    pub time_budget_ms: u64,
+    /// Speculative decoding: most draft tokens checked per step (0: off).
+    pub draft_tokens: usize,
 }
 
 impl Default for Settings {
@@ -64,6 +81,11 @@ impl Default for Settings {
             languages: None,
             warmup: true,
             review_on_save: false,
+            suggestion_cache: true,
+            first_line: true,
+            prefetch: true,
+            time_budget_ms: 0,
+            draft_tokens: c.draft_tokens,
         }
     }
 }
@@ -78,6 +100,7 @@ impl Settings {
             context_tokens: self.context_tokens,
             max_tokens_line: d.max_tokens_line.min(self.max_tokens),
             max_tokens_block: self.max_tokens,
+            draft_tokens: self.draft_tokens,
             ..d
         }
     }
@@ -132,6 +155,7 @@ impl Settings {
                 ))),
             }
         };
+        let boolean = || v.as_bool().ok_or_else(|| keep("expected true or false"));
         match key {
             "model" => match v {
                 Value::Null => self.model = None,
@@ -163,14 +187,13 @@ impl Settings {
                     ));
                 }
             },
-            "warmup" => match v.as_bool() {
-                Some(b) => self.warmup = b,
-                None => return Err(keep("expected true or false")),
-            },
-            "reviewOnSave" => match v.as_bool() {
-                Some(b) => self.review_on_save = b,
-                None => return Err(keep("expected true or false")),
-            },
+            "warmup" => self.warmup = boolean()?,
+            "reviewOnSave" => self.review_on_save = boolean()?,
+            "suggestionCache" => self.suggestion_cache = boolean()?,
+            "firstLine" => self.first_line = boolean()?,
+            "prefetch" => self.prefetch = boolean()?,
+            "timeBudgetMs" => self.time_budget_ms = uint(0, 60_000)?,
+            "draftTokens" => self.draft_tokens = uint(0, 64)? as usize,
             unknown => {
                 let hint = KEYS
                     .iter()

@@ -9,6 +9,7 @@ use tower_lsp_server::ls_types::Uri;
 
 use super::Server;
 use super::completion::{At, job, prepare_job};
+use crate::complete::Shape;
 use crate::engine::{Priority, Request};
 
 /// How long typing must pause before the warm-up runs.
@@ -30,6 +31,19 @@ impl Server {
             let Ok(Some(job)) = job(&state, &uri, At::Offset(offset)) else {
                 return;
             };
+            if state.settings().suggestion_cache {
+                let cfg = state.settings().completion();
+                let shape = Shape::at(&job.snap.text, job.offset, job.snap.language, &cfg);
+                if state
+                    .suggestions
+                    .lookup(uri.as_str(), &job.snap.text, job.offset, &shape)
+                    .is_some()
+                {
+                    // The next completion comes from the cache; a warm-up would supersede
+                    // the generation feeding it.
+                    return;
+                }
+            }
             let prepared = {
                 let state = state.clone();
                 tokio::task::spawn_blocking(move || {

@@ -259,12 +259,23 @@ async fn newer_request_for_the_same_document_supersedes() {
     while fake.generated.load(Ordering::SeqCst) < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // A second request for the same state shares the running generation.
+    let same = c
+        .start("textDocument/inlineCompletion", params.clone())
+        .await;
+    // The text changes to something the generation does not write: it is superseded.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///w/a.py", "version": 2}, "contentChanges": [{"text": "y = \n"}]}),
+    )
+    .await;
     let second = c.start("textDocument/inlineCompletion", params).await;
     assert_eq!(
         c.response(first).await.unwrap(),
         Value::Null,
         "superseded: empty"
     );
+    assert_eq!(c.response(same).await.unwrap(), Value::Null);
     let r = c.response(second).await.unwrap();
     assert_eq!(inline_text(&r).unwrap().len(), 90);
     c.shutdown().await;

@@ -9,6 +9,7 @@ mod lsp;
 mod lsp_assist;
 mod lsp_client;
 mod lsp_stdio;
+mod lsp_suggest;
 mod real_assist;
 mod real_batch;
 mod real_model;

@@ -334,3 +334,76 @@ fn typing_keeps_the_suffix_cached_with_shift() {
     let third = run("values", false);
     assert!(third.timings.evaluated_tokens > 100, "{:?}", third.timings);
 }
+
+/// Speculative decoding (prompt-lookup drafts checked in one decode) must not change what
+/// greedy decoding generates: the same tokens with drafts on and off, over many prompts
+/// cut from real code. It must also have drafted something, or the test proves nothing.
+#[test]
+fn speculative_decoding_generates_the_same_tokens() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let files = [
+        include_str!("../../benches/data/report.py"),
+        include_str!("../../benches/data/inventory.py"),
+        include_str!("../../examples/holes.py"),
+    ];
+    let (mut prompts, mut drafted, mut kept) = (0, 0, 0);
+    for text in files {
+        let lines: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+        // Cursors at the start of every 20th line and inside every 25th.
+        let mut cursors: Vec<usize> = lines.iter().step_by(20).copied().collect();
+        cursors.extend(lines.iter().step_by(25).map(|&l| {
+            let end = text[l..].find('\n').map_or(text.len(), |e| l + e);
+            let mid = l + (end - l) / 2;
+            (mid..=end)
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(end)
+        }));
+        let boundary = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        for at in cursors {
+            let (from, to) = (
+                boundary(at.saturating_sub(2000)),
+                boundary((at + 800).min(text.len())),
+            );
+            let prompt = vec![
+                Piece::Special(quill::engine::Special::FimPrefix),
+                Piece::Text(text[from..at].to_string()),
+                Piece::Special(quill::engine::Special::FimSuffix),
+                Piece::Text(text[at..to].to_string()),
+                Piece::Special(quill::engine::Special::FimMiddle),
+            ];
+            let run = |draft: quill::engine::DraftConfig| {
+                let mut req = Request::new(prompt.clone(), 40);
+                req.draft = draft;
+                engine.generate_blocking(req).unwrap()
+            };
+            let plain = run(quill::engine::DraftConfig::OFF);
+            let fast = run(quill::engine::DraftConfig::default());
+            assert_eq!(
+                plain.text, fast.text,
+                "drafts changed the output at byte {at}"
+            );
+            assert_eq!(
+                plain.timings.generated_tokens,
+                fast.timings.generated_tokens
+            );
+            assert_eq!(plain.timings.drafted_tokens, 0);
+            drafted += fast.timings.drafted_tokens;
+            kept += fast.timings.accepted_tokens;
+            prompts += 1;
+        }
+    }
+    eprintln!("{prompts} prompts: {kept} of {drafted} draft tokens kept");
+    assert!(prompts >= 20, "only {prompts} prompts");
+    assert!(
+        kept > 0,
+        "no draft was ever kept: speculation was not exercised"
+    );
+}

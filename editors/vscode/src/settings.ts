@@ -23,6 +23,11 @@ export const SERVER_KEYS = [
   'languages',
   'warmup',
   'reviewOnSave',
+  'suggestionCache',
+  'firstLine',
+  'prefetch',
+  'timeBudgetMs',
+  'draftTokens',
 ] as const;
 
 export type ServerKey = (typeof SERVER_KEYS)[number];

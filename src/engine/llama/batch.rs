@@ -274,6 +274,7 @@ fn finish(a: Active, stop: StopReason) -> Output {
             queue_ms: 0.0,
             prompt_ms,
             generate_ms: ms_since(prompt_done),
+            ..Timings::default()
         },
     }
 }

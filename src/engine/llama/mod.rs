@@ -20,6 +20,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
+use super::draft::{DraftStats, Recent};
 use super::{
     Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, Sampling,
     Special, StopReason, Timings, common_prefix, ms_since,
@@ -41,6 +42,9 @@ const MAX_STALE: usize = 256;
 const MIN_SHIFTED: usize = 16;
 /// Tokens right after the edit that are decoded afresh even when the rest is shifted.
 const FRESH_SUFFIX: usize = 32;
+
+/// Answers kept for draft lookup.
+const RECENT_ANSWERS: usize = 8;
 
 /// The sequence the suffix shift decodes in before it becomes sequence 0.
 const SCRATCH_SEQ: usize = 1;
@@ -243,6 +247,8 @@ struct LlamaRunner<'m> {
     batch: LlamaBatch<'static>,
     /// Prompt tokens per second, as last measured (sizes prompt chunks).
     prompt_tps: Option<f64>,
+    /// Recent answers, searched for draft tokens.
+    recent: Recent<LlamaToken>,
 }
 
 impl<'m> LlamaRunner<'m> {
@@ -259,6 +265,7 @@ impl<'m> LlamaRunner<'m> {
             can_shift: !model.is_recurrent() && !model.is_hybrid(),
             batch,
             prompt_tps: None,
+            recent: Recent::new(RECENT_ANSWERS),
         }
     }
 
@@ -517,6 +524,17 @@ impl<'m> LlamaRunner<'m> {
         Ok(Some(keep + k))
     }
 
+    /// Removes the keys and values of draft tokens the model did not confirm.
+    fn drop_unconfirmed(
+        &mut self,
+        pending: &mut std::collections::VecDeque<LlamaToken>,
+    ) -> Result<(), EngineError> {
+        pending.clear();
+        self.ctx
+            .kv_cache_seq_rm(0, Some(self.cached.len() as u32), None)
+            .map_err(|e| EngineError::Backend(e.to_string()))
+    }
+
     fn decode(&mut self) -> Result<(), EngineError> {
         self.ctx.decode(&mut self.batch).map_err(|e| {
             // The cache may hold part of the failed batch: start clean next time.
@@ -616,7 +634,13 @@ impl Backend for LlamaRunner<'_> {
         let model = self.model;
         let vocab = model.vocab();
         let mut picker = sampler(&req.sampling);
+        // Drafts are checked against greedy picks; sampling gets none.
+        let speculate = matches!(picker, Picker::Greedy) && req.draft.max > 0;
         let mut logits_idx = self.batch.n_tokens() - 1;
+        // Draft tokens decoded after the one at `logits_idx`, not yet confirmed. Their keys
+        // and values are in the cache past `self.cached`.
+        let mut pending: std::collections::VecDeque<LlamaToken> = Default::default();
+        let mut stats = DraftStats::default();
         let mut bytes: Vec<u8> = Vec::new();
         let mut text = String::new();
         let mut generated = 0usize;
@@ -648,14 +672,51 @@ impl Backend for LlamaRunner<'_> {
             if generated >= max_tokens {
                 break StopReason::MaxTokens;
             }
+            if pending.front() == Some(&token) {
+                // The draft was right: this token's logits are already computed.
+                pending.pop_front();
+                self.cached.push(token);
+                stats.accepted += 1;
+                logits_idx += 1;
+                continue;
+            }
+            if !pending.is_empty() {
+                self.drop_unconfirmed(&mut pending)?;
+            }
+            let draft = if speculate {
+                let mut tail = self.cached.clone();
+                tail.push(token);
+                let room = max_tokens.saturating_sub(generated + 1);
+                let recent = self.recent.slices();
+                super::draft::propose(&tail, &recent, &req.draft, room)
+            } else {
+                Vec::new()
+            };
             self.batch.clear();
-            self.batch
-                .add(token, self.cached.len() as i32, &[0], true)
-                .map_err(|e| EngineError::Backend(e.to_string()))?;
+            let at = self.cached.len();
+            for (j, t) in std::iter::once(token)
+                .chain(draft.iter().copied())
+                .enumerate()
+            {
+                self.batch
+                    .add(t, (at + j) as i32, &[0], true)
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+            }
             self.decode()?;
             self.cached.push(token);
+            stats.drafted += draft.len() as u32;
+            pending.extend(draft);
             logits_idx = 0;
         };
+        if !pending.is_empty() {
+            self.drop_unconfirmed(&mut pending)?;
+        }
+        let answer = &self.cached[self.prompt_len.min(self.cached.len())..];
+        if !answer.is_empty() {
+            self.recent.push(answer);
+        }
+        timings.drafted_tokens = stats.drafted;
+        timings.accepted_tokens = stats.accepted;
         timings.generated_tokens = generated as u32;
         timings.generate_ms = ms_since(gen_start);
         Ok(Output {

@@ -1,6 +1,8 @@
 //! Pieces of the benchmarks that are worth testing on their own: the typing replay and
 //! the statistics. The commands that run them live in the CLI (`quill bench`).
 
+pub mod typist;
+
 /// One simulated keystroke pause: the document as it is then and the cursor in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {

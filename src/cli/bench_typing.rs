@@ -1,0 +1,317 @@
+//! `quill bench --lsp` (the default replay): a simulated programmer
+//! ([`quill::bench::typist`]) retypes code with ghost text on screen, accepting
+//! suggestions whole or by line or word, typing some by hand, backspacing typos and
+//! starting new lines. The same replay drives `quill serve` over stdio or, with `--peer`,
+//! llama.cpp's llama-server the way llama.vim drives it (`bench_peer`), so the two can be
+//! measured side by side.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+
+use quill::bench::typist::{Accept, Action, Typist};
+use quill::bench::{mean, percentile};
+use quill::text::{Encoding, LineIndex};
+
+use super::bench_lsp::{StdioClient, change, uri};
+
+/// A ghost-text source under test.
+pub(super) trait Completer {
+    /// The document changed from `old` to `new`.
+    fn edit(&mut self, old: &str, new: &str) -> Result<()>;
+    /// The suggestion at byte `cursor` of `doc`.
+    fn suggest(&mut self, doc: &str, cursor: usize) -> Result<Suggestion>;
+    /// Tokens generated so far (all requests, background ones included), and draft
+    /// tokens checked and kept (speculative decoding).
+    fn generated(&mut self) -> Result<(u64, u64, u64)>;
+}
+
+pub(super) struct Suggestion {
+    pub text: String,
+    /// Answered without a model call of its own (a cache).
+    pub cached: bool,
+}
+
+/// What a replay measured.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct TypingReport {
+    pub engine: String,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub mean_ms: f64,
+    pub keystrokes: usize,
+    /// Requests answered from a cache.
+    pub cache_hits: usize,
+    pub hit_rate: f64,
+    /// Suggestions accepted: whole, by line, by word.
+    pub accepted_whole: usize,
+    pub accepted_line: usize,
+    pub accepted_word: usize,
+    /// Requests that showed nothing.
+    pub empty: usize,
+    pub generated_tokens: u64,
+    pub tokens_per_keystroke: f64,
+    /// Draft tokens the model kept, over those it checked.
+    pub draft_acceptance: f64,
+    /// Wall time of the whole replay.
+    pub seconds: f64,
+    /// With `--verify`: cache answers compared with the model asked afresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Verified {
+    pub checked: usize,
+    /// The same text as the model's fresh answer.
+    pub identical: usize,
+    /// The cache answer is the fresh answer's first lines (a block answered line by line).
+    pub prefix: usize,
+    /// Where they differ: the state's cursor context and both answers.
+    pub differences: Vec<Value>,
+}
+
+/// One state the replay asked about, with the answer it got.
+pub(super) struct Asked {
+    pub doc: String,
+    pub cursor: usize,
+    pub text: String,
+    pub cached: bool,
+}
+
+/// The code to type: `lines` lines from 0-based `start` of `text`, removed from it.
+pub(super) struct Scenario {
+    pub head: String,
+    pub target: String,
+    pub tail: String,
+}
+
+impl Scenario {
+    pub fn new(text: &str, start: usize, lines: usize) -> Result<Scenario> {
+        let all: Vec<&str> = text.split_inclusive('\n').collect();
+        if start >= all.len() {
+            bail!(
+                "the file has {} lines; typing cannot start at {}",
+                all.len(),
+                start + 1
+            );
+        }
+        let end = (start + lines).min(all.len());
+        let target = all[start..end].concat();
+        Ok(Scenario {
+            head: all[..start].concat(),
+            target: target.trim_end_matches('\n').to_string(),
+            tail: all[end..].concat(),
+        })
+    }
+
+    fn doc(&self, typed: &str) -> (String, usize) {
+        let doc = format!("{}{typed}\n{}", self.head, self.tail);
+        (doc, self.head.len() + typed.len())
+    }
+}
+
+/// Runs the replay against `c`; returns the report and every state asked about.
+pub(super) fn replay(
+    c: &mut dyn Completer,
+    engine: &str,
+    scenario: &Scenario,
+) -> Result<(TypingReport, Vec<Asked>)> {
+    let started = Instant::now();
+    let (gen0, drafted0, kept0) = c.generated()?;
+    let mut typist = Typist::new(&scenario.target);
+    let (mut doc, mut cursor) = scenario.doc("");
+    let mut r = TypingReport {
+        engine: engine.to_string(),
+        ..TypingReport::default()
+    };
+    let mut latencies = Vec::new();
+    let mut asked = Vec::new();
+    let mut ask =
+        |c: &mut dyn Completer, doc: &str, cursor: usize, r: &mut TypingReport| -> Result<String> {
+            let t = Instant::now();
+            let s = c.suggest(doc, cursor)?;
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            r.cache_hits += usize::from(s.cached);
+            r.empty += usize::from(s.text.is_empty());
+            asked.push(Asked {
+                doc: doc.to_string(),
+                cursor,
+                text: s.text.clone(),
+                cached: s.cached,
+            });
+            Ok(s.text)
+        };
+    let mut shown = ask(c, &doc, cursor, &mut r)?;
+    while !typist.finished() {
+        let action = typist.next(&shown);
+        r.keystrokes += action.keystrokes();
+        let (next, at) = scenario.doc(&typist.typed());
+        c.edit(&doc, &next)?;
+        (doc, cursor) = (next, at);
+        shown = match &action {
+            Action::Accept { text, how } if *how != Accept::Whole => {
+                r.accepted_line += usize::from(*how == Accept::Line);
+                r.accepted_word += usize::from(*how == Accept::Word);
+                // The editor keeps showing the rest; no request.
+                shown[text.len()..].to_string()
+            }
+            _ => {
+                if matches!(action, Action::Accept { .. }) {
+                    r.accepted_whole += 1;
+                }
+                ask(c, &doc, cursor, &mut r)?
+            }
+        };
+    }
+    let (gen1, drafted1, kept1) = c.generated()?;
+    r.requests = latencies.len();
+    r.p50_ms = percentile(&latencies, 50.0);
+    r.p95_ms = percentile(&latencies, 95.0);
+    r.mean_ms = mean(&latencies);
+    r.hit_rate = r.cache_hits as f64 / r.requests.max(1) as f64;
+    r.generated_tokens = gen1 - gen0;
+    r.tokens_per_keystroke = r.generated_tokens as f64 / r.keystrokes.max(1) as f64;
+    let drafted = drafted1 - drafted0;
+    r.draft_acceptance = if drafted > 0 {
+        (kept1 - kept0) as f64 / drafted as f64
+    } else {
+        0.0
+    };
+    r.seconds = started.elapsed().as_secs_f64();
+    Ok((r, asked))
+}
+
+/// `quill serve` over stdio.
+pub(super) struct Quill {
+    client: StdioClient,
+    uri: String,
+    version: i64,
+}
+
+impl Quill {
+    /// Starts the server with `options`, opens `others` and then `file` holding `doc`.
+    pub fn start(
+        options: &Value,
+        others: &[PathBuf],
+        file: &std::path::Path,
+        doc: &str,
+    ) -> Result<Quill> {
+        let mut client = StdioClient::start(options)?;
+        client.wait_ready()?;
+        for other in others {
+            let t = std::fs::read_to_string(other)?;
+            client.notify(
+                "textDocument/didOpen",
+                json!({"textDocument": {"uri": uri(other)?, "languageId": "python", "version": 1, "text": t}}),
+            )?;
+        }
+        let u = uri(file)?;
+        client.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": u, "languageId": "python", "version": 1, "text": doc}}),
+        )?;
+        Ok(Quill {
+            client,
+            uri: u,
+            version: 1,
+        })
+    }
+
+    pub fn finish(self) -> Result<()> {
+        self.client.finish()
+    }
+
+    fn totals(&mut self) -> Result<Value> {
+        Ok(self.client.request("quill/status", Value::Null)?["totals"].clone())
+    }
+}
+
+impl Completer for Quill {
+    fn edit(&mut self, old: &str, new: &str) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        self.version += 1;
+        self.client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [change(old, new)],
+            }),
+        )
+    }
+
+    fn suggest(&mut self, doc: &str, cursor: usize) -> Result<Suggestion> {
+        let hits = self.totals()?["cacheHits"].as_u64().unwrap_or(0);
+        let idx = LineIndex::new(doc);
+        let (line, character) = idx.position(doc, cursor, Encoding::Utf16);
+        let r = self.client.request(
+            "textDocument/inlineCompletion",
+            json!({
+                "textDocument": {"uri": self.uri},
+                "position": {"line": line, "character": character},
+                "context": {"triggerKind": 2},
+            }),
+        )?;
+        let text = r["items"][0]["insertText"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let cached = self.totals()?["cacheHits"].as_u64().unwrap_or(0) > hits;
+        Ok(Suggestion { text, cached })
+    }
+
+    fn generated(&mut self) -> Result<(u64, u64, u64)> {
+        let t = self.totals()?;
+        let f = |k: &str| t[k].as_u64().unwrap_or(0);
+        Ok((
+            f("generatedTokens"),
+            f("draftedTokens"),
+            f("acceptedTokens"),
+        ))
+    }
+}
+
+/// Asks a fresh server (no suggestion cache, no early answers) about every state the
+/// replay answered from the cache, and compares.
+pub(super) fn verify(
+    options: &Value,
+    others: &[PathBuf],
+    file: &std::path::Path,
+    asked: &[Asked],
+) -> Result<Verified> {
+    let mut options = options.clone();
+    options["suggestionCache"] = json!(false);
+    options["firstLine"] = json!(false);
+    let cached: Vec<&Asked> = asked.iter().filter(|a| a.cached).collect();
+    let mut v = Verified::default();
+    let Some(first) = cached.first() else {
+        return Ok(v);
+    };
+    let mut q = Quill::start(&options, others, file, &first.doc)?;
+    let mut doc = first.doc.clone();
+    for a in cached {
+        q.edit(&doc, &a.doc)?;
+        doc = a.doc.clone();
+        let fresh = q.suggest(&doc, a.cursor)?.text;
+        v.checked += 1;
+        if fresh == a.text {
+            v.identical += 1;
+        } else if !a.text.is_empty() && fresh.starts_with(&format!("{}\n", a.text)) {
+            v.prefix += 1;
+        } else {
+            let line_start = doc[..a.cursor].rfind('\n').map_or(0, |i| i + 1);
+            v.differences.push(json!({
+                "line": &doc[line_start..a.cursor],
+                "cached": a.text,
+                "fresh": fresh,
+            }));
+        }
+    }
+    q.finish()?;
+    Ok(v)
+}

@@ -1,0 +1,192 @@
+//! Ghost text at typing speed, with the fake engine: the suggestion cache answers typing
+//! that follows a suggestion without a model call, a block is answered at its first line
+//! while the rest goes on into the cache, an accept prefetches the next line, and an edit
+//! that leaves a running generation behind stops it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::lsp::{Fake, inline_caps, ready, start};
+use crate::lsp_client::{LspClient, inline_text};
+
+async fn totals(c: &mut LspClient) -> Value {
+    c.request("quill/status", Value::Null).await.unwrap()["totals"].clone()
+}
+
+async fn set_text(c: &mut LspClient, uri: &str, version: i32, text: &str) {
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+    )
+    .await;
+}
+
+const URI: &str = "file:///w/a.py";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_what_was_suggested_is_answered_from_the_cache() {
+    let fake = Fake::default();
+    let factory = fake.factory("max(a, b)\nprint(1)\n", 0, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("max(a, b)"));
+    let prompts = fake.prompts.lock().unwrap().len();
+    // The user types the start of the suggestion: the rest, with no model call.
+    set_text(&mut c, URI, 2, "x = ma\n").await;
+    let r = c.inline(URI, 0, 6).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("x(a, b)"));
+    // Backspace to the first state: the same answer again.
+    set_text(&mut c, URI, 3, "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("max(a, b)"));
+    assert_eq!(
+        fake.prompts.lock().unwrap().len(),
+        prompts,
+        "no new model call"
+    );
+    let t = totals(&mut c).await;
+    assert_eq!(t["cacheHits"], 2, "{t}");
+    assert_eq!(t["answered"], 3, "{t}");
+    // Something else typed: the model is asked.
+    set_text(&mut c, URI, 4, "x = y\n").await;
+    let _ = c.inline(URI, 0, 5).await.unwrap();
+    assert_eq!(fake.prompts.lock().unwrap().len(), prompts + 1);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_can_be_switched_off() {
+    let fake = Fake::default();
+    let factory = fake.factory("max(a, b)\n", 0, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "suggestionCache": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let _ = c.inline(URI, 0, 4).await.unwrap();
+    set_text(&mut c, URI, 2, "x = ma\n").await;
+    let _ = c.inline(URI, 0, 6).await.unwrap();
+    assert_eq!(fake.prompts.lock().unwrap().len(), 2);
+    assert_eq!(totals(&mut c).await["cacheHits"], 0);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_is_answered_at_its_first_line_and_the_rest_comes_from_the_cache() {
+    let fake = Fake::default();
+    // 40 ms a token, 3 characters a token: the whole block takes over a second.
+    let block =
+        "total = 0\n    for x in xs:\n        total += x\n    return total\n\nprint(f([1]))\n";
+    let factory = fake.factory(block, 40, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    let doc = "def f(xs):\n    \n";
+    c.open(URI, "python", doc).await;
+    let r = c.inline(URI, 1, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("total = 0"));
+    let t = totals(&mut c).await;
+    assert_eq!(t["firstLine"], 1, "{t}");
+    assert_eq!(
+        t["generatedTokens"], 0,
+        "answered before the generation ended: {t}"
+    );
+    // The user reads it, accepts the line and presses Enter (the editor indents): the
+    // next lines, from the generation that went on meanwhile.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    set_text(&mut c, URI, 2, "def f(xs):\n    total = 0\n    \n").await;
+    let r = c.inline(URI, 2, 4).await.unwrap();
+    assert_eq!(
+        inline_text(&r).as_deref(),
+        Some("for x in xs:\n        total += x\n    return total")
+    );
+    let t = totals(&mut c).await;
+    assert_eq!(t["generations"], 1, "{t}");
+    assert_eq!(t["cacheHits"], 1, "{t}");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_line_off_waits_for_the_block() {
+    let fake = Fake::default();
+    let block = "total = 0\n    return total\n\nprint(f([1]))\n";
+    let factory = fake.factory(block, 5, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "firstLine": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "def f(xs):\n    \n").await;
+    let r = c.inline(URI, 1, 4).await.unwrap();
+    assert_eq!(
+        inline_text(&r).as_deref(),
+        Some("total = 0\n    return total")
+    );
+    assert_eq!(totals(&mut c).await["firstLine"], 0);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_a_suggestion_prefetches_the_next_line() {
+    let fake = Fake::default();
+    // The first prompt ends at `x = `; the prefetch's at the next line's indentation.
+    let respond = Arc::new(|prompt: &str| {
+        if prompt.contains("x = <|fim_suffix|>") {
+            "compute()\n".to_string()
+        } else {
+            "return x\n".to_string()
+        }
+    });
+    let factory = fake.responder(respond, 0, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "def f():\n    x = \n").await;
+    let r = c.inline(URI, 1, 8).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("compute()"));
+    // Accept it whole: the next line is generated in the background.
+    set_text(&mut c, URI, 2, "def f():\n    x = compute()\n").await;
+    let mut waited = 0;
+    while totals(&mut c).await["prefetches"] != 1 || fake.prompts.lock().unwrap().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+        assert!(waited < 500, "no prefetch");
+    }
+    // Enter: the prefetched line, with no model call of its own.
+    set_text(&mut c, URI, 3, "def f():\n    x = compute()\n    \n").await;
+    let r = c.inline(URI, 2, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("return x"));
+    assert_eq!(fake.prompts.lock().unwrap().len(), 2);
+    assert_eq!(totals(&mut c).await["cacheHits"], 1);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_leaves_a_generation_behind_stops_it() {
+    let fake = Fake::default();
+    let answer: &'static str = Box::leak("abc".repeat(100).into_boxed_str());
+    let factory = fake.factory(answer, 20, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let id = c
+        .start(
+            "textDocument/inlineCompletion",
+            json!({"textDocument": {"uri": URI}, "position": {"line": 0, "character": 4}, "context": {"triggerKind": 2}}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Typing along the suggestion keeps it going; typing something else stops it.
+    set_text(&mut c, URI, 2, "x = ab\n").await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    set_text(&mut c, URI, 3, "x = zz\n").await;
+    assert_eq!(c.response(id).await.unwrap(), Value::Null);
+    c.shutdown().await;
+}
