@@ -496,11 +496,13 @@ fn run_typing(
     if let Some(v) = &report.verified {
         writeln!(
             out,
-            "verified: {} cache answers asked afresh: {} identical, {} the fresh answer's first lines, {} different",
+            "verified: {} cache answers asked afresh: {} identical, {} the fresh answer's first lines, {} different; what was typed next: {} cache answers, {} fresh",
             v.checked,
             v.identical,
             v.prefix,
-            v.differences.len()
+            v.differences.len(),
+            v.cached_right,
+            v.fresh_right
         )?;
         for d in &v.differences {
             writeln!(out, "  {d}")?;

@@ -61,6 +61,9 @@ pub struct TypingReport {
     /// With `--verify`: cache answers compared with the model asked afresh.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<Verified>,
+    /// Every request: latency, whether a cache answered, the line up to the cursor, the
+    /// answer.
+    pub steps: Vec<Value>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -70,6 +73,10 @@ pub struct Verified {
     pub identical: usize,
     /// The cache answer is the fresh answer's first lines (a block answered line by line).
     pub prefix: usize,
+    /// Answers that were what the programmer went on to type (the first line of it, not
+    /// empty): from the cache, and from the fresh server.
+    pub cached_right: usize,
+    pub fresh_right: usize,
     /// Where they differ: the state's cursor context and both answers.
     pub differences: Vec<Value>,
 }
@@ -80,6 +87,16 @@ pub(super) struct Asked {
     pub cursor: usize,
     pub text: String,
     pub cached: bool,
+    /// What the programmer still had to type.
+    pub rest: String,
+}
+
+/// True when `answer` is not empty and its first line is what `rest` goes on with.
+fn right(answer: &str, rest: &str) -> bool {
+    let first = answer.split('\n').next().unwrap_or("");
+    !answer.trim().is_empty()
+        && rest.starts_with(first)
+        && (answer.contains('\n') || rest.starts_with(answer))
 }
 
 /// The code to type: `lines` lines from 0-based `start` of `text`, removed from it.
@@ -120,32 +137,48 @@ pub(super) fn replay(
     engine: &str,
     scenario: &Scenario,
 ) -> Result<(TypingReport, Vec<Asked>)> {
-    let started = Instant::now();
-    let (gen0, drafted0, kept0) = c.generated()?;
     let mut typist = Typist::new(&scenario.target);
     let (mut doc, mut cursor) = scenario.doc("");
+    // A warm server: the first prompt is evaluated before the clock starts, as it is
+    // while a user opens the file and reads it.
+    c.suggest(&doc, cursor)?;
+    let started = Instant::now();
+    let (gen0, drafted0, kept0) = c.generated()?;
     let mut r = TypingReport {
         engine: engine.to_string(),
         ..TypingReport::default()
     };
     let mut latencies = Vec::new();
     let mut asked = Vec::new();
-    let mut ask =
-        |c: &mut dyn Completer, doc: &str, cursor: usize, r: &mut TypingReport| -> Result<String> {
-            let t = Instant::now();
-            let s = c.suggest(doc, cursor)?;
-            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-            r.cache_hits += usize::from(s.cached);
-            r.empty += usize::from(s.text.is_empty());
-            asked.push(Asked {
-                doc: doc.to_string(),
-                cursor,
-                text: s.text.clone(),
-                cached: s.cached,
-            });
-            Ok(s.text)
-        };
-    let mut shown = ask(c, &doc, cursor, &mut r)?;
+    let mut ask = |c: &mut dyn Completer,
+                   doc: &str,
+                   cursor: usize,
+                   rest: &str,
+                   r: &mut TypingReport|
+     -> Result<String> {
+        let t = Instant::now();
+        let s = c.suggest(doc, cursor)?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        latencies.push(ms);
+        r.cache_hits += usize::from(s.cached);
+        r.empty += usize::from(s.text.is_empty());
+        let line_start = doc[..cursor].rfind('\n').map_or(0, |i| i + 1);
+        r.steps.push(json!({
+            "ms": ms.round(),
+            "cached": s.cached,
+            "line": &doc[line_start..cursor],
+            "answer": s.text,
+        }));
+        asked.push(Asked {
+            doc: doc.to_string(),
+            cursor,
+            text: s.text.clone(),
+            cached: s.cached,
+            rest: rest.to_string(),
+        });
+        Ok(s.text)
+    };
+    let mut shown = ask(c, &doc, cursor, typist.rest(), &mut r)?;
     while !typist.finished() {
         let action = typist.next(&shown);
         r.keystrokes += action.keystrokes();
@@ -163,7 +196,7 @@ pub(super) fn replay(
                 if matches!(action, Action::Accept { .. }) {
                     r.accepted_whole += 1;
                 }
-                ask(c, &doc, cursor, &mut r)?
+                ask(c, &doc, cursor, typist.rest(), &mut r)?
             }
         };
     }
@@ -299,6 +332,8 @@ pub(super) fn verify(
         doc = a.doc.clone();
         let fresh = q.suggest(&doc, a.cursor)?.text;
         v.checked += 1;
+        v.cached_right += usize::from(right(&a.text, &a.rest));
+        v.fresh_right += usize::from(right(&fresh, &a.rest));
         if fresh == a.text {
             v.identical += 1;
         } else if !a.text.is_empty() && fresh.starts_with(&format!("{}\n", a.text)) {

@@ -142,7 +142,70 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
         budget: settings.context_tokens,
         ..ContextOptions::default()
     };
-    crate::context::build(&current, job.offset, &sources, &opts, &*job.model.counter)
+    let counter = &*job.model.counter;
+    // The context sits at the head of the prompt: when it changes, the whole file after
+    // it is evaluated again (seconds on a CPU). So while the cursor stays in one
+    // top-level scope, the context built when it entered is kept, unless a definition the
+    // code now uses is missing from it; similar snippets alone do not refresh it.
+    let scope = scope_start(&job.snap.text, job.offset);
+    let definitions = ContextOptions {
+        max_snippets: 0,
+        ..opts
+    };
+    let needed = crate::context::build(&current, job.offset, &sources, &definitions, counter);
+    if let Some(kept) = state.contexts.get(&job.snap.uri)
+        && kept.scope == scope
+        && covers(&kept.definitions, &needed)
+    {
+        return kept.context.clone();
+    }
+    let context = crate::context::build(&current, job.offset, &sources, &opts, counter);
+    state.contexts.insert(
+        job.snap.uri.clone(),
+        KeptContext {
+            scope,
+            definitions: needed,
+            context: context.clone(),
+        },
+    );
+    context
+}
+
+/// The context a document's completions use while the cursor stays in one scope.
+pub struct KeptContext {
+    /// Where the top-level statement it was built in starts.
+    scope: usize,
+    /// The definitions the code needed then (without similar snippets).
+    definitions: Vec<ContextFile>,
+    context: Vec<ContextFile>,
+}
+
+/// Where the top-level statement around `offset` starts: the last line at or before the
+/// cursor's that is not blank and not indented.
+fn scope_start(text: &str, offset: usize) -> usize {
+    let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    loop {
+        let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[start..end];
+        if start == 0 || (!line.trim().is_empty() && !line.starts_with([' ', '\t'])) {
+            return start;
+        }
+        end = start - 1;
+    }
+}
+
+/// True when every line of every file in `needed` is in `kept`'s file of the same path.
+fn covers(kept: &[ContextFile], needed: &[ContextFile]) -> bool {
+    needed.iter().all(|n| {
+        kept.iter().any(|k| {
+            k.path == n.path && {
+                let lines: HashSet<&str> = k.text.lines().collect();
+                n.text
+                    .lines()
+                    .all(|l| l.trim().is_empty() || lines.contains(l))
+            }
+        })
+    })
 }
 
 /// The prompt for `job`, with context. Runs on a blocking thread.

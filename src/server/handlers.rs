@@ -274,6 +274,7 @@ impl LanguageServer for Server {
         let uri = params.text_document.uri;
         self.state.docs.close(&uri);
         self.state.suggestions.forget(uri.as_str());
+        self.state.contexts.remove(&uri);
         self.state.shown.remove(&uri);
         self.state.last_edit.remove(&uri);
         self.state.generation.remove(&uri);

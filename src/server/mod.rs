@@ -76,6 +76,9 @@ pub struct State {
     pub(crate) shown: DashMap<Uri, suggest::Shown>,
     /// Counts for `quill/status`.
     pub totals: std::sync::Mutex<suggest::Totals>,
+    /// Per document: the context of the last completion and the start of the top-level
+    /// scope it was built in (kept while the cursor stays there; see `completion.rs`).
+    pub(crate) contexts: DashMap<Uri, completion::KeptContext>,
 }
 
 impl State {
@@ -97,6 +100,7 @@ impl State {
             suggestions: Default::default(),
             shown: DashMap::new(),
             totals: Default::default(),
+            contexts: DashMap::new(),
         }
     }
 

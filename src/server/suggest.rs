@@ -103,9 +103,12 @@ pub(super) async fn answer(
                 .lookup(&key, &job.snap.text, job.offset, &shape),
         };
         let Some(found) = found else {
-            if own.is_some() {
-                // Ours was stopped (superseded, preempted) before it settled.
-                return Ok(None);
+            if let Some(e) = &own {
+                // Ours failed, or was stopped (superseded, preempted) before it settled.
+                return match e.progress().error {
+                    Some(error) => Err(request_failed(error)),
+                    None => Ok(None),
+                };
             }
             let debounce = settings.debounce_ms;
             if debounce > 0 {
@@ -140,9 +143,6 @@ pub(super) async fn answer(
             .await?;
             let c = completion(&shape, text, &found, served);
             return Ok(Some((job, c)));
-        }
-        if mine && let Some(e) = found.entry.progress().error.clone() {
-            return Err(request_failed(e));
         }
         // A block: answer with the lines that are ready, when they pass the check.
         let early = shape.mode == crate::complete::Mode::Block
@@ -181,7 +181,7 @@ pub(super) async fn answer(
                 _ => rx.changed().await.is_ok(),
             }
         };
-        if !changed.await && mine {
+        if !changed.await {
             // The generation's task is gone without a word: treat it as stopped.
             return Ok(None);
         }
@@ -317,7 +317,19 @@ async fn start(
                 } else {
                     Ended::Cut
                 };
-                tracing::debug!(uri = key, generated = t.generated_tokens, stop = ?out.stop, background, "generation ended");
+                tracing::info!(
+                    uri = key,
+                    background,
+                    prompt_tokens = t.prompt_tokens,
+                    reused = t.reused_tokens,
+                    evaluated = t.evaluated_tokens,
+                    generated = t.generated_tokens,
+                    drafted = t.drafted_tokens,
+                    kept = t.accepted_tokens,
+                    ms = t.total_ms() as u64,
+                    stop = ?out.stop,
+                    "generation"
+                );
                 recorder.end(&out.text, ended, Some(t));
             }
             Err(EngineError::Cancelled(reason)) => {
