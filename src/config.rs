@@ -48,6 +48,18 @@ pub fn default_threads() -> usize {
 /// True when this build has a GPU back-end compiled in.
 pub const GPU_BUILD: bool = cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal"));
 
+/// Speculative decoding pays off where a decode of several tokens costs about one: on a
+/// GPU. On the 2-core CPU quill is developed on, a decode of 9 tokens cost 7 times one
+/// (llama-bench pp9 vs pp1 at depth 1536) and drafts halved generation speed in
+/// `quill eval` (BENCHMARKS.md), so CPU builds default to none.
+pub fn default_draft_tokens() -> usize {
+    if GPU_BUILD {
+        crate::engine::DraftConfig::default().max
+    } else {
+        0
+    }
+}
+
 pub fn default_gpu_layers() -> u32 {
     if GPU_BUILD { u32::MAX } else { 0 }
 }
@@ -107,8 +119,12 @@ pub struct CompletionConfig {
     /// keystroke).
     pub context_near: bool,
     /// Most draft tokens checked per decode in speculative decoding (prompt lookup);
-    /// 0 turns it off. Greedy output is the same either way.
+    /// 0 turns it off. Greedy output is the same either way. Off by default on a CPU,
+    /// where checking k tokens costs about k times one token (BENCHMARKS.md).
     pub draft_tokens: usize,
+    /// While typing (the suffix's cache moved, not decoded again): tokens after the edit
+    /// that are decoded afresh.
+    pub fresh_suffix_tokens: usize,
 }
 
 impl Default for CompletionConfig {
@@ -126,7 +142,8 @@ impl Default for CompletionConfig {
             syntax_check: true,
             repo_layout: true,
             context_near: false,
-            draft_tokens: crate::engine::DraftConfig::default().max,
+            draft_tokens: default_draft_tokens(),
+            fresh_suffix_tokens: 32,
         }
     }
 }

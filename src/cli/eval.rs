@@ -62,8 +62,9 @@ pub struct EvalArgs {
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first), multiline
     /// (auto|always: an empty line inside a block gets one statement, or a block), blank_stop
-    /// (on|off: a blank line ends a block), block_lines (most lines a block). Without
-    /// it, one run with the flags' settings.
+    /// (on|off: a blank line ends a block), block_lines (most lines a block), draft (most
+    /// draft tokens per step in speculative decoding; 0 off), fresh (with shift: tokens
+    /// after the edit decoded afresh). Without it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print the tasks (id, the code before the cursor on its line, the expected answer)
@@ -134,6 +135,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "blank_stop" => c.completion.stop_at_blank_line = v == "on",
             "block_lines" => c.completion.max_block_lines = n()?,
             "draft" => c.completion.draft_tokens = n()?,
+            "fresh" => c.completion.fresh_suffix_tokens = n()?,
             other => bail!("unknown configuration key {other:?}"),
         }
     }

@@ -147,6 +147,10 @@ pub struct CompletionArgs {
     /// Keep completions that add syntax errors
     #[arg(long)]
     pub no_syntax_check: bool,
+    /// Speculative decoding: most draft tokens (taken from the prompt and the text
+    /// generated so far) checked per step; 0 turns it off. Greedy output is the same
+    #[arg(long, default_value_t = CompletionConfig::default().draft_tokens)]
+    pub draft_tokens: usize,
 }
 
 impl CompletionArgs {
@@ -155,6 +159,7 @@ impl CompletionArgs {
             prefix_tokens: self.prefix_tokens,
             suffix_tokens: self.suffix_tokens,
             syntax_check: !self.no_syntax_check,
+            draft_tokens: self.draft_tokens,
             ..CompletionConfig::default()
         };
         if let Some(m) = self.max_tokens {

@@ -80,6 +80,7 @@ impl Prepared {
         req.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
         req.key = key;
         req.draft.max = cfg.draft_tokens;
+        req.fresh_suffix = cfg.fresh_suffix_tokens;
         req.deadline = cfg
             .time_budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));

@@ -117,6 +117,9 @@ pub struct Request {
     /// keys and values to their new positions (an approximation, bounded; see
     /// `engine::llama`). For typing: the code after the cursor stays cached.
     pub shift_suffix: bool,
+    /// With `shift_suffix`: how many tokens right after the edit are decoded afresh
+    /// rather than moved (the code whose meaning the edit changes most).
+    pub fresh_suffix: usize,
     /// Speculative decoding from the text at hand (greedy decoding only; see
     /// [`draft`]). The output is the same with it on or off, only faster.
     pub draft: DraftConfig,
@@ -170,7 +173,11 @@ impl Request {
             ignore_eog: false,
             reuse_cache: true,
             shift_suffix: false,
-            draft: DraftConfig::default(),
+            fresh_suffix: 32,
+            draft: DraftConfig {
+                max: crate::config::default_draft_tokens(),
+                ..DraftConfig::default()
+            },
             waiting: None,
         }
     }

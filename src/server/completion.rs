@@ -144,18 +144,13 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
     };
     let counter = &*job.model.counter;
     // The context sits at the head of the prompt: when it changes, the whole file after
-    // it is evaluated again (seconds on a CPU). So while the cursor stays in one
-    // top-level scope, the context built when it entered is kept, unless a definition the
-    // code now uses is missing from it; similar snippets alone do not refresh it.
+    // it is evaluated again (up to 20 s with the 1.5B on 2 CPU cores). So it is built when
+    // the cursor enters a top-level scope and kept while the cursor stays there; a name
+    // from another file first used in the middle of a function gets its definition at
+    // the next scope (the typing replay's p95 fell from 17.7 s to BENCHMARKS.md's).
     let scope = scope_start(&job.snap.text, job.offset);
-    let definitions = ContextOptions {
-        max_snippets: 0,
-        ..opts
-    };
-    let needed = crate::context::build(&current, job.offset, &sources, &definitions, counter);
     if let Some(kept) = state.contexts.get(&job.snap.uri)
         && kept.scope == scope
-        && covers(&kept.definitions, &needed)
     {
         return kept.context.clone();
     }
@@ -164,7 +159,6 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
         job.snap.uri.clone(),
         KeptContext {
             scope,
-            definitions: needed,
             context: context.clone(),
         },
     );
@@ -175,8 +169,6 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
 pub struct KeptContext {
     /// Where the top-level statement it was built in starts.
     scope: usize,
-    /// The definitions the code needed then (without similar snippets).
-    definitions: Vec<ContextFile>,
     context: Vec<ContextFile>,
 }
 
@@ -192,20 +184,6 @@ fn scope_start(text: &str, offset: usize) -> usize {
         }
         end = start - 1;
     }
-}
-
-/// True when every line of every file in `needed` is in `kept`'s file of the same path.
-fn covers(kept: &[ContextFile], needed: &[ContextFile]) -> bool {
-    needed.iter().all(|n| {
-        kept.iter().any(|k| {
-            k.path == n.path && {
-                let lines: HashSet<&str> = k.text.lines().collect();
-                n.text
-                    .lines()
-                    .all(|l| l.trim().is_empty() || lines.contains(l))
-            }
-        })
-    })
 }
 
 /// The prompt for `job`, with context. Runs on a blocking thread.

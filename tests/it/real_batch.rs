@@ -97,6 +97,20 @@ fn batch_results_parse_at_parallel_1_and_4() {
         differ.len(),
         a.len()
     );
+    // Speculative decoding in batch slots: the same records, parsing as before.
+    let plain = batch(
+        input,
+        &dir.path().join("p4-nodraft.jsonl"),
+        &["--parallel", "4", "--draft-tokens", "0"],
+    );
+    check(&plain, &tasks);
+    let c = text(&plain);
+    let differ: Vec<&String> = b.keys().filter(|k| b[*k] != c[*k]).collect();
+    eprintln!(
+        "greedy outputs that differ with and without drafts at --parallel 4: {} of {}: {differ:?}",
+        differ.len(),
+        b.len()
+    );
 }
 
 #[test]

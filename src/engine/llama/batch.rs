@@ -34,6 +34,9 @@ struct Active {
     max_tokens: usize,
     started: Instant,
     prompt_done: Option<Instant>,
+    /// Draft tokens checked, and kept (speculative decoding).
+    drafted: u32,
+    kept: u32,
 }
 
 #[derive(Default)]
@@ -92,20 +95,27 @@ impl LlamaRunner<'_> {
                 }
                 break Err(EngineError::Backend("batch source stalled".into()));
             }
-            // One decode over every active slot: generating slots add their last token,
-            // slots still reading their prompt share what is left of the batch.
+            // One decode over every active slot: generating slots add their last token
+            // and its draft (speculative decoding, greedy slots), slots still reading
+            // their prompt share what is left of the batch.
             self.batch.clear();
-            let generating = slots
+            let drafts: Vec<Vec<LlamaToken>> = slots
                 .iter()
-                .filter(|s| s.active.is_some() && !s.phase_prompt())
-                .count();
+                .map(|slot| draft_for(slot, per_seq, n_batch / (2 * n_slots)))
+                .collect();
+            let generating: usize = slots
+                .iter()
+                .zip(&drafts)
+                .filter(|(s, _)| s.active.is_some() && !s.phase_prompt())
+                .map(|(_, d)| 1 + d.len())
+                .sum();
             let prompting = slots.iter().filter(|s| s.phase_prompt()).count();
             let share = n_batch
                 .saturating_sub(generating)
                 .checked_div(prompting)
                 .map_or(0, |s| s.max(1));
-            // (slot, index in the batch of its logits)
-            let mut wants_logits: Vec<(usize, i32)> = Vec::new();
+            // (slot, index in the batch of its first logits, its draft)
+            let mut wants_logits: Vec<(usize, i32, Vec<LlamaToken>)> = Vec::new();
             for (s, slot) in slots.iter_mut().enumerate() {
                 let Some(a) = slot.active.as_mut() else {
                     continue;
@@ -121,17 +131,26 @@ impl LlamaRunner<'_> {
                             .add(*tok, pos, &[seq], last)
                             .map_err(|e| EngineError::Backend(e.to_string()))?;
                         if last {
-                            wants_logits.push((s, self.batch.n_tokens() - 1));
+                            wants_logits.push((s, self.batch.n_tokens() - 1, Vec::new()));
                         }
                     }
                     slot.tokens.extend_from_slice(&a.prompt[from..to]);
                 } else if let Some(tok) = a.pending.take() {
-                    let pos = slot.tokens.len() as i32;
-                    self.batch
-                        .add(tok, pos, &[seq], true)
-                        .map_err(|e| EngineError::Backend(e.to_string()))?;
+                    let first = self.batch.n_tokens();
+                    let draft = &drafts[s];
+                    for (j, t) in std::iter::once(tok)
+                        .chain(draft.iter().copied())
+                        .enumerate()
+                    {
+                        let pos = (slot.tokens.len() + j) as i32;
+                        self.batch
+                            .add(t, pos, &[seq], true)
+                            .map_err(|e| EngineError::Backend(e.to_string()))?;
+                    }
                     slot.tokens.push(tok);
-                    wants_logits.push((s, self.batch.n_tokens() - 1));
+                    slot.tokens.extend_from_slice(draft);
+                    a.drafted += draft.len() as u32;
+                    wants_logits.push((s, first, draft.clone()));
                 }
             }
             if self.batch.n_tokens() > 0
@@ -139,8 +158,29 @@ impl LlamaRunner<'_> {
             {
                 break Err(EngineError::Backend(e.to_string()));
             }
-            for (s, idx) in wants_logits {
-                let step = self.sample_step(&mut slots[s], idx, per_seq);
+            for (s, first, draft) in wants_logits {
+                // Draft tokens were decoded after the slot's last token; each is kept
+                // while it is what the model picks at its place.
+                let unconfirmed_from = slots[s].tokens.len() - draft.len();
+                let mut kept = 0;
+                let step = loop {
+                    let step = self.sample_step(&mut slots[s], first + kept as i32, per_seq);
+                    let a = slots[s].active.as_mut().expect("active slot");
+                    match step {
+                        Step::Continue if kept < draft.len() && a.pending == Some(draft[kept]) => {
+                            // Already decoded: its logits are next in the batch.
+                            a.pending = None;
+                            a.kept += 1;
+                            kept += 1;
+                        }
+                        step => break step,
+                    }
+                };
+                if kept < draft.len() {
+                    let keep = unconfirmed_from + kept;
+                    slots[s].tokens.truncate(keep);
+                    let _ = self.ctx.kv_cache_seq_rm(s as i32, Some(keep as u32), None);
+                }
                 if let Step::Finished(stop) = step {
                     let a = slots[s].active.take().expect("active slot");
                     source.done(a.tag, Ok(finish(a, stop)));
@@ -214,6 +254,8 @@ impl LlamaRunner<'_> {
             max_tokens,
             started: Instant::now(),
             prompt_done: None,
+            drafted: 0,
+            kept: 0,
         });
         Ok(())
     }
@@ -260,6 +302,26 @@ impl LlamaRunner<'_> {
     }
 }
 
+/// Draft tokens to decode after a generating slot's pending token: prompt lookup over
+/// what the slot holds (greedy slots only), within the request's limits and `most`.
+fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
+    let Some(a) = slot.active.as_ref() else {
+        return Vec::new();
+    };
+    let Some(tok) = a.pending else {
+        return Vec::new();
+    };
+    if slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
+        return Vec::new();
+    }
+    let room = (a.max_tokens.saturating_sub(a.generated + 1))
+        .min(per_seq.saturating_sub(slot.tokens.len() + 3))
+        .min(most);
+    let mut tail = slot.tokens.clone();
+    tail.push(tok);
+    crate::engine::draft::propose(&tail, &[], &a.req.draft, room)
+}
+
 fn finish(a: Active, stop: StopReason) -> Output {
     let prompt_done = a.prompt_done.unwrap_or_else(Instant::now);
     let prompt_ms = prompt_done.duration_since(a.started).as_secs_f64() * 1000.0;
@@ -274,7 +336,8 @@ fn finish(a: Active, stop: StopReason) -> Output {
             queue_ms: 0.0,
             prompt_ms,
             generate_ms: ms_since(prompt_done),
-            ..Timings::default()
+            drafted_tokens: a.drafted,
+            accepted_tokens: a.kept,
         },
     }
 }

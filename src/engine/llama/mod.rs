@@ -40,8 +40,6 @@ const CHUNK_TARGET_S: f64 = 0.05;
 const MAX_STALE: usize = 256;
 /// A suffix shorter than this is decoded rather than shifted.
 const MIN_SHIFTED: usize = 16;
-/// Tokens right after the edit that are decoded afresh even when the rest is shifted.
-const FRESH_SUFFIX: usize = 32;
 
 /// Answers kept for draft lookup.
 const RECENT_ANSWERS: usize = 8;
@@ -360,16 +358,16 @@ impl<'m> LlamaRunner<'m> {
         &mut self,
         tokens: &[LlamaToken],
         cancel: &CancelToken,
-        shift: bool,
+        shift: Option<usize>,
     ) -> Result<usize, EngineError> {
         let mut keep = common_prefix(&self.cached, tokens);
         if keep == tokens.len() {
             // The last token must be decoded again to get its logits.
             keep = keep.saturating_sub(1);
         }
-        if shift
+        if let Some(fresh) = shift
             && self.can_shift
-            && let Some(reused) = self.evaluate_shifted(tokens, keep, cancel)?
+            && let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel)?
         {
             return Ok(reused);
         }
@@ -423,13 +421,14 @@ impl<'m> LlamaRunner<'m> {
     /// the final token are decoded.
     ///
     /// This is an approximation: the moved suffix was computed attending to the old text
-    /// before it. It is bounded: the first `FRESH_SUFFIX` tokens after the edit are always
+    /// before it. It is bounded: the first `fresh` tokens after the edit are always
     /// decoded afresh, and after `MAX_STALE` tokens changed in front of a moved suffix the
     /// whole suffix is. Returns `None` when it does not apply.
     fn evaluate_shifted(
         &mut self,
         tokens: &[LlamaToken],
         keep: usize,
+        fresh: usize,
         cancel: &CancelToken,
     ) -> Result<Option<usize>, EngineError> {
         let n = tokens.len();
@@ -449,7 +448,7 @@ impl<'m> LlamaRunner<'m> {
             .count();
         // The code right after the cursor is decoded afresh: it is what the edit changes
         // the meaning of most. Only the farther suffix is moved.
-        let k = common.saturating_sub(FRESH_SUFFIX);
+        let k = common.saturating_sub(fresh);
         let middle = new.len() - k;
         // Tokens the moved suffix has not seen: the edit itself.
         let changed = middle - (common - k);
@@ -614,7 +613,8 @@ impl Backend for LlamaRunner<'_> {
             self.stale = 0;
             self.stale_from = None;
         }
-        let reused = self.evaluate(&tokens, cancel, req.shift_suffix)?;
+        let shift = req.shift_suffix.then_some(req.fresh_suffix);
+        let reused = self.evaluate(&tokens, cancel, shift)?;
         let mut timings = Timings {
             prompt_tokens: tokens.len() as u32,
             reused_tokens: reused as u32,
