@@ -122,6 +122,16 @@ impl StdioClient {
         Ok(serde_json::from_slice(&body)?)
     }
 
+    /// Opens `path` holding `text` (Python) and returns its URI.
+    pub(super) fn open(&mut self, path: &Path, text: &str) -> Result<String> {
+        let u = uri(path)?;
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": u, "languageId": "python", "version": 1, "text": text}}),
+        )?;
+        Ok(u)
+    }
+
     /// Waits until the server's model has loaded.
     pub(super) fn wait_ready(&mut self) -> Result<()> {
         loop {
@@ -142,7 +152,7 @@ impl StdioClient {
     }
 }
 
-pub(super) fn uri(path: &Path) -> Result<String> {
+fn uri(path: &Path) -> Result<String> {
     let abs = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
     Ok(format!("file://{}", abs.display()))
 }
@@ -190,18 +200,10 @@ pub fn run_session(
     let mut c = StdioClient::start(server_options)?;
     c.wait_ready()?;
     for other in others {
-        let t = std::fs::read_to_string(other)?;
-        c.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri(other)?, "languageId": "python", "version": 1, "text": t}}),
-        )?;
+        c.open(other, &std::fs::read_to_string(other)?)?;
     }
-    let u = uri(file)?;
     let mut current = steps[0].text.clone();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": u, "languageId": "python", "version": 1, "text": current}}),
-    )?;
+    let u = c.open(file, &current)?;
     let mut latencies = Vec::new();
     let mut evaluated = Vec::new();
     let mut prompt = Vec::new();

@@ -15,7 +15,7 @@ use quill::bench::typist::{Accept, Action, Typist};
 use quill::bench::{mean, percentile};
 use quill::text::{Encoding, LineIndex};
 
-use super::bench_lsp::{StdioClient, change, uri};
+use super::bench_lsp::{StdioClient, change};
 
 /// A ghost-text source under test.
 pub(super) trait Completer {
@@ -236,17 +236,9 @@ impl Quill {
         let mut client = StdioClient::start(options)?;
         client.wait_ready()?;
         for other in others {
-            let t = std::fs::read_to_string(other)?;
-            client.notify(
-                "textDocument/didOpen",
-                json!({"textDocument": {"uri": uri(other)?, "languageId": "python", "version": 1, "text": t}}),
-            )?;
+            client.open(other, &std::fs::read_to_string(other)?)?;
         }
-        let u = uri(file)?;
-        client.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": u, "languageId": "python", "version": 1, "text": doc}}),
-        )?;
+        let u = client.open(file, doc)?;
         Ok(Quill {
             client,
             uri: u,
