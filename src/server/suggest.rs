@@ -428,6 +428,17 @@ fn prefetch(state: &Arc<State>, snap: Snapshot, at: usize) {
     let lead = format!("\n{indent}");
     let next = format!("{}{lead}{}", &text[..at], &text[at..]);
     let cursor = at + lead.len();
+    // A generation that already covers the next line (the rest of a block answered at
+    // its first line) must not be superseded by the prefetch.
+    let cfg = state.settings().completion();
+    let shape = Shape::at(&next, cursor, snap.language, &cfg);
+    if state
+        .suggestions
+        .lookup(snap.uri.as_str(), &next, cursor, &shape)
+        .is_some()
+    {
+        return;
+    }
     let state = state.clone();
     tokio::spawn(async move {
         let Ok(Some(job)) =
@@ -442,7 +453,6 @@ fn prefetch(state: &Arc<State>, snap: Snapshot, at: usize) {
             tree: None,
             ..snap.clone()
         };
-        let cfg = state.settings().completion();
         let job = Job {
             snap: hypothetical,
             offset: cursor,

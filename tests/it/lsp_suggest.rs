@@ -97,10 +97,12 @@ async fn a_block_is_answered_at_its_first_line_and_the_rest_comes_from_the_cache
         t["generatedTokens"], 0,
         "answered before the generation ended: {t}"
     );
-    // The user reads it, accepts the line and presses Enter (the editor indents): the
-    // next lines, from the generation that went on meanwhile.
+    // The user reads it, accepts the line (no prefetch: the generation that goes on
+    // covers the next line) and presses Enter (the editor indents): the next lines, from
+    // the generation that went on meanwhile.
+    set_text(&mut c, URI, 2, "def f(xs):\n    total = 0\n").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    set_text(&mut c, URI, 2, "def f(xs):\n    total = 0\n    \n").await;
+    set_text(&mut c, URI, 3, "def f(xs):\n    total = 0\n    \n").await;
     let r = c.inline(URI, 2, 4).await.unwrap();
     assert_eq!(
         inline_text(&r).as_deref(),
@@ -108,6 +110,7 @@ async fn a_block_is_answered_at_its_first_line_and_the_rest_comes_from_the_cache
     );
     let t = totals(&mut c).await;
     assert_eq!(t["generations"], 1, "{t}");
+    assert_eq!(t["prefetches"], 0, "{t}");
     assert_eq!(t["cacheHits"], 1, "{t}");
     c.shutdown().await;
 }
