@@ -64,7 +64,7 @@ export function readmeDefault(text: string): unknown {
   if (t === 'true' || t === 'false') {
     return t === 'true';
   }
-  if (/^(all|physical cores)\b/.test(t)) {
+  if (/^(all|physical cores|by build)\b/.test(t)) {
     return null;
   }
   return t;
