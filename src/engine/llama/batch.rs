@@ -311,7 +311,7 @@ fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
     let Some(tok) = a.pending else {
         return Vec::new();
     };
-    if slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
+    if a.req.draft.max == 0 || slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
         return Vec::new();
     }
     let room = (a.max_tokens.saturating_sub(a.generated + 1))
