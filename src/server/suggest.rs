@@ -373,14 +373,13 @@ pub(super) fn edited(state: &Arc<State>, uri: &Uri, at: usize) -> bool {
         .get(uri)
         .filter(|s| is_accept(s, &snap.text))
         .map(|s| s.offset + s.insert.len());
-    let cfg = settings.completion();
-    let shape = Shape::at(&snap.text, at.min(snap.text.len()), snap.language, &cfg);
-    let covered = settings.suggestion_cache
-        && snap.text.is_char_boundary(at)
-        && state
+    let covered = settings.suggestion_cache && snap.text.is_char_boundary(at) && {
+        let shape = Shape::at(&snap.text, at, snap.language, &settings.completion());
+        state
             .suggestions
             .lookup(key, &snap.text, at, &shape)
-            .is_some();
+            .is_some()
+    };
     if let Some(cursor) = accepted
         && settings.prefetch
         && settings.suggestion_cache
