@@ -125,6 +125,10 @@ pub struct CompletionConfig {
     /// While typing (the suffix's cache moved, not decoded again): tokens after the edit
     /// that are decoded afresh.
     pub fresh_suffix_tokens: usize,
+    /// Ranked candidates: answers generated side by side from one prompt (the greedy one
+    /// and continuations of the next most likely first tokens), the best first. 1 is the
+    /// greedy answer alone.
+    pub candidates: u32,
 }
 
 impl Default for CompletionConfig {
@@ -144,6 +148,7 @@ impl Default for CompletionConfig {
             context_near: false,
             draft_tokens: default_draft_tokens(),
             fresh_suffix_tokens: 32,
+            candidates: 1,
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct BenchArgs {
     /// instead of `quill serve` (scripts/llama-peer.sh builds and starts one)
     #[arg(long, value_name = "URL")]
     pub peer: Option<String>,
+    /// With --lsp --replay people: milliseconds between two keystrokes (each one a
+    /// `didChange`); servers work in the background meanwhile, as they do while a person
+    /// types. 150 is a fast typist (80 words a minute); 0 asks back to back
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub keystroke_ms: u64,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -431,7 +436,8 @@ fn run_typing(
     options: &serde_json::Value,
 ) -> Result<ExitCode> {
     use super::bench_typing::{Quill, Scenario, replay, verify};
-    let scenario = Scenario::new(source, start_line, n_lines)?;
+    let mut scenario = Scenario::new(source, start_line, n_lines)?;
+    scenario.keystroke = std::time::Duration::from_millis(args.keystroke_ms);
     let (report, engine) = match &args.peer {
         Some(url) => {
             let mut peer = super::bench_peer::LlamaServer::new(url, others)?;

@@ -6,7 +6,7 @@
 //! measured side by side.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
@@ -104,6 +104,8 @@ pub(super) struct Scenario {
     pub head: String,
     pub target: String,
     pub tail: String,
+    /// Time between two keystrokes.
+    pub keystroke: Duration,
 }
 
 impl Scenario {
@@ -122,6 +124,7 @@ impl Scenario {
             head: all[..start].concat(),
             target: target.trim_end_matches('\n').to_string(),
             tail: all[end..].concat(),
+            keystroke: Duration::ZERO,
         })
     }
 
@@ -180,11 +183,16 @@ pub(super) fn replay(
     };
     let mut shown = ask(c, &doc, cursor, typist.rest(), &mut r)?;
     while !typist.finished() {
+        let before = typist.typed();
         let action = typist.next(&shown);
         r.keystrokes += action.keystrokes();
-        let (next, at) = scenario.doc(&typist.typed());
-        c.edit(&doc, &next)?;
-        (doc, cursor) = (next, at);
+        // Key by key, with the time between keys, as the editor sends them.
+        for typed in keystrokes(&before, &action) {
+            std::thread::sleep(scenario.keystroke);
+            let (next, at) = scenario.doc(&typed);
+            c.edit(&doc, &next)?;
+            (doc, cursor) = (next, at);
+        }
         shown = match &action {
             Action::Accept { text, how } if *how != Accept::Whole => {
                 r.accepted_line += usize::from(*how == Accept::Line);
@@ -216,6 +224,31 @@ pub(super) fn replay(
     };
     r.seconds = started.elapsed().as_secs_f64();
     Ok((r, asked))
+}
+
+/// The typed text after each key of `action`, starting from `before`.
+fn keystrokes(before: &str, action: &Action) -> Vec<String> {
+    match action {
+        Action::Type(s) if !s.starts_with('\n') => {
+            let mut typed = before.to_string();
+            s.chars()
+                .map(|c| {
+                    typed.push(c);
+                    typed.clone()
+                })
+                .collect()
+        }
+        Action::Type(s) | Action::Accept { text: s, .. } => vec![format!("{before}{s}")],
+        Action::Backspace(n) => {
+            let mut typed = before.to_string();
+            (0..*n)
+                .map(|_| {
+                    typed.pop();
+                    typed.clone()
+                })
+                .collect()
+        }
+    }
 }
 
 /// `quill serve` over stdio.
@@ -341,4 +374,24 @@ pub(super) fn verify(
     }
     q.finish()?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quill::bench::typist::Accept;
+
+    #[test]
+    fn keystrokes_send_each_key() {
+        let t = |s: &str| Action::Type(s.to_string());
+        assert_eq!(keystrokes("a", &t("bc")), ["ab", "abc"]);
+        assert_eq!(keystrokes("a", &t("\n    ")), ["a\n    "]);
+        assert_eq!(keystrokes("abc", &Action::Backspace(2)), ["ab", "a"]);
+        let accept = Action::Accept {
+            text: "xyz".into(),
+            how: Accept::Word,
+        };
+        assert_eq!(keystrokes("a", &accept), ["axyz"]);
+        assert_eq!(keystrokes("é", &t("ü")), ["éü"]);
+    }
 }

@@ -43,11 +43,13 @@ pub struct EvalArgs {
     /// Tasks per kind
     #[arg(long, default_value_t = 30)]
     pub tasks: usize,
-    /// Task kinds: line, remainder, block, cross-file
+    /// Task kinds: line (a line masked, the cursor at its indentation on the emptied
+    /// line), whole-line (the same lines removed with their line break, the cursor at
+    /// column 0 of the next line), remainder, block, cross-file
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "line,remainder,block,cross-file"
+        default_value = "line,whole-line,remainder,block,cross-file"
     )]
     pub kinds: Vec<String>,
     #[arg(long, default_value_t = 1)]
@@ -64,10 +66,12 @@ pub struct EvalArgs {
     /// (auto|always: an empty line inside a block gets one statement, or a block), blank_stop
     /// (on|off: a blank line ends a block), block_lines (most lines a block), draft (most
     /// draft tokens per step in speculative decoding; 0 off), fresh (with shift: tokens
-    /// after the edit decoded afresh). Without it, one run with the flags' settings.
+    /// after the edit decoded afresh), candidates (ranked candidates generated side by side
+    /// from one prompt, the best kept; 1 off). Without it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
-    /// Print the tasks (id, the code before the cursor on its line, the expected answer)
+    /// Print the tasks (id, the code before the cursor on its line, the expected answer;
+    /// with --json, `quill batch` input lines with an `expected` field)
     /// and stop, without loading a model: to see what a task set measures
     #[arg(long)]
     pub list: bool,
@@ -136,6 +140,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "block_lines" => c.completion.max_block_lines = n()?,
             "draft" => c.completion.draft_tokens = n()?,
             "fresh" => c.completion.fresh_suffix_tokens = n()?,
+            "candidates" => c.completion.candidates = n()? as u32,
             other => bail!("unknown configuration key {other:?}"),
         }
     }
@@ -566,6 +571,22 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     );
     if args.list {
         let mut out = std::io::stdout().lock();
+        if args.json {
+            // `quill batch` input, with the expected answer beside it: other engines and
+            // other builds can be run on the same tasks.
+            for t in &set.tasks {
+                let task = serde_json::json!({
+                    "id": t.id,
+                    "prefix": &t.text[..t.offset],
+                    "suffix": &t.text[t.offset..],
+                    "language": lang.name(),
+                    "path": t.path,
+                    "expected": t.expected,
+                });
+                writeln!(out, "{task}")?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         for t in &set.tasks {
             let line_start = t.text[..t.offset].rfind('\n').map_or(0, |i| i + 1);
             writeln!(

@@ -50,6 +50,8 @@ pub struct Progress {
     pub timings: Option<crate::engine::Timings>,
     /// Why it failed, when it did (not for a cancellation).
     pub error: Option<String>,
+    /// With ranked candidates, once it ended: all of them (`raw` is the first).
+    pub candidates: Vec<crate::engine::Candidate>,
 }
 
 /// One cached generation.
@@ -125,6 +127,15 @@ impl Recorder {
                 p.raw.push_str(raw);
                 p.ended = Some(ended);
                 p.timings = timings;
+            }
+        });
+    }
+
+    /// The ranked candidates the generation ended with (before [`Recorder::end`]).
+    pub fn candidates(&self, candidates: Vec<crate::engine::Candidate>) {
+        self.tx.send_modify(|p| {
+            if p.ended.is_none() {
+                p.candidates = candidates;
             }
         });
     }

@@ -78,9 +78,12 @@ impl Prepared {
         let mut req = Request::new(self.prompt.clone(), self.max_tokens);
         let shape = self.shape.clone();
         req.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
+        let shape = self.shape.clone();
+        req.others_stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
         req.key = key;
         req.draft.max = cfg.draft_tokens;
         req.fresh_suffix = cfg.fresh_suffix_tokens;
+        req.candidates = cfg.candidates.max(1);
         req.deadline = cfg
             .time_budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -104,6 +107,9 @@ pub struct Completion {
     pub context_tokens: usize,
     /// Where the answer came from.
     pub served: Served,
+    /// With ranked candidates: the other answers worth showing, best first (not `text`,
+    /// none empty, no two alike).
+    pub alternatives: Vec<String>,
 }
 
 /// Where a completion's text came from.
@@ -270,9 +276,15 @@ pub fn finish(
     output: Output,
     syntax_check: bool,
 ) -> Completion {
-    let (text, rejected) = settle(input, &prepared.shape, &output.text, syntax_check);
+    let (text, rejected, alternatives) = if output.candidates.len() > 1 {
+        rank(input, &prepared.shape, &output.candidates, syntax_check)
+    } else {
+        let (text, rejected) = settle(input, &prepared.shape, &output.text, syntax_check);
+        (text, rejected, Vec::new())
+    };
     Completion {
         text,
+        alternatives,
         mode: prepared.shape.mode,
         stop: output.stop,
         timings: output.timings,
@@ -283,6 +295,44 @@ pub fn finish(
         context_tokens: prepared.context_tokens,
         served: Served::Model,
     }
+}
+
+/// Settles each candidate and orders them: answers that are not empty first, then those
+/// the syntax check kept whole, then by the model's confidence (mean token
+/// log-probability); the greedy answer wins ties. Returns the best text, how many
+/// versions of it the syntax check dropped, and the other distinct answers.
+pub fn rank(
+    input: &Input<'_>,
+    shape: &Shape,
+    candidates: &[crate::engine::Candidate],
+    syntax_check: bool,
+) -> (String, usize, Vec<String>) {
+    let mut settled: Vec<(String, usize, f32)> = candidates
+        .iter()
+        .map(|c| {
+            let (text, rejected) = settle(input, shape, &c.text, syntax_check);
+            (text, rejected, c.mean_logprob)
+        })
+        .collect();
+    let key = |(text, rejected, logprob): &(String, usize, f32)| {
+        (!text.trim().is_empty(), *rejected == 0, *logprob)
+    };
+    // Stable: among equals the earlier (greedy) candidate stays first.
+    settled.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        kb.0.cmp(&ka.0)
+            .then(kb.1.cmp(&ka.1))
+            .then(kb.2.total_cmp(&ka.2))
+    });
+    let mut texts: Vec<String> = Vec::new();
+    for (text, _, _) in &settled {
+        if !text.trim().is_empty() && !texts.contains(text) {
+            texts.push(text.clone());
+        }
+    }
+    let (best, rejected, _) = settled.swap_remove(0);
+    let alternatives = texts.into_iter().filter(|t| *t != best).collect();
+    (best, rejected, alternatives)
 }
 
 /// Cuts `generated` (the model's text at `input`'s cursor) by `shape`'s rules and checks
@@ -306,7 +356,7 @@ pub fn settle(
     };
     let mut rejected = 0;
     let mut chosen = String::new();
-    for candidate in candidates(&text, shape.mode) {
+    for candidate in candidates(&text, shape) {
         if check.accepts(&candidate) {
             chosen = candidate;
             break;
@@ -323,18 +373,18 @@ pub fn settle(
     (chosen, rejected)
 }
 
-/// The completion, then shorter versions of it: a block loses its last lines one by one.
-fn candidates(text: &str, mode: Mode) -> Vec<String> {
+/// The completion, then shorter versions of it: text over several lines loses its last
+/// lines one by one (whole lines keep their final line break).
+fn candidates(text: &str, shape: &Shape) -> Vec<String> {
+    let body = shape.strip_whole_lines_end(text);
     let mut out = vec![text.to_string()];
-    if mode == Mode::Block {
-        let mut rest = text;
-        while let Some(i) = rest.rfind('\n') {
-            rest = rest[..i].trim_end();
-            if rest.trim().is_empty() {
-                break;
-            }
-            out.push(rest.to_string());
+    let mut rest = body;
+    while let Some(i) = rest.rfind('\n') {
+        rest = rest[..i].trim_end();
+        if rest.trim().is_empty() {
+            break;
         }
+        out.push(shape.end_whole_lines(rest.to_string()));
     }
     out
 }
@@ -415,6 +465,42 @@ mod tests {
         );
         assert_eq!(c.text, "y = x + 1");
         assert_eq!(c.rejected, 1);
+    }
+
+    #[test]
+    fn candidates_rank_clean_then_confident() {
+        use crate::engine::Candidate;
+        let text = "total = 0\n\nprint(total)\n";
+        let offset = "total = 0\n".len();
+        let mut input = Input::new(text, offset);
+        input.language = Some(Language::Python);
+        let shape = Shape::at(text, offset, input.language, &CompletionConfig::default());
+        let c = |text: &str, mean_logprob: f32| Candidate {
+            text: text.into(),
+            stop: StopReason::EndOfGeneration,
+            mean_logprob,
+        };
+        // The greedy answer's last line leaves a bracket open (the check drops it): a
+        // clean one wins, the more confident of the clean ones first; empty and repeated
+        // answers are left out of the alternatives.
+        let (best, rejected, others) = rank(
+            &input,
+            &shape,
+            &[
+                c("total += 1\nfoo(", -0.1),
+                c("total += 2", -0.9),
+                c("total += 3", -0.5),
+                c("", -0.05),
+                c("total += 3", -0.7),
+            ],
+            true,
+        );
+        assert_eq!(best, "total += 3");
+        assert_eq!(rejected, 0);
+        assert_eq!(others, ["total += 2", "total += 1"]);
+        // Equals keep their order: the greedy answer stays first.
+        let (best, _, others) = rank(&input, &shape, &[c("a", -0.5), c("b", -0.5)], true);
+        assert_eq!((best.as_str(), others), ("a", vec!["b".to_string()]));
     }
 
     #[test]

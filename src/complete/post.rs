@@ -7,7 +7,11 @@
 //! - Single line vs block comes from the cursor: text to its right means "finish this
 //!   line"; an empty line or the end of a block opener means "write a block"; with
 //!   [`Multiline::Auto`], an empty line inside a block with more of it after the cursor
-//!   gets one statement (its first line, its body, its closing bracket).
+//!   gets one statement (its first line, its body, its closing bracket). At the start of
+//!   a line with code (column 0, or its indentation) the answer is whole lines in front
+//!   of it: one statement, ending with a line break.
+//! - A line the model leaves inside a bracket it opened (`f(` and a line break) goes on
+//!   until that bracket closes.
 //! - A block ends where indentation returns below it, at a Markdown fence, where the
 //!   output starts repeating the code after the cursor, and optionally at a blank line.
 //! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
@@ -47,6 +51,11 @@ pub struct Shape {
     /// One statement is asked for: after its first line only deeper lines and a closing
     /// bracket at the cursor's column follow.
     pub statement: bool,
+    /// The cursor is at the start of a line with code (before it only indentation): the
+    /// answer is whole lines inserted in front of that code, each ending with a line
+    /// break (one statement; the first line's indentation is the model's when the cursor
+    /// is at column 0).
+    pub whole_lines: bool,
 }
 
 /// Where to cut generated text: keep `text[start..end]`; `done` once more text cannot
@@ -108,6 +117,7 @@ impl Shape {
             None => line.trim_end().ends_with([':', '{', '(', '[']),
         };
         let blank_before = line_before.trim().is_empty();
+        let whole_lines = blank_before && !line_after.trim().is_empty();
         // Inside a block with more of it after the cursor, `Multiline::Auto` asks for one
         // statement: lines deeper than the cursor (its body) and its closing bracket.
         let statement = blank_before
@@ -125,7 +135,10 @@ impl Shape {
                 .lines()
                 .find(|l| !l.trim().is_empty())
                 .is_some_and(|next| indent_of(next) >= line_before.len());
-        let mode = if !line_after.trim().is_empty() {
+        let statement = statement || whole_lines;
+        let mode = if whole_lines {
+            Mode::Block
+        } else if !line_after.trim().is_empty() {
             Mode::Line
         } else if blank_before || opens_block(line_before) {
             Mode::Block
@@ -141,6 +154,12 @@ impl Shape {
             // After an opener the body is indented deeper than the opener's line.
             indent_of(line_before) + 1
         };
+        // Whole lines go in front of the code on the cursor's line: that is what comes next.
+        let next_line = if whole_lines {
+            line_after.trim().to_string()
+        } else {
+            next_line
+        };
         Shape {
             mode,
             language,
@@ -152,6 +171,7 @@ impl Shape {
             max_lines: cfg.max_block_lines,
             stop_at_blank_line: cfg.stop_at_blank_line,
             statement,
+            whole_lines,
         }
     }
 
@@ -175,6 +195,9 @@ impl Shape {
         let mut pos = 0; // byte offset in `body` of the current line
         let mut lines = 0; // non-blank lines accepted
         let mut first = true;
+        let mut min_indent = self.min_indent;
+        // Line mode: brackets the model opened and has not closed yet.
+        let mut open = 0i32;
         loop {
             let (line, next, finished) = match body[pos..].find('\n') {
                 Some(i) => (&body[pos..pos + i], pos + i + 1, true),
@@ -204,7 +227,22 @@ impl Shape {
                 return cut_before;
             }
             if self.mode == Mode::Line {
-                return cut_after;
+                open += bracket_balance(line, self.language);
+                lines += 1;
+                // `f(` and a line break: the call goes on over the next lines.
+                if open <= 0 || lines >= self.max_lines {
+                    return cut_after;
+                }
+                first = false;
+                if next >= body.len() {
+                    return Cut {
+                        start,
+                        end: start + body.len(),
+                        done: false,
+                    };
+                }
+                pos = next;
+                continue;
             }
             if trimmed.is_empty() && lines > 0 && self.stop_at_blank_line {
                 return cut_before;
@@ -212,10 +250,18 @@ impl Shape {
             if !trimmed.is_empty() {
                 // The first segment continues the cursor's line, so its indentation is
                 // the cursor's, whatever it looks like.
-                if !first {
+                if lines == 0 && self.whole_lines {
+                    // The statement's lines are deeper than its first one.
+                    let own = if self.line_before.is_empty() {
+                        indent_of(line)
+                    } else {
+                        self.line_before.len()
+                    };
+                    min_indent = own + 1;
+                } else if !first {
                     let indent = indent_of(line);
-                    if indent < self.min_indent {
-                        let at_cursor = self.statement && indent + 1 == self.min_indent;
+                    if indent < min_indent {
+                        let at_cursor = self.statement && indent + 1 == min_indent;
                         let closer = is_closer_line(trimmed);
                         // `} else {`, `elif x:`: the same statement goes on.
                         let goes_on = at_cursor && !closer && continues_statement(trimmed);
@@ -270,7 +316,29 @@ impl Shape {
         if self.mode == Mode::Line {
             out = trim_overlap(&out, self.line_after.trim_end()).to_string();
         }
-        out
+        self.end_whole_lines(out)
+    }
+
+    /// Whole lines end with a line break, and the code after the cursor keeps its
+    /// indentation: `text` plus the line break and the cursor's indentation.
+    pub fn end_whole_lines(&self, text: String) -> String {
+        if !self.whole_lines || text.trim().is_empty() {
+            return text;
+        }
+        let mut text = text;
+        text.push('\n');
+        text.push_str(&self.line_before);
+        text
+    }
+
+    /// `text` without what [`Shape::end_whole_lines`] added.
+    pub fn strip_whole_lines_end<'a>(&self, text: &'a str) -> &'a str {
+        if !self.whole_lines {
+            return text;
+        }
+        text.strip_suffix(self.line_before.as_str())
+            .and_then(|t| t.strip_suffix('\n'))
+            .unwrap_or(text)
     }
 
     /// All the model generated as it would be inserted at the cursor, not cut at its end:
@@ -294,6 +362,38 @@ impl Shape {
             out.drain(..lead);
         }
     }
+}
+
+/// Brackets `line` opens minus those it closes, outside string literals and before a
+/// `comment` (a rough scan: quotes toggle, a backslash escapes).
+fn bracket_balance(line: &str, language: Option<Language>) -> i32 {
+    let comment = language.map(Language::line_comment);
+    // In Rust a quote that does not close two or three characters on starts a lifetime.
+    let lifetimes = language == Some(Language::Rust);
+    let mut depth = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            _ if comment.is_some_and(|m| line[i..].starts_with(m)) => break,
+            '\'' if lifetimes && !line[i + 1..].chars().take(3).skip(1).any(|c| c == '\'') => {}
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth
 }
 
 /// Drops the end of `completion` that the text right of the cursor already has, e.g. the
@@ -495,6 +595,83 @@ mod tests {
         assert!(!s.should_stop("return x"));
         assert!(!s.should_stop("return x\n"));
         assert!(s.should_stop("return x\nprint(1)\n"));
+    }
+
+    #[test]
+    fn line_start_gets_whole_lines_in_front_of_the_code() {
+        use Language::*;
+        // Column 0 of a line with code: the benchmark shape (the prefix ends with a line
+        // break, the suffix starts with the next line).
+        let text = "def f(x):\n    y = x * 2\n$0    return y\n";
+        let s = shape(text, Python);
+        assert!(s.whole_lines);
+        assert_eq!(s.mode, Mode::Block);
+        // The model's line, its indentation kept, ending with a line break.
+        assert_eq!(s.finish("    y += 1\n"), "    y += 1\n");
+        assert_eq!(s.finish("    y += 1"), "    y += 1\n");
+        // One statement: a line at its indentation ends it, as does the code after the
+        // cursor written again.
+        assert!(s.should_stop("    y += 1\n    z = 2\n"));
+        assert_eq!(s.finish("    y += 1\n    z = 2\n"), "    y += 1\n");
+        assert_eq!(s.finish("    return y\n"), "");
+        // A compound statement keeps its body; a call its closing bracket.
+        assert_eq!(
+            s.finish("    if y < 0:\n        y = 0\n    return y\n"),
+            "    if y < 0:\n        y = 0\n"
+        );
+        assert_eq!(
+            s.finish("    y = g(\n        y,\n    )\n    return y\n"),
+            "    y = g(\n        y,\n    )\n"
+        );
+        // At the indentation of a line with code: the inserted lines end with the line
+        // break and that indentation, so the code keeps its place.
+        let s = shape("def f(x):\n    $0return x\n", Python);
+        assert!(s.whole_lines);
+        assert_eq!(s.finish("x += 1\n    "), "x += 1\n    ");
+        assert_eq!(s.finish("    x += 1\n"), "x += 1\n    ");
+        // Not at a line start, or on an empty line: as before.
+        assert!(!shape("x = $0foo()\n", Python).whole_lines);
+        assert!(!shape("def f():\n    $0\n", Python).whole_lines);
+        let rust = shape("fn f() {\n$0    g();\n}\n", Rust);
+        assert_eq!(
+            rust.finish("    let x = 1;\n    g();\n"),
+            "    let x = 1;\n"
+        );
+    }
+
+    #[test]
+    fn a_line_that_opens_a_bracket_goes_on_until_it_closes() {
+        use Language::*;
+        let s = shape("    params = $0\n    run(params)\n", Python);
+        assert_eq!(s.mode, Mode::Line);
+        let generated =
+            "Params(\n        command=\"x\",\n        args=[1],\n    )\n    run(params)\n";
+        assert!(!s.should_stop("Params(\n        command=\"x\",\n"));
+        assert!(s.should_stop(generated));
+        assert_eq!(
+            s.finish(generated),
+            "Params(\n        command=\"x\",\n        args=[1],\n    )"
+        );
+        // Brackets the cursor's line opened before the cursor are the suffix's to close.
+        let s = shape("x = foo($0)\n", Python);
+        assert_eq!(s.finish("a, b\nprint(2)\n"), "a, b");
+        // Brackets in strings and comments do not count; the block limit still holds.
+        assert!(s.should_stop("\"(\" # (\nnext\n"));
+        let mut s = shape("x = $0\n", Python);
+        s.max_lines = 3;
+        assert_eq!(s.finish("f(\n1,\n2,\n3,\n)"), "f(\n1,\n2,");
+    }
+
+    #[test]
+    fn bracket_balance_skips_strings_comments_and_lifetimes() {
+        use Language::*;
+        assert_eq!(bracket_balance("f(a, [b", Some(Python)), 2);
+        assert_eq!(bracket_balance("f(\")\", x)", Some(Python)), 0);
+        assert_eq!(bracket_balance("f(  # )", Some(Python)), 1);
+        assert_eq!(bracket_balance("f(x, '\\'', y", Some(Python)), 1);
+        assert_eq!(bracket_balance("fn f<'a>(x: &'a str", Some(Rust)), 1);
+        assert_eq!(bracket_balance("g('(', x", Some(Rust)), 1);
+        assert_eq!(bracket_balance("g(x) // (", Some(Rust)), 0);
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl Backend for FakeBackend {
                 text: String::new(),
                 stop: StopReason::PrefillOnly,
                 timings,
+                candidates: Vec::new(),
             });
         }
         let gen_start = Instant::now();
@@ -177,6 +178,7 @@ impl Backend for FakeBackend {
             text,
             stop,
             timings,
+            candidates: Vec::new(),
         })
     }
 }

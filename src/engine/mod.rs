@@ -123,6 +123,14 @@ pub struct Request {
     /// Speculative decoding from the text at hand (greedy decoding only; see
     /// [`draft`]). The output is the same with it on or off, only faster.
     pub draft: DraftConfig,
+    /// Ranked candidates: with more than one (and greedy decoding), the engine also
+    /// continues greedily from the next most likely first tokens, each candidate in its
+    /// own sequence sharing the prompt's keys and values, decoded side by side; the
+    /// output's [`Output::candidates`] has them all, the greedy one first.
+    pub candidates: u32,
+    /// The stop rule of the candidates after the first (`stop` sees the first's text
+    /// only, so that it can also stream it somewhere).
+    pub others_stop: Option<StopFn>,
     /// Counts the callers waiting on the answer. With some set, the request runs as
     /// background work whenever nobody waits (an answer given early goes on generating
     /// into the suggestion cache), and any interactive request preempts it then.
@@ -179,6 +187,8 @@ impl Request {
                 ..DraftConfig::default()
             },
             waiting: None,
+            candidates: 1,
+            others_stop: None,
         }
     }
 }
@@ -255,6 +265,18 @@ pub struct Output {
     pub text: String,
     pub stop: StopReason,
     pub timings: Timings,
+    /// With [`Request::candidates`] above one: every candidate, the greedy one (`text`)
+    /// first; empty otherwise.
+    pub candidates: Vec<Candidate>,
+}
+
+/// One of several answers to a prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub text: String,
+    pub stop: StopReason,
+    /// The mean log-probability of its tokens (the model's confidence in it).
+    pub mean_logprob: f32,
 }
 
 /// Why a request was cancelled.

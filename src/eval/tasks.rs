@@ -1,6 +1,9 @@
 //! Fill-in-the-middle tasks from source files, sampled deterministically by seed.
 //!
-//! Kinds: a whole line masked (cursor at its indentation), the rest of a line masked
+//! Kinds: a whole line masked (cursor at its indentation, the line left empty), the same
+//! line removed with its line break (cursor at column 0 of the next line: the shape of
+//! single-line infilling benchmarks; the answer is the line with its indentation and line
+//! break), the rest of a line masked
 //! (cursor mid-line), a function body masked (cursor on an empty line at the body's
 //! indentation), and cross-file tasks: the first use of a name another file of the same
 //! package defines and this one imports (used nowhere else in the file, so it cannot be
@@ -22,10 +25,17 @@ pub enum Kind {
     Remainder,
     Block,
     CrossFile,
+    WholeLine,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Line, Kind::Remainder, Kind::Block, Kind::CrossFile];
+    pub const ALL: [Kind; 5] = [
+        Kind::Line,
+        Kind::WholeLine,
+        Kind::Remainder,
+        Kind::Block,
+        Kind::CrossFile,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +43,7 @@ impl Kind {
             Kind::Remainder => "remainder",
             Kind::Block => "block",
             Kind::CrossFile => "cross-file",
+            Kind::WholeLine => "whole-line",
         }
     }
 
@@ -167,9 +178,16 @@ pub fn build_tasks(
         .collect();
     let mut tasks = Vec::new();
     for &kind in kinds {
-        let mut rng = Rng::new(seed.wrapping_add(kind as u64 * 1_000_003));
+        // Whole-line tasks are the line tasks' lines, in the other shape.
+        let like = if kind == Kind::WholeLine {
+            Kind::Line
+        } else {
+            kind
+        };
+        let mut rng = Rng::new(seed.wrapping_add(like as u64 * 1_000_003));
         let mut candidates = match kind {
             Kind::Line => line_tasks(lang, &parsed, false),
+            Kind::WholeLine => whole_line_tasks(lang, &parsed),
             Kind::Remainder => line_tasks(lang, &parsed, true),
             Kind::Block => block_tasks(lang, &parsed),
             Kind::CrossFile => cross_file_tasks(lang, &parsed),
@@ -220,6 +238,34 @@ fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) ->
                 text: format!("{}{}", &text[..at], &text[end..]),
                 offset: at,
                 expected: text[at..end].to_string(),
+                others: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// The line tasks' lines removed whole: the cursor at column 0 of the line after, the
+/// answer the line with its indentation and line break.
+fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+    let mut out = Vec::new();
+    for (fi, p) in parsed.iter().enumerate() {
+        let Some(p) = p else { continue };
+        let text = &p.file.text;
+        for (li, &(start, end)) in p.lines.iter().enumerate() {
+            if good_line(lang, &p.tree, text, (start, end)).is_none() {
+                continue;
+            }
+            let next = p.lines.get(li + 1).map_or(text.len(), |l| l.0);
+            out.push(Task {
+                id: format!("whole-line:{}:{}", p.file.path, li + 1),
+                kind: Kind::WholeLine,
+                language: lang,
+                file: fi,
+                path: p.file.path.clone(),
+                text: format!("{}{}", &text[..start], &text[next..]),
+                offset: start,
+                expected: text[start..next].to_string(),
                 others: Vec::new(),
             });
         }
@@ -561,6 +607,29 @@ mod tests {
         }];
         let set = build_tasks(files, Language::Python, &[Kind::Line], 50, 1);
         assert_eq!(set.tasks.len(), MAX_PER_FILE);
+    }
+
+    #[test]
+    fn whole_line_tasks_are_the_line_tasks_at_column_zero() {
+        let set = build_tasks(
+            fixture(),
+            Language::Python,
+            &[Kind::Line, Kind::WholeLine],
+            50,
+            1,
+        );
+        let of = |k: Kind| -> Vec<&Task> { set.tasks.iter().filter(|t| t.kind == k).collect() };
+        let (line, whole) = (of(Kind::Line), of(Kind::WholeLine));
+        assert!(!line.is_empty());
+        assert_eq!(line.len(), whole.len());
+        for (l, w) in line.iter().zip(&whole) {
+            assert_eq!(l.id.strip_prefix("line:"), w.id.strip_prefix("whole-line:"));
+            // The line with its indentation and line break; the cursor at a line start
+            // with the next line's code after it.
+            assert_eq!(w.expected.trim(), l.expected);
+            assert!(w.expected.ends_with('\n'));
+            assert!(w.offset == 0 || w.text[..w.offset].ends_with('\n'));
+        }
     }
 
     #[test]

@@ -219,6 +219,7 @@ pub(super) async fn complete(
 ) -> Result<Option<(Job, Completion)>> {
     let state = server.state.clone();
     let generation = state.bump(uri);
+    state.focus(uri);
     let Some(job) = job(&state, uri, At::Position(pos))? else {
         return Ok(None);
     };
@@ -256,15 +257,18 @@ pub(super) fn inline_response(
 ) -> InlineCompletionResponse {
     let enc = state.encoding();
     let range = position::range(&job.snap.text, &job.snap.index, job.offset, job.offset, enc);
-    InlineCompletionResponse::List(InlineCompletionList {
-        items: vec![InlineCompletionItem {
-            insert_text: c.text.clone(),
+    // The best first, then the other ranked candidates (editors cycle through them).
+    let items = std::iter::once(&c.text)
+        .chain(&c.alternatives)
+        .map(|text| InlineCompletionItem {
+            insert_text: text.clone(),
             filter_text: None,
             range: Some(range),
             command: None,
             insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
-        }],
-    })
+        })
+        .collect();
+    InlineCompletionResponse::List(InlineCompletionList { items })
 }
 
 /// One item that inserts the completion. Its edit starts at the word before the cursor so

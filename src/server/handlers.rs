@@ -242,6 +242,7 @@ impl LanguageServer for Server {
         self.state
             .docs
             .open(d.uri, d.language_id, d.version, d.text);
+        self.state.focus(&uri);
         self.schedule_warmup(uri, 0);
     }
 
@@ -256,6 +257,7 @@ impl LanguageServer for Server {
         ) {
             Ok(at) => {
                 self.state.last_edit.insert(uri.clone(), at);
+                self.state.focus(&uri);
                 if self.state.reviews.has(&uri) {
                     // Findings move with their function, and vanish when it changes.
                     self.publish_reviews(&uri).await;

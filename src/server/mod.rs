@@ -61,6 +61,10 @@ pub struct State {
     /// Per document: a counter bumped by every completion request and edit, so a debounced
     /// request or a warm-up can tell it has been overtaken.
     pub generation: DashMap<Uri, u64>,
+    /// The document the user last opened, edited or asked about: the one a warm-up may
+    /// fill the model's cache for (there is one cache; warming another file would evict
+    /// this one's prompt).
+    pub focus: std::sync::Mutex<Option<Uri>>,
     /// Per document: the byte offset just after the last edit (where the cursor likely is).
     pub last_edit: DashMap<Uri, usize>,
     pub disk: nearby::DiskCache,
@@ -92,6 +96,7 @@ impl State {
             progress_supported: RwLock::new(false),
             inline_supported: RwLock::new(false),
             generation: DashMap::new(),
+            focus: Default::default(),
             last_edit: DashMap::new(),
             disk: nearby::DiskCache::default(),
             last: std::sync::Mutex::new(None),
@@ -124,6 +129,19 @@ impl State {
         let mut g = self.generation.entry(uri.clone()).or_insert(0);
         *g += 1;
         *g
+    }
+
+    /// Marks `uri` as the document the user works in.
+    pub fn focus(&self, uri: &Uri) {
+        *self.focus.lock().unwrap_or_else(|e| e.into_inner()) = Some(uri.clone());
+    }
+
+    pub fn has_focus(&self, uri: &Uri) -> bool {
+        self.focus
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            == Some(uri)
     }
 
     pub fn current_generation(&self, uri: &Uri) -> u64 {

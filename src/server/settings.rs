@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "model",
     "threads",
     "gpuLayers",
@@ -28,6 +28,7 @@ pub const KEYS: [&str; 17] = [
     "prefetch",
     "timeBudgetMs",
     "draftTokens",
+    "candidates",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +64,8 @@ pub struct Settings {
     pub time_budget_ms: u64,
     /// Speculative decoding: most draft tokens checked per step (0: off).
     pub draft_tokens: usize,
+    /// Ranked candidates per inline completion (1: the greedy answer alone).
+    pub candidates: u32,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             prefetch: true,
             time_budget_ms: 0,
             draft_tokens: c.draft_tokens,
+            candidates: c.candidates,
         }
     }
 }
@@ -101,6 +105,7 @@ impl Settings {
             max_tokens_line: d.max_tokens_line.min(self.max_tokens),
             max_tokens_block: self.max_tokens,
             draft_tokens: self.draft_tokens,
+            candidates: self.candidates,
             ..d
         }
     }
@@ -194,6 +199,9 @@ impl Settings {
             "prefetch" => self.prefetch = boolean()?,
             "timeBudgetMs" => self.time_budget_ms = uint(0, 60_000)?,
             "draftTokens" => self.draft_tokens = uint(0, 64)? as usize,
+            "candidates" => {
+                self.candidates = uint(1, u64::from(crate::engine::llama::MAX_CANDIDATES))? as u32
+            }
             unknown => {
                 let hint = KEYS
                     .iter()

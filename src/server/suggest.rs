@@ -134,19 +134,30 @@ pub(super) async fn answer(
         // rule ends it: wait for the end, which has the timings.
         if found.settled && !(mine && found.running) {
             let served = if mine { Served::Model } else { Served::Cache };
-            let (text, job) = check(
-                job,
-                shape.clone(),
-                found.remaining.clone(),
-                cfg.syntax_check,
-            )
-            .await?;
-            let c = completion(&shape, text, &found, served);
+            // Ranked candidates come with this request's own generation only.
+            let ranked = Some(found.entry.progress().candidates).filter(|c| mine && c.len() > 1);
+            let (text, alternatives, job) = match ranked {
+                Some(candidates) => rank(job, shape.clone(), candidates, cfg.syntax_check).await?,
+                None => {
+                    let (text, job) = check(
+                        job,
+                        shape.clone(),
+                        found.remaining.clone(),
+                        cfg.syntax_check,
+                    )
+                    .await?;
+                    (text, Vec::new(), job)
+                }
+            };
+            let mut c = completion(&shape, text, &found, served);
+            c.alternatives = alternatives;
             return Ok(Some((job, c)));
         }
         // A block: answer with the lines that are ready, when they pass the check.
+        // Ranked candidates are compared once all have ended: no early answer.
         let early = shape.mode == crate::complete::Mode::Block
             && !found.settled
+            && cfg.candidates <= 1
             && (settings.first_line || budget.is_some_and(|b| Instant::now() >= b));
         let lines = found.remaining.matches('\n').count();
         if early
@@ -188,6 +199,25 @@ pub(super) async fn answer(
     }
 }
 
+/// Ranks `candidates` at `job`'s cursor ([`crate::complete::rank`]), on a blocking
+/// thread: the best text and the other answers.
+async fn rank(
+    job: Job,
+    shape: Shape,
+    candidates: Vec<crate::engine::Candidate>,
+    syntax_check: bool,
+) -> Result<(String, Vec<String>, Job)> {
+    tokio::task::spawn_blocking(move || {
+        let mut input = Input::new(&job.snap.text, job.offset);
+        input.language = job.snap.language;
+        input.tree = job.snap.tree.as_ref();
+        let (text, _, others) = crate::complete::rank(&input, &shape, &candidates, syntax_check);
+        (text, others, job)
+    })
+    .await
+    .map_err(|e| request_failed(format!("completion failed: {e}")))
+}
+
 /// Cuts and checks `generated` at `job`'s cursor, on a blocking thread.
 async fn check(
     job: Job,
@@ -226,6 +256,7 @@ fn completion(shape: &Shape, text: String, found: &Found, served: Served) -> Com
         suffix_tokens: 0,
         context_tokens: 0,
         served,
+        alternatives: Vec::new(),
     }
 }
 
@@ -330,6 +361,7 @@ async fn start(
                     stop = ?out.stop,
                     "generation"
                 );
+                recorder.candidates(out.candidates);
                 recorder.end(&out.text, ended, Some(t));
             }
             Err(EngineError::Cancelled(reason)) => {

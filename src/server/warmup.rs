@@ -25,7 +25,11 @@ impl Server {
         let generation = state.bump(&uri);
         tokio::spawn(async move {
             tokio::time::sleep(PAUSE).await;
-            if state.current_generation(&uri) != generation {
+            // Moot once the document changed again, or the user moved to another one.
+            let moot = |state: &super::State| {
+                state.current_generation(&uri) != generation || !state.has_focus(&uri)
+            };
+            if moot(&state) {
                 return;
             }
             let Ok(Some(job)) = job(&state, &uri, At::Offset(offset)) else {
@@ -54,7 +58,7 @@ impl Server {
             let Ok(Ok((job, prepared))) = prepared else {
                 return;
             };
-            if state.current_generation(&uri) != generation {
+            if moot(&state) {
                 return;
             }
             let mut req = Request::new(prepared.prompt, 0);

@@ -138,3 +138,29 @@ fn same_seed_same_output() {
     };
     assert_eq!(run("a.jsonl", "7"), run("b.jsonl", "7"));
 }
+
+/// A hole the size of a line at column 0 (the prefix ends with a line break, the suffix
+/// starts with the next line's code): the answer is a whole line with its indentation and
+/// line break, in front of that code, not text glued to its start.
+#[test]
+fn whole_line_hole_gets_a_line() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let prefix = "import math\n\n\ndef distance(a, b):\n    \"\"\"Euclidean distance between two points given as (x, y) tuples.\"\"\"\n    dx = a[0] - b[0]\n";
+    let suffix = "    return math.sqrt(dx * dx + dy * dy)\n\n\ndef main():\n    print(distance((0, 0), (3, 4)))\n";
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tasks.jsonl");
+    let task =
+        serde_json::json!({"id": "hole", "prefix": prefix, "suffix": suffix, "language": "python"});
+    std::fs::write(&input, format!("{task}\n")).unwrap();
+    let records = batch(input.to_str().unwrap(), &dir.path().join("out.jsonl"), &[]);
+    let text = records[0]["text"].as_str().unwrap();
+    eprintln!("whole-line hole: {text:?}");
+    assert!(text.ends_with('\n'), "{text:?}");
+    assert!(text.starts_with("    dy = "), "{text:?}");
+    assert!(parses(
+        quill::lang::Language::Python,
+        &format!("{prefix}{text}{suffix}")
+    ));
+}

@@ -428,3 +428,46 @@ fn speculative_decoding_generates_the_same_tokens() {
         "no draft was ever kept: speculation was not exercised"
     );
 }
+
+/// Ranked candidates from one prefill: the greedy answer first, alternatives that start
+/// with other tokens, confidences that are log-probabilities, and a cache left as a single
+/// request leaves it (the next request reuses the prompt).
+#[test]
+fn candidates_share_one_prompt() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let (text, at) = cursor(PYTHON);
+    let prompt = vec![
+        Piece::Special(quill::engine::Special::FimPrefix),
+        Piece::Text(text[..at].to_string()),
+        Piece::Special(quill::engine::Special::FimSuffix),
+        Piece::Text(text[at..].to_string()),
+        Piece::Special(quill::engine::Special::FimMiddle),
+    ];
+    let mut req = Request::new(prompt.clone(), 24);
+    req.reuse_cache = false;
+    let single = engine.generate_blocking(req).unwrap();
+    let mut req = Request::new(prompt.clone(), 24);
+    req.candidates = 3;
+    let ranked = engine.generate_blocking(req).unwrap();
+    let c = &ranked.candidates;
+    eprintln!("single {:?}; candidates {c:?}", single.text);
+    assert_eq!(c.len(), 3);
+    assert_eq!(ranked.text, c[0].text);
+    assert!(
+        c.iter()
+            .all(|c| c.mean_logprob <= 0.0 && c.mean_logprob.is_finite())
+    );
+    // Each alternative starts with a token the others do not: the texts differ.
+    assert!(c[0].text != c[1].text && c[1].text != c[2].text && c[0].text != c[2].text);
+    // The prompt was reused from the single run's cache, and stays for the next one.
+    assert_eq!(ranked.timings.evaluated_tokens, 1);
+    let req = Request::new(prompt, 1);
+    let again = engine.generate_blocking(req).unwrap();
+    assert_eq!(again.timings.evaluated_tokens, 1);
+    if single.text != c[0].text {
+        eprintln!("the greedy candidate differs from the single answer (CPU numerics)");
+    }
+}

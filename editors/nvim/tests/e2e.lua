@@ -445,6 +445,68 @@ tests.word = function()
   c:cmd('undo')
 end
 
+--- With ranked candidates (setting `candidates`), <M-]> and <M-[> cycle through them and
+--- the count shows after the line; <M-l> accepts the one shown.
+tests.cycle = function()
+  local c = real_session()
+  local function candidates(n)
+    c:lua([[
+      local client = vim.lsp.get_clients({ name = 'quill' })[1]
+      client:notify('workspace/didChangeConfiguration', { settings = { candidates = ... } })
+    ]], n)
+  end
+  candidates(3)
+  local row = find_line(c, 'return math.hypot')
+  c:lua([[vim.api.nvim_win_set_cursor(0, { ..., 0 })]], row)
+  c:input('O')
+  c:type('dy = ')
+  local shown = [[
+    local s = require('quill').get_suggestion()
+    if not s or not s.items or #s.items < 2 then return nil end
+    local ns = vim.api.nvim_get_namespaces()['quill_ghost']
+    local count
+    for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+      if m[4].virt_text_pos == 'eol' then count = m[4].virt_text[1][1] end
+    end
+    return { text = s.text, items = s.items, index = s.index, count = count }
+  ]]
+  local g = wait_for('ghost text with several candidates', 120, function()
+    return c:lua(shown)
+  end)
+  log('  %d candidates: %s', #g.items, vim.inspect(g.items))
+  check(g.index == 1 and g.text == g.items[1], 'the first candidate is not the one shown')
+  check(g.count == ' 1/' .. #g.items, 'count %s, not 1/%d', tostring(g.count), #g.items)
+  c:input('<M-]>')
+  local g2 = wait_for('the second candidate', 10, function()
+    local s = c:lua(shown)
+    return s and s.index == 2 and s or nil
+  end)
+  check(g2.text == g.items[2] and g2.count == ' 2/' .. #g.items, 'the second candidate is not shown: %s',
+    vim.inspect(g2))
+  c:input('<M-[>')
+  wait_for('the first candidate again', 10, function()
+    local s = c:lua(shown)
+    return s and s.index == 1
+  end)
+  c:input('<M-]>')
+  wait_for('the second candidate again', 10, function()
+    local s = c:lua(shown)
+    return s and s.index == 2
+  end)
+  c:input('<M-l>')
+  local expected = 'dy = ' .. vim.split(g.items[2], '\n')[1]
+  wait_for('the second candidate accepted', 10, function()
+    return vim.trim(c:lua([[return vim.api.nvim_buf_get_lines(0, ..., ... + 1, false)[1] ]], row - 1)) == expected
+  end)
+  check(c:mode() == 'i', 'accepting left insert mode')
+  c:input('<Esc>')
+  wait_for('normal mode', 5, function()
+    return c:mode() == 'n'
+  end)
+  c:cmd('undo')
+  candidates(1)
+end
+
 --- :QuillExplain on a function opens a Markdown window with the explanation.
 tests.explain = function()
   local c = real_session()
@@ -613,7 +675,7 @@ end
 
 -- Runner -----------------------------------------------------------------------------------
 
-local order = { 'smoke', 'keys', 'ghost', 'word', 'explain', 'status' }
+local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'explain', 'status' }
 local optional = { 'review', 'refactor', 'codeaction' } -- slow (a model answer each): by name only
 local selected = (#_G.arg > 0) and _G.arg or order
 if #_G.arg == 1 and _G.arg[1] == 'all' then

@@ -28,6 +28,7 @@ export const SERVER_KEYS = [
   'prefetch',
   'timeBudgetMs',
   'draftTokens',
+  'candidates',
 ] as const;
 
 export type ServerKey = (typeof SERVER_KEYS)[number];

@@ -339,5 +339,6 @@ fn finish(a: Active, stop: StopReason) -> Output {
             drafted_tokens: a.drafted,
             accepted_tokens: a.kept,
         },
+        candidates: Vec::new(),
     }
 }

@@ -22,10 +22,13 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::draft::{DraftStats, Recent};
 use super::{
-    Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, Sampling,
-    Special, StopReason, Timings, common_prefix, ms_since,
+    Backend, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Piece, Request,
+    Sampling, Special, StopReason, Timings, common_prefix, ms_since,
 };
 use crate::config::{EngineConfig, GPU_BUILD};
+
+/// The most ranked candidates a request gets (sequences the context holds at least).
+pub const MAX_CANDIDATES: u32 = 4;
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
 /// request stop sooner (64 tokens take ~0.6 s with the 1.5B model on 2 cores) at little
@@ -90,12 +93,13 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
         };
         let threads = i32::try_from(cfg.threads.max(1)).unwrap_or(1);
         let n_ctx = cfg.context_size.min(model.n_ctx_train().max(256));
+        let n_seq = cfg.parallel.max(MAX_CANDIDATES);
         let ctx_params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(cfg.batch_size)
             .with_n_ubatch(cfg.batch_size)
-            // At least two sequences: the suffix shift needs a scratch one.
-            .with_n_seq_max(cfg.parallel.max(2))
+            // Enough sequences for the suffix shift's scratch one and ranked candidates.
+            .with_n_seq_max(n_seq)
             // One pool of cells for every sequence: batch slots and the scratch sequence
             // share cells instead of copying them.
             .with_kv_unified(true)
@@ -109,7 +113,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
                 ));
             }
         };
-        let mut runner = LlamaRunner::new(&model, ctx, cfg.parallel.max(2) as usize);
+        let mut runner = LlamaRunner::new(&model, ctx, n_seq as usize);
         let info = ModelInfo {
             name: cfg.model_name.clone(),
             path: cfg.model_path.display().to_string(),
@@ -544,6 +548,202 @@ impl<'m> LlamaRunner<'m> {
     }
 }
 
+/// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
+struct Growing {
+    /// The sequence it is decoded in (0 for the greedy one).
+    seq: i32,
+    /// The token picked next, not decoded yet, with its log-probability.
+    next: Option<(LlamaToken, f32)>,
+    decoded: Vec<LlamaToken>,
+    bytes: Vec<u8>,
+    text: String,
+    logprob: f64,
+    picked: usize,
+    stop: Option<StopReason>,
+}
+
+impl LlamaRunner<'_> {
+    /// Ranked candidates ([`Request::candidates`]): the greedy answer in sequence 0 and
+    /// greedy continuations of the next most likely first tokens in sequences 1.., which
+    /// share the prompt's cells; one `llama_decode` a step for all that still run. Only
+    /// the greedy answer stays in the cache afterwards, as a single request leaves it.
+    fn generate_candidates(
+        &mut self,
+        req: &mut Request,
+        cancel: &CancelToken,
+        n: usize,
+        max_tokens: usize,
+        mut timings: Timings,
+    ) -> Result<Output, EngineError> {
+        let gen_start = Instant::now();
+        let vocab = self.model.vocab();
+        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
+        let lse = log_sum_exp(logits);
+        let mut firsts: Vec<(LlamaToken, f32)> = Vec::with_capacity(n);
+        for t in top_tokens(logits, n + 8) {
+            // An answer that ends at once is the greedy one's to give, not an alternative.
+            if firsts.is_empty() || (req.ignore_eog || !vocab.is_eog(t)) {
+                firsts.push((t, logits[t.0 as usize] - lse));
+            }
+            if firsts.len() == n {
+                break;
+            }
+        }
+        let mut growing: Vec<Growing> = firsts
+            .into_iter()
+            .enumerate()
+            .map(|(i, first)| Growing {
+                seq: i as i32,
+                next: Some(first),
+                decoded: Vec::new(),
+                bytes: Vec::new(),
+                text: String::new(),
+                logprob: 0.0,
+                picked: 0,
+                stop: None,
+            })
+            .collect();
+        let at = self.cached.len();
+        for g in &growing[1..] {
+            self.ctx
+                .kv_cache_seq_rm(g.seq, None, None)
+                .map_err(|e| EngineError::Backend(e.to_string()))?;
+            self.ctx
+                .kv_cache_seq_cp(0, g.seq, None, None)
+                .map_err(|e| EngineError::Backend(e.to_string()))?;
+        }
+        let result = self.grow(req, cancel, &mut growing, at, max_tokens);
+        // Only the greedy answer's cells stay (sequence 0), whatever happened.
+        for g in &growing[1..] {
+            let _ = self.ctx.kv_cache_seq_rm(g.seq, None, None);
+        }
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                // Sequence 0 holds what the greedy candidate decoded so far.
+                self.cached.extend_from_slice(&growing[0].decoded);
+                return Err(e);
+            }
+        }
+        self.cached.extend_from_slice(&growing[0].decoded);
+        let answer = &self.cached[self.prompt_len.min(self.cached.len())..];
+        if !answer.is_empty() {
+            self.recent.push(answer);
+        }
+        timings.generated_tokens = growing.iter().map(|g| g.picked as u32).sum();
+        timings.generate_ms = ms_since(gen_start);
+        let candidates: Vec<Candidate> = growing
+            .into_iter()
+            .map(|g| Candidate {
+                mean_logprob: (g.logprob / g.picked.max(1) as f64) as f32,
+                stop: g.stop.unwrap_or(StopReason::MaxTokens),
+                text: g.text,
+            })
+            .collect();
+        Ok(Output {
+            text: candidates[0].text.clone(),
+            stop: candidates[0].stop,
+            timings,
+            candidates,
+        })
+    }
+
+    /// Decodes `growing` side by side until each has stopped.
+    fn grow(
+        &mut self,
+        req: &mut Request,
+        cancel: &CancelToken,
+        growing: &mut [Growing],
+        at: usize,
+        max_tokens: usize,
+    ) -> Result<(), EngineError> {
+        let vocab = self.model.vocab();
+        loop {
+            cancel.check()?;
+            let late = req.deadline.is_some_and(|d| Instant::now() >= d);
+            self.batch.clear();
+            // Which candidate each batch row belongs to.
+            let mut rows = Vec::new();
+            for (i, g) in growing.iter_mut().enumerate() {
+                let Some((token, logprob)) = g.next.take() else {
+                    continue;
+                };
+                if late {
+                    g.stop = Some(StopReason::Deadline);
+                    continue;
+                }
+                g.logprob += f64::from(logprob);
+                g.picked += 1;
+                if !req.ignore_eog && vocab.is_eog(token) {
+                    g.stop = Some(StopReason::EndOfGeneration);
+                    continue;
+                }
+                g.bytes.extend(vocab.token_to_piece(token, false, None));
+                let valid = match std::str::from_utf8(&g.bytes) {
+                    Ok(s) => s.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                if valid > 0 {
+                    g.text
+                        .push_str(std::str::from_utf8(&g.bytes[..valid]).expect("checked above"));
+                    g.bytes.drain(..valid);
+                }
+                let rule = if g.seq == 0 {
+                    req.stop.as_mut()
+                } else {
+                    req.others_stop.as_mut()
+                };
+                if let Some(f) = rule
+                    && f(&g.text)
+                {
+                    g.stop = Some(StopReason::StopRule);
+                    continue;
+                }
+                if g.picked >= max_tokens {
+                    g.stop = Some(StopReason::MaxTokens);
+                    continue;
+                }
+                self.batch
+                    .add(token, (at + g.decoded.len()) as i32, &[g.seq], true)
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+                g.decoded.push(token);
+                rows.push(i);
+            }
+            if rows.is_empty() {
+                return Ok(());
+            }
+            self.decode()?;
+            for (row, &i) in rows.iter().enumerate() {
+                let logits = self.ctx.get_logits_ith(row as i32);
+                let token = argmax(logits);
+                let logprob = logits[token.0 as usize] - log_sum_exp(logits);
+                growing[i].next = Some((token, logprob));
+            }
+        }
+    }
+}
+
+/// ln Σ exp(x), computed stably.
+fn log_sum_exp(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    max + sum.ln()
+}
+
+/// The `k` tokens with the largest logits, largest first (the first of equals first).
+fn top_tokens(logits: &[f32], k: usize) -> Vec<LlamaToken> {
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let cmp = |a: &usize, b: &usize| logits[*b].total_cmp(&logits[*a]).then(a.cmp(b));
+    idx.select_nth_unstable_by(k - 1, cmp);
+    idx.truncate(k);
+    idx.sort_by(cmp);
+    idx.into_iter().map(|i| LlamaToken(i as i32)).collect()
+}
+
 /// Picks each generated token. Greedy decoding takes the largest logit directly:
 /// llama.cpp's sampler first copies every logit into a candidate array (~150k entries a
 /// token), which cost ~0.2 ms a token, 10-15% of a token's time on an H200 (tg128
@@ -627,9 +827,14 @@ impl Backend for LlamaRunner<'_> {
                 text: String::new(),
                 stop: StopReason::PrefillOnly,
                 timings,
+                candidates: Vec::new(),
             });
         }
 
+        let n_candidates = (req.candidates as usize).min(self.n_seq_max);
+        if n_candidates > 1 && req.sampling.temperature <= 0.0 {
+            return self.generate_candidates(req, cancel, n_candidates, max_tokens, timings);
+        }
         let gen_start = Instant::now();
         let model = self.model;
         let vocab = model.vocab();
@@ -723,6 +928,7 @@ impl Backend for LlamaRunner<'_> {
             text,
             stop,
             timings,
+            candidates: Vec::new(),
         })
     }
 }

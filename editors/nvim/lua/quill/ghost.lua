@@ -12,6 +12,8 @@ M.config = { debounce_ms = 150, enabled = true, virt_text_pos = 'overlay' }
 ---@field row integer 0-based
 ---@field col integer 0-based byte column
 ---@field tick integer b:changedtick it was made for
+---@field items? string[] the server's ranked candidates, when it gave more than one
+---@field index? integer which of `items` is shown
 
 ---@class quill.BufState
 ---@field timer? uv.uv_timer_t
@@ -131,6 +133,15 @@ local function render(buf, sug)
     opts.virt_text = first
     opts.virt_text_pos = M.config.virt_text_pos == 'inline' and 'inline' or 'overlay'
   end
+  if sug.items and #sug.items > 1 then
+    -- Which of the ranked candidates this is: `1/3` after the line.
+    vim.api.nvim_buf_set_extmark(buf, M.ns, sug.row, 0, {
+      virt_text = { { string.format(' %d/%d', sug.index, #sug.items), 'QuillGhostCount' } },
+      virt_text_pos = 'eol',
+      hl_mode = 'combine',
+      priority = 65535,
+    })
+  end
   if #lines > 1 then
     local vl = {}
     for i = 2, #lines do
@@ -214,8 +225,7 @@ function M.request(buf)
       return
     end
     local items = result.items or result
-    local item = type(items) == 'table' and items[1] or nil
-    if not item then
+    if type(items) ~= 'table' or not items[1] then
       return
     end
     if not vim.api.nvim_buf_is_valid(buf) or vim.api.nvim_get_current_buf() ~= buf then
@@ -228,11 +238,14 @@ function M.request(buf)
     if r2 ~= row or c2 ~= col then
       return
     end
-    local text = item_text(buf, item, row, col, enc)
-    if not text then
+    local texts = {}
+    for _, item in ipairs(items) do
+      texts[#texts + 1] = item_text(buf, item, row, col, enc)
+    end
+    if not texts[1] then
       return
     end
-    s.suggestion = { text = text, row = row, col = col, tick = tick }
+    s.suggestion = { text = texts[1], row = row, col = col, tick = tick, items = texts, index = 1 }
     render(buf, s.suggestion)
   end, buf)
   if ok then
@@ -346,6 +359,31 @@ end
 
 function M.accept_word()
   return accept_part(next_word)
+end
+
+--- Shows the next (`step` 1) or previous (-1) of the server's ranked candidates. Returns
+--- true when there was another to show.
+function M.cycle(step)
+  local buf = vim.api.nvim_get_current_buf()
+  if not M.visible(buf) then
+    return false
+  end
+  local sug = state(buf).suggestion
+  if not sug.items or #sug.items < 2 then
+    return false
+  end
+  sug.index = (sug.index - 1 + step) % #sug.items + 1
+  sug.text = sug.items[sug.index]
+  render(buf, sug)
+  return true
+end
+
+function M.next()
+  return M.cycle(1)
+end
+
+function M.prev()
+  return M.cycle(-1)
 end
 
 --- Hides the ghost text until the next change. Returns true when there was some.

@@ -11,6 +11,8 @@ local M = {}
 ---@field accept_line string|false  accept the rest of the current line of it
 ---@field accept_word string|false  accept the next word
 ---@field dismiss string|false      hide it
+---@field next string|false         show the next of the server's ranked candidates
+---@field prev string|false         show the previous one
 ---@field suggest string|false      ask now (without waiting for a change)
 
 ---@class quill.Config
@@ -33,6 +35,8 @@ M.defaults = {
     accept_line = '<M-j>',
     accept_word = '<M-w>',
     dismiss = '<C-]>',
+    next = '<M-]>',
+    prev = '<M-[>',
     suggest = '<M-\\>',
   },
   window = 'float',
@@ -471,6 +475,8 @@ local function map_keys(buf)
   map(km.accept_line, ghost.accept_line, 'accept a line of the suggestion')
   map(km.accept_word, ghost.accept_word, 'accept a word of the suggestion')
   map(km.dismiss, ghost.dismiss, 'dismiss the suggestion')
+  map(km.next, ghost.next, 'show the next candidate')
+  map(km.prev, ghost.prev, 'show the previous candidate')
   if km.suggest and km.suggest ~= '' then
     vim.keymap.set('i', km.suggest, function()
       ghost.request(buf)
@@ -548,6 +554,7 @@ end
 
 local function set_highlight()
   vim.api.nvim_set_hl(0, 'QuillGhost', { link = 'Comment', default = true })
+  vim.api.nvim_set_hl(0, 'QuillGhostCount', { link = 'NonText', default = true })
 end
 
 ---@param opts? quill.Config
@@ -605,6 +612,8 @@ M.accept = ghost.accept
 M.accept_line = ghost.accept_line
 M.accept_word = ghost.accept_word
 M.dismiss = ghost.dismiss
+M.next = ghost.next
+M.prev = ghost.prev
 M.visible = ghost.visible
 M.suggest = function()
   ghost.request(0)
