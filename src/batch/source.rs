@@ -38,6 +38,11 @@ enum Running {
         language: Option<Language>,
         prepared: Prepared,
     },
+    /// One of a FIM task's ranked candidates; the group gathers them.
+    Candidate {
+        group: usize,
+        rank: usize,
+    },
     Instruction {
         id: String,
         line: usize,
@@ -49,6 +54,23 @@ enum Running {
         offset: usize,
         prepared: Prepared,
     },
+}
+
+/// A FIM task run as several ranked candidates, one request (batch slot) each.
+struct Group {
+    id: String,
+    line: usize,
+    text: String,
+    offset: usize,
+    language: Option<Language>,
+    prepared: Prepared,
+    /// Finished candidates with their first token's rank.
+    candidates: Vec<(usize, crate::engine::Candidate)>,
+    left: usize,
+    error: Option<String>,
+    prompt_tokens: u64,
+    generated_tokens: u64,
+    ms: f64,
 }
 
 /// A file whose holes are filled one after the other.
@@ -69,6 +91,7 @@ pub struct Source {
     ready: VecDeque<(u64, Request)>,
     running: HashMap<u64, Running>,
     chains: Vec<Chain>,
+    groups: Vec<Option<Group>>,
     next_tag: u64,
     info: Arc<ModelInfo>,
     counter: Counter,
@@ -108,6 +131,7 @@ impl Source {
             ready: VecDeque::new(),
             running: HashMap::new(),
             chains: Vec::new(),
+            groups: Vec::new(),
             next_tag: 0,
             info,
             counter,
@@ -157,6 +181,31 @@ impl Source {
         Ok((prepared, req))
     }
 
+    /// A FIM task's ranked candidates as requests, one per batch slot: the `i`-th starts
+    /// with the `i`-th most likely first token; the slots share the prompt's cells.
+    fn candidate_requests(
+        &self,
+        id: &str,
+        text: &str,
+        offset: usize,
+        language: Option<Language>,
+        path: Option<String>,
+        n: u32,
+    ) -> Result<(Prepared, Vec<Request>), String> {
+        let (prepared, first) = self.fim_request(id, text, offset, language, path.as_deref())?;
+        let mut reqs = vec![first];
+        for _ in 1..n {
+            let mut req = prepared.request(&self.settings.completion, None);
+            req.sampling = self.sampling(id);
+            reqs.push(req);
+        }
+        for (rank, req) in reqs.iter_mut().enumerate() {
+            req.candidates = 1;
+            req.first_rank = Some(rank as u32);
+        }
+        Ok((prepared, reqs))
+    }
+
     /// Turns the next task into a request; tasks that fail before reaching the model get
     /// their error record here.
     fn start_next_task(&mut self) -> Option<(u64, Request)> {
@@ -171,6 +220,41 @@ impl Source {
                 } => {
                     let offset = prefix.len();
                     let text = format!("{prefix}{suffix}");
+                    let n = self.settings.completion.candidates;
+                    if n > 1 {
+                        match self.candidate_requests(&id, &text, offset, language, path, n) {
+                            Ok((prepared, mut reqs)) => {
+                                let group = self.groups.len();
+                                self.groups.push(Some(Group {
+                                    id,
+                                    line,
+                                    text,
+                                    offset,
+                                    language,
+                                    prepared,
+                                    candidates: Vec::new(),
+                                    left: reqs.len(),
+                                    error: None,
+                                    prompt_tokens: 0,
+                                    generated_tokens: 0,
+                                    ms: 0.0,
+                                }));
+                                let first = reqs.remove(0);
+                                for (i, req) in reqs.into_iter().enumerate() {
+                                    let tag = self.tag();
+                                    let c = Running::Candidate { group, rank: i + 1 };
+                                    self.running.insert(tag, c);
+                                    self.ready.push_back((tag, req));
+                                }
+                                let tag = self.tag();
+                                let c = Running::Candidate { group, rank: 0 };
+                                self.running.insert(tag, c);
+                                return Some((tag, first));
+                            }
+                            Err(e) => self.emit(Record::error(Some(id), line, e)),
+                        }
+                        continue;
+                    }
                     match self.fim_request(&id, &text, offset, language, path.as_deref()) {
                         Ok((prepared, req)) => {
                             let tag = self.tag();
@@ -345,6 +429,46 @@ impl BatchSource for Source {
                 }
                 Err(e) => self.emit(Record::error(Some(id), line, e.to_string())),
             },
+            Running::Candidate { group, rank } => {
+                let g = self.groups[group].as_mut().expect("a running group");
+                g.left -= 1;
+                match result {
+                    Ok(out) => {
+                        let (p, n, ms) = usage(&out);
+                        g.prompt_tokens = g.prompt_tokens.max(p);
+                        g.generated_tokens += n;
+                        g.ms = g.ms.max(ms);
+                        g.candidates
+                            .extend(out.candidates.into_iter().map(|c| (rank, c)));
+                    }
+                    Err(e) => g.error = Some(e.to_string()),
+                }
+                if g.left > 0 {
+                    return;
+                }
+                let mut g = self.groups[group].take().expect("a running group");
+                // In rank order: the greedy answer wins ties.
+                g.candidates.sort_by_key(|(rank, _)| *rank);
+                let candidates: Vec<_> = g.candidates.into_iter().map(|(_, c)| c).collect();
+                if candidates.is_empty() {
+                    let e = g.error.unwrap_or_else(|| "no candidate finished".into());
+                    self.emit(Record::error(Some(g.id), g.line, e));
+                    return;
+                }
+                let mut input = Input::new(&g.text, g.offset);
+                input.language = g.language;
+                let (text, _, _) =
+                    crate::complete::rank(&input, &g.prepared.shape, &candidates, syntax);
+                self.emit(Record {
+                    id: Some(g.id),
+                    line: g.line,
+                    text: Some(text),
+                    error: None,
+                    prompt_tokens: g.prompt_tokens,
+                    generated_tokens: g.generated_tokens,
+                    ms: g.ms as u64,
+                });
+            }
             Running::Instruction { id, line } => match result {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);

@@ -101,6 +101,42 @@ fn every_kind_of_task_and_bad_lines_get_records() {
 }
 
 #[test]
+fn ranked_candidates_make_one_record_per_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let e = engine();
+    let info = e.ready_blocking().unwrap();
+    let mut s = settings();
+    s.completion.candidates = 3;
+    let input = r#"{"id": "a", "prefix": "def f():\n    ", "suffix": "\n", "language": "python"}
+{"id": "b", "prefix": "def g():\n    ", "suffix": "\n", "language": "python"}"#;
+    let summary = run(
+        &e,
+        info,
+        Arc::new(ApproxCounter),
+        input,
+        &out,
+        false,
+        2,
+        s,
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!((summary.tasks, summary.failed), (2, 0));
+    let records: Vec<Record> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r.text.as_deref(), Some("return 42"), "{r:?}");
+        // Three answers were generated for it.
+        assert!(r.generated_tokens >= 3, "{r:?}");
+    }
+}
+
+#[test]
 fn resume_skips_finished_ids_and_retries_failures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");

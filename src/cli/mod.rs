@@ -151,6 +151,10 @@ pub struct CompletionArgs {
     /// generated so far) checked per step; 0 turns it off. Greedy output is the same
     #[arg(long, default_value_t = CompletionConfig::default().draft_tokens)]
     pub draft_tokens: usize,
+    /// Ranked candidates: answers generated side by side from one prompt (the greedy one
+    /// and continuations of the next most likely first tokens), the best kept
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=quill::engine::llama::MAX_CANDIDATES as i64))]
+    pub candidates: u32,
 }
 
 impl CompletionArgs {
@@ -160,6 +164,7 @@ impl CompletionArgs {
             suffix_tokens: self.suffix_tokens,
             syntax_check: !self.no_syntax_check,
             draft_tokens: self.draft_tokens,
+            candidates: self.candidates,
             ..CompletionConfig::default()
         };
         if let Some(m) = self.max_tokens {

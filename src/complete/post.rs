@@ -196,6 +196,7 @@ impl Shape {
         let mut lines = 0; // non-blank lines accepted
         let mut first = true;
         let mut min_indent = self.min_indent;
+        let mut header_only = false;
         // Line mode: brackets the model opened and has not closed yet.
         let mut open = 0i32;
         loop {
@@ -258,6 +259,10 @@ impl Shape {
                         self.line_before.len()
                     };
                     min_indent = own + 1;
+                    // The code after the cursor is deeper: it is this line's body already
+                    // (the hole is a `def` or `if` line), so the answer is this line.
+                    let after = self.line_before.len() + indent_of(&self.line_after);
+                    header_only = after > own && bracket_balance(line, self.language) <= 0;
                 } else if !first {
                     let indent = indent_of(line);
                     if indent < min_indent {
@@ -287,7 +292,7 @@ impl Shape {
                     return cut_before;
                 }
                 lines += 1;
-                if lines >= self.max_lines {
+                if lines >= self.max_lines || header_only {
                     return cut_after;
                 }
             }
@@ -614,6 +619,12 @@ mod tests {
         assert!(s.should_stop("    y += 1\n    z = 2\n"));
         assert_eq!(s.finish("    y += 1\n    z = 2\n"), "    y += 1\n");
         assert_eq!(s.finish("    return y\n"), "");
+        // Before a deeper line the hole is that line's header: the header alone.
+        let s2 = shape("class A:\n$0        return 1\n", Python);
+        assert_eq!(
+            s2.finish("    def f(self):\n        \"\"\"Doc.\"\"\"\n        return 1\n"),
+            "    def f(self):\n"
+        );
         // A compound statement keeps its body; a call its closing bracket.
         assert_eq!(
             s.finish("    if y < 0:\n        y = 0\n    return y\n"),

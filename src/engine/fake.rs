@@ -174,11 +174,22 @@ impl Backend for FakeBackend {
         }
         cancel.check()?;
         timings.generate_ms = ms(gen_start.elapsed());
+        // One of several ranked candidates: the same text, less sure the later its rank.
+        let candidates = req
+            .first_rank
+            .map(|rank| {
+                vec![super::Candidate {
+                    text: text.clone(),
+                    stop,
+                    mean_logprob: -0.1 * (rank as f32 + 1.0),
+                }]
+            })
+            .unwrap_or_default();
         Ok(Output {
             text,
             stop,
             timings,
-            candidates: Vec::new(),
+            candidates,
         })
     }
 }

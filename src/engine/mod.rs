@@ -131,6 +131,11 @@ pub struct Request {
     /// The stop rule of the candidates after the first (`stop` sees the first's text
     /// only, so that it can also stream it somewhere).
     pub others_stop: Option<StopFn>,
+    /// One candidate of several run as separate requests (batch slots): start with the
+    /// `n`-th most likely first token (0: the most likely; end-of-generation only as the
+    /// first) and report the answer's mean token log-probability in
+    /// [`Output::candidates`].
+    pub first_rank: Option<u32>,
     /// Counts the callers waiting on the answer. With some set, the request runs as
     /// background work whenever nobody waits (an answer given early goes on generating
     /// into the suggestion cache), and any interactive request preempts it then.
@@ -189,6 +194,7 @@ impl Request {
             waiting: None,
             candidates: 1,
             others_stop: None,
+            first_rank: None,
         }
     }
 }

@@ -163,4 +163,18 @@ fn whole_line_hole_gets_a_line() {
         quill::lang::Language::Python,
         &format!("{prefix}{text}{suffix}")
     ));
+    // Ranked candidates in batch slots: one record, a whole line that fits.
+    let ranked = batch(
+        input.to_str().unwrap(),
+        &dir.path().join("ranked.jsonl"),
+        &["--candidates", "3", "--parallel", "3"],
+    );
+    assert_eq!(ranked.len(), 1);
+    let best = ranked[0]["text"].as_str().unwrap();
+    eprintln!("whole-line hole, best of 3: {best:?}");
+    assert!(best.ends_with('\n'), "{best:?}");
+    assert!(parses(
+        quill::lang::Language::Python,
+        &format!("{prefix}{best}{suffix}")
+    ));
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::{LlamaRunner, Picker, sampler};
+use super::{LlamaRunner, Picker, first_tokens, log_sum_exp, push_piece, sampler};
 use crate::engine::{
     BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
     ms_since,
@@ -37,6 +37,9 @@ struct Active {
     /// Draft tokens checked, and kept (speculative decoding).
     drafted: u32,
     kept: u32,
+    /// With [`Request::first_rank`]: the sum of the picked tokens' log-probabilities.
+    logprob: Option<f64>,
+    picked_eog: bool,
 }
 
 #[derive(Default)]
@@ -241,6 +244,7 @@ impl LlamaRunner<'_> {
         let room = per_seq - prompt.len();
         let max_tokens = (req.max_tokens as usize).min(room);
         let picker = sampler(&req.sampling);
+        let req_rank = req.first_rank;
         slots[s].active = Some(Active {
             tag,
             req,
@@ -256,6 +260,8 @@ impl LlamaRunner<'_> {
             prompt_done: None,
             drafted: 0,
             kept: 0,
+            logprob: req_rank.map(|_| 0.0),
+            picked_eog: false,
         });
         Ok(())
     }
@@ -274,21 +280,32 @@ impl LlamaRunner<'_> {
         if a.req.deadline.is_some_and(|d| Instant::now() >= d) {
             return Step::Finished(StopReason::Deadline);
         }
-        let token = a.picker.pick(&self.ctx, idx);
+        let token = match a.req.first_rank {
+            Some(rank) if a.generated == 0 && rank > 0 => {
+                let logits = self.ctx.get_logits_ith(idx);
+                let firsts = first_tokens(logits, rank as usize + 1, a.req.ignore_eog, &vocab);
+                firsts
+                    .last()
+                    .copied()
+                    .unwrap_or_else(|| a.picker.pick(&self.ctx, idx))
+            }
+            _ => a.picker.pick(&self.ctx, idx),
+        };
+        if let Some(sum) = a.logprob.as_mut() {
+            let logits = self.ctx.get_logits_ith(idx);
+            *sum += f64::from(logits[token.0 as usize] - log_sum_exp(logits));
+        }
         if !a.req.ignore_eog && vocab.is_eog(token) {
+            // Counted for the mean: the model chose to end here.
+            a.picked_eog = true;
             return Step::Finished(StopReason::EndOfGeneration);
         }
         a.generated += 1;
-        a.bytes.extend(vocab.token_to_piece(token, false, None));
-        let valid = match std::str::from_utf8(&a.bytes) {
-            Ok(s) => s.len(),
-            Err(e) => e.valid_up_to(),
-        };
-        if valid > 0 {
-            a.text
-                .push_str(std::str::from_utf8(&a.bytes[..valid]).expect("checked above"));
-            a.bytes.drain(..valid);
-        }
+        push_piece(
+            &mut a.bytes,
+            &mut a.text,
+            &vocab.token_to_piece(token, false, None),
+        );
         if let Some(f) = a.req.stop.as_mut()
             && f(&a.text)
         {
@@ -325,6 +342,17 @@ fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
 fn finish(a: Active, stop: StopReason) -> Output {
     let prompt_done = a.prompt_done.unwrap_or_else(Instant::now);
     let prompt_ms = prompt_done.duration_since(a.started).as_secs_f64() * 1000.0;
+    let picked = a.generated + usize::from(a.picked_eog);
+    let candidates = a
+        .logprob
+        .map(|sum| {
+            vec![crate::engine::Candidate {
+                text: a.text.clone(),
+                stop,
+                mean_logprob: (sum / picked.max(1) as f64) as f32,
+            }]
+        })
+        .unwrap_or_default();
     Output {
         text: a.text,
         stop,
@@ -339,6 +367,6 @@ fn finish(a: Active, stop: StopReason) -> Output {
             drafted_tokens: a.drafted,
             accepted_tokens: a.kept,
         },
-        candidates: Vec::new(),
+        candidates,
     }
 }

@@ -579,16 +579,10 @@ impl LlamaRunner<'_> {
         let vocab = self.model.vocab();
         let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
         let lse = log_sum_exp(logits);
-        let mut firsts: Vec<(LlamaToken, f32)> = Vec::with_capacity(n);
-        for t in top_tokens(logits, n + 8) {
-            // An answer that ends at once is the greedy one's to give, not an alternative.
-            if firsts.is_empty() || (req.ignore_eog || !vocab.is_eog(t)) {
-                firsts.push((t, logits[t.0 as usize] - lse));
-            }
-            if firsts.len() == n {
-                break;
-            }
-        }
+        let firsts: Vec<(LlamaToken, f32)> = first_tokens(logits, n, req.ignore_eog, &vocab)
+            .into_iter()
+            .map(|t| (t, logits[t.0 as usize] - lse))
+            .collect();
         let mut growing: Vec<Growing> = firsts
             .into_iter()
             .enumerate()
@@ -678,16 +672,11 @@ impl LlamaRunner<'_> {
                     g.stop = Some(StopReason::EndOfGeneration);
                     continue;
                 }
-                g.bytes.extend(vocab.token_to_piece(token, false, None));
-                let valid = match std::str::from_utf8(&g.bytes) {
-                    Ok(s) => s.len(),
-                    Err(e) => e.valid_up_to(),
-                };
-                if valid > 0 {
-                    g.text
-                        .push_str(std::str::from_utf8(&g.bytes[..valid]).expect("checked above"));
-                    g.bytes.drain(..valid);
-                }
+                push_piece(
+                    &mut g.bytes,
+                    &mut g.text,
+                    &vocab.token_to_piece(token, false, None),
+                );
                 let rule = if g.seq == 0 {
                     req.stop.as_mut()
                 } else {
@@ -723,11 +712,45 @@ impl LlamaRunner<'_> {
     }
 }
 
+/// Appends a token's bytes to `text`, handing over only whole UTF-8 characters: a
+/// multi-byte character may span tokens, its start waits in `bytes`.
+pub(super) fn push_piece(bytes: &mut Vec<u8>, text: &mut String, piece: &[u8]) {
+    bytes.extend_from_slice(piece);
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(s) => s.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    if valid > 0 {
+        text.push_str(std::str::from_utf8(&bytes[..valid]).expect("checked above"));
+        bytes.drain(..valid);
+    }
+}
+
 /// ln Σ exp(x), computed stably.
-fn log_sum_exp(logits: &[f32]) -> f32 {
+pub(super) fn log_sum_exp(logits: &[f32]) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
     max + sum.ln()
+}
+
+/// The first tokens of `n` candidates: the most likely, then the next most likely that do
+/// not end the answer at once (that is the greedy one's to give, not an alternative).
+pub(super) fn first_tokens(
+    logits: &[f32],
+    n: usize,
+    ignore_eog: bool,
+    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+) -> Vec<LlamaToken> {
+    let mut out = Vec::with_capacity(n);
+    for t in top_tokens(logits, n + 8) {
+        if out.is_empty() || ignore_eog || !vocab.is_eog(t) {
+            out.push(t);
+        }
+        if out.len() == n {
+            break;
+        }
+    }
+    out
 }
 
 /// The `k` tokens with the largest logits, largest first (the first of equals first).
@@ -859,16 +882,11 @@ impl Backend for LlamaRunner<'_> {
                 break StopReason::EndOfGeneration;
             }
             generated += 1;
-            bytes.extend(vocab.token_to_piece(token, false, None));
-            // Hand over only whole UTF-8 characters; a multi-byte character may span tokens.
-            let valid = match std::str::from_utf8(&bytes) {
-                Ok(s) => s.len(),
-                Err(e) => e.valid_up_to(),
-            };
-            if valid > 0 {
-                text.push_str(std::str::from_utf8(&bytes[..valid]).expect("checked above"));
-                bytes.drain(..valid);
-            }
+            push_piece(
+                &mut bytes,
+                &mut text,
+                &vocab.token_to_piece(token, false, None),
+            );
             if let Some(f) = req.stop.as_mut()
                 && f(&text)
             {
