@@ -28,16 +28,27 @@ pub struct Settings {
     pub seed: u32,
 }
 
+/// A fill-in-the-middle task and the prompt made for it.
+struct Fim {
+    id: String,
+    line: usize,
+    text: String,
+    offset: usize,
+    language: Option<Language>,
+    prepared: Prepared,
+}
+
+impl Fim {
+    fn input(&self) -> Input<'_> {
+        let mut input = Input::new(&self.text, self.offset);
+        input.language = self.language;
+        input
+    }
+}
+
 /// A task's request in flight.
 enum Running {
-    Fim {
-        id: String,
-        line: usize,
-        text: String,
-        offset: usize,
-        language: Option<Language>,
-        prepared: Prepared,
-    },
+    Fim(Fim),
     /// One of a FIM task's ranked candidates; the group gathers them.
     Candidate {
         group: usize,
@@ -58,12 +69,7 @@ enum Running {
 
 /// A FIM task run as several ranked candidates, one request (batch slot) each.
 struct Group {
-    id: String,
-    line: usize,
-    text: String,
-    offset: usize,
-    language: Option<Language>,
-    prepared: Prepared,
+    task: Fim,
     /// Finished candidates with their first token's rank.
     candidates: Vec<(usize, crate::engine::Candidate)>,
     left: usize,
@@ -226,12 +232,14 @@ impl Source {
                             Ok((prepared, mut reqs)) => {
                                 let group = self.groups.len();
                                 self.groups.push(Some(Group {
-                                    id,
-                                    line,
-                                    text,
-                                    offset,
-                                    language,
-                                    prepared,
+                                    task: Fim {
+                                        id,
+                                        line,
+                                        text,
+                                        offset,
+                                        language,
+                                        prepared,
+                                    },
                                     candidates: Vec::new(),
                                     left: reqs.len(),
                                     error: None,
@@ -260,14 +268,14 @@ impl Source {
                             let tag = self.tag();
                             self.running.insert(
                                 tag,
-                                Running::Fim {
+                                Running::Fim(Fim {
                                     id,
                                     line,
                                     text,
                                     offset,
                                     language,
                                     prepared,
-                                },
+                                }),
                             );
                             return Some((tag, req));
                         }
@@ -404,22 +412,13 @@ impl BatchSource for Source {
         };
         let syntax = self.settings.completion.syntax_check;
         match running {
-            Running::Fim {
-                id,
-                line,
-                text,
-                offset,
-                language,
-                prepared,
-            } => match result {
+            Running::Fim(task) => match result {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);
-                    let mut input = Input::new(&text, offset);
-                    input.language = language;
-                    let c = finish(&input, &prepared, out, syntax);
+                    let c = finish(&task.input(), &task.prepared, out, syntax);
                     self.emit(Record {
-                        id: Some(id),
-                        line,
+                        id: Some(task.id),
+                        line: task.line,
                         text: Some(c.text),
                         error: None,
                         prompt_tokens: p,
@@ -427,7 +426,7 @@ impl BatchSource for Source {
                         ms: ms as u64,
                     });
                 }
-                Err(e) => self.emit(Record::error(Some(id), line, e.to_string())),
+                Err(e) => self.emit(Record::error(Some(task.id), task.line, e.to_string())),
             },
             Running::Candidate { group, rank } => {
                 let g = self.groups[group].as_mut().expect("a running group");
@@ -450,18 +449,17 @@ impl BatchSource for Source {
                 // In rank order: the greedy answer wins ties.
                 g.candidates.sort_by_key(|(rank, _)| *rank);
                 let candidates: Vec<_> = g.candidates.into_iter().map(|(_, c)| c).collect();
+                let task = g.task;
                 if candidates.is_empty() {
                     let e = g.error.unwrap_or_else(|| "no candidate finished".into());
-                    self.emit(Record::error(Some(g.id), g.line, e));
+                    self.emit(Record::error(Some(task.id), task.line, e));
                     return;
                 }
-                let mut input = Input::new(&g.text, g.offset);
-                input.language = g.language;
                 let (text, _, _) =
-                    crate::complete::rank(&input, &g.prepared.shape, &candidates, syntax);
+                    crate::complete::rank(&task.input(), &task.prepared.shape, &candidates, syntax);
                 self.emit(Record {
-                    id: Some(g.id),
-                    line: g.line,
+                    id: Some(task.id),
+                    line: task.line,
                     text: Some(text),
                     error: None,
                     prompt_tokens: g.prompt_tokens,

@@ -234,66 +234,57 @@ impl Shape {
                 if open <= 0 || lines >= self.max_lines {
                     return cut_after;
                 }
-                first = false;
-                if next >= body.len() {
-                    return Cut {
-                        start,
-                        end: start + body.len(),
-                        done: false,
-                    };
-                }
-                pos = next;
-                continue;
-            }
-            if trimmed.is_empty() && lines > 0 && self.stop_at_blank_line {
-                return cut_before;
-            }
-            if !trimmed.is_empty() {
-                // The first segment continues the cursor's line, so its indentation is
-                // the cursor's, whatever it looks like.
-                if lines == 0 && self.whole_lines {
-                    // The statement's lines are deeper than its first one.
-                    let own = if self.line_before.is_empty() {
-                        indent_of(line)
-                    } else {
-                        self.line_before.len()
-                    };
-                    min_indent = own + 1;
-                    // The code after the cursor is deeper: it is this line's body already
-                    // (the hole is a `def` or `if` line), so the answer is this line.
-                    let after = self.line_before.len() + indent_of(&self.line_after);
-                    header_only = after > own && bracket_balance(line, self.language) <= 0;
-                } else if !first {
-                    let indent = indent_of(line);
-                    if indent < min_indent {
-                        let at_cursor = self.statement && indent + 1 == min_indent;
-                        let closer = is_closer_line(trimmed);
-                        // `} else {`, `elif x:`: the same statement goes on.
-                        let goes_on = at_cursor && !closer && continues_statement(trimmed);
-                        if !goes_on {
-                            let closes = if self.statement {
-                                at_cursor && closer
-                            } else {
-                                self.bracket_closers && closer && trimmed != self.next_line
-                            };
-                            return if closes && lines > 0 {
-                                cut_after
-                            } else {
-                                cut_before
-                            };
-                        }
-                    }
-                    if is_prose_heading(trimmed) {
-                        return cut_before;
-                    }
-                }
-                if trimmed.len() >= 3 && trimmed == self.next_line {
-                    // The model is writing the code that already follows the cursor.
+            } else {
+                if trimmed.is_empty() && lines > 0 && self.stop_at_blank_line {
                     return cut_before;
                 }
-                lines += 1;
-                if lines >= self.max_lines || header_only {
-                    return cut_after;
+                if !trimmed.is_empty() {
+                    // The first segment continues the cursor's line, so its indentation is
+                    // the cursor's, whatever it looks like.
+                    if lines == 0 && self.whole_lines {
+                        // The statement's lines are deeper than its first one.
+                        let own = if self.line_before.is_empty() {
+                            indent_of(line)
+                        } else {
+                            self.line_before.len()
+                        };
+                        min_indent = own + 1;
+                        // The code after the cursor is deeper: it is this line's body already
+                        // (the hole is a `def` or `if` line), so the answer is this line.
+                        let after = self.line_before.len() + indent_of(&self.line_after);
+                        header_only = after > own && bracket_balance(line, self.language) <= 0;
+                    } else if !first {
+                        let indent = indent_of(line);
+                        if indent < min_indent {
+                            let at_cursor = self.statement && indent + 1 == min_indent;
+                            let closer = is_closer_line(trimmed);
+                            // `} else {`, `elif x:`: the same statement goes on.
+                            let goes_on = at_cursor && !closer && continues_statement(trimmed);
+                            if !goes_on {
+                                let closes = if self.statement {
+                                    at_cursor && closer
+                                } else {
+                                    self.bracket_closers && closer && trimmed != self.next_line
+                                };
+                                return if closes && lines > 0 {
+                                    cut_after
+                                } else {
+                                    cut_before
+                                };
+                            }
+                        }
+                        if is_prose_heading(trimmed) {
+                            return cut_before;
+                        }
+                    }
+                    if trimmed.len() >= 3 && trimmed == self.next_line {
+                        // The model is writing the code that already follows the cursor.
+                        return cut_before;
+                    }
+                    lines += 1;
+                    if lines >= self.max_lines || header_only {
+                        return cut_after;
+                    }
                 }
             }
             first = false;

@@ -174,17 +174,22 @@ impl Backend for FakeBackend {
         }
         cancel.check()?;
         timings.generate_ms = ms(gen_start.elapsed());
-        // One of several ranked candidates: the same text, less sure the later its rank.
-        let candidates = req
-            .first_rank
-            .map(|rank| {
-                vec![super::Candidate {
-                    text: text.clone(),
-                    stop,
-                    mean_logprob: -0.1 * (rank as f32 + 1.0),
-                }]
-            })
-            .unwrap_or_default();
+        // Ranked candidates: the answer, and for the later ranks its first line with a
+        // comment saying which, each less sure than the one before.
+        let variant = |rank: u32| super::Candidate {
+            text: if rank == 0 {
+                text.clone()
+            } else {
+                format!("{}  # {rank}", text.lines().next().unwrap_or(""))
+            },
+            stop,
+            mean_logprob: -0.1 * (rank as f32 + 1.0),
+        };
+        let candidates = match (req.first_rank, req.candidates) {
+            (Some(rank), _) => vec![variant(rank)],
+            (None, n) if n > 1 => (0..n).map(variant).collect(),
+            _ => Vec::new(),
+        };
         Ok(Output {
             text,
             stop,

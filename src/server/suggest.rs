@@ -302,6 +302,10 @@ async fn start(
     };
     // While typing, keep the code after the cursor cached (see Request::shift_suffix).
     req.shift_suffix = true;
+    if background {
+        // Nobody looks at a prefetch's alternatives: the greedy answer alone.
+        req.candidates = 1;
+    }
     let waiting = Waiting::new();
     req.waiting = Some(waiting.clone());
     let guard = (!background).then(|| waiting.enter());

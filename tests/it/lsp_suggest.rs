@@ -58,6 +58,35 @@ async fn typing_what_was_suggested_is_answered_from_the_cache() {
     c.shutdown().await;
 }
 
+/// With `candidates`, one inline completion item per distinct answer, the best first; a
+/// later answer from the cache has the one it continues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranked_candidates_are_items_of_one_answer() {
+    let fake = Fake::default();
+    let factory = fake.factory("max(a, b)\n", 0, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "candidates": 3}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    let items: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["insertText"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, ["max(a, b)", "max(a, b)  # 1", "max(a, b)  # 2"]);
+    set_text(&mut c, URI, 2, "x = ma\n").await;
+    let r = c.inline(URI, 0, 6).await.unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(inline_text(&r).as_deref(), Some("x(a, b)"));
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_can_be_switched_off() {
     let fake = Fake::default();
