@@ -614,8 +614,11 @@ impl LlamaRunner<'_> {
         match result {
             Ok(()) => {}
             Err(e) => {
-                // Sequence 0 holds what the greedy candidate decoded so far.
-                self.cached.extend_from_slice(&growing[0].decoded);
+                // Cancelled: sequence 0 holds what the greedy candidate decoded so far. A
+                // failed decode has cleared the cache already.
+                if e.is_cancelled() {
+                    self.cached.extend_from_slice(&growing[0].decoded);
+                }
                 return Err(e);
             }
         }
