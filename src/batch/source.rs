@@ -187,9 +187,10 @@ impl Source {
         Ok((prepared, req))
     }
 
-    /// A FIM task's ranked candidates as requests, one per batch slot: the `i`-th starts
-    /// with the `i`-th most likely first token; the slots share the prompt's cells.
-    fn candidate_requests(
+    /// A FIM task's requests: one, or with `n` ranked candidates one per batch slot, the
+    /// `i`-th starting with the `i`-th most likely first token (the slots share the
+    /// prompt's cells).
+    fn fim_requests(
         &self,
         id: &str,
         text: &str,
@@ -205,9 +206,11 @@ impl Source {
             req.sampling = self.sampling(id);
             reqs.push(req);
         }
-        for (rank, req) in reqs.iter_mut().enumerate() {
-            req.candidates = 1;
-            req.first_rank = Some(rank as u32);
+        if n > 1 {
+            for (rank, req) in reqs.iter_mut().enumerate() {
+                req.candidates = 1;
+                req.first_rank = Some(rank as u32);
+            }
         }
         Ok((prepared, reqs))
     }
@@ -226,58 +229,43 @@ impl Source {
                 } => {
                     let offset = prefix.len();
                     let text = format!("{prefix}{suffix}");
-                    let n = self.settings.completion.candidates;
-                    if n > 1 {
-                        match self.candidate_requests(&id, &text, offset, language, path, n) {
-                            Ok((prepared, mut reqs)) => {
-                                let group = self.groups.len();
-                                self.groups.push(Some(Group {
-                                    task: Fim {
-                                        id,
-                                        line,
-                                        text,
-                                        offset,
-                                        language,
-                                        prepared,
-                                    },
-                                    candidates: Vec::new(),
-                                    left: reqs.len(),
-                                    error: None,
-                                    prompt_tokens: 0,
-                                    generated_tokens: 0,
-                                    ms: 0.0,
-                                }));
-                                let first = reqs.remove(0);
-                                for (i, req) in reqs.into_iter().enumerate() {
-                                    let tag = self.tag();
-                                    let c = Running::Candidate { group, rank: i + 1 };
-                                    self.running.insert(tag, c);
-                                    self.ready.push_back((tag, req));
-                                }
-                                let tag = self.tag();
-                                let c = Running::Candidate { group, rank: 0 };
-                                self.running.insert(tag, c);
+                    let n = self.settings.completion.candidates.max(1);
+                    match self.fim_requests(&id, &text, offset, language, path, n) {
+                        Ok((prepared, mut reqs)) => {
+                            let task = Fim {
+                                id,
+                                line,
+                                text,
+                                offset,
+                                language,
+                                prepared,
+                            };
+                            let first = reqs.remove(0);
+                            let tag = self.tag();
+                            if reqs.is_empty() {
+                                self.running.insert(tag, Running::Fim(task));
                                 return Some((tag, first));
                             }
-                            Err(e) => self.emit(Record::error(Some(id), line, e)),
-                        }
-                        continue;
-                    }
-                    match self.fim_request(&id, &text, offset, language, path.as_deref()) {
-                        Ok((prepared, req)) => {
-                            let tag = self.tag();
-                            self.running.insert(
-                                tag,
-                                Running::Fim(Fim {
-                                    id,
-                                    line,
-                                    text,
-                                    offset,
-                                    language,
-                                    prepared,
-                                }),
-                            );
-                            return Some((tag, req));
+                            // Ranked candidates: a group gathers them.
+                            let group = self.groups.len();
+                            self.groups.push(Some(Group {
+                                task,
+                                candidates: Vec::new(),
+                                left: reqs.len() + 1,
+                                error: None,
+                                prompt_tokens: 0,
+                                generated_tokens: 0,
+                                ms: 0.0,
+                            }));
+                            self.running
+                                .insert(tag, Running::Candidate { group, rank: 0 });
+                            for (i, req) in reqs.into_iter().enumerate() {
+                                let tag = self.tag();
+                                let c = Running::Candidate { group, rank: i + 1 };
+                                self.running.insert(tag, c);
+                                self.ready.push_back((tag, req));
+                            }
+                            return Some((tag, first));
                         }
                         Err(e) => self.emit(Record::error(Some(id), line, e)),
                     }
