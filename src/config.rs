@@ -19,8 +19,13 @@ pub struct EngineConfig {
     pub context_size: u32,
     /// Tokens decoded per llama.cpp batch while evaluating a prompt.
     pub batch_size: u32,
-    /// Sequences decoded together (batch generation); 1 for the interactive engine.
+    /// Sequences decoded together (batch generation); 1 for the interactive engine. With
+    /// a server: requests in flight at once.
     pub parallel: u32,
+    /// Run the model on this inference server instead of in-process. `model_path` then
+    /// names the GGUF whose header gives the tokenizer and special tokens (empty: none,
+    /// only conversations work).
+    pub remote: Option<crate::engine::remote::RemoteConfig>,
 }
 
 impl EngineConfig {
@@ -33,6 +38,7 @@ impl EngineConfig {
             context_size: DEFAULT_CONTEXT_SIZE,
             batch_size: 512,
             parallel: 1,
+            remote: None,
         }
     }
 }

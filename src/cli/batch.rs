@@ -67,7 +67,12 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     let parallel = args.parallel.max(1);
     let mut cfg = args.model.engine_config()?;
     cfg.parallel = parallel as u32;
-    cfg.context_size = cfg.context_size.max(PER_SEQUENCE * parallel as u32);
+    if cfg.remote.is_none() {
+        // One context holds every slot's sequence.
+        cfg.context_size = cfg.context_size.max(PER_SEQUENCE * parallel as u32);
+    } else if args.completion.candidates > 1 {
+        anyhow::bail!("--candidates above 1 needs the in-process engine (not --backend)");
+    }
     let loaded = load_config(cfg)?;
     let settings = Settings {
         completion: args.completion.config(),

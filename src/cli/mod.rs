@@ -114,12 +114,59 @@ pub struct ModelArgs {
     /// Context window in tokens
     #[arg(long, default_value_t = quill::config::DEFAULT_CONTEXT_SIZE)]
     pub context_size: u32,
+    /// Run the model on this inference server (llama-server, vLLM, Ollama, any
+    /// OpenAI-compatible API) instead of in-process, e.g. http://127.0.0.1:8080. `--model`
+    /// then names a GGUF with the served model's vocabulary (its header gives the tokenizer
+    /// and the fill-in-the-middle tokens)
+    #[arg(long, value_name = "URL", help_heading = "Inference server")]
+    pub backend: Option<String>,
+    /// The server's API
+    #[arg(long, default_value = "openai", value_parser = quill::engine::remote::wire::Api::NAMES, help_heading = "Inference server")]
+    pub api: String,
+    /// The model name the server knows [default: the first it lists]
+    #[arg(long, value_name = "NAME", help_heading = "Inference server")]
+    pub backend_model: Option<String>,
+    /// The environment variable holding the server's API key (sent as a bearer token)
+    #[arg(long, value_name = "VAR", help_heading = "Inference server")]
+    pub api_key_env: Option<String>,
+    /// Seconds to wait for the server's answer to start, and between two tokens
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECS",
+        help_heading = "Inference server"
+    )]
+    pub backend_timeout: u64,
 }
 
 impl ModelArgs {
     pub fn engine_config(&self) -> Result<EngineConfig> {
-        let resolved = quill::models::resolve(self.model.as_deref())?;
+        let remote = self.backend.as_ref().map(|url| {
+            let api = quill::engine::remote::wire::Api::from_name(&self.api)
+                .expect("clap checked the name");
+            let mut r = quill::engine::remote::RemoteConfig::new(url, api);
+            r.model = self.backend_model.clone();
+            r.api_key_env = self.api_key_env.clone();
+            r.timeout = std::time::Duration::from_secs(self.backend_timeout.max(1));
+            r
+        });
+        let resolved = match quill::models::resolve(self.model.as_deref()) {
+            Ok(r) => r,
+            // With a server, the default model's file only lends its vocabulary: without
+            // it, conversations still work.
+            Err(e) if remote.is_some() && self.model.is_none() => {
+                tracing::warn!(
+                    "{e:#}; without a GGUF of the served model quill cannot write fill-in-the-middle prompts (only explanations, reviews and refactors work)"
+                );
+                let mut cfg = EngineConfig::new(PathBuf::new(), String::new());
+                cfg.context_size = self.context_size;
+                cfg.remote = remote;
+                return Ok(cfg);
+            }
+            Err(e) => return Err(e),
+        };
         let mut cfg = EngineConfig::new(resolved.path, resolved.name);
+        cfg.remote = remote;
         cfg.threads = self.threads.unwrap_or_else(default_threads);
         if let Some(n) = self.gpu_layers {
             cfg.gpu_layers = n;
@@ -193,9 +240,13 @@ pub fn load(args: &ModelArgs) -> Result<Loaded> {
 }
 
 pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
-    let header = quill::gguf::read_header(&cfg.model_path)?;
-    let counter = quill::tokenizer::counter_for(&header);
-    let engine = quill::engine::llama::spawn(cfg);
+    let counter: Counter = if cfg.model_path.as_os_str().is_empty() {
+        Arc::new(quill::tokenizer::ApproxCounter)
+    } else {
+        let header = quill::gguf::read_header(&cfg.model_path)?;
+        quill::tokenizer::counter_for(&header)
+    };
+    let engine = quill::engine::spawn(cfg);
     let info = engine
         .ready_blocking()
         .context("the model could not be loaded")?;

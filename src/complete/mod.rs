@@ -140,6 +140,13 @@ pub fn prepare(
             len: input.text.len(),
         });
     }
+    if !model.has_fim && model.path.is_empty() && model.server.is_some() {
+        return Err(EngineError::Unsupported(
+            "completions from an inference server need a GGUF with the served model's vocabulary (--model, or the `model` setting): it gives quill the fill-in-the-middle tokens and the tokenizer"
+                .into(),
+        )
+        .into());
+    }
     if !model.has_fim {
         return Err(EngineError::NoFim(format!("model {}", model.name)).into());
     }

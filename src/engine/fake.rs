@@ -56,6 +56,7 @@ impl FakeBackend {
             has_fim: true,
             has_repo_tokens: true,
             chat_template: Some("chatml".into()),
+            server: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod draft;
 pub mod fake;
 pub mod llama;
 pub mod queue;
+pub mod remote;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -18,6 +19,19 @@ use std::time::{Duration, Instant};
 
 pub use draft::DraftConfig;
 pub use queue::{Engine, EngineState, Starter, Ticket};
+
+/// Starts the engine `cfg` describes: the model in-process, or a client of the inference
+/// server it names. Either way the handle is valid at once; loading continues in the
+/// background (see [`Engine::ready_blocking`]).
+pub fn spawn(cfg: crate::config::EngineConfig) -> Engine {
+    match cfg.remote.clone() {
+        Some(remote) => {
+            let file = Some(cfg.model_path).filter(|p| !p.as_os_str().is_empty());
+            remote::spawn(remote, file, cfg.context_size)
+        }
+        None => llama::spawn(cfg),
+    }
+}
 
 /// Special tokens a prompt refers to by role; the engine maps them to the model's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,6 +334,16 @@ pub enum EngineError {
     PromptTooLong { tokens: usize, n_ctx: u32 },
     #[error("llama.cpp failed: {0}")]
     Backend(String),
+    /// The inference server could not be reached (down, wrong address, a timeout): worth
+    /// trying again later.
+    #[error("the inference server is unreachable: {0}")]
+    Unreachable(String),
+    /// The inference server answered with an error (a bad key, an unknown model, a request
+    /// it cannot serve).
+    #[error("the inference server refused the request: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the engine has stopped")]
     Stopped,
 }
@@ -391,6 +415,8 @@ pub struct ModelInfo {
     /// True when it also has repository-level tokens (repo name, file separator).
     pub has_repo_tokens: bool,
     pub chat_template: Option<String>,
+    /// The inference server's URL when the model runs there (see [`remote`]).
+    pub server: Option<String>,
 }
 
 /// The model side of the engine, run on its thread.

@@ -282,9 +282,15 @@ impl Server {
             })
             .await;
         let answer = match answer {
-            Ok(Ok(a)) => a,
+            Ok(Ok(a)) => {
+                state.health.record(Ok(()));
+                a
+            }
             Ok(Err(e)) if e.is_cancelled() => return Err(Error::request_cancelled()),
-            Ok(Err(e)) => return Err(failed(e.to_string())),
+            Ok(Err(e)) => {
+                state.health.record(Err(&e));
+                return Err(failed(e.to_string()));
+            }
             Err(Interrupted::Cancelled) => return Err(Error::request_cancelled()),
         };
         tracing::debug!(action = action.id(), "model answer:\n{answer}");

@@ -27,10 +27,14 @@ use super::{Options, Server, State, position};
 use crate::engine::EngineState;
 
 pub(super) fn build(options: Options) -> (LspService<Server>, tower_lsp_server::ClientSocket) {
-    LspService::build(|client| Server {
-        client,
-        state: Arc::new(State::new()),
-        options,
+    LspService::build(|client| {
+        let state = Arc::new(State::new());
+        state.health.set_client(client.clone());
+        Server {
+            client,
+            state,
+            options,
+        }
     })
     .custom_method("textDocument/inlineCompletion", Server::inline_completion)
     .custom_method("quill/status", Server::status)
@@ -93,7 +97,11 @@ impl Server {
             Some(m) => {
                 let engine = match m.engine.state() {
                     EngineState::Loading(p) => format!("loading {:.0}%", p * 100.0),
-                    EngineState::Ready(_) => "ready".into(),
+                    EngineState::Ready(_) => match state.health.outage() {
+                        // Clients show a state starting with "failed" as a failure.
+                        Some(e) => format!("failed: {e}"),
+                        None => "ready".into(),
+                    },
                     EngineState::Failed(e) => format!("failed: {e}"),
                     EngineState::Stopped => "stopped".into(),
                 };

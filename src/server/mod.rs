@@ -9,6 +9,7 @@ mod assist;
 mod completion;
 pub mod documents;
 mod handlers;
+mod health;
 mod model;
 mod nearby;
 pub mod position;
@@ -83,6 +84,8 @@ pub struct State {
     /// Per document: the context of the last completion and the start of the top-level
     /// scope it was built in (kept while the cursor stays there; see `completion.rs`).
     pub(crate) contexts: DashMap<Uri, completion::KeptContext>,
+    /// The inference server's health, with a `backend` set.
+    pub health: health::Health,
 }
 
 impl State {
@@ -106,6 +109,7 @@ impl State {
             shown: DashMap::new(),
             totals: Default::default(),
             contexts: DashMap::new(),
+            health: Default::default(),
         }
     }
 

@@ -8,10 +8,13 @@
 use serde_json::{Map, Value};
 
 use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
+use crate::engine::remote::RemoteConfig;
+use crate::engine::remote::wire::Api;
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "model",
+    "backend",
     "threads",
     "gpuLayers",
     "contextSize",
@@ -35,6 +38,9 @@ pub const KEYS: [&str; 18] = [
 pub struct Settings {
     /// A model name from the manifest, or a GGUF path; `None` for the default model.
     pub model: Option<String>,
+    /// Run the model on this inference server instead of in-process; `model` then names a
+    /// GGUF with its vocabulary.
+    pub backend: Option<RemoteConfig>,
     pub threads: usize,
     pub gpu_layers: u32,
     pub context_size: u32,
@@ -73,6 +79,7 @@ impl Default for Settings {
         let c = CompletionConfig::default();
         Settings {
             model: None,
+            backend: None,
             threads: default_threads(),
             gpu_layers: default_gpu_layers(),
             context_size: DEFAULT_CONTEXT_SIZE,
@@ -121,6 +128,7 @@ impl Settings {
     /// True when a change between `self` and `other` needs the model reloaded.
     pub fn needs_reload(&self, other: &Settings) -> bool {
         self.model != other.model
+            || self.backend != other.backend
             || self.threads != other.threads
             || self.gpu_layers != other.gpu_layers
             || self.context_size != other.context_size
@@ -168,6 +176,7 @@ impl Settings {
                 Value::String(s) => self.model = Some(s.trim().to_string()),
                 _ => return Err(keep("expected a model name or a path")),
             },
+            "backend" => self.backend = backend(v).map_err(|e| keep(&e))?,
             "threads" => self.threads = uint(1, 256)? as usize,
             "gpuLayers" => self.gpu_layers = uint(0, u32::MAX as u64)? as u32,
             "contextSize" => self.context_size = uint(512, 131_072)? as u32,
@@ -213,6 +222,55 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The `backend` setting: `null` (in-process), or `{"url", "api", "model", "apiKeyEnv",
+/// "timeoutMs"}` with only `url` required.
+fn backend(v: &Value) -> Result<Option<RemoteConfig>, String> {
+    let o = match v {
+        Value::Null => return Ok(None),
+        Value::Object(o) => o,
+        _ => return Err("expected null or an object with a url".into()),
+    };
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match o.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(format!("{key} must be a string")),
+        }
+    };
+    for key in o.keys() {
+        if !["url", "api", "model", "apiKeyEnv", "timeoutMs"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown key {key:?}; expected url, api, model, apiKeyEnv, timeoutMs"
+            ));
+        }
+    }
+    let Some(url) = text("url")? else {
+        // An object without a url (a client's empty default) means in-process.
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("url {url:?} must start with http:// or https://"));
+    }
+    let api = match text("api")? {
+        None => Api::OpenAi,
+        Some(name) => Api::from_name(&name)
+            .ok_or_else(|| format!("api {name:?} is not one of {}", Api::NAMES.join(", ")))?,
+    };
+    let mut cfg = RemoteConfig::new(&url, api);
+    cfg.model = text("model")?;
+    cfg.api_key_env = text("apiKeyEnv")?;
+    if let Some(t) = o.get("timeoutMs") {
+        match t.as_u64() {
+            Some(ms) if (100..=600_000).contains(&ms) => {
+                cfg.timeout = std::time::Duration::from_millis(ms)
+            }
+            _ => return Err("timeoutMs must be a whole number from 100 to 600000".into()),
+        }
+    }
+    Ok(Some(cfg))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -270,6 +328,35 @@ mod tests {
                 .any(|p| p.starts_with("threads = -1 is invalid"))
         );
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn backend_setting() {
+        let mut s = Settings::default();
+        let problems = s.apply(
+            &json!({"backend": {"url": "http://gpu:8000/", "api": "ollama",
+            "model": "qwen2.5-coder:7b", "apiKeyEnv": "QUILL_KEY", "timeoutMs": 5000}}),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let b = s.backend.clone().unwrap();
+        assert_eq!(b.url, "http://gpu:8000");
+        assert_eq!(b.api, Api::Ollama);
+        assert_eq!(b.model.as_deref(), Some("qwen2.5-coder:7b"));
+        assert_eq!(b.timeout, std::time::Duration::from_secs(5));
+        assert!(Settings::default().needs_reload(&s));
+        for bad in [
+            json!({"backend": "http://x"}),
+            json!({"backend": {"url": "gpu:8000"}}),
+            json!({"backend": {"url": "http://x", "api": "grpc"}}),
+            json!({"backend": {"url": "http://x", "key": "secret"}}),
+            json!({"backend": {"url": "http://x", "timeoutMs": 0}}),
+        ] {
+            let before = s.clone();
+            assert_eq!(s.apply(&bad).len(), 1, "{bad}");
+            assert_eq!(s, before);
+        }
+        assert!(s.apply(&json!({"backend": {"url": ""}})).is_empty());
+        assert_eq!(s.backend, None);
     }
 
     #[test]

@@ -313,7 +313,14 @@ async fn start(
     let slot: Arc<OnceLock<Recorder>> = Arc::new(OnceLock::new());
     let mut rule = req.stop.take();
     let feed = slot.clone();
+    // The first streamed text shows the model (or its server) answers again.
+    let alive = state.clone();
+    let mut heard = false;
     req.stop = Some(Box::new(move |text: &str| {
+        if !heard {
+            heard = true;
+            alive.health.record(Ok(()));
+        }
         if let Some(r) = feed.get() {
             r.update(text);
         }
@@ -341,6 +348,7 @@ async fn start(
     tokio::spawn(async move {
         match ticket.wait().await {
             Ok(out) => {
+                state.health.record(Ok(()));
                 let t = out.timings;
                 state.add_totals(|s| {
                     s.generated_tokens += u64::from(t.generated_tokens);
@@ -372,7 +380,10 @@ async fn start(
                 tracing::debug!(uri = key, ?reason, "generation stopped");
                 recorder.abandon(None);
             }
-            Err(e) => recorder.abandon(Some(e.to_string())),
+            Err(e) => {
+                state.health.record(Err(&e));
+                recorder.abandon(Some(e.to_string()));
+            }
         }
     });
     Ok((entry, guard))

@@ -13,4 +13,5 @@ mod lsp_suggest;
 mod real_assist;
 mod real_batch;
 mod real_model;
+mod real_remote;
 mod support;

@@ -12,6 +12,7 @@ import * as path from 'path';
 /** Every server setting, as the server names it (`quill.<key>` in VS Code). */
 export const SERVER_KEYS = [
   'model',
+  'backend',
   'threads',
   'gpuLayers',
   'contextSize',
@@ -45,10 +46,10 @@ export const CLIENT_ONLY_KEYS = [
 /** Server keys that accept `null` (back to the server's default). For the others (e.g.
  *  `threads`, whose default depends on the machine) an unset value is left out, and going
  *  back to unset needs a new server process. */
-export const NULLABLE_KEYS: readonly ServerKey[] = ['model', 'languages'];
+export const NULLABLE_KEYS: readonly ServerKey[] = ['model', 'backend', 'languages'];
 
 /** Keys whose change makes the server reload the model. */
-export const RELOAD_KEYS: readonly ServerKey[] = ['model', 'threads', 'gpuLayers', 'contextSize'];
+export const RELOAD_KEYS: readonly ServerKey[] = ['model', 'backend', 'threads', 'gpuLayers', 'contextSize'];
 
 /** Client keys whose change needs a new server process. */
 export const RESTART_KEYS = ['path', 'serverArgs'] as const;

@@ -131,6 +131,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
                 .chat_template(None)
                 .ok()
                 .and_then(|t| t.to_string().ok()),
+            server: None,
         };
         if gpu_layers > 0 {
             let used: u64 = free_before

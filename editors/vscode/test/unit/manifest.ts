@@ -61,6 +61,9 @@ export function readmeDefault(text: string): unknown {
   if (/^-?\d+$/.test(t)) {
     return Number(t);
   }
+  if (t === 'null') {
+    return null;
+  }
   if (t === 'true' || t === 'false') {
     return t === 'true';
   }

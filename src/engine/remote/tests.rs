@@ -1,0 +1,489 @@
+//! The remote engine against a scripted HTTP server on a local port: streaming, stop rules
+//! and cancellation closing the connection, retries, errors, model discovery, the API key.
+//! (Tests against a real llama-server are in `tests/it/real_remote.rs`.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use super::*;
+use crate::engine::{ChatMessage, Piece};
+
+/// A request as the mock server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_default()
+    }
+}
+
+/// How a streamed answer went from the server's side.
+#[derive(Debug)]
+struct Served {
+    /// Chunks written before the client went away (or all of them).
+    written: usize,
+    total: usize,
+}
+
+type Handler = dyn Fn(&Seen, &mut TcpStream) -> Option<Served> + Send + Sync;
+
+struct Mock {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    served: mpsc::Receiver<Served>,
+}
+
+fn mock(handler: impl Fn(&Seen, &mut TcpStream) -> Option<Served> + Send + Sync + 'static) -> Mock {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (tx, served) = mpsc::channel();
+    let handler: Arc<Handler> = Arc::new(handler);
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (handler, log, tx) = (handler.clone(), log.clone(), tx.clone());
+            std::thread::spawn(move || {
+                // Keep-alive: several requests may come on one connection.
+                while let Some(req) = read_request(&mut conn) {
+                    log.lock().unwrap().push(req.clone());
+                    if let Some(s) = handler(&req, &mut conn) {
+                        let _ = tx.send(s);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Mock { url, seen, served }
+}
+
+fn read_request(conn: &mut TcpStream) -> Option<Seen> {
+    let mut reader = BufReader::new(conn.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Seen {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn respond(conn: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Streams `lines` (chunked), one every `pause`; counts what got through.
+fn stream(conn: &mut TcpStream, lines: &[String], pause: Duration) -> Served {
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if conn.write_all(head.as_bytes()).is_err() {
+        return Served {
+            written: 0,
+            total: lines.len(),
+        };
+    }
+    let mut written = 0;
+    for l in lines {
+        let data = format!("{l}\n\n");
+        let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+        if conn
+            .write_all(chunk.as_bytes())
+            .and_then(|()| conn.flush())
+            .is_err()
+        {
+            break;
+        }
+        written += 1;
+        std::thread::sleep(pause);
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    Served {
+        written,
+        total: lines.len(),
+    }
+}
+
+fn openai_lines(pieces: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..pieces)
+        .map(|i| {
+            format!(r#"data: {{"choices":[{{"index":0,"text":"t{i} ","finish_reason":null}}]}}"#)
+        })
+        .collect();
+    v.push(r#"data: {"choices":[{"index":0,"text":"","finish_reason":"length"}]}"#.into());
+    v.push("data: [DONE]".into());
+    v
+}
+
+/// A handler for `/v1/models` listing `models`, and `/v1/completions` streaming `pieces`.
+fn openai(models: &'static [&'static str], pieces: usize, pause: Duration) -> Mock {
+    mock(move |req, conn| match req.path.as_str() {
+        "/v1/models" => {
+            let data: Vec<_> = models
+                .iter()
+                .map(|m| serde_json::json!({"id": m}))
+                .collect();
+            respond(
+                conn,
+                "200 OK",
+                &serde_json::json!({"data": data}).to_string(),
+            );
+            None
+        }
+        _ => Some(stream(conn, &openai_lines(pieces), pause)),
+    })
+}
+
+fn engine(url: &str, api: Api) -> Engine {
+    let e = spawn(RemoteConfig::new(url, api), None, 4096);
+    e.ready_blocking().expect("ready");
+    e
+}
+
+fn text_request(max_tokens: u32) -> Request {
+    Request::new(vec![Piece::Text("def f(".into())], max_tokens)
+}
+
+#[test]
+fn streams_an_answer_and_discovers_the_model() {
+    let m = openai(&["served-model"], 3, Duration::ZERO);
+    let e = engine(&m.url, Api::OpenAi);
+    assert_eq!(e.info().unwrap().name, "served-model");
+    let out = e.generate_blocking(text_request(16)).unwrap();
+    assert_eq!(out.text, "t0 t1 t2 ");
+    assert_eq!(out.stop, StopReason::MaxTokens, "finish_reason length");
+    let seen = m.seen.lock().unwrap().clone();
+    let post = seen.iter().find(|s| s.method == "POST").unwrap();
+    assert_eq!(post.path, "/v1/completions");
+    let body = post.json();
+    assert_eq!(body["model"], "served-model");
+    assert_eq!(body["prompt"], "def f(");
+    assert_eq!(body["max_tokens"], 16);
+    assert_eq!(body["stream"], true);
+}
+
+#[test]
+fn a_settled_answer_closes_the_stream() {
+    let m = openai(&["m"], 400, Duration::from_millis(5));
+    let e = engine(&m.url, Api::OpenAi);
+    let mut req = text_request(1000);
+    req.stop = Some(Box::new(|t: &str| t.len() >= 9));
+    let out = e.generate_blocking(req).unwrap();
+    assert_eq!(out.stop, StopReason::StopRule);
+    assert_eq!(out.text, "t0 t1 t2 ");
+    let served = m.served.recv().unwrap();
+    assert!(
+        served.written < served.total,
+        "the server streamed all {} pieces to a client that had stopped",
+        served.total
+    );
+}
+
+#[test]
+fn a_dropped_request_closes_the_stream() {
+    let m = openai(&["m"], 400, Duration::from_millis(5));
+    let e = engine(&m.url, Api::OpenAi);
+    let seen_text = Arc::new(AtomicUsize::new(0));
+    let counter = seen_text.clone();
+    let mut req = text_request(1000);
+    req.stop = Some(Box::new(move |t: &str| {
+        counter.store(t.len(), Ordering::SeqCst);
+        false
+    }));
+    let ticket = e.submit(req);
+    while seen_text.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(ticket);
+    let served = m.served.recv().unwrap();
+    assert!(served.written < served.total, "{served:?}");
+}
+
+#[test]
+fn batch_retries_a_busy_server_and_interactive_requests_do_not() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let n = calls.clone();
+    let m = mock(move |req, conn| {
+        if req.path == "/v1/models" {
+            respond(conn, "200 OK", r#"{"data":[{"id":"m"}]}"#);
+            return None;
+        }
+        if n.fetch_add(1, Ordering::SeqCst) < 2 {
+            let body = r#"{"error":{"message":"the server is busy"}}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            return None;
+        }
+        Some(stream(conn, &openai_lines(2), Duration::ZERO))
+    });
+    let e = engine(&m.url, Api::OpenAi);
+    // Interactive: the first 503 is the answer.
+    let err = e.generate_blocking(text_request(8)).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Refused(m) if m.contains("503") && m.contains("the server is busy")),
+        "{err}"
+    );
+    // Batch: one more 503, then the answer.
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let source = Source {
+        requests: vec![text_request(8)],
+        results: results.clone(),
+        running: 0,
+    };
+    e.run_batch_blocking(Box::new(source), 4).unwrap();
+    let results = results.lock().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].as_ref().unwrap().text, "t0 t1 ");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+struct Source {
+    requests: Vec<Request>,
+    results: Arc<Mutex<Vec<Result<Output, EngineError>>>>,
+    running: usize,
+}
+
+impl BatchSource for Source {
+    fn next(&mut self) -> Option<(u64, Request)> {
+        let r = self.requests.pop()?;
+        self.running += 1;
+        Some((self.requests.len() as u64, r))
+    }
+    fn done(&mut self, _tag: u64, result: Result<Output, EngineError>) {
+        self.running -= 1;
+        self.results.lock().unwrap().push(result);
+    }
+    fn finished(&self) -> bool {
+        self.requests.is_empty() && self.running == 0
+    }
+}
+
+#[test]
+fn batch_keeps_parallel_requests_in_flight() {
+    let m = openai(&["m"], 4, Duration::from_millis(20));
+    let e = engine(&m.url, Api::OpenAi);
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let source = Source {
+        requests: (0..8).map(|_| text_request(8)).collect(),
+        results: results.clone(),
+        running: 0,
+    };
+    e.run_batch_blocking(Box::new(source), 4).unwrap();
+    let results = results.lock().unwrap();
+    assert_eq!(results.len(), 8);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().unwrap().text == "t0 t1 t2 t3 ")
+    );
+}
+
+#[test]
+fn errors_name_their_cause() {
+    let m = mock(|req, conn| {
+        if req.path == "/v1/models" {
+            respond(conn, "200 OK", r#"{"data":[]}"#);
+        } else {
+            respond(
+                conn,
+                "401 Unauthorized",
+                r#"{"error":{"message":"Invalid API Key","type":"authentication_error"}}"#,
+            );
+        }
+        None
+    });
+    let e = engine(&m.url, Api::OpenAi);
+    let err = e
+        .generate_blocking(text_request(8))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("401") && err.contains("Invalid API Key") && err.contains("API key"),
+        "{err}"
+    );
+
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = engine(&format!("http://127.0.0.1:{port}"), Api::OpenAi);
+    let err = e.generate_blocking(text_request(8)).unwrap_err();
+    assert!(matches!(err, EngineError::Unreachable(_)), "{err}");
+}
+
+#[test]
+fn a_model_the_server_lacks_fails_the_start() {
+    let m = openai(&["qwen2.5-coder-7b", "llama-3"], 1, Duration::ZERO);
+    let mut cfg = RemoteConfig::new(&m.url, Api::OpenAi);
+    cfg.model = Some("qwen-typo".into());
+    let err = spawn(cfg, None, 4096)
+        .ready_blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("qwen-typo") && err.contains("qwen2.5-coder-7b, llama-3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_api_key_comes_from_the_named_variable() {
+    let m = openai(&["m"], 1, Duration::ZERO);
+    let mut cfg = RemoteConfig::new(&m.url, Api::OpenAi);
+    cfg.api_key_env = Some("QUILL_TEST_REMOTE_KEY_MISSING".into());
+    let err = spawn(cfg.clone(), None, 4096).ready_blocking().unwrap_err();
+    assert!(
+        err.to_string().contains("QUILL_TEST_REMOTE_KEY_MISSING"),
+        "{err}"
+    );
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var("QUILL_TEST_REMOTE_KEY", "sekret") };
+    cfg.api_key_env = Some("QUILL_TEST_REMOTE_KEY".into());
+    let e = spawn(cfg, None, 4096);
+    e.ready_blocking().unwrap();
+    e.generate_blocking(text_request(4)).unwrap();
+    let seen = m.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|s| s.header("authorization") == Some("Bearer sekret"))
+    );
+}
+
+#[test]
+fn ollama_and_llama_server_shapes() {
+    let m = mock(|req, conn| match req.path.as_str() {
+        "/api/tags" => {
+            respond(
+                conn,
+                "200 OK",
+                r#"{"models":[{"name":"qwen2.5-coder:1.5b"}]}"#,
+            );
+            None
+        }
+        "/api/generate" | "/api/chat" => {
+            let key = if req.path == "/api/chat" {
+                r#""message":{"role":"assistant","content":"Hi"}"#
+            } else {
+                r#""response":"Hi""#
+            };
+            let lines = vec![
+                format!(r#"{{"model":"q",{key},"done":false}}"#),
+                r#"{"model":"q","response":"","done":true,"done_reason":"stop","prompt_eval_count":5,"eval_count":1}"#.to_string(),
+            ];
+            Some(stream(conn, &lines, Duration::ZERO))
+        }
+        "/props" => {
+            respond(
+                conn,
+                "200 OK",
+                r#"{"default_generation_settings":{"n_ctx":2048},"total_slots":1}"#,
+            );
+            None
+        }
+        _ => {
+            let lines = vec![
+                r#"data: {"content":"Hi","stop":false}"#.to_string(),
+                r#"data: {"content":"","stop":true,"stop_type":"eos","tokens_evaluated":7,"timings":{"cache_n":3,"predicted_n":1}}"#.to_string(),
+            ];
+            Some(stream(conn, &lines, Duration::ZERO))
+        }
+    });
+    let e = engine(&m.url, Api::Ollama);
+    assert_eq!(e.info().unwrap().name, "qwen2.5-coder:1.5b");
+    let out = e.generate_blocking(text_request(8)).unwrap();
+    assert_eq!(
+        (out.text.as_str(), out.stop),
+        ("Hi", StopReason::EndOfGeneration)
+    );
+    assert_eq!(out.timings.prompt_tokens, 5);
+    let chat = Request::new(vec![Piece::Chat(vec![ChatMessage::new("user", "hi")])], 8);
+    assert_eq!(e.generate_blocking(chat).unwrap().text, "Hi");
+
+    let e = engine(&m.url, Api::LlamaServer);
+    assert_eq!(e.info().unwrap().n_ctx, 2048, "from /props");
+    let out = e.generate_blocking(text_request(8)).unwrap();
+    assert_eq!(out.text, "Hi");
+    assert_eq!(
+        (out.timings.prompt_tokens, out.timings.reused_tokens),
+        (7, 3)
+    );
+    let seen = m.seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/tags",
+            "/api/generate",
+            "/api/chat",
+            "/props",
+            "/completion"
+        ]
+    );
+    assert_eq!(seen[1].json()["raw"], true);
+    assert_eq!(seen[4].json()["cache_prompt"], true);
+}
+
+#[test]
+fn warm_ups_and_candidates_beyond_the_first_are_not_sent() {
+    let m = openai(&["m"], 1, Duration::ZERO);
+    let e = engine(&m.url, Api::OpenAi);
+    let out = e.generate_blocking(text_request(0)).unwrap();
+    assert_eq!(out.stop, StopReason::PrefillOnly);
+    let mut req = text_request(4);
+    req.first_rank = Some(1);
+    assert!(matches!(
+        e.generate_blocking(req),
+        Err(EngineError::Unsupported(_))
+    ));
+    assert!(m.seen.lock().unwrap().iter().all(|s| s.method == "GET"));
+}
