@@ -133,6 +133,11 @@ impl GgufTokenizer {
         Ok(Self { inner, exact })
     }
 
+    /// The rebuilt tokenizer (e.g. to save as a `tokenizer.json`).
+    pub fn hf(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     /// Token ids of `text`, special tokens never parsed.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         match self.inner.encode_fast(text, false) {
@@ -165,6 +170,53 @@ impl CountTokens for ApproxCounter {
     }
 }
 
+/// A Hugging Face tokenizer (`tokenizer.json`), for a model served elsewhere whose GGUF
+/// quill does not have.
+pub struct HfTokenizer(Tokenizer);
+
+impl HfTokenizer {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, TokenizerError> {
+        Tokenizer::from_file(path)
+            .map(HfTokenizer)
+            .map_err(|e| TokenizerError::Build(format!("{}: {e}", path.display())))
+    }
+
+    /// The spellings of the tokenizer's added (special) tokens.
+    pub fn added_tokens(&self) -> Vec<String> {
+        self.0
+            .get_added_tokens_decoder()
+            .into_values()
+            .map(|t| t.content)
+            .collect()
+    }
+}
+
+impl CountTokens for HfTokenizer {
+    fn count(&self, text: &str) -> usize {
+        if text.is_empty() {
+            return 0;
+        }
+        match self.0.encode_fast(text, false) {
+            Ok(enc) => enc.len(),
+            Err(_) => ApproxCounter.count(text),
+        }
+    }
+}
+
+/// True when `path` names a Hugging Face `tokenizer.json` rather than a GGUF file.
+pub fn is_tokenizer_json(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The counter for a model file (GGUF) or a `tokenizer.json`.
+pub fn counter_for_file(path: &std::path::Path) -> anyhow::Result<Counter> {
+    if is_tokenizer_json(path) {
+        return Ok(Arc::new(HfTokenizer::from_file(path)?));
+    }
+    Ok(counter_for(&crate::gguf::read_header(path)?))
+}
+
 /// The counter for a model file: its own BPE where it has one, the approximation otherwise.
 pub fn counter_for(header: &Header) -> Counter {
     match GgufTokenizer::from_header(header) {
@@ -192,6 +244,33 @@ mod tests {
                 .unwrap();
             }
         }
+    }
+
+    #[test]
+    fn a_tokenizer_json_counts_and_names_its_special_tokens() {
+        // A byte-level BPE saved the way Hugging Face ships one, with added tokens.
+        let vocab: tokenizers::models::bpe::Vocab = [("d", 0), ("e", 1), ("f", 2), ("de", 3)]
+            .into_iter()
+            .map(|(t, i)| (t.to_string(), i))
+            .collect();
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, vec![("d".into(), "e".into())])
+            .build()
+            .unwrap();
+        let mut t = Tokenizer::new(bpe);
+        t.add_special_tokens(vec![tokenizers::AddedToken::from("<|fim_prefix|>", true)])
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        t.save(&path, false).unwrap();
+        assert!(is_tokenizer_json(&path));
+        let hf = HfTokenizer::from_file(&path).unwrap();
+        assert_eq!(hf.count("def"), 2, "de + f");
+        assert_eq!(hf.added_tokens(), ["<|fim_prefix|>"]);
+        assert_eq!(counter_for_file(&path).unwrap().count("dede"), 2);
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{}").unwrap();
+        assert!(counter_for_file(&bad).is_err());
     }
 
     #[test]

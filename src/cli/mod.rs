@@ -101,7 +101,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// Which model to run and how.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// A model name from `quill models list`, or the path of any GGUF file
+    /// A model name from `quill models list`, or the path of any GGUF file (with
+    /// --backend also a Hugging Face tokenizer.json of the served model)
     /// [default: qwen2.5-coder-1.5b-instruct-q4_k_m]
     #[arg(long, short, value_name = "NAME|PATH")]
     pub model: Option<String>,
@@ -243,9 +244,14 @@ pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
     let counter: Counter = if cfg.model_path.as_os_str().is_empty() {
         Arc::new(quill::tokenizer::ApproxCounter)
     } else {
-        let header = quill::gguf::read_header(&cfg.model_path)?;
-        quill::tokenizer::counter_for(&header)
+        quill::tokenizer::counter_for_file(&cfg.model_path)?
     };
+    if cfg.remote.is_none() && quill::tokenizer::is_tokenizer_json(&cfg.model_path) {
+        anyhow::bail!(
+            "{} is a tokenizer, not a model: use it with --backend (a model served elsewhere), or give a GGUF",
+            cfg.model_path.display()
+        );
+    }
     let engine = quill::engine::spawn(cfg);
     let info = engine
         .ready_blocking()

@@ -37,9 +37,14 @@ pub fn llama_factory() -> EngineFactory {
         };
         let (counter, mut cfg): (Counter, _) = match resolved {
             Some(r) => {
-                let header = crate::gguf::read_header(&r.path)?;
+                if s.backend.is_none() && crate::tokenizer::is_tokenizer_json(&r.path) {
+                    anyhow::bail!(
+                        "{} is a tokenizer, not a model: use it with `backend` set, or give a GGUF",
+                        r.path.display()
+                    );
+                }
                 (
-                    crate::tokenizer::counter_for(&header),
+                    crate::tokenizer::counter_for_file(&r.path)?,
                     EngineConfig::new(r.path, r.name),
                 )
             }

@@ -133,10 +133,14 @@ def stddev(values):
 "#;
 
 fn complete(file: &Path, extra: &[&str]) -> Value {
+    complete_with(file, SMALL, extra)
+}
+
+fn complete_with(file: &Path, model: &str, extra: &[&str]) -> Value {
     let mut cmd = Command::new(quill_bin());
     cmd.arg("complete")
         .arg(format!("{}:17:5", file.display()))
-        .args(["--json", "--model", SMALL])
+        .args(["--json", "--model", model])
         .args(extra);
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -161,6 +165,29 @@ fn completions_through_llama_server_equal_the_in_process_ones() {
         assert_eq!(remote["text"], local["text"], "--api {api}");
         assert_eq!(remote["mode"], local["mode"]);
     }
+    // A Hugging Face tokenizer.json instead of the GGUF (what a vLLM user has): the same
+    // tokenizer rebuilt from the GGUF and saved with the model's special tokens.
+    let header = quill::gguf::read_header(&path).unwrap();
+    let mut hf = quill::tokenizer::GgufTokenizer::from_header(&header)
+        .unwrap()
+        .hf()
+        .clone();
+    let specials: Vec<tokenizers::AddedToken> = header
+        .strings("tokenizer.ggml.tokens")
+        .unwrap()
+        .iter()
+        .filter(|t| t.starts_with("<|") && t.ends_with("|>"))
+        .map(|t| tokenizers::AddedToken::from(t.clone(), true))
+        .collect();
+    hf.add_special_tokens(specials).unwrap();
+    let json = dir.path().join("tokenizer.json");
+    hf.save(&json, false).unwrap();
+    let remote = complete_with(
+        &file,
+        &json.display().to_string(),
+        &["--backend", &url, "--api", "llama-server"],
+    );
+    assert_eq!(remote["text"], local["text"], "with a tokenizer.json");
     // Explanations go through the server's chat endpoint.
     let o = Command::new(quill_bin())
         .arg("explain")

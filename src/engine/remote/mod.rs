@@ -63,14 +63,15 @@ impl RemoteConfig {
 }
 
 /// Starts an engine that sends requests to the server `cfg` names. `model_file` is the
-/// model's GGUF (a local copy of the served model, or any GGUF with the same vocabulary):
-/// it gives the special tokens fill-in-the-middle prompts need. Without one, only
+/// model's GGUF (a local copy of the served model, or any GGUF with the same vocabulary)
+/// or its Hugging Face `tokenizer.json`: it gives the special tokens fill-in-the-middle
+/// prompts need. Without one, only
 /// conversations (explanations, reviews, refactors) work.
 pub fn spawn(cfg: RemoteConfig, model_file: Option<PathBuf>, context_size: u32) -> Engine {
     Engine::spawn(move |starter| {
         let specials = match &model_file {
-            Some(path) => match crate::gguf::read_header(path) {
-                Ok(h) => SpecialTexts::from_header(&h),
+            Some(path) => match SpecialTexts::from_file(path) {
+                Ok(s) => s,
                 Err(e) => return starter.fail(e.to_string()),
             },
             None => SpecialTexts::default(),

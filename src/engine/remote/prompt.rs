@@ -44,27 +44,54 @@ const FIM_REP: &[&str] = &["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO
 const FIM_SEP: &[&str] = &["<|file_sep|>", "<|file_separator|>"];
 
 impl SpecialTexts {
-    /// From a GGUF header: the ids it names (`tokenizer.ggml.fim_pre_token_id`, ...), else
-    /// the first known spelling in its vocabulary.
-    pub fn from_header(header: &Header) -> SpecialTexts {
-        let tokens = header.strings("tokenizer.ggml.tokens").unwrap_or(&[]);
-        let find = |key: &str, names: &[&str]| -> Option<String> {
-            if let Some(id) = header.int(&format!("tokenizer.ggml.{key}_token_id"))
-                && let Some(t) = usize::try_from(id).ok().and_then(|i| tokens.get(i))
-            {
-                return Some(t.clone());
-            }
+    /// From a model file: a GGUF's header, or a Hugging Face `tokenizer.json`'s added
+    /// tokens.
+    pub fn from_file(path: &std::path::Path) -> Result<SpecialTexts, EngineError> {
+        if crate::tokenizer::is_tokenizer_json(path) {
+            let t = crate::tokenizer::HfTokenizer::from_file(path)
+                .map_err(|e| EngineError::LoadFailed(e.to_string()))?;
+            return Ok(Self::from_vocabulary(&t.added_tokens()));
+        }
+        let header =
+            crate::gguf::read_header(path).map_err(|e| EngineError::LoadFailed(e.to_string()))?;
+        Ok(Self::from_header(&header))
+    }
+
+    /// The first known spelling of each role among `tokens`.
+    pub fn from_vocabulary(tokens: &[String]) -> SpecialTexts {
+        let find = |names: &[&str]| {
             names
                 .iter()
                 .find(|n| tokens.iter().any(|t| t == *n))
                 .map(|n| n.to_string())
         };
         SpecialTexts {
-            fim_prefix: find("fim_pre", FIM_PRE),
-            fim_suffix: find("fim_suf", FIM_SUF),
-            fim_middle: find("fim_mid", FIM_MID),
-            repo_name: find("fim_rep", FIM_REP),
-            file_sep: find("fim_sep", FIM_SEP),
+            fim_prefix: find(FIM_PRE),
+            fim_suffix: find(FIM_SUF),
+            fim_middle: find(FIM_MID),
+            repo_name: find(FIM_REP),
+            file_sep: find(FIM_SEP),
+        }
+    }
+
+    /// From a GGUF header: the ids it names (`tokenizer.ggml.fim_pre_token_id`, ...), else
+    /// the first known spelling in its vocabulary.
+    pub fn from_header(header: &Header) -> SpecialTexts {
+        let tokens = header.strings("tokenizer.ggml.tokens").unwrap_or(&[]);
+        let by_id = |key: &str| -> Option<String> {
+            let id = header.int(&format!("tokenizer.ggml.{key}_token_id"))?;
+            usize::try_from(id)
+                .ok()
+                .and_then(|i| tokens.get(i))
+                .cloned()
+        };
+        let spelled = Self::from_vocabulary(tokens);
+        SpecialTexts {
+            fim_prefix: by_id("fim_pre").or(spelled.fim_prefix),
+            fim_suffix: by_id("fim_suf").or(spelled.fim_suffix),
+            fim_middle: by_id("fim_mid").or(spelled.fim_middle),
+            repo_name: by_id("fim_rep").or(spelled.repo_name),
+            file_sep: by_id("fim_sep").or(spelled.file_sep),
         }
     }
 
