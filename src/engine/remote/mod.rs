@@ -192,6 +192,13 @@ impl RemoteBackend {
         }
     }
 
+    /// Learns the model's name if the server was down at start (vLLM and Ollama need it).
+    fn ensure_model(&mut self) {
+        if self.model.is_none() && self.api != Api::LlamaServer {
+            let _ = self.probe();
+        }
+    }
+
     /// The HTTP request for `req`.
     fn call(&self, req: &Request) -> Result<wire::Call, EngineError> {
         if req.first_rank.is_some_and(|r| r > 0) {
@@ -323,6 +330,7 @@ impl Backend for RemoteBackend {
             // evaluate prompts nobody reads.
             return Ok(prefill_only());
         }
+        self.ensure_model();
         let call = self.call(req)?;
         let (tx, rx) = mpsc::channel();
         let id = self.id();
@@ -366,6 +374,7 @@ impl Backend for RemoteBackend {
         }
         let (tx, rx): (_, Receiver<Msg>) = mpsc::channel();
         let mut lanes: HashMap<u64, Lane> = HashMap::new();
+        self.ensure_model();
         loop {
             cancel.check()?;
             while lanes.len() < parallel.max(1) {

@@ -487,3 +487,39 @@ fn warm_ups_and_candidates_beyond_the_first_are_not_sent() {
     ));
     assert!(m.seen.lock().unwrap().iter().all(|s| s.method == "GET"));
 }
+
+#[test]
+fn a_server_down_at_start_is_asked_for_its_model_later() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = format!("http://{addr}");
+    let e = spawn(RemoteConfig::new(&url, Api::OpenAi), None, 4096);
+    e.ready_blocking()
+        .expect("ready although the server is down");
+    assert!(matches!(
+        e.generate_blocking(text_request(4)),
+        Err(EngineError::Unreachable(_))
+    ));
+    // The server comes up on the same port.
+    let listener = TcpListener::bind(addr).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            while let Some(req) = read_request(&mut conn) {
+                log.lock().unwrap().push(req.clone());
+                if req.path == "/v1/models" {
+                    respond(&mut conn, "200 OK", r#"{"data":[{"id":"late"}]}"#);
+                } else {
+                    stream(&mut conn, &openai_lines(1), Duration::ZERO);
+                    break;
+                }
+            }
+        }
+    });
+    assert_eq!(e.generate_blocking(text_request(4)).unwrap().text, "t0 ");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.last().unwrap().json()["model"], "late");
+}
