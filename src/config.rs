@@ -153,7 +153,7 @@ impl Default for CompletionConfig {
             repo_layout: true,
             context_near: false,
             draft_tokens: default_draft_tokens(),
-            fresh_suffix_tokens: 32,
+            fresh_suffix_tokens: 8,
             candidates: 1,
         }
     }

@@ -322,12 +322,14 @@ fn typing_keeps_the_suffix_cached_with_shift() {
     let second = run("values", true);
     let t = second.timings;
     eprintln!("first {:?}\nsecond {t:?}\n{:?}", first.timings, second.text);
+    // The typed tokens, the suffix's first `fresh_suffix_tokens` and `<|fim_middle|>`.
+    let most = cfg.fresh_suffix_tokens as u32 + 16;
     assert!(
-        t.evaluated_tokens <= 48,
+        t.evaluated_tokens <= most,
         "decoded {} prompt tokens",
         t.evaluated_tokens
     );
-    assert!(t.reused_tokens + 48 >= t.prompt_tokens);
+    assert!(t.reused_tokens + most >= t.prompt_tokens);
     assert!(!second.text.trim().is_empty());
     // Without the shift the whole suffix is decoded again.
     run("val", false);
