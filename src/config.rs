@@ -43,6 +43,47 @@ impl EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The engine for `model` (a manifest name or a path; `None`: the default model), run
+    /// in-process or on `remote`. With a server and no model named, a default model that
+    /// is not downloaded is no error: its file only lends the vocabulary, and without it
+    /// conversations still work (completions then say what is missing).
+    pub fn resolve(
+        model: Option<&str>,
+        remote: Option<crate::engine::remote::RemoteConfig>,
+    ) -> anyhow::Result<EngineConfig> {
+        let mut cfg = match crate::models::resolve(model) {
+            Ok(r) => {
+                if remote.is_none() && crate::tokenizer::is_tokenizer_json(&r.path) {
+                    anyhow::bail!(
+                        "{} is a tokenizer, not a model: use it with an inference server (--backend, the `backend` setting), or give a GGUF",
+                        r.path.display()
+                    );
+                }
+                EngineConfig::new(r.path, r.name)
+            }
+            Err(e) if remote.is_some() && model.is_none() => {
+                tracing::warn!(
+                    "{e:#}; without the served model's vocabulary (a GGUF or tokenizer.json) quill cannot write fill-in-the-middle prompts (only explanations, reviews and refactors work)"
+                );
+                EngineConfig::new(PathBuf::new(), String::new())
+            }
+            Err(e) => return Err(e),
+        };
+        cfg.remote = remote;
+        Ok(cfg)
+    }
+
+    /// The token counter for budgets: the model's own tokenizer, or an approximation when
+    /// there is no model file (a server without a local vocabulary).
+    pub fn counter(&self) -> anyhow::Result<crate::tokenizer::Counter> {
+        if self.model_path.as_os_str().is_empty() {
+            return Ok(std::sync::Arc::new(crate::tokenizer::ApproxCounter));
+        }
+        crate::tokenizer::counter_for_file(&self.model_path)
+    }
+}
+
 pub const DEFAULT_CONTEXT_SIZE: u32 = 4096;
 
 /// Physical cores: on SMT machines, extra logical threads slow llama.cpp's matrix kernels

@@ -151,23 +151,7 @@ impl ModelArgs {
             r.timeout = std::time::Duration::from_secs(self.backend_timeout.max(1));
             r
         });
-        let resolved = match quill::models::resolve(self.model.as_deref()) {
-            Ok(r) => r,
-            // With a server, the default model's file only lends its vocabulary: without
-            // it, conversations still work.
-            Err(e) if remote.is_some() && self.model.is_none() => {
-                tracing::warn!(
-                    "{e:#}; without a GGUF of the served model quill cannot write fill-in-the-middle prompts (only explanations, reviews and refactors work)"
-                );
-                let mut cfg = EngineConfig::new(PathBuf::new(), String::new());
-                cfg.context_size = self.context_size;
-                cfg.remote = remote;
-                return Ok(cfg);
-            }
-            Err(e) => return Err(e),
-        };
-        let mut cfg = EngineConfig::new(resolved.path, resolved.name);
-        cfg.remote = remote;
+        let mut cfg = EngineConfig::resolve(self.model.as_deref(), remote)?;
         cfg.threads = self.threads.unwrap_or_else(default_threads);
         if let Some(n) = self.gpu_layers {
             cfg.gpu_layers = n;
@@ -241,17 +225,7 @@ pub fn load(args: &ModelArgs) -> Result<Loaded> {
 }
 
 pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
-    let counter: Counter = if cfg.model_path.as_os_str().is_empty() {
-        Arc::new(quill::tokenizer::ApproxCounter)
-    } else {
-        quill::tokenizer::counter_for_file(&cfg.model_path)?
-    };
-    if cfg.remote.is_none() && quill::tokenizer::is_tokenizer_json(&cfg.model_path) {
-        anyhow::bail!(
-            "{} is a tokenizer, not a model: use it with --backend (a model served elsewhere), or give a GGUF",
-            cfg.model_path.display()
-        );
-    }
+    let counter = cfg.counter()?;
     let engine = quill::engine::spawn(cfg);
     let info = engine
         .ready_blocking()

@@ -25,38 +25,11 @@ pub type EngineFactory = Arc<dyn Fn(&Settings) -> Result<Model> + Send + Sync>;
 /// The real factory: resolves the model setting and loads the GGUF with llama.cpp.
 pub fn llama_factory() -> EngineFactory {
     Arc::new(|s: &Settings| {
-        let resolved = match crate::models::resolve(s.model.as_deref()) {
-            Ok(r) => Some(r),
-            // With a server, the default model's file only lends its vocabulary: without
-            // it, conversations still work and completions say what is missing.
-            Err(e) if s.backend.is_some() && s.model.is_none() => {
-                tracing::warn!("{e:#}; completions need a GGUF of the served model (`model`)");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        let (counter, mut cfg): (Counter, _) = match resolved {
-            Some(r) => {
-                if s.backend.is_none() && crate::tokenizer::is_tokenizer_json(&r.path) {
-                    anyhow::bail!(
-                        "{} is a tokenizer, not a model: use it with `backend` set, or give a GGUF",
-                        r.path.display()
-                    );
-                }
-                (
-                    crate::tokenizer::counter_for_file(&r.path)?,
-                    EngineConfig::new(r.path, r.name),
-                )
-            }
-            None => (
-                Arc::new(crate::tokenizer::ApproxCounter),
-                EngineConfig::new(Default::default(), String::new()),
-            ),
-        };
+        let mut cfg = EngineConfig::resolve(s.model.as_deref(), s.backend.clone())?;
+        let counter = cfg.counter()?;
         cfg.threads = s.threads;
         cfg.gpu_layers = s.gpu_layers;
         cfg.context_size = s.context_size;
-        cfg.remote = s.backend.clone();
         let name = match &s.backend {
             Some(b) => b.model.clone().unwrap_or_else(|| b.url.clone()),
             None => cfg.model_name.clone(),
