@@ -14,6 +14,7 @@ pub mod gguf;
 pub mod holes;
 pub mod lang;
 pub mod models;
+pub mod regular_file;
 pub mod server;
 pub mod syntax;
 pub mod text;

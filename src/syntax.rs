@@ -17,16 +17,39 @@ pub fn parse(lang: Language, text: &str, old: Option<&Tree>) -> Option<Tree> {
 }
 
 /// ERROR and MISSING nodes under `node`, skipping subtrees without errors.
+///
+/// A cursor walk, not recursion: a deeply nested document (thousands of open brackets)
+/// must not overflow a small thread stack.
 pub fn error_count(node: Node<'_>) -> usize {
     if !node.has_error() {
         return 0;
     }
-    let mut count = usize::from(node.is_error() || node.is_missing());
+    let mut count = 0;
     let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        count += error_count(child);
+    // Levels below `node` (the cursor's own `depth()` costs a pass over its stack).
+    let mut depth = 0usize;
+    loop {
+        let n = cursor.node();
+        count += usize::from(n.is_error() || n.is_missing());
+        // Into the children only where there is an error to find.
+        if n.has_error() && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        // Then the next sibling, climbing until there is one; back at `node`: done.
+        loop {
+            if depth == 0 {
+                return count;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return count;
+            }
+            depth -= 1;
+        }
     }
-    count
 }
 
 /// The smallest `@scope` node (function, class, …) containing `start..end`.
@@ -225,6 +248,115 @@ mod tests {
         let off = text.find("return").unwrap();
         let n = enclosing_scope(Language::Python, &tree, text, off, off).unwrap();
         assert_eq!(n.kind(), "function_definition");
+    }
+
+    /// The recursive count this replaced, as the reference.
+    fn error_count_recursive(node: Node<'_>) -> usize {
+        if !node.has_error() {
+            return 0;
+        }
+        let mut count = usize::from(node.is_error() || node.is_missing());
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            count += error_count_recursive(child);
+        }
+        count
+    }
+
+    #[test]
+    fn error_count_matches_a_full_recursive_count() {
+        for (lang, text) in [
+            (
+                Language::Python,
+                "def f(x):\n    return (x +\n\nprint(f(1)\nclass :\n",
+            ),
+            (
+                Language::Rust,
+                "fn main() {\n    let x = ;\n    if true { foo(\n}\n",
+            ),
+            (Language::Python, "def ok():\n    return 1\n"),
+            (
+                Language::JavaScript,
+                "function f( { return [1, 2; }\nconst = 3;\n",
+            ),
+        ] {
+            let tree = parse(lang, text, None).unwrap();
+            let root = tree.root_node();
+            assert_eq!(error_count(root), error_count_recursive(root), "{text:?}");
+            // And from an inner node, whose siblings must not be counted.
+            let mut cursor = root.walk();
+            for child in root.children(&mut cursor) {
+                assert_eq!(error_count(child), error_count_recursive(child), "{text:?}");
+            }
+        }
+        let broken = parse(Language::Python, "x = (1,\ny = 2\n", None).unwrap();
+        assert!(error_count(broken.root_node()) > 0);
+    }
+
+    /// 50,000 nested brackets (10,000 nested functions): every tree walk over the document
+    /// (error counts, the insertion check, context building) runs on a 256 KiB stack.
+    #[test]
+    fn deeply_nested_documents_do_not_overflow_a_small_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(|| {
+                // Balanced brackets with an error at the bottom: a tree 50,000 levels deep
+                // with `has_error` set all the way down.
+                let brackets = |prefix: &str| {
+                    format!("{prefix}{}1 +{}\n", "[".repeat(50_000), "]".repeat(50_000))
+                };
+                let functions = format!(
+                    "{}1 +{}\n",
+                    "function a() {".repeat(10_000),
+                    "}".repeat(10_000)
+                );
+                let cases = [
+                    (Language::Python, brackets("x = ")),
+                    (Language::JavaScript, brackets("x = ")),
+                    (Language::Rust, brackets("const X: i32 = ")),
+                    (Language::JavaScript, functions),
+                ];
+                let mut results = Vec::new();
+                for (lang, text) in cases {
+                    let tree = parse(lang, &text, None).unwrap();
+                    let errors = error_count(tree.root_node());
+                    let at = text.find("1 +").unwrap() + 3;
+                    let check = InsertionCheck::new(lang, &text, at, Some(&tree)).unwrap();
+                    assert!(check.accepts(" 2"), "finishing the expression fixes it");
+                    let current = crate::context::Source {
+                        path: "deep.js",
+                        text: &text,
+                        language: Some(lang),
+                        tree: Some(&tree),
+                        recency: 1,
+                    };
+                    let other = crate::context::Source {
+                        path: "other.js",
+                        ..current
+                    };
+                    let _ = crate::context::build(
+                        &current,
+                        at,
+                        &[other],
+                        &crate::context::Options::default(),
+                        &crate::tokenizer::ApproxCounter,
+                    );
+                    let defs = crate::context::symbols::definitions(lang, &tree, &text).len();
+                    results.push((errors, defs));
+                }
+                results
+            })
+            .unwrap();
+        let results = handle.join().expect("a walk overflowed its stack");
+        // The half-written `1 +` is a syntax error in every case.
+        assert!(results.iter().all(|(e, _)| *e > 0), "{results:?}");
+        // Of 10,000 nested functions, those within the depth limit are looked at (each
+        // costs a walk up the tree); the outermost ones come first.
+        let nested = results[3].1;
+        assert!(
+            nested > 0 && nested <= crate::context::symbols::MAX_DEFINITION_DEPTH as usize,
+            "{results:?}"
+        );
     }
 
     #[test]

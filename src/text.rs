@@ -52,11 +52,10 @@ pub enum PositionError {
     LineOutOfRange { line: usize, lines: usize },
     #[error("column {col} is past the end of line {line} ({len} columns)")]
     ColumnOutOfRange { line: usize, col: usize, len: usize },
-    #[error("column {col} of line {line} falls inside a character")]
-    InsideCharacter { line: usize, col: usize },
 }
 
-/// Byte offsets of line starts, for position conversion.
+/// Byte offsets of line starts, for position conversion. A line ends at `\n`, `\r\n` or
+/// a lone `\r`, as the LSP and editors count them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineIndex {
     starts: Vec<usize>,
@@ -66,7 +65,12 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let bytes = text.as_bytes();
+        starts.extend(bytes.iter().enumerate().filter_map(|(i, b)| match b {
+            b'\n' => Some(i + 1),
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+            _ => None,
+        }));
         LineIndex {
             starts,
             len: text.len(),
@@ -77,7 +81,7 @@ impl LineIndex {
         self.starts.len()
     }
 
-    /// The content of 0-based `line` without its line break (`\n` or `\r\n`).
+    /// The content of 0-based `line` without its line break (`\n`, `\r\n` or `\r`).
     pub fn line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
         let start = *self.starts.get(line)?;
         let end = self.starts.get(line + 1).copied().unwrap_or(self.len);
@@ -89,7 +93,9 @@ impl LineIndex {
     }
 
     /// The byte offset of 0-based `line` and `col` counted in `enc`. A column past the end
-    /// of the line is an error, as is a line past the end of the text.
+    /// of the line is an error, as is a line past the end of the text; a column inside a
+    /// character (half a UTF-16 surrogate pair, a byte inside a UTF-8 sequence) means the
+    /// character's start, as editors clamp it.
     pub fn offset(
         &self,
         text: &str,
@@ -113,7 +119,7 @@ impl LineIndex {
                 Encoding::Chars => 1,
             };
             if units > col {
-                return Err(PositionError::InsideCharacter { line, col });
+                return Ok(start + i);
             }
         }
         if units == col {
@@ -146,10 +152,12 @@ impl LineIndex {
 
     /// The 0-based line and column (in `enc`) of byte `offset`.
     pub fn position(&self, text: &str, offset: usize, enc: Encoding) -> (usize, usize) {
-        let offset = offset.min(self.len);
+        let offset = floor_char_boundary(text, offset.min(self.len));
         let line = self.starts.partition_point(|s| *s <= offset) - 1;
         let start = self.starts[line];
-        let before = &text[start..offset];
+        // An offset between `\r` and `\n` is at the end of the line's content.
+        let end = start + self.line(text, line).map_or(0, str::len);
+        let before = &text[start..offset.min(end)];
         let col = match enc {
             Encoding::Utf8 => before.len(),
             Encoding::Utf16 => before.chars().map(char::len_utf16).sum(),
@@ -157,6 +165,14 @@ impl LineIndex {
         };
         (line, col)
     }
+}
+
+/// The largest character boundary at or before `offset` (which must be ≤ `text.len()`).
+pub fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 #[cfg(test)]
@@ -185,11 +201,25 @@ mod tests {
         assert_eq!(idx.offset(text, 0, 3, Encoding::Utf16), Ok(5));
         assert_eq!(idx.offset(text, 0, 5, Encoding::Utf8), Ok(5));
         assert_eq!(idx.offset(text, 0, 2, Encoding::Chars), Ok(5));
-        assert_eq!(
-            idx.offset(text, 0, 2, Encoding::Utf16),
-            Err(PositionError::InsideCharacter { line: 0, col: 2 })
-        );
+        // Half a surrogate pair, or a byte inside the character, means its start.
+        assert_eq!(idx.offset(text, 0, 2, Encoding::Utf16), Ok(1));
+        assert_eq!(idx.offset(text, 0, 3, Encoding::Utf8), Ok(1));
         assert_eq!(idx.position(text, 5, Encoding::Utf16), (0, 3));
+        assert_eq!(idx.position(text, 3, Encoding::Utf16), (0, 1));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        let text = "a\rb\r\nc\nd";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.lines(), 4);
+        assert_eq!(idx.line(text, 0), Some("a"));
+        assert_eq!(idx.line(text, 1), Some("b"));
+        assert_eq!(idx.line(text, 2), Some("c"));
+        assert_eq!(idx.offset(text, 3, 1, Encoding::Utf16), Ok(8));
+        assert_eq!(idx.position(text, 2, Encoding::Utf16), (1, 0));
+        // Between `\r` and `\n` (found by the fuzzer): the end of the line's content.
+        assert_eq!(idx.position(text, 4, Encoding::Utf8), (1, 1));
     }
 
     #[test]

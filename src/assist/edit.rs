@@ -33,14 +33,28 @@ fn indent_of(line: &str) -> &str {
     &line[..line.len() - line.trim_start().len()]
 }
 
+/// `line` without its first `n` characters of indentation (all of it when it has fewer).
+/// Counted in characters, not bytes: indentation may hold multi-byte whitespace (U+3000,
+/// a no-break space), and a byte count taken from one line can split a character of
+/// another.
+fn strip_indent(line: &str, n: usize) -> &str {
+    let indent = indent_of(line);
+    let cut = indent
+        .char_indices()
+        .nth(n)
+        .map_or(indent.len(), |(i, _)| i);
+    &line[cut..]
+}
+
 /// `code` moved to `indent`: its common leading whitespace replaced by `indent` on every
-/// non-blank line, tabs or spaces as the original used, and `eol` line endings.
+/// non-blank line, tabs or spaces as the original used, and `eol` line endings. The
+/// common indentation is the least number of leading whitespace characters.
 pub fn reindent(code: &str, indent: &str, eol: &str) -> String {
     let lines: Vec<&str> = code.lines().map(|l| l.trim_end_matches('\r')).collect();
     let common = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| indent_of(l).len())
+        .map(|l| indent_of(l).chars().count())
         .min()
         .unwrap_or(0);
     lines
@@ -49,7 +63,7 @@ pub fn reindent(code: &str, indent: &str, eol: &str) -> String {
             if l.trim().is_empty() {
                 String::new()
             } else {
-                format!("{indent}{}", &l[common.min(indent_of(l).len())..])
+                format!("{indent}{}", strip_indent(l, common))
             }
         })
         .collect::<Vec<_>>()
@@ -163,6 +177,41 @@ mod tests {
         assert_eq!(err, EditError::DoesNotParse("python"));
         let err = replace_lines(FILE, Some(Language::Python), s, e, "").unwrap_err();
         assert_eq!(err, EditError::NoCode);
+    }
+
+    #[test]
+    fn reindent_strips_multibyte_indentation_by_characters() {
+        // U+3000 (3 bytes) against two ASCII spaces: a byte count of 2 would cut inside it.
+        assert_eq!(
+            reindent("\u{3000}x = 1\n  y = 2", "    ", "\n"),
+            "    x = 1\n     y = 2"
+        );
+        // A no-break space (2 bytes) and a tab: one character each.
+        assert_eq!(reindent("\u{a0}a\n\tb", "", "\n"), "a\nb");
+        // CJK text, indented by ideographic spaces: the common two are replaced, the text
+        // after them is kept whole.
+        assert_eq!(
+            reindent(
+                "\u{3000}\u{3000}# 合計を返す\n\u{3000}\u{3000}\u{3000}return 合計\n",
+                "  ",
+                "\r\n"
+            ),
+            "  # 合計を返す\r\n  \u{3000}return 合計"
+        );
+        // Multi-byte text right after ASCII indentation, with a deeper multi-byte line.
+        assert_eq!(
+            reindent(" é = 1\n\u{2003}\u{2003}ü = 2", "\t", "\n"),
+            "\té = 1\n\t\u{2003}ü = 2"
+        );
+    }
+
+    #[test]
+    fn replacing_lines_indented_with_multibyte_whitespace() {
+        let text = "x = [\n\u{3000}1,\n]\n";
+        let s = text.find('\u{3000}').unwrap();
+        let e = text.find(",\n").unwrap() + 2;
+        let r = replace_lines(text, None, s, e, "  2,\n").unwrap();
+        assert_eq!(r.new_text, "\u{3000}2,\n");
     }
 
     #[test]

@@ -263,8 +263,9 @@ pub fn conclude(req: &Query<'_>, answer: &str) -> Outcome {
     match req.action {
         Action::Explain => Outcome::Explanation(answer.trim().to_string()),
         Action::Review => {
-            let last =
-                req.target.first_line + req.text[req.target.start..req.target.end].lines().count();
+            // The target's lines are `first_line..first_line + count`: nothing after them.
+            let lines = req.text[req.target.start..req.target.end].lines().count();
+            let last = req.target.first_line + lines.saturating_sub(1);
             Outcome::Findings(answer::findings(answer, req.target.first_line, last))
         }
         _ => {

@@ -120,14 +120,21 @@ fn review_findings_stay_inside_the_function() {
     let q = query(&Action::Review, BUGGY, &t);
     let got = conclude(
         &q,
-        "LINE 6: the loop skips the first element\nLINE 11: outside",
+        "LINE 6: the loop skips the first element\nLINE 8: divides by zero\nLINE 9: after it\nLINE 11: outside",
     );
+    // The function is lines 4..=8: its last line counts, the blank line after it not.
     assert_eq!(
         got,
-        Outcome::Findings(vec![Finding {
-            line: 6,
-            message: "the loop skips the first element".into()
-        }])
+        Outcome::Findings(vec![
+            Finding {
+                line: 6,
+                message: "the loop skips the first element".into()
+            },
+            Finding {
+                line: 8,
+                message: "divides by zero".into()
+            }
+        ])
     );
 }
 

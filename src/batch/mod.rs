@@ -3,19 +3,26 @@
 //! Input is JSON Lines (`tasks`), output JSON Lines (`output`), and the work goes through
 //! the engine's multi-sequence batching (`BatchSource`, `source`): `--parallel N` tasks
 //! decode together, one `llama_decode` per step.
+//!
+//! Inputs are read with caps (`input`): an over-long line or a `file` task naming a FIFO,
+//! a device or a huge file gets an error record, and the rest of the batch goes on. A
+//! record that cannot be written ends the run at once.
 
+pub mod input;
 pub mod output;
 pub mod source;
 pub mod tasks;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use anyhow::Result;
 
-use crate::engine::{Engine, EngineError, ModelInfo};
+use crate::engine::{CancelReason, CancelToken, Engine, EngineError, ModelInfo};
 use crate::tokenizer::Counter;
+pub use input::Input;
 use output::{Record, Sink};
 pub use source::Settings;
 
@@ -30,27 +37,47 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// Runs the tasks in `input` (JSON Lines text) and writes records to `output`. `on_record`
-/// sees each record as it is written (progress display).
+/// Runs the tasks in `input` (JSON Lines) and writes records to `output`. `on_record`
+/// sees each record as it is written (progress display). A record that cannot be written
+/// ends the run with that error.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     engine: &Engine,
     info: Arc<ModelInfo>,
     counter: Counter,
-    input: &str,
+    input: &Input,
     output: &Path,
     resume: bool,
     parallel: usize,
     settings: Settings,
-    mut on_record: impl FnMut(&Record, usize),
+    on_record: impl FnMut(&Record, usize),
 ) -> Result<Summary> {
-    let started = std::time::Instant::now();
-    let (tasks, bad) = tasks::parse(input);
     let done = if resume {
         output::finished_ids(output)?
     } else {
         Default::default()
     };
+    let sink = Sink::open(output, resume)?;
+    run_into(
+        engine, info, counter, input, sink, &done, parallel, settings, on_record,
+    )
+}
+
+/// [`run`] writing to `sink`, skipping the tasks whose ids are in `done`.
+#[allow(clippy::too_many_arguments)]
+fn run_into(
+    engine: &Engine,
+    info: Arc<ModelInfo>,
+    counter: Counter,
+    input: &Input,
+    mut sink: Sink,
+    done: &HashSet<String>,
+    parallel: usize,
+    settings: Settings,
+    mut on_record: impl FnMut(&Record, usize),
+) -> Result<Summary> {
+    let started = std::time::Instant::now();
+    let (tasks, bad) = input.tasks();
     let total = tasks.len() + bad.len();
     let tasks: Vec<tasks::Task> = tasks
         .into_iter()
@@ -58,7 +85,6 @@ pub fn run(
         .collect();
     let skipped = total - bad.len() - tasks.len();
     let todo = tasks.len() + bad.len();
-    let mut sink = Sink::open(output, resume)?;
     let mut summary = Summary {
         skipped,
         ..Summary::default()
@@ -77,11 +103,18 @@ pub fn run(
     }
     let (tx, rx) = mpsc::channel();
     let source = source::Source::new(tasks, info, counter, settings, tx);
+    let cancel = CancelToken::new();
     // The engine thread runs the batch; this thread writes records as they come.
     let result = std::thread::scope(|scope| -> Result<Result<(), EngineError>> {
-        let runner = scope.spawn(|| engine.run_batch_blocking(Box::new(source), parallel));
+        let runner = scope
+            .spawn(|| engine.run_batch_cancellable(Box::new(source), parallel, cancel.clone()));
         for record in rx {
-            write(&record, &mut summary)?;
+            if let Err(e) = write(&record, &mut summary) {
+                // Nobody would see what is generated next: stop the engine now (the
+                // scope waits for it) and end with the write's error.
+                cancel.cancel(CancelReason::Caller);
+                return Err(e);
+            }
         }
         Ok(runner.join().unwrap_or(Err(EngineError::Stopped)))
     })?;

@@ -3,6 +3,9 @@
 //!
 //! Records are written in the order tasks finish; each carries its input `line`, so the
 //! input order is restored by sorting on it (`jq -s 'sort_by(.line)[]'`).
+//!
+//! A record that cannot be written (disk full, a closed pipe) is an error that ends the
+//! run: generating more that nobody can read would only waste the machine.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -41,6 +44,8 @@ impl Record {
 /// Where records go: a file or stdout.
 pub struct Sink {
     out: Box<dyn Write + Send>,
+    /// For messages: the file's path, or "stdout".
+    name: String,
 }
 
 impl Sink {
@@ -48,9 +53,7 @@ impl Sink {
     /// by a kill is dropped) and appends; otherwise starts it afresh.
     pub fn open(path: &Path, resume: bool) -> Result<Sink> {
         if path == Path::new("-") {
-            return Ok(Sink {
-                out: Box::new(std::io::stdout()),
-            });
+            return Ok(Sink::new("stdout", std::io::stdout()));
         }
         let file = if resume && path.exists() {
             let mut f = OpenOptions::new()
@@ -65,18 +68,25 @@ impl Sink {
         } else {
             File::create(path).with_context(|| format!("create {}", path.display()))?
         };
-        Ok(Sink {
-            out: Box::new(file),
-        })
+        Ok(Sink::new(path.display().to_string(), file))
+    }
+
+    /// Records written to `out`, called `name` in messages.
+    pub fn new(name: impl Into<String>, out: impl Write + Send + 'static) -> Sink {
+        Sink {
+            out: Box::new(out),
+            name: name.into(),
+        }
     }
 
     /// Writes one record as one line, in one write, and flushes it.
     pub fn write(&mut self, record: &Record) -> Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.out.write_all(&line)?;
-        self.out.flush()?;
-        Ok(())
+        self.out
+            .write_all(&line)
+            .and_then(|()| self.out.flush())
+            .with_context(|| format!("write a result to {}", self.name))
     }
 }
 
@@ -133,6 +143,15 @@ mod tests {
             generated_tokens: 1,
             ms: 1,
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_an_error_that_names_the_output() {
+        let mut sink = Sink::open(Path::new("/dev/full"), false).unwrap();
+        let err = sink.write(&rec("a", 1, true)).unwrap_err();
+        assert_eq!(err.to_string(), "write a result to /dev/full");
+        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
     }
 
     #[test]

@@ -300,10 +300,7 @@ impl Source {
                     return Some((tag, req));
                 }
                 Kind::File { path } => {
-                    let text = match std::fs::read(&path)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| crate::text::decode_source(&b).map_err(|e| e.to_string()))
-                    {
+                    let text = match super::input::read_task_file(&path) {
                         Ok(t) => t,
                         Err(e) => {
                             self.emit(Record::error(

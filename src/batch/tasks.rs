@@ -68,11 +68,30 @@ fn language(
 /// Parses input `text` (JSON Lines). Blank lines are skipped; every other line becomes a
 /// task or a [`BadLine`] (invalid JSON, no id, a duplicate id, an unknown kind).
 pub fn parse(text: &str) -> (Vec<Task>, Vec<BadLine>) {
+    parse_lines(text.lines().map(Ok))
+}
+
+/// [`parse`] over lines as read: a line that could not be read (`Err`, saying why; see
+/// `input`) becomes a [`BadLine`] too.
+pub fn parse_lines<'a>(
+    lines: impl IntoIterator<Item = Result<&'a str, &'a str>>,
+) -> (Vec<Task>, Vec<BadLine>) {
     let mut tasks = Vec::new();
     let mut bad = Vec::new();
     let mut seen = HashSet::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in lines.into_iter().enumerate() {
         let line = i + 1;
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(error) => {
+                bad.push(BadLine {
+                    line,
+                    id: None,
+                    error: error.to_string(),
+                });
+                continue;
+            }
+        };
         if raw.trim().is_empty() {
             continue;
         }

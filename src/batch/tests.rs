@@ -33,7 +33,7 @@ fn run_input(input: &str, out: &Path, resume: bool) -> (Summary, Vec<Record>) {
         &e,
         info,
         Arc::new(ApproxCounter),
-        input,
+        &Input::from_text(input),
         out,
         resume,
         2,
@@ -114,7 +114,7 @@ fn ranked_candidates_make_one_record_per_task() {
         &e,
         info,
         Arc::new(ApproxCounter),
-        input,
+        &Input::from_text(input),
         &out,
         false,
         2,
@@ -176,4 +176,105 @@ fn missing_file_and_file_without_holes_are_errors() {
             .unwrap()
             .contains("no `quill: fill` holes")
     }));
+}
+
+#[cfg(unix)]
+#[test]
+fn file_tasks_naming_fifos_devices_or_huge_files_get_errors_and_the_rest_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.py");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let huge = dir.path().join("huge.py");
+    let mut text = "def a():\n    # quill: fill\n".to_string();
+    text.push_str(&"#".repeat(input::MAX_FILE_BYTES as usize));
+    std::fs::write(&huge, text).unwrap();
+    let input = format!(
+        "{}\n{}\n{}\n{}\n",
+        // Reading a FIFO with no writer would block the run forever.
+        serde_json::json!({"id": "fifo", "file": fifo}),
+        // Reading /dev/zero would never end.
+        serde_json::json!({"id": "zero", "file": "/dev/zero"}),
+        serde_json::json!({"id": "huge", "file": huge}),
+        r#"{"id": "fim", "prefix": "def f():\n    ", "suffix": "\n", "language": "python"}"#,
+    );
+    let out = dir.path().join("out.jsonl");
+    let (summary, records) = run_input(&input, &out, false);
+    assert_eq!((summary.tasks, summary.failed), (4, 3));
+    let error = |id: &str| {
+        let r = records
+            .iter()
+            .find(|r| r.id.as_deref() == Some(id))
+            .unwrap();
+        r.error.clone().unwrap()
+    };
+    assert!(error("fifo").ends_with("is a FIFO, not a regular file"));
+    assert!(error("zero").ends_with("is a device, not a regular file"));
+    assert!(error("huge").contains("is larger than"));
+    let fim = records.iter().find(|r| r.id.as_deref() == Some("fim"));
+    assert_eq!(fim.unwrap().text.as_deref(), Some("return 42"));
+}
+
+/// An output that fails (a closed pipe): tells when it first failed.
+struct BrokenPipe(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl std::io::Write for BrokenPipe {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        let (failed, cv) = &*self.0;
+        *failed.lock().unwrap() = true;
+        cv.notify_all();
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_output_ends_the_run_at_once() {
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (g, c) = (gate.clone(), calls.clone());
+    let mut backend = FakeBackend::new(move |_| {
+        // From the second task on, generate only once the first record failed to be
+        // written, so that what follows shows whether the run stops.
+        if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
+            let (failed, cv) = &*g;
+            let mut f = failed.lock().unwrap();
+            while !*f {
+                f = cv.wait(f).unwrap();
+            }
+        }
+        "x".repeat(300)
+    });
+    backend.token_delay = std::time::Duration::from_millis(1);
+    let e = backend.spawn();
+    let info = e.ready_blocking().unwrap();
+    let n = 20;
+    let input: String = (0..n)
+        .map(|i| format!("{{\"id\": \"t{i}\", \"prefix\": \"x = \", \"suffix\": \"\"}}\n"))
+        .collect();
+    let err = run_into(
+        &e,
+        info,
+        Arc::new(ApproxCounter),
+        &Input::from_text(&input),
+        Sink::new("the pipe", BrokenPipe(gate)),
+        &HashSet::new(),
+        1,
+        settings(),
+        |_, _| panic!("no record was written"),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "write a result to the pipe");
+    assert_eq!(
+        err.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+        Some(std::io::ErrorKind::BrokenPipe)
+    );
+    // The task running when the write failed is cancelled, and none is started after it
+    // (before, all 20 ran to the end).
+    let calls = calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(calls <= 3, "{calls} tasks were generated");
 }

@@ -13,8 +13,7 @@ use quill::lang::Language;
 use quill::text::{Encoding, LineIndex};
 
 use super::complete::{language_for, parse_target};
-use super::fill::write_atomic;
-use super::{ModelArgs, load, read_source};
+use super::{ModelArgs, load, read_source, write_back};
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -39,7 +38,8 @@ pub struct RefactorArgs {
     /// A built-in refactor instead of an instruction: fix, simplify, doc, types
     #[arg(long, value_parser = ["fix", "simplify", "doc", "types"])]
     pub action: Option<String>,
-    /// Write the change to FILE (keeping FILE.orig as a backup) instead of printing a diff
+    /// Write the change to FILE (keeping the old text in FILE.orig, or FILE.orig.1, … when
+    /// that exists) instead of printing a diff
     #[arg(long, conflicts_with = "diff")]
     pub write: bool,
     /// Print a unified diff (the default)
@@ -237,10 +237,9 @@ pub fn refactor(args: RefactorArgs) -> Result<ExitCode> {
         eprintln!("{summary}");
     }
     if args.write {
-        let backup = PathBuf::from(format!("{}.orig", path.display()));
-        std::fs::copy(&path, &backup)
-            .with_context(|| format!("back up {} first", path.display()))?;
-        write_atomic(&path, &new)?;
+        // The backup holds the bytes the change was made from; the file is replaced only
+        // while it still holds them (not over an edit saved while the model ran).
+        let backup = write_back::replace_with_backup(&path, text.as_bytes(), &new)?;
         eprintln!("wrote {} (backup in {})", path.display(), backup.display());
     } else {
         let diff = similar::TextDiff::from_lines(&text, &new);

@@ -1,6 +1,5 @@
 //! `quill batch`: many tasks, one model load, records written as they finish.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use quill::batch::{self, Settings};
+use quill::batch::{self, Input, Settings};
 
 use super::{CompletionArgs, ModelArgs, load_config};
 
@@ -54,14 +53,13 @@ pub const DEFAULT_PARALLEL: usize = 4;
 const PER_SEQUENCE: u32 = 2560;
 
 pub fn run(args: BatchArgs) -> Result<ExitCode> {
+    // Each line is read with a cap: a line over it is that task's error, not an OOM.
     let input = if args.input == std::path::Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("read tasks from stdin")?;
-        s
+        Input::read(std::io::stdin().lock()).context("read tasks from stdin")?
     } else {
-        std::fs::read_to_string(&args.input)
+        let file = std::fs::File::open(&args.input)
+            .with_context(|| format!("open {}", args.input.display()))?;
+        Input::read(std::io::BufReader::new(file))
             .with_context(|| format!("read {}", args.input.display()))?
     };
     let parallel = args.parallel.max(1);

@@ -4,13 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use quill::complete::{Input, complete_blocking};
 
 use super::complete::language_for;
-use super::{CompletionArgs, ModelArgs, load, read_source};
+use super::{CompletionArgs, ModelArgs, load, read_source, write_back};
 
 #[derive(Args, Debug)]
 pub struct FillArgs {
@@ -82,7 +82,8 @@ pub fn run(args: FillArgs) -> Result<ExitCode> {
         eprintln!("  a hole was left unfilled: {e}");
     }
     if args.write {
-        write_atomic(&args.file, &filled)?;
+        // Not over an edit saved while the model ran.
+        write_back::replace_if_unchanged(&args.file, text.as_bytes(), &filled)?;
         eprintln!("wrote {}", args.file.display());
     } else {
         let mut out = std::io::stdout().lock();
@@ -94,23 +95,4 @@ pub fn run(args: FillArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Replaces `path` with `text` through a temporary file in the same folder, so a crash
-/// never leaves a half-written source file.
-pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(path)
-        .with_context(|| format!("replace {}", path.display()))?;
-    Ok(())
 }

@@ -13,6 +13,7 @@ mod fill;
 pub mod logging;
 mod models;
 mod serve;
+mod write_back;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -239,7 +240,15 @@ pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
 
 /// Reads a source file for completion, refusing what cannot be code.
 pub fn read_source(path: &std::path::Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // Bounded: `/dev/zero` or an endless pipe gets "too large", not all the memory.
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(quill::text::MAX_SOURCE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .with_context(|| format!("cannot read {}", path.display()))?;
     quill::text::decode_source(&bytes)
         .with_context(|| format!("{} cannot be completed", path.display()))
 }

@@ -6,6 +6,8 @@
 
 pub mod budget;
 pub mod cache;
+#[cfg(test)]
+mod fuzz;
 pub mod post;
 pub mod prompt;
 

@@ -36,11 +36,23 @@ pub struct Source<'a> {
     pub recency: u64,
 }
 
+/// Other files larger than this are not used as context: a generated or minified file of
+/// megabytes would cost a definitions query and a similarity scan on every context build.
+pub const MAX_SOURCE_BYTES: usize = 1 << 20;
+/// At most this many other files are looked at, the first ones given (callers pass the
+/// most recently touched first): a session with hundreds of open files must not query them
+/// all.
+pub const MAX_SOURCES: usize = 64;
+
 /// Tuning for [`build`].
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Token budget for everything returned.
     pub budget: usize,
+    /// Other files over this many bytes are left out ([`MAX_SOURCE_BYTES`]).
+    pub max_source_bytes: usize,
+    /// How many other files are looked at, the first ones given ([`MAX_SOURCES`]).
+    pub max_sources: usize,
     /// Bytes around the cursor whose identifiers are looked up.
     pub window_before: usize,
     pub window_after: usize,
@@ -60,6 +72,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             budget: 1024,
+            max_source_bytes: MAX_SOURCE_BYTES,
+            max_sources: MAX_SOURCES,
             window_before: 2000,
             window_after: 400,
             max_body_lines: 12,
@@ -89,6 +103,13 @@ pub fn build(
     opts: &Options,
     counter: &dyn CountTokens,
 ) -> Vec<ContextFile> {
+    // The sources worth looking at: not the current file, none too large, a bounded
+    // number of them.
+    let others: Vec<&Source<'_>> = others
+        .iter()
+        .filter(|s| s.path != current.path && s.text.len() <= opts.max_source_bytes)
+        .take(opts.max_sources)
+        .collect();
     if opts.budget == 0 || others.is_empty() {
         return Vec::new();
     }
@@ -128,10 +149,7 @@ pub fn build(
         .collect();
 
     let mut candidates: Vec<(f32, Piece)> = Vec::new();
-    for src in others {
-        if src.path == current.path {
-            continue;
-        }
+    for src in &others {
         let (Some(lang), Some(tree)) = (src.language, src.tree) else {
             continue;
         };
@@ -208,10 +226,7 @@ pub fn build(
     let query_ids: HashSet<String> = identifiers(query).into_keys().collect();
     if query_ids.len() >= 3 {
         let mut snippets: Vec<(f32, Piece)> = Vec::new();
-        for src in others
-            .iter()
-            .filter(|s| s.recency > 0 && s.path != current.path)
-        {
+        for src in others.iter().filter(|s| s.recency > 0) {
             snippets.extend(similar_snippets(src, &query_ids, opts));
         }
         snippets.sort_by(|a, b| b.0.total_cmp(&a.0));

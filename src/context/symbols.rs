@@ -23,11 +23,18 @@ pub struct Definition {
     pub member: bool,
 }
 
+/// Definitions nested deeper than this many tree levels are not looked at. Real code's
+/// members sit a handful of levels down; finding out where a definition sits costs a walk
+/// up from it, and each step up (`Node::parent`) a walk down from the root, so thousands
+/// of nested functions would cost minutes. Anything this deep is local to a function.
+pub const MAX_DEFINITION_DEPTH: u32 = 64;
+
 /// The definitions in `tree` (parsed from `text`), in source order.
 pub fn definitions(lang: Language, tree: &Tree, text: &str) -> Vec<Definition> {
     let query = lang.query(QueryKind::Definitions);
     let names = query.capture_names();
     let mut cursor = QueryCursor::new();
+    cursor.set_max_start_depth(Some(MAX_DEFINITION_DEPTH));
     let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
     let mut out = Vec::new();
     while let Some(m) = matches.next() {

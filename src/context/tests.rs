@@ -340,6 +340,99 @@ fn budget_limits_context_and_nothing_fails() {
 }
 
 #[test]
+fn files_over_the_size_cap_are_not_used() {
+    let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("app/main.py", main, &main_tree, 2);
+    // The same helpers, padded past 1 MiB with comment lines after the definitions. The
+    // helpers' own tree stands for the whole file's (its offsets hold in both, and
+    // parsing a megabyte in a debug build is slow).
+    let big = format!(
+        "{HELPERS}{}",
+        "# generated\n".repeat(MAX_SOURCE_BYTES / 12 + 1)
+    );
+    assert!(big.len() > MAX_SOURCE_BYTES);
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    let others = [src("app/helpers.py", &big, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.is_empty(), "{ctx:?}");
+    // With the cap raised, the same file gives its definition.
+    let raised = Options {
+        max_source_bytes: big.len(),
+        ..Options::default()
+    };
+    let ctx = build(&current, main.len(), &others, &raised, &ApproxCounter);
+    assert!(ctx[0].text.contains("def haversine("), "{ctx:?}");
+    // Under the cap, the helpers alone too.
+    let small = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
+    let ctx = build(
+        &current,
+        main.len(),
+        &small,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx[0].text.contains("def haversine("), "{ctx:?}");
+    // The cap is an option: one byte short of the file leaves it out.
+    let opts = Options {
+        max_source_bytes: HELPERS.len() - 1,
+        ..Options::default()
+    };
+    assert!(build(&current, main.len(), &small, &opts, &ApproxCounter).is_empty());
+}
+
+#[test]
+fn only_the_first_sources_are_looked_at() {
+    let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";
+    let main_tree = parse(Language::Python, main, None).unwrap();
+    let current = src("app/main.py", main, &main_tree, 2);
+    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
+    let filler = "def other():\n    return 0\n";
+    let filler_tree = parse(Language::Python, filler, None).unwrap();
+    let names: Vec<String> = (0..MAX_SOURCES).map(|i| format!("app/f{i}.py")).collect();
+    // The helpers come after `MAX_SOURCES` more recent files: not looked at.
+    let mut others: Vec<Source<'_>> = names
+        .iter()
+        .map(|n| src(n, filler, &filler_tree, 5))
+        .collect();
+    others.push(src("app/helpers.py", HELPERS, &helpers_tree, 1));
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.iter().all(|c| c.path != "app/helpers.py"), "{ctx:?}");
+    // One place earlier, they are.
+    others.remove(0);
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.iter().any(|c| c.path == "app/helpers.py"), "{ctx:?}");
+    // The current file among the others takes no place.
+    others.insert(0, current);
+    let ctx = build(
+        &current,
+        main.len(),
+        &others,
+        &Options::default(),
+        &ApproxCounter,
+    );
+    assert!(ctx.iter().any(|c| c.path == "app/helpers.py"), "{ctx:?}");
+}
+
+#[test]
 fn similar_snippets_come_from_recent_files() {
     let other = "def load_orders(path):\n    rows = read_csv(path)\n    orders = [parse_order(r) for r in rows]\n    return [o for o in orders if o.total > 0]\n";
     let other_tree = parse(Language::Python, other, None).unwrap();

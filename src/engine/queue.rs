@@ -414,8 +414,18 @@ impl Engine {
         source: Box<dyn BatchSource>,
         parallel: usize,
     ) -> Result<(), EngineError> {
+        self.run_batch_cancellable(source, parallel, CancelToken::new())
+    }
+
+    /// [`Engine::run_batch_blocking`] that ends early, with `Err(Cancelled)`, once `cancel`
+    /// is cancelled (checked between decode steps).
+    pub fn run_batch_cancellable(
+        &self,
+        source: Box<dyn BatchSource>,
+        parallel: usize,
+        cancel: CancelToken,
+    ) -> Result<(), EngineError> {
         let (tx, rx) = oneshot::channel();
-        let cancel = CancelToken::new();
         {
             let mut q = self.shared.lock();
             if let Some(msg) = &q.failed {

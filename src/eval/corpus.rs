@@ -82,8 +82,8 @@ pub fn fetch(corpus: &Corpus, root: &Path) -> Result<PathBuf> {
         return Ok(dest);
     }
     std::fs::create_dir_all(root).with_context(|| format!("create {}", root.display()))?;
-    let staging = TempDir::create(root, &format!(".{}-{}", corpus.name, std::process::id()))?;
-    let wheels = TempDir::create(root, &format!(".wheels-{}", std::process::id()))?;
+    let staging = TempDir::create(root, &format!(".{}-", corpus.name))?;
+    let wheels = TempDir::create(root, ".wheels-")?;
     for w in corpus.wheels {
         eprintln!("fetching {} from PyPI", w.requirement);
         let wheel = pip_download(w.requirement, &wheels.0)?;

@@ -118,7 +118,12 @@ pub enum Presence {
 }
 
 pub fn presence(entry: &ModelEntry) -> Presence {
-    match std::fs::metadata(model_path(entry)) {
+    presence_at(entry, &model_path(entry))
+}
+
+/// [`presence`] of `entry` at `path`.
+pub fn presence_at(entry: &ModelEntry, path: &Path) -> Presence {
+    match std::fs::metadata(path) {
         Err(_) => Presence::Missing,
         Ok(m) if m.len() == entry.size => Presence::Present,
         Ok(m) => Presence::WrongSize(m.len()),

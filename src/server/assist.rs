@@ -310,12 +310,7 @@ impl Server {
         let (snap, _, outcome) = self.run_work(&work, &action).await?;
         match outcome {
             Outcome::Edit { replacement, .. } => {
-                ca.edit = Some(workspace_edit(
-                    &work.uri,
-                    &snap,
-                    replacement,
-                    self.state.encoding(),
-                ));
+                ca.edit = Some(self.workspace_edit(&work.uri, &snap, replacement)?);
             }
             Outcome::Rejected { explanation, .. } | Outcome::Explanation(explanation) => {
                 ca.command = Some(Command {
@@ -327,6 +322,62 @@ impl Server {
             Outcome::Findings(_) => {}
         }
         Ok(ca)
+    }
+
+    /// The edit replacing a range of `snap` (the text the model saw), for the document
+    /// as it is now: versioned `documentChanges` where the client takes them (it refuses
+    /// the edit if it moved on), and `ContentModified` when the server already knows the
+    /// document moved on (the user typed while the model worked): an edit computed on old
+    /// text must never land on new text.
+    fn workspace_edit(
+        &self,
+        uri: &Uri,
+        snap: &Snapshot,
+        replacement: assist::Replacement,
+    ) -> Result<WorkspaceEdit> {
+        let now = self.state.docs.snapshot(uri).map(|s| s.version);
+        if now != Some(snap.version) {
+            let mut e = Error::content_modified();
+            e.message = format!(
+                "{} changed while quill worked on it: ask again",
+                self.state.display_path(uri)
+            )
+            .into();
+            return Err(e);
+        }
+        let range = position::range(
+            &snap.text,
+            &snap.index,
+            replacement.start,
+            replacement.end,
+            self.state.encoding(),
+        );
+        let edit = TextEdit {
+            range,
+            new_text: replacement.new_text,
+        };
+        let versioned = *self
+            .state
+            .versioned_edits
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(if versioned {
+            WorkspaceEdit {
+                document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                    text_document: OptionalVersionedTextDocumentIdentifier {
+                        uri: uri.clone(),
+                        version: Some(snap.version),
+                    },
+                    edits: vec![OneOf::Left(edit)],
+                }])),
+                ..WorkspaceEdit::default()
+            }
+        } else {
+            WorkspaceEdit {
+                changes: Some(HashMap::from([(uri.clone(), vec![edit])])),
+                ..WorkspaceEdit::default()
+            }
+        })
     }
 
     /// `workspace/executeCommand`.
@@ -369,8 +420,7 @@ impl Server {
                         replacement,
                         summary,
                     } => {
-                        let edit =
-                            workspace_edit(&work.uri, &snap, replacement, self.state.encoding());
+                        let edit = self.workspace_edit(&work.uri, &snap, replacement)?;
                         let applied = self
                             .client
                             .apply_edit(edit)
@@ -425,14 +475,16 @@ impl Server {
         let findings = match self.state.reviews.cached(&work.uri, &code) {
             Some(cached) => cached.len(),
             None => {
-                let (_, target, outcome) = self.run_work(work, &Action::Review).await?;
+                let (reviewed, target, outcome) = self.run_work(work, &Action::Review).await?;
                 let Outcome::Findings(f) = outcome else {
                     return Err(failed("unexpected answer"));
                 };
+                // The findings count lines of the text the model saw: they are placed in
+                // that text's code, never in the document as it is by now.
+                let code = reviewed.text.get(target.start..target.end).unwrap_or("");
                 self.state
                     .reviews
-                    .store(&work.uri, &code, target.first_line, &f);
-                f.len()
+                    .store(&work.uri, code, target.first_line, &f)
             }
         };
         self.publish_reviews(&work.uri).await;
@@ -489,31 +541,6 @@ impl Server {
 }
 
 /// The one-edit `WorkspaceEdit` that makes `replacement` in the document `snap`.
-fn workspace_edit(
-    uri: &Uri,
-    snap: &Snapshot,
-    replacement: assist::Replacement,
-    enc: crate::text::Encoding,
-) -> WorkspaceEdit {
-    let range = position::range(
-        &snap.text,
-        &snap.index,
-        replacement.start,
-        replacement.end,
-        enc,
-    );
-    WorkspaceEdit {
-        changes: Some(HashMap::from([(
-            uri.clone(),
-            vec![TextEdit {
-                range,
-                new_text: replacement.new_text,
-            }],
-        )])),
-        ..WorkspaceEdit::default()
-    }
-}
-
 /// A file-name-safe, increasing stamp (seconds and a counter) without a date crate.
 fn chrono_free_stamp() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};

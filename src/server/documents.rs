@@ -27,6 +27,9 @@ struct Document {
     index: Arc<LineIndex>,
     /// When this document was last opened, changed or completed in (store-wide counter).
     touched: u64,
+    /// Why the text no longer matches the editor's (a change that could not be applied);
+    /// `None` while in sync. A full-text change or reopening brings it back.
+    lost: Option<Arc<str>>,
 }
 
 /// A document as it was at one moment; cheap to take, free to keep.
@@ -40,6 +43,32 @@ pub struct Snapshot {
     pub tree: Option<Tree>,
     pub index: Arc<LineIndex>,
     pub touched: u64,
+    /// Why the text no longer matches the editor's, if it does not.
+    pub lost: Option<Arc<str>>,
+}
+
+impl Snapshot {
+    /// This snapshot with each lone `\r` line break (old Mac files) turned into `\n`, so
+    /// the completion pipeline, which splits lines at `\n`, sees the lines the editor
+    /// shows. Same length, so every byte offset stays valid; the tree is parsed again.
+    pub fn with_lf_breaks(self) -> Snapshot {
+        let bytes = self.text.as_bytes();
+        let lone = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if !(0..bytes.len()).any(lone) {
+            return self;
+        }
+        let fixed: Vec<u8> = (0..bytes.len())
+            .map(|i| if lone(i) { b'\n' } else { bytes[i] })
+            .collect();
+        // Only ASCII `\r` bytes were replaced by ASCII `\n`: still UTF-8.
+        let text = String::from_utf8(fixed).expect("UTF-8 stays UTF-8");
+        let tree = parse(self.language, &text, None);
+        Snapshot {
+            text: Arc::new(text),
+            tree,
+            ..self
+        }
+    }
 }
 
 /// Why a change was not applied.
@@ -51,6 +80,8 @@ pub enum ChangeError {
     Stale { uri: String, got: i32, have: i32 },
     #[error("change to {uri} has a bad range: {source}")]
     BadRange { uri: String, source: PositionError },
+    #[error("{0} is out of sync with the editor; change ignored until a full-text change")]
+    OutOfSync(String),
 }
 
 /// All open documents, keyed by URI.
@@ -96,6 +127,7 @@ impl DocumentStore {
                 tree,
                 index,
                 touched,
+                lost: None,
             },
         );
     }
@@ -134,11 +166,16 @@ impl DocumentStore {
                 have: doc.version,
             });
         }
-        // Work on copies so a bad range leaves the document as it was.
+        // Work on copies so a bad range leaves the document as it was. A refused change
+        // leaves it different from the editor's copy, though: it is marked lost, ranged
+        // changes are ignored from then on, and a full-text change brings it back.
         let mut text = doc.text.as_ref().clone();
         let mut index = doc.index.as_ref().clone();
         let mut tree = doc.tree.clone();
         let mut last = 0;
+        let mut refused = None;
+        let was_lost = doc.lost.is_some();
+        let mut lost = doc.lost.clone();
         for change in changes {
             match change.range {
                 None => {
@@ -146,28 +183,42 @@ impl DocumentStore {
                     index = LineIndex::new(&text);
                     tree = None;
                     last = text.len();
+                    lost = None;
                 }
-                Some(range) => {
-                    let (start, end) = byte_range(&text, &index, range, enc).map_err(|source| {
-                        ChangeError::BadRange {
+                Some(_) if lost.is_some() => {}
+                Some(range) => match byte_range(&text, &index, range, enc) {
+                    Ok((start, end)) => {
+                        if let Some(t) = tree.as_mut() {
+                            t.edit(&edit(&text, start, end, &change.text));
+                        }
+                        text.replace_range(start..end, &change.text);
+                        index = LineIndex::new(&text);
+                        last = start + change.text.len();
+                    }
+                    Err(source) => {
+                        let e = ChangeError::BadRange {
                             uri: uri.as_str().to_string(),
                             source,
-                        }
-                    })?;
-                    if let Some(t) = tree.as_mut() {
-                        t.edit(&edit(&text, start, end, &change.text));
+                        };
+                        lost = Some(e.to_string().into());
+                        refused = Some(e);
                     }
-                    text.replace_range(start..end, &change.text);
-                    index = LineIndex::new(&text);
-                    last = start + change.text.len();
-                }
+                },
             }
         }
+        doc.version = version;
+        doc.touched = touched;
+        if let Some(why) = lost {
+            doc.lost = Some(why);
+            return Err(refused.unwrap_or_else(|| ChangeError::OutOfSync(uri.as_str().to_string())));
+        }
+        if was_lost {
+            tracing::info!("{} is in sync again", uri.as_str());
+        }
+        doc.lost = None;
         doc.tree = parse(doc.language, &text, tree.as_ref());
         doc.text = Arc::new(text);
         doc.index = Arc::new(index);
-        doc.version = version;
-        doc.touched = touched;
         Ok(last)
     }
 
@@ -189,6 +240,7 @@ impl DocumentStore {
             tree: d.tree.clone(),
             index: d.index.clone(),
             touched: d.touched,
+            lost: d.lost.clone(),
         })
     }
 
@@ -197,7 +249,7 @@ impl DocumentStore {
         let mut out: Vec<Snapshot> = self
             .docs
             .iter()
-            .filter(|e| e.key() != except)
+            .filter(|e| e.key() != except && e.lost.is_none())
             .filter_map(|e| self.snapshot(e.key()))
             .collect();
         out.sort_by_key(|s| std::cmp::Reverse(s.touched));
@@ -287,6 +339,16 @@ mod tests {
     }
 
     #[test]
+    fn lone_carriage_returns_become_line_feeds_for_the_pipeline() {
+        let store = DocumentStore::default();
+        let u = uri();
+        store.open(u.clone(), "python".into(), 1, "a = 1\rb = 2\r\nc\r".into());
+        let s = store.snapshot(&u).unwrap().with_lf_breaks();
+        assert_eq!(s.text.as_str(), "a = 1\nb = 2\r\nc\n");
+        assert_eq!(s.index.lines(), 4);
+    }
+
+    #[test]
     fn utf16_ranges_with_emoji_cjk_and_crlf() {
         let store = DocumentStore::default();
         store.open(
@@ -327,7 +389,33 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ChangeError::BadRange { .. }));
         let s = store.snapshot(&uri()).unwrap();
-        assert_eq!((s.text.as_str(), s.version), ("x = 1\n", 5));
+        assert_eq!(s.text.as_str(), "x = 1\n");
+        assert!(s.lost.as_deref().unwrap().contains("bad range"));
+        // The editor applied that change; later ranged changes would land on the wrong
+        // text, so they are ignored until a full-text change brings the document back.
+        let err = store
+            .change(&uri(), 7, vec![change(0, 0, 0, 0, "z")], Encoding::Utf16)
+            .unwrap_err();
+        assert!(matches!(err, ChangeError::OutOfSync(_)));
+        assert_eq!(store.snapshot(&uri()).unwrap().text.as_str(), "x = 1\n");
+        let full = TextDocumentContentChangeEvent {
+            range: None,
+            range_length: None,
+            text: "zx = 1\n".into(),
+        };
+        store
+            .change(
+                &uri(),
+                8,
+                vec![full, change(0, 0, 0, 0, "y")],
+                Encoding::Utf16,
+            )
+            .unwrap();
+        let s = store.snapshot(&uri()).unwrap();
+        assert_eq!(
+            (s.text.as_str(), s.version, s.lost.is_none()),
+            ("yzx = 1\n", 8, true)
+        );
     }
 
     #[test]

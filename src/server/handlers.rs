@@ -23,6 +23,7 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{LanguageServer, LspService};
 
 use super::completion::{complete, completion_response, inline_response};
+use super::documents::ChangeError;
 use super::{Options, Server, State, position};
 use crate::engine::EngineState;
 
@@ -175,6 +176,17 @@ impl LanguageServer for Server {
             .inline_supported
             .write()
             .unwrap_or_else(|e| e.into_inner()) = inline;
+        let versioned = caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.document_changes)
+            .unwrap_or(false);
+        *self
+            .state
+            .versioned_edits
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = versioned;
         let root = params
             .workspace_folders
             .as_ref()
@@ -275,6 +287,19 @@ impl LanguageServer for Server {
                 if !super::suggest::edited(&self.state, &uri, at) {
                     self.schedule_warmup(uri, at);
                 }
+            }
+            Err(e @ ChangeError::BadRange { .. }) => {
+                tracing::warn!("{e}");
+                let path = self.state.display_path(&uri);
+                self.client
+                    .show_message(
+                        MessageType::WARNING,
+                        format!(
+                            "quill: lost track of {path}'s text ({e}); no suggestions there until \
+                             you close and reopen it"
+                        ),
+                    )
+                    .await;
             }
             Err(e) => tracing::warn!("{e}"),
         }

@@ -10,6 +10,7 @@ mod completion;
 pub mod documents;
 mod handlers;
 mod health;
+mod isolate;
 mod model;
 mod nearby;
 pub mod position;
@@ -17,6 +18,8 @@ mod progress;
 mod review;
 pub mod settings;
 mod suggest;
+#[cfg(test)]
+mod sync_fuzz;
 mod transport;
 mod warmup;
 
@@ -59,6 +62,9 @@ pub struct State {
     pub progress_supported: RwLock<bool>,
     /// Whether the client declared `textDocument/inlineCompletion`.
     pub inline_supported: RwLock<bool>,
+    /// Whether the client takes versioned `documentChanges` in a workspace edit (it then
+    /// refuses an edit made for a version it has moved past).
+    pub versioned_edits: RwLock<bool>,
     /// Per document: a counter bumped by every completion request and edit, so a debounced
     /// request or a warm-up can tell it has been overtaken.
     pub generation: DashMap<Uri, u64>,
@@ -98,6 +104,7 @@ impl State {
             root: RwLock::new(None),
             progress_supported: RwLock::new(false),
             inline_supported: RwLock::new(false),
+            versioned_edits: RwLock::new(false),
             generation: DashMap::new(),
             focus: Default::default(),
             last_edit: DashMap::new(),
@@ -193,6 +200,6 @@ where
     // flowing while some do.
     tower_lsp_server::Server::new(input, output, socket)
         .concurrency_level(64)
-        .serve(service)
+        .serve(isolate::Isolated(service))
         .await;
 }

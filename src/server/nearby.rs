@@ -1,18 +1,45 @@
 //! Files near the current one on disk (same folder, same language, not open), read and
-//! parsed for context. Bounded: a few files, none large; cached by modification time.
+//! parsed for context. Bounded: a few files, none large, a bounded look at the folder; the
+//! files read are cached by modification time, least recently used dropped first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use dashmap::DashMap;
 use tree_sitter::Tree;
 
 use crate::lang::Language;
 
+/// Files handed to the context builder per request.
 const MAX_FILES: usize = 8;
+/// Larger files are not read.
 const MAX_BYTES: u64 = 256 * 1024;
+/// Folder entries looked at per request: a folder of 100,000 generated files must not be
+/// listed (and each entry's metadata read) on every completion.
+pub const MAX_LISTED: usize = 2_000;
+/// Files the cache keeps, and the text they may hold together: moving through many
+/// folders must not grow it without end.
+pub const MAX_CACHED_FILES: usize = 256;
+pub const MAX_CACHED_BYTES: usize = 32 << 20;
+
+/// The caps above, separate so tests can make them small.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub listed: usize,
+    pub cached_files: usize,
+    pub cached_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            listed: MAX_LISTED,
+            cached_files: MAX_CACHED_FILES,
+            cached_bytes: MAX_CACHED_BYTES,
+        }
+    }
+}
 
 /// A file read from disk for context.
 #[derive(Debug)]
@@ -23,14 +50,67 @@ pub struct DiskFile {
     pub tree: Option<Tree>,
 }
 
+#[derive(Debug)]
+struct Entry {
+    mtime: SystemTime,
+    file: Arc<DiskFile>,
+    /// The cache's clock when the entry was last used.
+    used: u64,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    files: HashMap<PathBuf, Entry>,
+    /// Text bytes of all `files`.
+    bytes: usize,
+    clock: u64,
+}
+
+impl Cached {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn remove(&mut self, path: &Path) {
+        if let Some(old) = self.files.remove(path) {
+            self.bytes -= old.file.text.len();
+        }
+    }
+
+    /// Drops least recently used entries until both caps hold.
+    fn evict(&mut self, limits: &Limits) {
+        while self.files.len() > limits.cached_files || self.bytes > limits.cached_bytes {
+            let Some(oldest) = self
+                .files
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(p, _)| p.clone())
+            else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct DiskCache {
-    files: DashMap<PathBuf, (SystemTime, Arc<DiskFile>)>,
+    cached: Mutex<Cached>,
+    limits: Limits,
 }
 
 impl DiskCache {
+    pub fn with_limits(limits: Limits) -> Self {
+        DiskCache {
+            cached: Mutex::default(),
+            limits,
+        }
+    }
+
     /// Up to `MAX_FILES` files of `lang` in `current`'s folder, newest first, skipping
-    /// `open` ones and anything unreadable, large or binary.
+    /// `open` ones and anything unreadable, large or binary. Only the first
+    /// `limits.listed` entries of the folder are looked at.
     pub fn near(
         &self,
         current: &Path,
@@ -44,17 +124,20 @@ impl DiskCache {
             return Vec::new();
         };
         let mut found: Vec<(SystemTime, PathBuf)> = entries
+            .take(self.limits.listed)
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let path = e.path();
+                // The name first: most entries are not of the language, and need no stat.
+                if Language::from_path(&path) != Some(lang)
+                    || path == current
+                    || open.contains(&path)
+                {
+                    return None;
+                }
                 let meta = e.metadata().ok()?;
-                let same_lang = Language::from_path(&path) == Some(lang);
-                (meta.is_file()
-                    && same_lang
-                    && meta.len() <= MAX_BYTES
-                    && path != current
-                    && !open.contains(&path))
-                .then(|| (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), path))
+                (meta.is_file() && meta.len() <= MAX_BYTES)
+                    .then(|| (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), path))
             })
             .collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -65,13 +148,26 @@ impl DiskCache {
             .collect()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn load(&self, path: PathBuf, mtime: SystemTime, lang: Language) -> Option<Arc<DiskFile>> {
-        if let Some(hit) = self.files.get(&path)
-            && hit.0 == mtime
         {
-            return Some(hit.1.clone());
+            let mut cached = self.lock();
+            let now = cached.tick();
+            if let Some(hit) = cached.files.get_mut(&path)
+                && hit.mtime == mtime
+            {
+                hit.used = now;
+                return Some(hit.file.clone());
+            }
         }
+        // Read and parse without the lock: other requests use the cache meanwhile.
         let bytes = std::fs::read(&path).ok()?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return None; // It grew since it was listed.
+        }
         let text = crate::text::decode_source(&bytes).ok()?;
         let tree = crate::syntax::parse(lang, &text, None);
         let file = Arc::new(DiskFile {
@@ -80,8 +176,32 @@ impl DiskCache {
             language: lang,
             tree,
         });
-        self.files.insert(path, (mtime, file.clone()));
+        let mut cached = self.lock();
+        let used = cached.tick();
+        cached.remove(&path);
+        cached.bytes += file.text.len();
+        cached.files.insert(
+            path,
+            Entry {
+                mtime,
+                file: file.clone(),
+                used,
+            },
+        );
+        cached.evict(&self.limits);
         Some(file)
+    }
+
+    /// Files cached, and their text bytes.
+    #[cfg(test)]
+    fn size(&self) -> (usize, usize) {
+        let cached = self.lock();
+        (cached.files.len(), cached.bytes)
+    }
+
+    #[cfg(test)]
+    fn holds(&self, path: &Path) -> bool {
+        self.lock().files.contains_key(path)
     }
 }
 
@@ -107,5 +227,126 @@ mod tests {
             .collect();
         assert_eq!(names, ["util.py"]);
         assert!(got[0].tree.is_some());
+    }
+
+    #[test]
+    fn only_the_first_entries_of_a_huge_folder_are_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: String| dir.path().join(n);
+        for i in 0..40 {
+            std::fs::write(
+                p(format!("m{i:02}.py")),
+                format!("def f{i}():\n    return {i}\n"),
+            )
+            .unwrap();
+        }
+        let open = HashSet::new();
+        let current = p("main.py".into());
+        // Unlimited enough: the usual cap of files handed on.
+        let all = DiskCache::default().near(&current, Language::Python, &open);
+        assert_eq!(all.len(), MAX_FILES);
+        // Five entries listed: at most five files, whatever order the folder lists in.
+        let few = DiskCache::with_limits(Limits {
+            listed: 5,
+            ..Limits::default()
+        });
+        let got = few.near(&current, Language::Python, &open);
+        assert!(!got.is_empty() && got.len() <= 5, "{}", got.len());
+        // None listed, none read.
+        let none = DiskCache::with_limits(Limits {
+            listed: 0,
+            ..Limits::default()
+        });
+        assert!(none.near(&current, Language::Python, &open).is_empty());
+        assert_eq!(none.size(), (0, 0));
+    }
+
+    #[test]
+    fn the_cache_drops_the_least_recently_used_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::with_limits(Limits {
+            cached_files: 3,
+            ..Limits::default()
+        });
+        let open = HashSet::new();
+        // One file per folder, so each `near` reads one.
+        let folder = |name: &str| {
+            let d = dir.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("lib.py"), format!("def {name}():\n    pass\n")).unwrap();
+            d
+        };
+        let dirs: Vec<PathBuf> = ["a", "b", "c", "d"].iter().map(|n| folder(n)).collect();
+        let near = |d: &Path| cache.near(&d.join("main.py"), Language::Python, &open);
+        for d in &dirs[..3] {
+            assert_eq!(near(d).len(), 1);
+        }
+        assert_eq!(cache.size().0, 3);
+        // `a` is used again: `b` is now the least recently used, and goes for `d`.
+        assert_eq!(near(&dirs[0]).len(), 1);
+        assert_eq!(near(&dirs[3]).len(), 1);
+        assert_eq!(cache.size().0, 3);
+        assert!(cache.holds(&dirs[0].join("lib.py")));
+        assert!(!cache.holds(&dirs[1].join("lib.py")));
+        assert!(cache.holds(&dirs[2].join("lib.py")));
+        assert!(cache.holds(&dirs[3].join("lib.py")));
+        // A dropped file is read again when needed.
+        let again = near(&dirs[1]);
+        assert!(again[0].text.contains("def b()"));
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::with_limits(Limits {
+            cached_bytes: 2_500,
+            ..Limits::default()
+        });
+        let open = HashSet::new();
+        let body = format!("X = '{}'\n", "x".repeat(1_000));
+        for name in ["a", "b", "c", "d"] {
+            let d = dir.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("lib.py"), &body).unwrap();
+            assert_eq!(
+                cache
+                    .near(&d.join("main.py"), Language::Python, &open)
+                    .len(),
+                1
+            );
+            let (files, bytes) = cache.size();
+            assert!(bytes <= 2_500 && files <= 2, "{files} files, {bytes} bytes");
+        }
+        assert_eq!(cache.size(), (2, 2 * body.len()));
+        // Newest kept.
+        assert!(cache.holds(&dir.path().join("d/lib.py")));
+        assert!(cache.holds(&dir.path().join("c/lib.py")));
+    }
+
+    #[test]
+    fn a_changed_file_replaces_its_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("lib.py");
+        std::fs::write(&lib, "A = 1\n").unwrap();
+        let cache = DiskCache::default();
+        let open = HashSet::new();
+        let main = dir.path().join("main.py");
+        assert_eq!(
+            cache.near(&main, Language::Python, &open)[0].text,
+            "A = 1\n"
+        );
+        std::fs::write(&lib, "A = 22\n").unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&lib)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(
+            cache.near(&main, Language::Python, &open)[0].text,
+            "A = 22\n"
+        );
+        assert_eq!(cache.size(), (1, "A = 22\n".len()));
     }
 }

@@ -361,3 +361,186 @@ async fn refactor_command_needs_an_instruction_and_applies_its_edit() {
     assert_eq!(r["applied"], Value::Bool(false));
     c.shutdown().await;
 }
+
+/// An edit computed on text the user has since changed must not land: versioned
+/// `documentChanges` where the client takes them, `ContentModified` when the server
+/// saw the change itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_is_versioned_and_never_made_for_text_that_moved_on() {
+    let fake = Fake::default();
+    let mut caps = inline_caps();
+    caps["workspace"] = json!({"workspaceEdit": {"documentChanges": true}});
+    let (mut c, _) = start(
+        fake.responder(Arc::new(chat_model), 30, 0),
+        caps,
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    let uri = "file:///w/stats.py";
+    c.open(uri, "python", PY).await;
+    let actions = c
+        .request("textDocument/codeAction", actions_params(uri, 7, json!([])))
+        .await
+        .unwrap();
+    let fix = titled(&actions, "quill: Fix this code").clone();
+    let resolved = c.request("codeAction/resolve", fix.clone()).await.unwrap();
+    let change = &resolved["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["uri"], uri, "{resolved}");
+    assert_eq!(change["textDocument"]["version"], 1);
+    assert_eq!(change["edits"][0]["range"]["start"]["line"], 4);
+
+    // The user types while the model works.
+    let id = c.start("codeAction/resolve", fix).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    c.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# \n"}],
+        }),
+    )
+    .await;
+    let err = c.response(id).await.unwrap_err();
+    assert_eq!(err["code"], -32801, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("changed"),
+        "{err}"
+    );
+    c.shutdown().await;
+}
+
+/// Work the client cancels (`$/cancelRequest`) while the model runs (a code action's
+/// resolve, a command) still ends the progress bar it began: every `begin` gets its `end`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_work_still_ends_its_progress_bar() {
+    let fake = Fake::default();
+    // 600 tokens at 100 ms each: still writing when the cancellation comes.
+    let slow: Arc<dyn Fn(&str) -> String + Send + Sync> = Arc::new(|_| "x".repeat(1800));
+    let (mut c, _) = start(
+        fake.responder(slow, 100, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    let uri = "file:///w/stats.py";
+    c.open(uri, "python", PY).await;
+    let actions = c
+        .request("textDocument/codeAction", actions_params(uri, 7, json!([])))
+        .await
+        .unwrap();
+    let fix = titled(&actions, "quill: Fix this code").clone();
+    let explain = titled(&actions, "quill: Explain this code")["command"].clone();
+    let work = |t: &Value| t.as_str().is_some_and(|t| t.starts_with("quill/work/"));
+    let mut ended = Vec::new();
+    for (method, params) in [
+        ("codeAction/resolve", fix),
+        (
+            "workspace/executeCommand",
+            json!({"command": explain["command"], "arguments": explain["arguments"]}),
+        ),
+    ] {
+        let id = c.start(method, params).await;
+        let begin = c
+            .wait_notification("$/progress", |p| {
+                work(&p["token"]) && p["value"]["kind"] == "begin"
+            })
+            .await;
+        let token = begin["params"]["token"].clone();
+        c.notify("$/cancelRequest", json!({"id": id})).await;
+        let err = c.response(id).await.unwrap_err();
+        assert_eq!(err["code"], -32800, "{method}: {err}");
+        c.wait_notification("$/progress", |p| {
+            p["token"] == token && p["value"]["kind"] == "end"
+        })
+        .await;
+        ended.push(token);
+    }
+    assert_ne!(ended[0], ended[1]);
+    // The server goes on: a request after the cancellations is answered.
+    c.request("quill/status", Value::Null).await.unwrap();
+    let open: Vec<&Value> = c
+        .notifications
+        .iter()
+        .filter(|n| {
+            n["method"] == "$/progress"
+                && work(&n["params"]["token"])
+                && n["params"]["value"]["kind"] == "begin"
+        })
+        .collect();
+    assert!(open.is_empty(), "begun after the test's own: {open:?}");
+    c.shutdown().await;
+}
+
+/// The document changes while the model reviews: the finding is placed in the text the
+/// model saw and lands on the line it moved to; a finding whose function changed meanwhile
+/// is never published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_finishing_after_edits_lands_on_the_moved_line_or_nowhere() {
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.responder(Arc::new(chat_model), 50, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    let uri = "file:///w/stats.py";
+    c.open(uri, "python", PY).await;
+    let review = json!({"command": "quill.review", "arguments": [
+        {"action": "review", "uri": uri,
+         "range": {"start": {"line": 7, "character": 0}, "end": {"line": 7, "character": 0}}}]});
+    let is_work = |p: &Value| {
+        p["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("quill/work/"))
+            && p["value"]["kind"] == "begin"
+    };
+    // Two lines above the function arrive while the model works.
+    let id = c.start("workspace/executeCommand", review.clone()).await;
+    c.wait_notification("$/progress", is_work).await;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "import os\nimport re\n"}]}),
+    )
+    .await;
+    assert_eq!(c.response(id).await.unwrap()["findings"], 1);
+    let d = c
+        .wait_notification("textDocument/publishDiagnostics", |p| {
+            p["version"] == 2 && !p["diagnostics"].as_array().unwrap().is_empty()
+        })
+        .await;
+    // The `for` line: 0-based 6 when reviewed, 8 now, from its first non-blank column.
+    let range = &d["params"]["diagnostics"][0]["range"];
+    assert_eq!(range["start"], json!({"line": 8, "character": 8}));
+    assert_eq!(range["end"], json!({"line": 8, "character": 35}));
+
+    // The function itself changes while another review runs: nothing is published for it.
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri}}),
+    )
+    .await;
+    c.open(uri, "python", PY).await;
+    c.notifications.clear();
+    let id = c.start("workspace/executeCommand", review).await;
+    c.wait_notification("$/progress", is_work).await;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 6, "character": 23}, "end": {"line": 6, "character": 24}}, "text": "0"}]}),
+    )
+    .await;
+    c.response(id).await.unwrap();
+    c.request("quill/status", Value::Null).await.unwrap();
+    let published: Vec<&Value> = c
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "textDocument/publishDiagnostics" && n["params"]["version"] == 2)
+        .flat_map(|n| n["params"]["diagnostics"].as_array().unwrap())
+        .collect();
+    assert!(published.is_empty(), "{published:?}");
+    c.shutdown().await;
+}

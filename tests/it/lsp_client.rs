@@ -42,6 +42,12 @@ impl LspClient {
         self.writer.flush().await.unwrap();
     }
 
+    /// Writes bytes as they are: for frames a well-behaved client would never send.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+        self.writer.flush().await.unwrap();
+    }
+
     async fn send(&mut self, msg: Value) {
         self.send_raw(&msg.to_string()).await;
     }

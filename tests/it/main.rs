@@ -5,9 +5,11 @@
 //! missing model is a failure, never a skip.
 
 mod cli;
+mod fuzz;
 mod lsp;
 mod lsp_assist;
 mod lsp_client;
+mod lsp_hostile;
 mod lsp_stdio;
 mod lsp_suggest;
 mod real_assist;

@@ -1,0 +1,153 @@
+//! Property tests of document sync: random documents (multi-byte characters, `\r\n`,
+//! lone `\r`) and random incremental changes, in every position encoding, against a
+//! reference editor written independently of [`crate::text::LineIndex`]. The server's
+//! copy must equal the editor's, or know it has lost track; its tree must equal a fresh
+//! parse; position conversion must round-trip.
+
+use proptest::prelude::*;
+use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent, Uri};
+
+use super::documents::DocumentStore;
+use crate::lang::Language;
+use crate::text::{Encoding, LineIndex};
+
+const PIECES: &[&str] = &[
+    "a", "bc", " ", "    ", "\t", "\n", "\r\n", "\r", "😀", "中", "é", "(", ")", "{", "}", "[",
+    "]", "def f():", "x = 1", "\"", "'", "#", ":", "\u{3000}", "\u{a0}",
+];
+
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
+}
+
+fn encoding() -> impl Strategy<Value = Encoding> {
+    prop::sample::select(vec![Encoding::Utf8, Encoding::Utf16, Encoding::Chars])
+}
+
+fn units(c: char, enc: Encoding) -> usize {
+    match enc {
+        Encoding::Utf8 => c.len_utf8(),
+        Encoding::Utf16 => c.len_utf16(),
+        Encoding::Chars => 1,
+    }
+}
+
+/// The reference editor's line starts: after `\n`, `\r\n` and a lone `\r`.
+fn ref_lines(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let brk = match b[i] {
+            b'\r' if b.get(i + 1) == Some(&b'\n') => 2,
+            b'\r' | b'\n' => 1,
+            _ => 0,
+        };
+        if brk > 0 {
+            lines.push((start, i));
+            start = i + brk;
+            i += brk;
+        } else {
+            i += 1;
+        }
+    }
+    lines.push((start, b.len()));
+    lines
+}
+
+/// Where an editor puts (line, col): a column past the end clamps to the line's end, one
+/// inside a character to its start; a line past the end is not a place (`None`), except
+/// the start of the line after the last.
+fn ref_offset(text: &str, line: usize, col: usize, enc: Encoding) -> Option<usize> {
+    let lines = ref_lines(text);
+    if line == lines.len() && col == 0 {
+        return Some(text.len());
+    }
+    let (start, end) = *lines.get(line)?;
+    let mut u = 0;
+    for (i, c) in text[start..end].char_indices() {
+        if u + units(c, enc) > col {
+            return Some(start + i);
+        }
+        u += units(c, enc);
+    }
+    Some(end)
+}
+
+fn uri() -> Uri {
+    "file:///w/a.py".parse().unwrap()
+}
+
+fn sexp(lang: Language, text: &str) -> String {
+    crate::syntax::parse(lang, text, None)
+        .map(|t| t.root_node().to_sexp())
+        .unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_servers_copy_follows_the_editor_or_knows_it_lost_track(
+        start in text(),
+        enc in encoding(),
+        edits in prop::collection::vec((0usize..8, 0usize..24, 0usize..8, 0usize..24, text()), 1..12),
+    ) {
+        let store = DocumentStore::default();
+        store.open(uri(), "python".into(), 1, start.clone());
+        let mut editor = start;
+        let mut lost = false;
+        for (version, (l0, c0, l1, c1, new)) in edits.into_iter().enumerate() {
+            let change = TextDocumentContentChangeEvent {
+                range: Some(Range::new(
+                    Position::new(l0 as u32, c0 as u32),
+                    Position::new(l1 as u32, c1 as u32),
+                )),
+                range_length: None,
+                text: new.clone(),
+            };
+            let applied = store.change(&uri(), version as i32 + 2, vec![change], enc);
+            match (ref_offset(&editor, l0, c0, enc), ref_offset(&editor, l1, c1, enc)) {
+                (Some(a), Some(b)) if !lost => {
+                    let (a, b) = (a.min(b), a.max(b));
+                    editor.replace_range(a..b, &new);
+                    prop_assert!(applied.is_ok(), "{applied:?}");
+                }
+                _ => {
+                    // The editor would not send it; the server must say it lost track.
+                    lost = true;
+                    prop_assert!(applied.is_err());
+                }
+            }
+            let snap = store.snapshot(&uri()).unwrap();
+            prop_assert_eq!(snap.lost.is_some(), lost);
+            if !lost {
+                prop_assert_eq!(snap.text.as_str(), editor.as_str());
+                prop_assert_eq!(snap.index.as_ref(), &LineIndex::new(&editor));
+                let tree = snap.tree.map(|t| t.root_node().to_sexp()).unwrap_or_default();
+                prop_assert_eq!(tree, sexp(Language::Python, &editor));
+            }
+        }
+    }
+
+    #[test]
+    fn positions_round_trip_and_never_split_a_character(t in text(), enc in encoding(), line in 0usize..10, col in 0usize..30) {
+        let idx = LineIndex::new(&t);
+        for (o, _) in t.char_indices().chain(std::iter::once((t.len(), ' '))) {
+            if o > 0 && t[..o].ends_with('\r') && t[o..].starts_with('\n') {
+                continue; // inside a line break: not a place an editor can name
+            }
+            let (l, c) = idx.position(&t, o, enc);
+            prop_assert_eq!(idx.offset(&t, l, c, enc), Ok(o));
+        }
+        if let Ok(o) = idx.offset_clamped(&t, line, col, enc) {
+            prop_assert!(t.is_char_boundary(o));
+            prop_assert_eq!(Some(o), ref_offset(&t, line, col, enc));
+        }
+        // Any byte offset, even inside a character, converts without a panic.
+        for o in 0..=t.len() + 2 {
+            let _ = idx.position(&t, o, enc);
+        }
+    }
+}
