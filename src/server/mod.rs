@@ -92,6 +92,8 @@ pub struct State {
     pub(crate) contexts: DashMap<Uri, completion::KeptContext>,
     /// The inference server's health, with a `backend` set.
     pub health: health::Health,
+    /// How many times a dead engine was restarted in a row (the supervisor's backoff).
+    pub restarts: std::sync::atomic::AtomicU32,
 }
 
 impl State {
@@ -117,6 +119,7 @@ impl State {
             totals: Default::default(),
             contexts: DashMap::new(),
             health: Default::default(),
+            restarts: Default::default(),
         }
     }
 

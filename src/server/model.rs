@@ -45,7 +45,14 @@ pub fn llama_factory() -> EngineFactory {
 impl Server {
     /// (Re)starts the model from the current settings. Errors reach the user once, as a
     /// message; completions meanwhile return nothing.
-    pub(super) async fn start_model(&self) {
+    pub(super) fn start_model(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        // Boxed with `Send` spelled out: the supervisor it spawns may call it again.
+        Box::pin(self.start_model_now())
+    }
+
+    async fn start_model_now(&self) {
         let settings = self.state.settings();
         let factory = self.options.factory.clone();
         let made = tokio::task::spawn_blocking(move || factory(&settings)).await;
@@ -72,12 +79,77 @@ impl Server {
             .progress_supported
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        tokio::spawn(report_loading(client, model, progress));
+        let server = Server {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            options: self.options.clone(),
+        };
+        tokio::spawn(async move {
+            if report_loading(client, model.clone(), progress).await {
+                supervise(server, model).await;
+            }
+        });
+    }
+}
+
+/// Watches a loaded engine: if it dies (a panic on the engine thread), the user is told
+/// once and the model restarted, after 1, 2, 4, … 60 s while it keeps dying; requests
+/// meanwhile get an empty answer (completions) or an error that says the model failed.
+async fn supervise(server: Server, model: Arc<Model>) {
+    let ready_since = std::time::Instant::now();
+    let mut rx = model.engine.watch();
+    loop {
+        if rx.changed().await.is_err() {
+            return;
+        }
+        let EngineState::Failed(why) = rx.borrow_and_update().clone() else {
+            continue;
+        };
+        let current = server.state.model();
+        if !current.is_some_and(|m| Arc::ptr_eq(&m, &model)) {
+            return; // replaced by a settings change meanwhile
+        }
+        if ready_since.elapsed() > std::time::Duration::from_secs(300) {
+            // It served a while: a new failure, not the same one again.
+            server
+                .state
+                .restarts
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        let restarts = server
+            .state
+            .restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let wait = std::time::Duration::from_secs((1u64 << restarts.min(6)).min(60));
+        tracing::error!("the model stopped: {why}; restarting in {wait:?}");
+        if restarts == 0 {
+            server
+                .client
+                .show_message(
+                    MessageType::ERROR,
+                    format!("quill: the model stopped ({why}); restarting it"),
+                )
+                .await;
+        }
+        tokio::time::sleep(wait).await;
+        if server
+            .state
+            .model()
+            .is_some_and(|m| Arc::ptr_eq(&m, &model))
+        {
+            server.start_model().await;
+        }
+        return;
     }
 }
 
 /// Follows the engine's state: `$/progress` while it loads, a message if it fails.
-async fn report_loading(client: tower_lsp_server::Client, model: Arc<Model>, progress: bool) {
+/// Returns whether the model became ready.
+async fn report_loading(
+    client: tower_lsp_server::Client,
+    model: Arc<Model>,
+    progress: bool,
+) -> bool {
     let mut rx = model.engine.watch();
     let token = ProgressToken::String(format!("quill/load/{}", model.name));
     let bar = if progress
@@ -109,7 +181,7 @@ async fn report_loading(client: tower_lsp_server::Client, model: Arc<Model>, pro
                     b.finish_with_message(format!("{} ready", info.name)).await;
                 }
                 tracing::info!(model = %info.name, "model ready");
-                return;
+                return true;
             }
             EngineState::Failed(msg) => {
                 if let Some(b) = bar {
@@ -118,12 +190,12 @@ async fn report_loading(client: tower_lsp_server::Client, model: Arc<Model>, pro
                 client
                     .show_message(MessageType::ERROR, format!("quill: {msg}"))
                     .await;
-                return;
+                return false;
             }
-            EngineState::Stopped => return,
+            EngineState::Stopped => return false,
         }
         if rx.changed().await.is_err() {
-            return;
+            return false;
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::lsp_client::{LspClient, inline_text};
 pub(crate) struct Fake {
     pub(crate) prompts: Arc<Mutex<Vec<String>>>,
     generated: Arc<AtomicUsize>,
-    starts: Arc<AtomicUsize>,
+    pub(crate) starts: Arc<AtomicUsize>,
 }
 
 impl Fake {

@@ -118,3 +118,44 @@ async fn a_refused_change_marks_the_document_lost_until_a_full_change() {
     assert!(fake.last_prompt().contains("def g():"));
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_engine_is_reported_and_restarted() {
+    let fake = Fake::default();
+    let respond = std::sync::Arc::new(|p: &str| {
+        if p.contains("boom") {
+            panic!("the model thread died");
+        }
+        "return 1\n".to_string()
+    });
+    let (mut c, _) = start(fake.responder(respond, 0, 0), inline_caps(), Value::Null).await;
+    ready(&mut c).await;
+    c.open("file:///w/a.py", "python", "boom = 1\ndef f():\n    \n")
+        .await;
+    let r = c.inline("file:///w/a.py", 2, 4).await;
+    assert!(
+        r.as_ref().map_or(true, |v| inline_text(v).is_none()),
+        "{r:?}"
+    );
+    let msg = c
+        .wait_notification("window/showMessage", |p| {
+            p["message"].as_str().unwrap().contains("restarting")
+        })
+        .await;
+    assert!(
+        msg["params"]["message"].as_str().unwrap().contains("died"),
+        "{msg}"
+    );
+    // Restarted (after a second's backoff): the next completion is served.
+    ready(&mut c).await;
+    assert_eq!(fake.starts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///w/a.py", "version": 2},
+               "contentChanges": [{"text": "b = 1\ndef f():\n    \n"}]}),
+    )
+    .await;
+    let r = c.inline("file:///w/a.py", 2, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("return 1"));
+    c.shutdown().await;
+}
