@@ -1,7 +1,12 @@
 //! tree-sitter helpers: parsing, counting syntax errors, finding the enclosing scope, and
 //! checking that inserting text does not make the code around it worse.
 
-use tree_sitter::{InputEdit, Node, Parser, Point, QueryCursor, StreamingIterator, Tree};
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{
+    InputEdit, Node, ParseOptions, ParseState, Parser, Point, QueryCursor, StreamingIterator, Tree,
+};
 
 use crate::lang::{Language, QueryKind};
 
@@ -9,11 +14,38 @@ use crate::lang::{Language, QueryKind};
 /// keystroke would cost more than the check is worth.
 pub const MAX_CHECKED_BYTES: usize = 1 << 20;
 
-/// Parses `text` as `lang`, reusing `old` (already edited to match) when given.
+/// How long a parse may take before it is given up. Real files of up to
+/// [`MAX_CHECKED_BYTES`] parse in milliseconds; some shapes make a grammar's scanner
+/// quadratic (tree-sitter-python on thousands of comment lines after an indented block:
+/// 50 s for 32,000 lines in a release build), and a parse runs while edits wait.
+pub const PARSE_BUDGET: Duration = Duration::from_millis(500);
+
+/// Parses `text` as `lang`, reusing `old` (already edited to match) when given; `None`
+/// when the grammar cannot be loaded or the parse takes longer than [`PARSE_BUDGET`].
 pub fn parse(lang: Language, text: &str, old: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
     parser.set_language(&lang.grammar()).ok()?;
-    parser.parse(text, old)
+    let deadline = Instant::now() + PARSE_BUDGET;
+    let mut give_up = |_: &ParseState| {
+        if Instant::now() > deadline {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let bytes = text.as_bytes();
+    let tree = parser.parse_with_options(
+        &mut |i, _| bytes.get(i..).unwrap_or_default(),
+        old,
+        Some(ParseOptions::new().progress_callback(&mut give_up)),
+    );
+    if tree.is_none() {
+        tracing::warn!(
+            "tree-sitter gave up on {} bytes of {lang:?} after {PARSE_BUDGET:?}: no syntax checks there",
+            text.len()
+        );
+    }
+    tree
 }
 
 /// ERROR and MISSING nodes under `node`, skipping subtrees without errors.

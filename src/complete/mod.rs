@@ -35,6 +35,9 @@ pub struct Input<'a> {
     pub language: Option<Language>,
     /// The document's current parse, when the caller keeps one.
     pub tree: Option<&'a Tree>,
+    /// The caller knows the text cannot be parsed in time (see `syntax::PARSE_BUDGET`):
+    /// skip what would parse it (syntax checks, the preamble).
+    pub unparsable: bool,
     /// Code from other files, most useful first.
     pub context: &'a [ContextFile],
     pub repo_name: Option<&'a str>,
@@ -48,6 +51,7 @@ impl<'a> Input<'a> {
             path: None,
             language: None,
             tree: None,
+            unparsable: false,
             context: &[],
             repo_name: None,
         }
@@ -192,7 +196,7 @@ pub fn prepare(
         let parsed;
         let tree = match input.tree {
             Some(t) => Some(t),
-            None if input.text.len() <= crate::syntax::MAX_CHECKED_BYTES => {
+            None if !input.unparsable && input.text.len() <= crate::syntax::MAX_CHECKED_BYTES => {
                 parsed = crate::syntax::parse(lang, input.text, None);
                 parsed.as_ref()
             }
@@ -355,7 +359,7 @@ pub fn settle(
 ) -> (String, usize) {
     let text = shape.finish(generated);
     let check = match (syntax_check, input.language) {
-        (true, Some(lang)) if !text.is_empty() => {
+        (true, Some(lang)) if !text.is_empty() && !input.unparsable => {
             InsertionCheck::new(lang, input.text, input.offset, input.tree)
         }
         _ => None,

@@ -208,6 +208,7 @@ pub(super) fn prepare_job(
     let mut input = Input::new(&job.snap.text, job.offset);
     input.language = job.snap.language;
     input.tree = job.snap.tree.as_ref();
+    input.unparsable = job.snap.unparsable;
     input.path = Some(&job.path);
     input.context = &context;
     // Any stable name will do; the folder's would change the prompt's first tokens

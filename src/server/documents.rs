@@ -30,6 +30,9 @@ struct Document {
     /// Why the text no longer matches the editor's (a change that could not be applied);
     /// `None` while in sync. A full-text change or reopening brings it back.
     lost: Option<Arc<str>>,
+    /// tree-sitter gave up on this text (`syntax::PARSE_BUDGET`): it is not parsed again
+    /// on every edit, only after a full-text change or a reopen.
+    unparsable: bool,
 }
 
 /// A document as it was at one moment; cheap to take, free to keep.
@@ -45,6 +48,8 @@ pub struct Snapshot {
     pub touched: u64,
     /// Why the text no longer matches the editor's, if it does not.
     pub lost: Option<Arc<str>>,
+    /// tree-sitter gave up on this text: nothing should parse it again.
+    pub unparsable: bool,
 }
 
 impl Snapshot {
@@ -62,7 +67,11 @@ impl Snapshot {
             .collect();
         // Only ASCII `\r` bytes were replaced by ASCII `\n`: still UTF-8.
         let text = String::from_utf8(fixed).expect("UTF-8 stays UTF-8");
-        let tree = parse(self.language, &text, None);
+        let tree = if self.unparsable {
+            None
+        } else {
+            parse(self.language, &text, None)
+        };
         Snapshot {
             text: Arc::new(text),
             tree,
@@ -107,6 +116,11 @@ fn parse(language: Option<Language>, text: &str, old: Option<&Tree>) -> Option<T
     syntax::parse(lang, text, old)
 }
 
+/// Whether a text in `language` should have parsed but did not (given up).
+fn gave_up(language: Option<Language>, text: &str, tree: &Option<Tree>) -> bool {
+    language.is_some() && text.len() <= MAX_CHECKED_BYTES && tree.is_none()
+}
+
 impl DocumentStore {
     fn tick(&self) -> u64 {
         self.clock.fetch_add(1, Ordering::Relaxed) + 1
@@ -115,6 +129,7 @@ impl DocumentStore {
     pub fn open(&self, uri: Uri, language_id: String, version: i32, text: String) {
         let language = language_of(&uri, &language_id);
         let tree = parse(language, &text, None);
+        let unparsable = gave_up(language, &text, &tree);
         let index = Arc::new(LineIndex::new(&text));
         let touched = self.tick();
         self.docs.insert(
@@ -128,6 +143,7 @@ impl DocumentStore {
                 index,
                 touched,
                 lost: None,
+                unparsable,
             },
         );
     }
@@ -176,6 +192,7 @@ impl DocumentStore {
         let mut refused = None;
         let was_lost = doc.lost.is_some();
         let mut lost = doc.lost.clone();
+        let mut unparsable = doc.unparsable;
         for change in changes {
             match change.range {
                 None => {
@@ -184,6 +201,7 @@ impl DocumentStore {
                     tree = None;
                     last = text.len();
                     lost = None;
+                    unparsable = false;
                 }
                 Some(_) if lost.is_some() => {}
                 Some(range) => match byte_range(&text, &index, range, enc) {
@@ -216,7 +234,12 @@ impl DocumentStore {
             tracing::info!("{} is in sync again", uri.as_str());
         }
         doc.lost = None;
-        doc.tree = parse(doc.language, &text, tree.as_ref());
+        doc.tree = if unparsable {
+            None
+        } else {
+            parse(doc.language, &text, tree.as_ref())
+        };
+        doc.unparsable = gave_up(doc.language, &text, &doc.tree);
         doc.text = Arc::new(text);
         doc.index = Arc::new(index);
         Ok(last)
@@ -241,6 +264,7 @@ impl DocumentStore {
             index: d.index.clone(),
             touched: d.touched,
             lost: d.lost.clone(),
+            unparsable: d.unparsable,
         })
     }
 
@@ -336,6 +360,31 @@ mod tests {
             s.tree.unwrap().root_node().to_sexp(),
             fresh.root_node().to_sexp()
         );
+    }
+
+    #[test]
+    fn a_text_the_grammar_cannot_parse_in_time_is_not_parsed_on_every_edit() {
+        // tree-sitter-python is quadratic on comment lines after an indented block.
+        let slow = format!("def f():\n    x = 1\n{}", "# c\n".repeat(20_000));
+        let store = DocumentStore::default();
+        store.open(uri(), "python".into(), 1, slow);
+        let s = store.snapshot(&uri()).unwrap();
+        assert!(s.unparsable && s.tree.is_none());
+        store
+            .change(&uri(), 2, vec![change(0, 0, 0, 0, "#")], Encoding::Utf16)
+            .unwrap();
+        let s = store.snapshot(&uri()).unwrap();
+        assert!(s.unparsable && s.tree.is_none() && s.text.starts_with("#def"));
+        let full = TextDocumentContentChangeEvent {
+            range: None,
+            range_length: None,
+            text: "def f():\n    pass\n".into(),
+        };
+        store
+            .change(&uri(), 3, vec![full], Encoding::Utf16)
+            .unwrap();
+        let s = store.snapshot(&uri()).unwrap();
+        assert!(!s.unparsable && s.tree.is_some());
     }
 
     #[test]

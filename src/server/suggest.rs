@@ -211,6 +211,7 @@ async fn rank(
         let mut input = Input::new(&job.snap.text, job.offset);
         input.language = job.snap.language;
         input.tree = job.snap.tree.as_ref();
+        input.unparsable = job.snap.unparsable;
         let (text, _, others) = crate::complete::rank(&input, &shape, &candidates, syntax_check);
         (text, others, job)
     })
@@ -229,6 +230,7 @@ async fn check(
         let mut input = Input::new(&job.snap.text, job.offset);
         input.language = job.snap.language;
         input.tree = job.snap.tree.as_ref();
+        input.unparsable = job.snap.unparsable;
         let (text, _) = settle(&input, &shape, &generated, syntax_check);
         (text, job)
     })

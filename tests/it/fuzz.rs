@@ -145,7 +145,13 @@ async fn run(messages: Vec<Msg>) {
                 )
                 .await,
             ),
-            Msg::Cancel(id) => c.notify("$/cancelRequest", json!({"id": id})).await,
+            // A client cancels only what it sent (an id it has not used yet could hit the
+            // next request it sends).
+            Msg::Cancel(k) => {
+                if let Some(id) = pending.get(k as usize % pending.len().max(1)) {
+                    c.notify("$/cancelRequest", json!({"id": id})).await
+                }
+            }
             Msg::Unknown(m) => pending.push(c.start(&m, json!({})).await),
             Msg::Raw(bytes) => c.send_bytes(&bytes).await,
         }
