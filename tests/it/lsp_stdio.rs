@@ -101,3 +101,84 @@ async fn stdio_server_completes_with_a_helper_from_another_open_file() {
         "the helper's signature is not in the prompt:\n{log}"
     );
 }
+
+/// The hostile rows of issue 19 against the built binary with the real model: after each,
+/// the server answers the next request.
+// The model lock is held for the whole test on purpose: real-model tests take turns.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_server_survives_hostile_input() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let mut child = tokio::process::Command::new(quill_bin())
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start quill serve");
+    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    c.handshake(
+        json!({"textDocument": {"inlineCompletion": {}}}),
+        json!({"model": SMALL, "warmup": false}),
+        Some("file:///tmp"),
+    )
+    .await;
+    loop {
+        let s = c.request("quill/status", Value::Null).await.unwrap();
+        if s["state"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    async fn alive(c: &mut LspClient, what: &str) {
+        let s = c.request("quill/status", Value::Null).await;
+        assert!(s.is_ok(), "after {what}: {s:?}");
+    }
+    c.send_bytes(b"X-\xff\xfe: y\r\nContent-Length: 2\r\n\r\n{}")
+        .await;
+    alive(&mut c, "a header that is not UTF-8").await;
+    c.send_bytes(b"Content-Type: x\r\n\r\n{}").await;
+    alive(&mut c, "a frame without Content-Length").await;
+
+    c.open("file:///tmp/s.py", "python", "s = '😀😀'\nx = 1\n")
+        .await;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": "file:///tmp/s.py", "version": 2},
+               "contentChanges": [{"range": {"start": {"line": 0, "character": 6}, "end": {"line": 0, "character": 6}}, "text": "a"}]}),
+    )
+    .await;
+    let r = c.inline("file:///tmp/s.py", 0, 6).await;
+    assert!(!format!("{r:?}").contains("panicked"), "{r:?}");
+    alive(&mut c, "a change inside a surrogate pair").await;
+
+    c.open(
+        "file:///tmp/cr.py",
+        "python",
+        "import os\rdef f():\r    \rprint(f())\r",
+    )
+    .await;
+    let r = c.inline("file:///tmp/cr.py", 2, 4).await;
+    assert!(r.is_ok(), "lone CR: {r:?}");
+
+    let mut big = format!("Content-Length: {}\r\n\r\n", 65 << 20).into_bytes();
+    big.resize(big.len() + (65 << 20), b' ');
+    c.send_bytes(&big).await;
+    alive(&mut c, "a message over 64 MiB").await;
+
+    let deep = format!("x = {}\n", "[".repeat(100_000));
+    c.open("file:///tmp/deep.py", "python", &deep).await;
+    let _ = c.inline("file:///tmp/deep.py", 0, 4).await;
+    alive(&mut c, "100,000 nested brackets").await;
+
+    let slow = format!("def f():\n    x = 1\n{}", "# c\n".repeat(32_000));
+    c.open("file:///tmp/slow.py", "python", &slow).await;
+    alive(&mut c, "a file tree-sitter-python parses in quadratic time").await;
+
+    let r = c.request("$/x", json!({})).await;
+    assert!(r.is_err(), "{r:?}");
+    c.shutdown().await;
+}
