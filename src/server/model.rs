@@ -85,8 +85,11 @@ impl Server {
             options: self.options.clone(),
         };
         tokio::spawn(async move {
-            if report_loading(client, model.clone(), progress).await {
-                supervise(server, model).await;
+            // Only a weak handle and the state channel: an engine replaced by a settings
+            // change must be free to stop and release its memory.
+            let (watched, rx) = (Arc::downgrade(&model), model.engine.watch());
+            if report_loading(client, model, progress).await {
+                supervise(server, watched, rx).await;
             }
         });
     }
@@ -95,9 +98,18 @@ impl Server {
 /// Watches a loaded engine: if it dies (a panic on the engine thread), the user is told
 /// once and the model restarted, after 1, 2, 4, … 60 s while it keeps dying; requests
 /// meanwhile get an empty answer (completions) or an error that says the model failed.
-async fn supervise(server: Server, model: Arc<Model>) {
+async fn supervise(
+    server: Server,
+    model: std::sync::Weak<Model>,
+    mut rx: tokio::sync::watch::Receiver<EngineState>,
+) {
     let ready_since = std::time::Instant::now();
-    let mut rx = model.engine.watch();
+    let is_current = |server: &Server| {
+        server
+            .state
+            .model()
+            .is_some_and(|m| Arc::as_ptr(&m) == model.as_ptr())
+    };
     loop {
         if rx.changed().await.is_err() {
             return;
@@ -105,8 +117,7 @@ async fn supervise(server: Server, model: Arc<Model>) {
         let EngineState::Failed(why) = rx.borrow_and_update().clone() else {
             continue;
         };
-        let current = server.state.model();
-        if !current.is_some_and(|m| Arc::ptr_eq(&m, &model)) {
+        if !is_current(&server) {
             return; // replaced by a settings change meanwhile
         }
         if ready_since.elapsed() > std::time::Duration::from_secs(300) {
@@ -132,11 +143,7 @@ async fn supervise(server: Server, model: Arc<Model>) {
                 .await;
         }
         tokio::time::sleep(wait).await;
-        if server
-            .state
-            .model()
-            .is_some_and(|m| Arc::ptr_eq(&m, &model))
-        {
+        if is_current(&server) {
             server.start_model().await;
         }
         return;

@@ -21,6 +21,8 @@ pub(crate) struct Fake {
     pub(crate) prompts: Arc<Mutex<Vec<String>>>,
     generated: Arc<AtomicUsize>,
     pub(crate) starts: Arc<AtomicUsize>,
+    /// Engines whose thread has ended (dropped, or shut down).
+    pub(crate) stopped: Arc<AtomicUsize>,
 }
 
 impl Fake {
@@ -51,13 +53,15 @@ impl Fake {
             fake.log = me.prompts.clone();
             fake.generated = me.generated.clone();
             fake.token_delay = Duration::from_millis(token_delay_ms);
+            let stopped = me.stopped.clone();
             let engine = Engine::spawn(move |starter| {
                 let mut progress = starter.progress_fn();
                 for i in 0..load_steps {
                     progress(i as f32 / load_steps as f32);
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                starter.serve(FakeBackend::info(), &mut fake)
+                starter.serve(FakeBackend::info(), &mut fake);
+                stopped.fetch_add(1, Ordering::SeqCst);
             });
             Ok(Model {
                 engine,
@@ -417,6 +421,10 @@ async fn invalid_settings_are_reported_and_the_old_value_kept() {
     .await;
     c.request("quill/status", Value::Null).await.unwrap();
     while fake.starts.load(Ordering::SeqCst) == starts {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The replaced engine is let go (nothing, the supervisor included, holds on to it).
+    while fake.stopped.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     c.shutdown().await;
