@@ -26,14 +26,16 @@ pub fn kind(enc: Encoding) -> PositionEncodingKind {
     }
 }
 
-/// The byte offset of `pos`; a position past the end of the text or its line is an error.
+/// The byte offset of `pos`. A column past the end of its line means the line's end, as
+/// the LSP specifies ("defaults back to the line length"); a line past the end of the text
+/// is an error.
 pub fn offset(
     text: &str,
     index: &LineIndex,
     pos: Position,
     enc: Encoding,
 ) -> Result<usize, PositionError> {
-    index.offset(text, pos.line as usize, pos.character as usize, enc)
+    index.offset_clamped(text, pos.line as usize, pos.character as usize, enc)
 }
 
 pub fn position(text: &str, index: &LineIndex, offset: usize, enc: Encoding) -> Position {

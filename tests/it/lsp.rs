@@ -354,8 +354,8 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         e["message"].as_str().unwrap().contains("past the end"),
         "{e}"
     );
-    let e = c.inline("file:///w/a.py", 0, 40).await.unwrap_err();
-    assert!(e["message"].as_str().unwrap().contains("column"), "{e}");
+    // A column past the end of its line means the line's end (the LSP's rule): answered.
+    c.inline("file:///w/a.py", 0, 40).await.unwrap();
     // Binary and huge files.
     c.open("file:///w/blob.py", "python", "x\u{0}y").await;
     let e = c.inline("file:///w/blob.py", 0, 1).await.unwrap_err();
