@@ -161,10 +161,6 @@ pub struct CompletionConfig {
     /// Lay context out with the model's repository tokens (`<|file_sep|>` and paths) where
     /// it has them; otherwise as comments at the top of the prefix.
     pub repo_layout: bool,
-    /// Show context as comments right above the cursor's line instead of before the file
-    /// (an experiment for `quill eval`: nearer the cursor, but evaluated again on every
-    /// keystroke).
-    pub context_near: bool,
     /// Most draft tokens checked per decode in speculative decoding (prompt lookup);
     /// 0 turns it off. Greedy output is the same either way. Off by default on a CPU,
     /// where checking k tokens costs about k times one token (BENCHMARKS.md).
@@ -192,7 +188,6 @@ impl Default for CompletionConfig {
             time_budget_ms: None,
             syntax_check: true,
             repo_layout: true,
-            context_near: false,
             draft_tokens: default_draft_tokens(),
             fresh_suffix_tokens: 8,
             candidates: 1,

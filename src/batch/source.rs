@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use super::output::Record;
 use super::tasks::{Kind, Task};
 use crate::assist::answer::code_blocks;
-use crate::complete::{Input, Layout, Prepared, finish, prepare};
+use crate::complete::{Input, Prepared, finish, prepare};
 use crate::config::CompletionConfig;
 use crate::engine::{
     BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
@@ -21,7 +21,6 @@ use crate::tokenizer::Counter;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub completion: CompletionConfig,
-    pub layout: Layout,
     /// Most tokens for an instruction's answer.
     pub max_tokens_instruction: u32,
     pub temperature: f32,
@@ -179,7 +178,6 @@ impl Source {
             &self.settings.completion,
             &*self.counter,
             &self.info,
-            self.settings.layout,
         )
         .map_err(|e| e.to_string())?;
         let mut req = prepared.request(&self.settings.completion, None);

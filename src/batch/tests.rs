@@ -1,5 +1,4 @@
 use super::*;
-use crate::complete::Layout;
 use crate::config::CompletionConfig;
 use crate::engine::fake::FakeBackend;
 use crate::tokenizer::ApproxCounter;
@@ -7,7 +6,6 @@ use crate::tokenizer::ApproxCounter;
 fn settings() -> Settings {
     Settings {
         completion: CompletionConfig::default(),
-        layout: Layout::Psm,
         max_tokens_instruction: 256,
         temperature: 0.0,
         seed: 1,

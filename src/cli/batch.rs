@@ -74,7 +74,6 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     let loaded = load_config(cfg)?;
     let settings = Settings {
         completion: args.completion.config(),
-        layout: args.completion.layout(),
         max_tokens_instruction: args.completion.max_tokens.unwrap_or(512),
         temperature: args.temperature,
         seed: args.seed,

@@ -168,7 +168,6 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let cfg = args.completion.config();
-    let layout = args.completion.layout();
     let path = args.file.display().to_string();
     let engine = &loaded.engine;
 
@@ -181,7 +180,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         let mut input = Input::new(&step.text, step.offset);
         input.language = language;
         input.path = Some(&path);
-        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info, layout)?;
+        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info)?;
         let mut req = prepared.request(&cfg, Some("bench".into()));
         req.reuse_cache = reuse;
         req.shift_suffix = shift;
@@ -255,8 +254,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "budgets: prefix {} tokens, suffix {} tokens; layout {:?}",
-        cfg.prefix_tokens, cfg.suffix_tokens, layout
+        "budgets: prefix {} tokens, suffix {} tokens",
+        cfg.prefix_tokens, cfg.suffix_tokens
     )?;
     writeln!(out)?;
     writeln!(

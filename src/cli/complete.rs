@@ -109,23 +109,10 @@ pub fn run(args: CompleteArgs) -> Result<ExitCode> {
     input.language = language;
     input.path = Some(&path_str);
     if args.show_prompt {
-        let prepared = prepare(
-            &input,
-            &cfg,
-            &*loaded.counter,
-            &loaded.info,
-            args.completion.layout(),
-        )?;
-        eprintln!("{}", quill::engine::fake::render(&prepared.prompt));
+        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info)?;
+        eprintln!("{}", quill::engine::render::render(&prepared.prompt));
     }
-    let completion = complete_blocking(
-        &loaded.engine,
-        &input,
-        &cfg,
-        &*loaded.counter,
-        args.completion.layout(),
-        None,
-    )?;
+    let completion = complete_blocking(&loaded.engine, &input, &cfg, &*loaded.counter, None)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut v = serde_json::to_value(&completion)?;

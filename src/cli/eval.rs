@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use quill::bench::{mean, percentile};
-use quill::complete::{ContextFile, Input, Layout, finish, prepare};
+use quill::complete::{ContextFile, Input, finish, prepare};
 use quill::config::{CompletionConfig, Multiline};
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::tasks::SourceFile;
@@ -56,11 +56,10 @@ pub struct EvalArgs {
     pub seed: u64,
     /// Configurations to run on the same tasks (two for the side-by-side comparison; one
     /// to four accepted), each `key=value[,key=value]` with keys
-    /// layout (psm|spm), prefix, suffix, context (on|off), context_tokens, snippets (on|off:
+    /// prefix, suffix, context (on|off), context_tokens, snippets (on|off:
     /// similar code from open files besides definitions), members (on|off: a long class as
     /// its fields and method signatures, or its header alone), syntax (on|off),
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
-    /// near (on|off: context as comments right above the cursor's line),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
     /// the server does), typing (complete this many characters earlier first), multiline
     /// (auto|always: an empty line inside a block gets one statement, or a block), blank_stop
@@ -94,7 +93,6 @@ struct Config {
     name: String,
     model: Option<String>,
     completion: CompletionConfig,
-    layout: Layout,
     context: bool,
     /// Similar snippets from the open files, besides definitions.
     snippets: bool,
@@ -119,7 +117,6 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
                 .with_context(|| format!("{k}={v}: not a number"))
         };
         match k {
-            "layout" => c.layout = Layout::from_name(v).with_context(|| format!("layout={v}"))?,
             "prefix" => c.completion.prefix_tokens = n()?,
             "suffix" => c.completion.suffix_tokens = n()?,
             "context" => c.context = v == "on",
@@ -128,7 +125,6 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "context_tokens" => c.completion.context_tokens = n()?,
             "syntax" => c.completion.syntax_check = v == "on",
             "repo" => c.completion.repo_layout = v == "on",
-            "near" => c.completion.context_near = v == "on",
             "model" => c.model = Some(v.to_string()),
             "shift" => c.shift = v == "on",
             "typing" => c.typing = n()?,
@@ -387,7 +383,7 @@ fn run_config(
                 "parses": o.parses,
                 "context": context.iter().map(|f| &f.path).collect::<Vec<_>>(),
                 "context_tokens": c.context_tokens,
-                "prompt": quill::engine::fake::render(&prompt),
+                "prompt": quill::engine::render::render(&prompt),
             });
             writeln!(w, "{line}")?;
         }
@@ -412,13 +408,7 @@ fn run_one(
     input: &Input<'_>,
     cfg: &Config,
 ) -> Result<(quill::complete::Completion, Vec<quill::engine::Piece>)> {
-    let prepared = prepare(
-        input,
-        &cfg.completion,
-        &*loaded.counter,
-        &loaded.info,
-        cfg.layout,
-    )?;
+    let prepared = prepare(input, &cfg.completion, &*loaded.counter, &loaded.info)?;
     let mut req = prepared.request(&cfg.completion, None);
     req.shift_suffix = cfg.shift;
     let out = loaded.engine.generate_blocking(req)?;
@@ -603,7 +593,6 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         name: "default".into(),
         model: args.model.model.clone(),
         completion: args.completion.config(),
-        layout: args.completion.layout(),
         context: true,
         snippets: true,
         members: ContextOptions::default().members,

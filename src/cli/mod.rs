@@ -174,9 +174,6 @@ pub struct CompletionArgs {
     /// Most tokens to generate (default: 48 for a line, 192 for a block)
     #[arg(long)]
     pub max_tokens: Option<u32>,
-    /// Prompt order: psm (prefix, suffix, middle) or spm (suffix first)
-    #[arg(long, default_value = "psm", value_parser = ["psm", "spm"])]
-    pub layout: String,
     /// Keep completions that add syntax errors
     #[arg(long)]
     pub no_syntax_check: bool,
@@ -205,10 +202,6 @@ impl CompletionArgs {
             c.max_tokens_block = m;
         }
         c
-    }
-
-    pub fn layout(&self) -> quill::complete::Layout {
-        quill::complete::Layout::from_name(&self.layout).unwrap_or_default()
     }
 }
 

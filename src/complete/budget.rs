@@ -4,8 +4,8 @@
 //! lines are then added outwards until the budget is spent. Suffix budget left unused goes
 //! to the prefix, so a cursor near the end of a file gets more prefix. The suffix's share
 //! never depends on the prefix: while the user types, the code after the cursor and so the
-//! suffix's tokens stay the same, which keeps them in the KV cache when they come first
-//! (`Layout::Spm`).
+//! suffix's tokens stay the same (the server moves their KV cells instead of decoding
+//! them again).
 //!
 //! The first line of a cut prefix snaps to a multiple of [`ANCHOR_LINES`]: otherwise every
 //! keystroke that adds a token would push the window's start down a line, change the start

@@ -22,7 +22,7 @@ use crate::lang::Language;
 use crate::syntax::InsertionCheck;
 use crate::tokenizer::CountTokens;
 pub use post::{Mode, Shape};
-pub use prompt::{ContextFile, Layout};
+pub use prompt::ContextFile;
 
 /// The document and position to complete.
 #[derive(Debug, Clone, Copy)]
@@ -138,7 +138,6 @@ pub fn prepare(
     cfg: &CompletionConfig,
     counter: &dyn CountTokens,
     model: &ModelInfo,
-    layout: Layout,
 ) -> Result<Prepared, CompleteError> {
     if input.offset > input.text.len() || !input.text.is_char_boundary(input.offset) {
         return Err(CompleteError::BadPosition {
@@ -225,9 +224,7 @@ pub fn prepare(
         language: input.language,
         prefix: &prefix,
         suffix: window.suffix,
-        layout,
         repo_tokens: model.has_repo_tokens && cfg.repo_layout,
-        near: cfg.context_near,
     });
     Ok(Prepared {
         prompt,
@@ -408,11 +405,10 @@ pub async fn complete(
     input: &Input<'_>,
     cfg: &CompletionConfig,
     counter: &dyn CountTokens,
-    layout: Layout,
     key: Option<String>,
 ) -> Result<Completion, CompleteError> {
     let info = engine.ready().await?;
-    let prepared = prepare(input, cfg, counter, &info, layout)?;
+    let prepared = prepare(input, cfg, counter, &info)?;
     let output = engine.generate(prepared.request(cfg, key)).await?;
     Ok(finish(input, &prepared, output, cfg.syntax_check))
 }
@@ -423,11 +419,10 @@ pub fn complete_blocking(
     input: &Input<'_>,
     cfg: &CompletionConfig,
     counter: &dyn CountTokens,
-    layout: Layout,
     key: Option<String>,
 ) -> Result<Completion, CompleteError> {
     let info = engine.ready_blocking()?;
-    let prepared = prepare(input, cfg, counter, &info, layout)?;
+    let prepared = prepare(input, cfg, counter, &info)?;
     let output = engine.generate_blocking(prepared.request(cfg, key))?;
     Ok(finish(input, &prepared, output, cfg.syntax_check))
 }
@@ -450,7 +445,6 @@ mod tests {
             &input,
             &CompletionConfig::default(),
             &ApproxCounter,
-            Layout::Psm,
             None,
         )
         .unwrap()
@@ -525,7 +519,6 @@ mod tests {
             &input,
             &CompletionConfig::default(),
             &ApproxCounter,
-            Layout::Psm,
             None,
         )
         .unwrap_err();
@@ -545,14 +538,7 @@ mod tests {
             suffix_tokens: 0,
             ..CompletionConfig::default()
         };
-        let p = prepare(
-            &input,
-            &cfg,
-            &ApproxCounter,
-            &FakeBackend::info(),
-            Layout::Psm,
-        )
-        .unwrap();
+        let p = prepare(&input, &cfg, &ApproxCounter, &FakeBackend::info()).unwrap();
         let rendered = crate::engine::fake::render(&p.prompt);
         assert!(
             rendered.starts_with("<|fim_prefix|>import os\n\ndef build(path):\n    v"),

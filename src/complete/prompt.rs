@@ -16,27 +16,6 @@ pub struct ContextFile {
     pub text: String,
 }
 
-/// The order of prefix and suffix in the prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
-    /// prefix, suffix, middle: the order Qwen2.5-Coder was trained on.
-    #[default]
-    Psm,
-    /// suffix, prefix, middle: the suffix stays in the KV cache while the user types, at
-    /// some cost in quality on models trained mostly on PSM.
-    Spm,
-}
-
-impl Layout {
-    pub fn from_name(name: &str) -> Option<Layout> {
-        match name.to_ascii_lowercase().as_str() {
-            "psm" => Some(Layout::Psm),
-            "spm" => Some(Layout::Spm),
-            _ => None,
-        }
-    }
-}
-
 /// Everything a FIM prompt is made of.
 #[derive(Debug, Clone, Copy)]
 pub struct FimParts<'a> {
@@ -46,38 +25,14 @@ pub struct FimParts<'a> {
     pub language: Option<Language>,
     pub prefix: &'a str,
     pub suffix: &'a str,
-    pub layout: Layout,
     /// The model has `<|repo_name|>`/`<|file_sep|>`.
     pub repo_tokens: bool,
-    /// Context as comments right above the cursor's line.
-    pub near: bool,
 }
 
 /// Builds the prompt.
 pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut lead = String::new();
-    if p.near && !p.context.is_empty() {
-        // Comments at the cursor line's indentation, between the code above and the line.
-        let line_start = p.prefix.rfind('\n').map_or(0, |i| i + 1);
-        let line = &p.prefix[line_start..];
-        let indent = &line[..line.len() - line.trim_start().len()];
-        let c = p.language.map_or("//", Language::line_comment);
-        let mut block = String::new();
-        for file in p.context {
-            block.push_str(&format!("{indent}{c} {}\n", file.path));
-            for l in file.text.lines() {
-                block.push_str(&format!("{indent}{c} {l}\n"));
-            }
-        }
-        let prefix = format!("{}{block}{line}", &p.prefix[..line_start]);
-        return fim_prompt(&FimParts {
-            context: &[],
-            prefix: &prefix,
-            near: false,
-            ..*p
-        });
-    }
     // Repository-level layout only when there is another file to show: on a single file
     // the plain FIM prompt completes better (seen with both Qwen2.5-Coder sizes; the 0.5B
     // model given a lone `<|file_sep|>path` header writes code for the end of the file).
@@ -113,20 +68,12 @@ pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
     } else {
         format!("{lead}{}", p.prefix)
     };
-    match p.layout {
-        Layout::Psm => {
-            out.push(Piece::Special(Special::FimPrefix));
-            out.push(Piece::Text(prefix));
-            out.push(Piece::Special(Special::FimSuffix));
-            out.push(Piece::Text(p.suffix.to_string()));
-        }
-        Layout::Spm => {
-            out.push(Piece::Special(Special::FimSuffix));
-            out.push(Piece::Text(p.suffix.to_string()));
-            out.push(Piece::Special(Special::FimPrefix));
-            out.push(Piece::Text(prefix));
-        }
-    }
+    // Prefix, suffix, middle: the order Qwen2.5-Coder was trained on (suffix first was
+    // measured and answered almost nothing: BENCHMARKS.md).
+    out.push(Piece::Special(Special::FimPrefix));
+    out.push(Piece::Text(prefix));
+    out.push(Piece::Special(Special::FimSuffix));
+    out.push(Piece::Text(p.suffix.to_string()));
     out.push(Piece::Special(Special::FimMiddle));
     // Empty text pieces tokenize to nothing; drop them to keep prompts easy to read.
     out.retain(|p| !matches!(p, Piece::Text(t) if t.is_empty()));
@@ -146,9 +93,7 @@ mod tests {
             language: Some(Language::Python),
             prefix: "def f():\n    ",
             suffix: "\n",
-            layout: Layout::Psm,
             repo_tokens: true,
-            near: false,
         }
     }
 
@@ -172,34 +117,6 @@ mod tests {
         assert_eq!(
             got,
             "<|fim_prefix|>def f():\n    <|fim_suffix|>\n<|fim_middle|>"
-        );
-    }
-
-    #[test]
-    fn spm_puts_suffix_first() {
-        let mut p = parts(&[]);
-        p.layout = Layout::Spm;
-        p.repo_tokens = false;
-        let got = render(&fim_prompt(&p));
-        assert_eq!(
-            got,
-            "<|fim_suffix|>\n<|fim_prefix|>def f():\n    <|fim_middle|>"
-        );
-    }
-
-    #[test]
-    fn near_context_goes_right_above_the_cursor_line() {
-        let ctx = [ContextFile {
-            path: "src/util.py".into(),
-            text: "def helper(x): ...".into(),
-        }];
-        let mut p = parts(&ctx);
-        p.near = true;
-        let got = render(&fim_prompt(&p));
-        assert_eq!(
-            got,
-            "<|fim_prefix|>def f():\n    # src/util.py\n    # def helper(x): ...\n    \
-             <|fim_suffix|>\n<|fim_middle|>"
         );
     }
 

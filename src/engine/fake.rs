@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use super::render::render;
+use super::render::{chatml, marker};
 use super::{
-    Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, Special,
-    StopReason, Timings, common_prefix, ms,
+    Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason,
+    Timings, common_prefix,
 };
 
 /// Maps the rendered prompt to the text the fake model "generates".
@@ -66,42 +68,6 @@ impl FakeBackend {
     }
 }
 
-/// Renders a prompt as text, special tokens as `<|fim_prefix|>`-style markers and chats
-/// in ChatML (what Qwen's template produces).
-pub fn render(prompt: &[Piece]) -> String {
-    let mut out = String::new();
-    for piece in prompt {
-        match piece {
-            Piece::Text(t) | Piece::Markup(t) => out.push_str(t),
-            Piece::Special(s) => out.push_str(marker(*s)),
-            Piece::Chat(messages) => out.push_str(&chatml(messages)),
-        }
-    }
-    out
-}
-
-fn chatml(messages: &[super::ChatMessage]) -> String {
-    let mut out = String::new();
-    for m in messages {
-        out.push_str(&format!(
-            "<|im_start|>{}\n{}<|im_end|>\n",
-            m.role, m.content
-        ));
-    }
-    out.push_str("<|im_start|>assistant\n");
-    out
-}
-
-fn marker(s: Special) -> &'static str {
-    match s {
-        Special::FimPrefix => "<|fim_prefix|>",
-        Special::FimSuffix => "<|fim_suffix|>",
-        Special::FimMiddle => "<|fim_middle|>",
-        Special::RepoName => "<|repo_name|>",
-        Special::FileSep => "<|file_sep|>",
-    }
-}
-
 fn fake_tokens(prompt: &[Piece]) -> Vec<String> {
     let mut out = Vec::new();
     for piece in prompt {
@@ -133,7 +99,7 @@ impl Backend for FakeBackend {
             prompt_tokens: tokens.len() as u32,
             reused_tokens: keep as u32,
             evaluated_tokens: (tokens.len() - keep) as u32,
-            prompt_ms: ms(start.elapsed()),
+            prompt_ms: start.elapsed().as_secs_f64() * 1000.0,
             ..Timings::default()
         };
         if req.max_tokens == 0 {
@@ -174,7 +140,7 @@ impl Backend for FakeBackend {
             }
         }
         cancel.check()?;
-        timings.generate_ms = ms(gen_start.elapsed());
+        timings.generate_ms = gen_start.elapsed().as_secs_f64() * 1000.0;
         // Ranked candidates: the answer, and for the later ranks its first line with a
         // comment saying which, each less sure than the one before.
         let variant = |rank: u32| super::Candidate {

@@ -8,14 +8,17 @@
 //! deterministic [`fake`] backend; [`llama`] is the real one.
 
 pub mod draft;
+/// Tests only (the `fake-engine` feature, on for this crate's own tests).
+#[cfg(any(test, feature = "fake-engine"))]
 pub mod fake;
 pub mod llama;
 pub mod queue;
 pub mod remote;
+pub mod render;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use draft::DraftConfig;
 pub use queue::{Engine, EngineState, Starter, Ticket};
@@ -465,10 +468,6 @@ pub trait BatchSource: Send {
 
 pub(crate) fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
-}
-
-pub(crate) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Length of the common prefix of two token sequences: the part of the KV cache a new

@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
 
 use super::documents::Snapshot;
 use super::{Model, Server, State, position};
-use crate::complete::{Completion, ContextFile, Input, Layout, Prepared, Served, prepare};
+use crate::complete::{Completion, ContextFile, Input, Prepared, Served, prepare};
 use crate::context::{Options as ContextOptions, Source};
 use crate::engine::EngineState;
 
@@ -214,8 +214,7 @@ pub(super) fn prepare_job(
     // Any stable name will do; the folder's would change the prompt's first tokens
     // between projects for no gain.
     input.repo_name = Some("workspace");
-    let prepared = prepare(&input, &cfg, &*job.model.counter, &info, Layout::Psm)
-        .map_err(|e| e.to_string())?;
+    let prepared = prepare(&input, &cfg, &*job.model.counter, &info).map_err(|e| e.to_string())?;
     Ok((prepared, context))
 }
 

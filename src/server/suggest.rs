@@ -292,7 +292,7 @@ async fn start(
     if tracing::enabled!(tracing::Level::DEBUG) {
         tracing::debug!(
             uri = key,
-            prompt = %crate::engine::fake::render(&prepared.prompt),
+            prompt = %crate::engine::render::render(&prepared.prompt),
             "completion prompt"
         );
     }

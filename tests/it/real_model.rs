@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use quill::complete::{Input, Layout, complete_blocking};
+use quill::complete::{Input, complete_blocking};
 use quill::config::{CompletionConfig, EngineConfig};
 use quill::engine::{CancelReason, EngineError, EngineState, Piece, Request};
 use quill::lang::Language;
@@ -59,7 +59,6 @@ fn check_completion(
         &input,
         &CompletionConfig::default(),
         &**counter,
-        Layout::Psm,
         None,
     )
     .expect("a completion");
@@ -137,7 +136,7 @@ fn second_request_reuses_the_cached_prefix() {
         let mut input = Input::new(&text, offset);
         input.language = Some(Language::Python);
         input.path = Some("inventory.py");
-        complete_blocking(&engine, &input, &cfg, &*counter, Layout::Psm, None).unwrap()
+        complete_blocking(&engine, &input, &cfg, &*counter, None).unwrap()
     };
     let first = run(at);
     // The user typed on: the cursor moved a few characters further.
@@ -259,7 +258,6 @@ fn chat_only_model_refuses_fill_in_the_middle() {
         &input,
         &CompletionConfig::default(),
         &*counter,
-        Layout::Psm,
         None,
     )
     .unwrap_err()
@@ -310,8 +308,7 @@ fn typing_keeps_the_suffix_cached_with_shift() {
         let doc = format!("{}{typed}\n{rest}", &text[..at]);
         let mut input = Input::new(&doc, at + typed.len());
         input.language = Some(Language::Python);
-        let prepared =
-            quill::complete::prepare(&input, &cfg, &*counter, &info, Layout::Psm).unwrap();
+        let prepared = quill::complete::prepare(&input, &cfg, &*counter, &info).unwrap();
         let mut req = prepared.request(&cfg, None);
         req.shift_suffix = shift;
         let out = engine.generate_blocking(req).unwrap();

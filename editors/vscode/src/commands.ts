@@ -341,7 +341,8 @@ export class Commands {
       sub.dispose();
       const code = t.exitStatus?.code;
       if (code === 0) {
-        if (model === this.host.model() && this.host.status.getState().kind !== 'ready') {
+        const kind = this.host.status.getState().kind;
+        if (model === this.host.model() && kind !== 'ready' && kind !== 'backend') {
           void vscode.window.showInformationMessage(`quill: ${model} is downloaded; restarting the server.`);
           void this.host.restartServer();
         } else {

@@ -2,7 +2,8 @@
 // `textDocument/inlineCompletion` (LSP 3.18); this middleware waits a little after each
 // keystroke (typing on cancels the wait, so no request goes out) and marks quill busy while a
 // request runs. VS Code cancels the token when the user types on; the language client then
-// sends `$/cancelRequest`, which stops decoding on the server.
+// sends `$/cancelRequest`, which stops decoding on the server. With the manual trigger only
+// explicit requests (Alt+\, `editor.action.inlineSuggest.trigger`) reach the server.
 
 import type * as vscode from 'vscode';
 
@@ -18,13 +19,30 @@ export type ProvideInlineCompletions = (
   token: vscode.CancellationToken,
 ) => vscode.ProviderResult<Result>;
 
+/** When ghost text is asked for: as you type, or only on an explicit request. */
+export type InlineTrigger = 'automatic' | 'manual';
+
 export interface InlineOptions {
   /** Milliseconds to wait after a keystroke (read on every request). */
   debounceMs(): number;
-  /** False turns ghost text off. */
+  /** False turns ghost text off, explicit requests included. */
   enabled(): boolean;
+  /** 'manual': automatic requests (typing) get nothing; explicit ones are answered. Read on
+   *  every request; absent means 'automatic'. */
+  trigger?(): InlineTrigger;
   /** Marks quill busy; returns the function that ends it. */
   busy(): () => void;
+  /** Called when a request that reached the server has ended (answered, failed or cancelled
+   *  in flight): the server's `lastCompletion` and health may have changed. */
+  settled?(): void;
+}
+
+/** Whether a request of `triggerKind` goes to the server at all. */
+export function wanted(triggerKind: number, enabled: boolean, trigger: InlineTrigger): boolean {
+  if (!enabled) {
+    return false;
+  }
+  return triggerKind === TRIGGER_INVOKE || trigger !== 'manual';
 }
 
 /** Resolves true after `ms`, or false as soon as `token` is cancelled. */
@@ -56,7 +74,7 @@ export function inlineMiddleware(options: InlineOptions) {
     token: vscode.CancellationToken,
     next: ProvideInlineCompletions,
   ): Promise<Result> {
-    if (!options.enabled()) {
+    if (!wanted(context.triggerKind, options.enabled(), options.trigger?.() ?? 'automatic')) {
       return null;
     }
     if (context.triggerKind !== TRIGGER_INVOKE) {
@@ -73,6 +91,7 @@ export function inlineMiddleware(options: InlineOptions) {
       return token.isCancellationRequested ? null : result;
     } finally {
       done();
+      options.settled?.();
     }
   };
 }

@@ -28,7 +28,7 @@ import {
   type ClientSettings,
   type ServerSettings,
 } from './settings';
-import { parseState, type QuillStatus } from './quillStatus';
+import { describeLastCompletion, parseState, type QuillStatus } from './quillStatus';
 import type { StatusBar } from './status';
 
 export interface ServerHooks {
@@ -141,7 +141,11 @@ export class QuillServer implements vscode.Disposable {
     const inline = inlineMiddleware({
       debounceMs: () => this.clientCfg.clientDebounceMs,
       enabled: () => this.clientCfg.inlineCompletions,
+      trigger: () => this.clientCfg.inlineTrigger,
       busy: () => this.status.busy('completing'),
+      // The timings of the completion just made (and whether a backend answered) for the
+      // tooltip: one quill/status shortly after a burst of completions.
+      settled: () => this.refreshStatusSoon(),
     });
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -243,7 +247,17 @@ export class QuillServer implements vscode.Disposable {
     return { action: CloseAction.Restart, handled: true };
   }
 
-  /** Asks the server how it is, and shows it. Polls while the model loads. */
+  /** refreshStatus in a moment; requests in the meantime push it back. */
+  private refreshStatusSoon(delayMs = 300): void {
+    if (!this.client || this.client.state !== State.Running) {
+      return;
+    }
+    clearTimeout(this.poll);
+    this.poll = setTimeout(() => void this.refreshStatus(), delayMs);
+  }
+
+  /** Asks the server how it is, and shows it (state, last completion). Polls while the
+   *  model loads. */
   async refreshStatus(): Promise<QuillStatus | undefined> {
     const client = this.client;
     if (!client || client.state !== State.Running) {
@@ -264,6 +278,7 @@ export class QuillServer implements vscode.Disposable {
         return s;
       }
       const state = parseState(s.state);
+      this.status.setDetail(describeLastCompletion(s.lastCompletion).join('\n'));
       this.status.setState(state);
       if (state.kind === 'loading') {
         this.poll = setTimeout(() => void this.refreshStatus(), 1000);

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { InlineTrigger } from './inline';
 
 /** Every server setting, as the server names it (`quill.<key>` in VS Code). */
 export const SERVER_KEYS = [
@@ -40,6 +41,7 @@ export const CLIENT_ONLY_KEYS = [
   'serverArgs',
   'clientDebounceMs',
   'inlineCompletions',
+  'inlineTrigger',
   'trace.server',
 ] as const;
 
@@ -84,6 +86,8 @@ export interface ClientSettings {
   serverArgs: string[];
   clientDebounceMs: number;
   inlineCompletions: boolean;
+  /** 'manual': ghost text only when asked for (Alt+\). */
+  inlineTrigger: InlineTrigger;
 }
 
 export function clientSettings(source: SettingsSource): ClientSettings {
@@ -96,6 +100,7 @@ export function clientSettings(source: SettingsSource): ClientSettings {
     clientDebounceMs:
       typeof debounce === 'number' && Number.isFinite(debounce) ? Math.max(0, Math.min(5000, debounce)) : 75,
     inlineCompletions: source.get<boolean>('inlineCompletions') !== false,
+    inlineTrigger: source.get<unknown>('inlineTrigger') === 'manual' ? 'manual' : 'automatic',
   };
 }
 

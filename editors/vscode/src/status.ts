@@ -1,5 +1,6 @@
-// The status-bar item: the model, its loading progress, a spinner while quill works, and
-// "down" when the server is not running.
+// The status-bar item: the model, its loading progress, a spinner while quill works, "down"
+// when the server is not running and "backend down" when its inference server does not
+// answer; the tooltip tells what the last completion cost.
 
 import * as vscode from 'vscode';
 
@@ -8,6 +9,7 @@ export type ServerState =
   | { kind: 'loading'; percent?: number }
   | { kind: 'ready' }
   | { kind: 'failed'; reason: string }
+  | { kind: 'backend'; reason: string }
   | { kind: 'down'; reason: string; retryInMs?: number };
 
 export class StatusBar implements vscode.Disposable {
@@ -39,6 +41,9 @@ export class StatusBar implements vscode.Disposable {
       this.busyCount = 0;
       this.generation += 1;
     }
+    if (state.kind === 'starting') {
+      this.detail = ''; // a new server has completed nothing yet
+    }
     this.render();
   }
 
@@ -46,7 +51,7 @@ export class StatusBar implements vscode.Disposable {
     return this.state;
   }
 
-  /** Extra tooltip text (e.g. the last completion's timings). */
+  /** Extra tooltip text: the last completion's timings (see describeLastCompletion). */
   setDetail(detail: string): void {
     this.detail = detail;
     this.render();
@@ -111,6 +116,12 @@ export class StatusBar implements vscode.Disposable {
         text = '$(error) quill: failed';
         lines.push(`quill: the model ${model} failed: ${this.state.reason}`);
         background = new vscode.ThemeColor('statusBarItem.errorBackground');
+        break;
+      case 'backend':
+        text = '$(debug-disconnect) quill: backend down';
+        lines.push(`quill: ${model} is loaded, but ${this.state.reason}`);
+        lines.push('Completions come back when the inference server answers.');
+        background = new vscode.ThemeColor('statusBarItem.warningBackground');
         break;
       case 'down': {
         text = '$(debug-disconnect) quill: down';

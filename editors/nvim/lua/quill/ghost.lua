@@ -1,11 +1,17 @@
 -- Ghost text: inline completions from `textDocument/inlineCompletion`, shown as virtual text
--- at the cursor while typing in Insert mode, accepted in full, by line or by word.
+-- at the cursor while typing in Insert mode (or only when asked, with the manual trigger),
+-- accepted in full, by line or by word.
 local util = require('quill.util')
 
 local M = {}
 
 M.ns = vim.api.nvim_create_namespace('quill_ghost')
-M.config = { debounce_ms = 150, enabled = true, virt_text_pos = 'overlay' }
+--- `enabled`: any ghost text at all (:QuillToggle); `trigger`: 'auto' asks after each change,
+--- 'manual' only on the `suggest` key (M.request).
+M.config = { debounce_ms = 150, enabled = true, trigger = 'auto', virt_text_pos = 'overlay' }
+
+-- LSP InlineCompletionTriggerKind.
+local INVOKED, AUTOMATIC = 1, 2
 
 ---@class quill.Suggestion
 ---@field text string what is still to insert at `row`, `col`
@@ -184,8 +190,25 @@ local function item_text(buf, item, row, col, enc)
   return text
 end
 
+--- The trigger in effect in `buf`: `b:quill_trigger` or the configured one.
+---@return 'auto'|'manual'
+function M.trigger(buf)
+  local b = vim.b[(buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf].quill_trigger
+  if b == 'auto' or b == 'manual' then
+    return b
+  end
+  return M.config.trigger == 'manual' and 'manual' or 'auto'
+end
+
+--- Tells the status line that a completion has ended (its timings, the server's health).
+local function settled()
+  require('quill.status').completed()
+end
+
 --- Asks the server for a completion at the cursor of the current window now.
-function M.request(buf)
+---@param buf? integer
+---@param invoked? boolean asked for by the user (the `suggest` key), not by typing
+function M.request(buf, invoked)
   buf = (buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf
   if not M.config.enabled or vim.b[buf].quill_disabled then
     return
@@ -205,7 +228,7 @@ function M.request(buf)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
     position = util.cursor_position(win, enc),
-    context = { triggerKind = 2 },
+    context = { triggerKind = invoked and INVOKED or AUTOMATIC },
   }
   s.client = client
   s.req_pos = { row, col }
@@ -218,9 +241,11 @@ function M.request(buf)
       -- Cancelled requests answer with an error; anything else goes to the LSP log.
       if err.code ~= -32800 then
         vim.lsp.log.warn('quill: inlineCompletion failed: ' .. util.errmsg(err))
+        settled()
       end
       return
     end
+    settled()
     if type(result) ~= 'table' then
       return
     end
@@ -262,7 +287,7 @@ function M.schedule(buf)
   s.seq = s.seq + 1
   s.suggestion = nil
   clear_marks(buf)
-  if not M.config.enabled or vim.b[buf].quill_disabled then
+  if not M.config.enabled or vim.b[buf].quill_disabled or M.trigger(buf) == 'manual' then
     return
   end
   local timer = vim.uv.new_timer()
@@ -468,6 +493,44 @@ function M.detach(buf)
   M.clear(buf)
   states[buf] = nil
   pcall(vim.api.nvim_clear_autocmds, { group = group, buffer = buf })
+end
+
+-- Switches -------------------------------------------------------------------------------
+
+--- `:QuillToggle`: all ghost text off (the `suggest` key too) or on again.
+function M.toggle()
+  M.config.enabled = not M.config.enabled
+  if not M.config.enabled then
+    for _, b in ipairs(vim.api.nvim_list_bufs()) do
+      M.clear(b)
+    end
+  end
+  util.notify('ghost text ' .. (M.config.enabled and 'on' or 'off'))
+  require('quill.status').redraw()
+end
+
+--- `:QuillTrigger [auto|manual]`: ghost text as you type, or only on the `suggest` key;
+--- without `mode`, the other one.
+---@param mode? 'auto'|'manual'|''
+function M.set_trigger(mode)
+  if mode == nil or mode == '' then
+    mode = M.config.trigger == 'manual' and 'auto' or 'manual'
+  end
+  if mode ~= 'auto' and mode ~= 'manual' then
+    util.notify("the trigger is 'auto' or 'manual', not " .. vim.inspect(mode), vim.log.levels.ERROR)
+    return
+  end
+  M.config.trigger = mode
+  if mode == 'manual' then
+    for _, s in pairs(states) do
+      stop_timer(s) -- a request typing scheduled
+    end
+  end
+  local keys = require('quill.config').options.keymaps or {}
+  util.notify(mode == 'manual'
+    and ('ghost text only when asked (' .. (keys.suggest or 'require("quill").suggest()') .. ')')
+    or 'ghost text as you type')
+  require('quill.status').redraw()
 end
 
 return M

@@ -159,6 +159,50 @@ describe('the extension in a mocked VS Code, with a real quill serve', function 
     assert.ok(items && items.length > 0);
   });
 
+  it("the status bar tooltip shows the last completion's latency and tokens/s (from quill/status)", async () => {
+    await until(
+      'timings in the tooltip',
+      () => /Last completion: \d+ ms, \d+ tokens? at [\d.]+ tokens\/s/.test(vs.statusItems[0].tooltip),
+      10_000,
+    );
+    assert.match(vs.statusItems[0].tooltip, /prompt \d+ tokens \(\d+ reused, \d+ evaluated in \d+ ms/);
+    assert.ok(READY(), 'the text stays the model name');
+  });
+
+  it('quill.inlineTrigger "manual": typing asks nothing, an explicit request (Alt+\\) is answered', async () => {
+    const change = () => vs.configChange.fire({ affectsConfiguration: (s: string) => s === 'quill' || s.startsWith('quill.') });
+    vs.config.set('quill.inlineTrigger', 'manual');
+    change();
+    try {
+      const provider = vs.inlineProviders[0].provider;
+      let sawBusy = false;
+      const timer = setInterval(() => {
+        sawBusy ||= statusText().includes('sync~spin');
+      }, 5);
+      const typed = await provider.provideInlineCompletionItems(
+        doc,
+        new Position(4, 11),
+        { triggerKind: InlineCompletionTriggerKind.Automatic },
+        new CancellationTokenSource().token,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      clearInterval(timer);
+      assert.ok(typed === null || typed === undefined, JSON.stringify(typed));
+      assert.ok(!sawBusy, 'no request went to the server');
+      const asked = await provider.provideInlineCompletionItems(
+        doc,
+        new Position(4, 11),
+        { triggerKind: InlineCompletionTriggerKind.Invoke },
+        new CancellationTokenSource().token,
+      );
+      const items = Array.isArray(asked) ? asked : asked?.items;
+      assert.ok(items && items.length > 0, `no ghost text on an explicit request: ${JSON.stringify(asked)}`);
+    } finally {
+      vs.config.set('quill.inlineTrigger', 'automatic');
+      change();
+    }
+  });
+
   it('"Refactor with instruction…" from the code action menu asks for the instruction', async () => {
     const provider = vs.codeActionProviders[0].provider;
     const actions = await provider.provideCodeActions(

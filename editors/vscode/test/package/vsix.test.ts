@@ -1,6 +1,6 @@
 // The packaged quill.vsix is self-contained: unpacked, its main module loads (with the
 // vscode mock) using only the dependencies inside the package, and it has no test or
-// TypeScript sources.
+// TypeScript sources; it carries what a Marketplace / Open VSX listing shows.
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -53,6 +53,19 @@ describe('quill.vsix', () => {
       assert.strictEqual(typeof ext.deactivate, 'function');
       const loaded = Object.keys(require.cache).filter((k) => k.startsWith(root) && k.includes('vscode-languageclient'));
       assert.ok(loaded.length > 0, 'the packaged vscode-languageclient was used');
+      // What the Marketplace and Open VSX show: icon, changelog, licence, listing metadata.
+      assert.ok(files.includes(manifest.icon), `icon ${manifest.icon} not packaged`);
+      const png = fs.readFileSync(path.join(root, manifest.icon));
+      assert.strictEqual(png.subarray(1, 4).toString(), 'PNG');
+      assert.deepStrictEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [128, 128], 'a 128x128 icon');
+      assert.ok(files.some((f) => /^changelog\.md$/i.test(f)), 'CHANGELOG.md not packaged');
+      assert.ok(files.some((f) => /^license(\.txt|\.md)?$/i.test(f)), 'LICENSE not packaged');
+      for (const key of ['publisher', 'license', 'categories', 'keywords', 'displayName', 'description']) {
+        assert.ok(manifest[key] && manifest[key].length > 0, `package.json lacks ${key}`);
+      }
+      const vsixManifest = fs.readFileSync(path.join(dir, 'extension.vsixmanifest'), 'utf8');
+      assert.match(vsixManifest, /<Icon>extension\/images\/icon\.png<\/Icon>/);
+      assert.match(vsixManifest, /Content\.Changelog/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import type * as vscode from 'vscode';
-import { delay, inlineMiddleware } from '../../src/inline';
+import { delay, inlineMiddleware, wanted, type InlineTrigger } from '../../src/inline';
 import { CancellationTokenSource, InlineCompletionTriggerKind, Position } from '../mock/vscode';
 
 const doc = {} as vscode.TextDocument;
@@ -8,12 +8,17 @@ const pos = new Position(0, 0) as unknown as vscode.Position;
 const automatic = { triggerKind: InlineCompletionTriggerKind.Automatic } as unknown as vscode.InlineCompletionContext;
 const invoke = { triggerKind: InlineCompletionTriggerKind.Invoke } as unknown as vscode.InlineCompletionContext;
 
-function setup(debounceMs: number, enabled = true) {
+function setup(debounceMs: number, enabled = true, trigger: InlineTrigger = 'automatic') {
   let busy = 0;
   let maxBusy = 0;
+  let settled = 0;
   const mw = inlineMiddleware({
     debounceMs: () => debounceMs,
     enabled: () => enabled,
+    trigger: () => trigger,
+    settled: () => {
+      settled += 1;
+    },
     busy: () => {
       busy += 1;
       maxBusy = Math.max(maxBusy, busy);
@@ -22,7 +27,7 @@ function setup(debounceMs: number, enabled = true) {
       };
     },
   });
-  return { mw, busy: () => busy, maxBusy: () => maxBusy };
+  return { mw, busy: () => busy, maxBusy: () => maxBusy, settled: () => settled };
 }
 
 describe('inline completions middleware', () => {
@@ -97,6 +102,64 @@ describe('inline completions middleware', () => {
     });
     assert.strictEqual(r, null);
     assert.strictEqual(asked, false);
+  });
+
+  it('manual trigger: typing (Automatic) asks nothing, Alt+\\ (Invoke) is answered at once', async () => {
+    const s = setup(10_000, true, 'manual');
+    const cts = new CancellationTokenSource();
+    const asked: number[] = [];
+    const next = async (_d: unknown, _p: unknown, c: vscode.InlineCompletionContext) => {
+      asked.push(c.triggerKind as number);
+      return [{ insertText: 'x' } as vscode.InlineCompletionItem];
+    };
+    const t0 = Date.now();
+    assert.strictEqual(await s.mw(doc, pos, automatic, cts.token as unknown as vscode.CancellationToken, next), null);
+    assert.ok(Date.now() - t0 < 1000, 'no debounce wait for a request that is not sent');
+    assert.deepStrictEqual(asked, []);
+    assert.strictEqual(s.maxBusy(), 0, 'never busy');
+    assert.strictEqual(s.settled(), 0, 'nothing reached the server');
+    const r = await s.mw(doc, pos, invoke, cts.token as unknown as vscode.CancellationToken, next);
+    assert.ok(Date.now() - t0 < 1000, 'an explicit request does not wait');
+    assert.deepStrictEqual(r, [{ insertText: 'x' }]);
+    assert.deepStrictEqual(asked, [InlineCompletionTriggerKind.Invoke]);
+    assert.strictEqual(s.settled(), 1, 'settled once the answer came');
+  });
+
+  it('wanted: which trigger kinds reach the server', () => {
+    const { Invoke, Automatic } = InlineCompletionTriggerKind;
+    assert.strictEqual(wanted(Automatic, true, 'automatic'), true);
+    assert.strictEqual(wanted(Invoke, true, 'automatic'), true);
+    assert.strictEqual(wanted(Automatic, true, 'manual'), false);
+    assert.strictEqual(wanted(Invoke, true, 'manual'), true);
+    assert.strictEqual(wanted(Invoke, false, 'automatic'), false, 'quill.inlineCompletions off: nothing at all');
+    assert.strictEqual(wanted(Invoke, false, 'manual'), false);
+  });
+
+  it('settled: after an answer, an error and a cancellation in flight; not for a request never sent', async () => {
+    const s = setup(0);
+    const ok = new CancellationTokenSource();
+    await s.mw(doc, pos, automatic, ok.token as unknown as vscode.CancellationToken, async () => []);
+    assert.strictEqual(s.settled(), 1);
+    await assert.rejects(
+      Promise.resolve(
+        s.mw(doc, pos, invoke, ok.token as unknown as vscode.CancellationToken, async () => {
+          throw new Error('boom');
+        }),
+      ),
+    );
+    assert.strictEqual(s.settled(), 2);
+    const cts = new CancellationTokenSource();
+    await s.mw(doc, pos, automatic, cts.token as unknown as vscode.CancellationToken, async () => {
+      cts.cancel();
+      return [];
+    });
+    assert.strictEqual(s.settled(), 3);
+    const slow = setup(200);
+    const early = new CancellationTokenSource();
+    const pending = slow.mw(doc, pos, automatic, early.token as unknown as vscode.CancellationToken, async () => []);
+    early.cancel();
+    await pending;
+    assert.strictEqual(slow.settled(), 0);
   });
 
   it('delay: already cancelled, zero, and elapsed', async () => {

@@ -91,9 +91,25 @@ describe('settings: what is sent', () => {
       serverArgs: [],
       clientDebounceMs: 75,
       inlineCompletions: true,
+      inlineTrigger: 'automatic',
     });
-    const c = clientSettings(source({ path: ' /opt/quill ', serverArgs: ['-v', 3], clientDebounceMs: 99999, inlineCompletions: false }));
-    assert.deepStrictEqual(c, { path: '/opt/quill', serverArgs: ['-v'], clientDebounceMs: 5000, inlineCompletions: false });
+    const c = clientSettings(
+      source({ path: ' /opt/quill ', serverArgs: ['-v', 3], clientDebounceMs: 99999, inlineCompletions: false, inlineTrigger: 'manual' }),
+    );
+    assert.deepStrictEqual(c, {
+      path: '/opt/quill',
+      serverArgs: ['-v'],
+      clientDebounceMs: 5000,
+      inlineCompletions: false,
+      inlineTrigger: 'manual',
+    });
+    assert.strictEqual(clientSettings(source({ inlineTrigger: 'sometimes' })).inlineTrigger, 'automatic');
+  });
+
+  it('quill.inlineTrigger: package.json offers exactly the values the extension reads', () => {
+    const prop = manifestSettings().get('inlineTrigger') as { enum?: string[]; default?: unknown } | undefined;
+    assert.deepStrictEqual(prop?.enum, ['automatic', 'manual']);
+    assert.strictEqual(prop?.default, 'automatic');
   });
 
   it('a change sends only the changed keys; engine keys reload; path and unset threads restart', () => {

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { parseState } from '../../src/quillStatus';
+import { describeLastCompletion, parseState } from '../../src/quillStatus';
 import { StatusBar } from '../../src/status';
 import { test as vs } from '../mock/vscode';
 
@@ -48,6 +48,53 @@ describe('status bar', () => {
     assert.ok(bar.isBusy);
     other();
     assert.ok(!bar.isBusy);
+  });
+
+  it('the tooltip tells the last completion\'s latency and speed; a restart clears it', () => {
+    const bar = new StatusBar();
+    bar.setModel('qwen2.5-coder-0.5b-instruct-q4_k_m');
+    bar.setState({ kind: 'ready' });
+    assert.doesNotMatch(bar.tooltip, /Last completion/);
+    bar.setDetail(
+      describeLastCompletion({
+        prompt_tokens: 1240,
+        reused_tokens: 1203,
+        evaluated_tokens: 37,
+        generated_tokens: 24,
+        queue_ms: 2.4,
+        prompt_ms: 140.2,
+        generate_ms: 70,
+      }).join('\n'),
+    );
+    assert.match(bar.tooltip, /Last completion: 213 ms, 24 tokens at 342\.9 tokens\/s/);
+    assert.match(bar.tooltip, /prompt 1240 tokens \(1203 reused, 37 evaluated in 140 ms, 264 tokens\/s\); generating 70 ms; queued 2 ms/);
+    assert.match(bar.text, /sparkle/, 'the text stays short');
+    bar.setState({ kind: 'starting' });
+    assert.doesNotMatch(bar.tooltip, /Last completion/);
+  });
+
+  it('describeLastCompletion: none yet, and nothing generated', () => {
+    assert.deepStrictEqual(describeLastCompletion(null), []);
+    assert.deepStrictEqual(describeLastCompletion(undefined), []);
+    const [head] = describeLastCompletion({ prompt_tokens: 10, evaluated_tokens: 10, prompt_ms: 50, generated_tokens: 0, generate_ms: 0 });
+    assert.strictEqual(head, 'Last completion: 50 ms, 0 tokens');
+    assert.strictEqual(describeLastCompletion({ generated_tokens: 1, generate_ms: 10 })[0], 'Last completion: 10 ms, 1 token at 100.0 tokens/s');
+  });
+
+  it('an inference server that does not answer: "backend down", not a failed model', () => {
+    const bar = new StatusBar();
+    bar.setModel('qwen2.5-coder-0.5b-instruct-q4_k_m');
+    const state = parseState('failed: the inference server is unreachable: connection refused');
+    assert.deepStrictEqual(state, { kind: 'backend', reason: 'the inference server is unreachable: connection refused' });
+    bar.setState(state);
+    assert.match(bar.text, /backend down/);
+    assert.match(bar.tooltip, /is loaded, but the inference server is unreachable: connection refused/);
+    assert.match(bar.tooltip, /come back/);
+    assert.ok(vs.statusItems[0].backgroundColor);
+    assert.strictEqual(parseState('failed: the inference server refused the request: 401').kind, 'backend');
+    bar.setState(parseState('ready'));
+    assert.match(bar.text, /sparkle/);
+    assert.strictEqual(vs.statusItems[0].backgroundColor, undefined);
   });
 
   it('parses quill/status states', () => {

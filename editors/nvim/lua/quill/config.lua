@@ -1,0 +1,97 @@
+-- The options of require('quill').setup(), their defaults, and the server command they give.
+local M = {}
+
+---@class quill.Keymaps
+---@field accept string|false       accept the whole suggestion
+---@field accept_line string|false  accept the rest of the current line of it
+---@field accept_word string|false  accept the next word
+---@field dismiss string|false      hide it
+---@field next string|false         show the next of the server's ranked candidates
+---@field prev string|false         show the previous one
+---@field suggest string|false      ask now (without waiting for a change)
+
+---@class quill.Config
+---@field cmd string[]|string        the server command (a string: the binary; `serve` is added)
+---@field filetypes string[]         filetypes that start the server
+---@field settings table             sent as initializationOptions (see :h quill-settings)
+---@field trigger 'auto'|'manual'    ghost text as you type, or only on the `suggest` key
+---@field debounce_ms integer        wait after a keystroke before asking for ghost text
+---@field keymaps quill.Keymaps      Insert-mode keys; false turns one off
+---@field window 'float'|'split'|'vsplit'  where explanations open
+---@field progress boolean           echo the server's progress (model loading, long work)
+---@field virt_text_pos 'overlay'|'inline'  how the first line of ghost text is drawn
+---@field root_markers string[]      files that mark a project root
+M.defaults = {
+  cmd = { 'quill', 'serve' },
+  filetypes = { 'python', 'rust', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go' },
+  settings = {},
+  trigger = 'auto',
+  debounce_ms = 150,
+  keymaps = {
+    accept = '<M-l>',
+    accept_line = '<M-j>',
+    accept_word = '<M-w>',
+    dismiss = '<C-]>',
+    next = '<M-]>',
+    prev = '<M-[>',
+    suggest = '<M-\\>',
+  },
+  window = 'float',
+  progress = true,
+  virt_text_pos = 'overlay',
+  root_markers = { '.git', 'Cargo.toml', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod' },
+}
+
+--- The options in effect (the defaults until setup() runs).
+---@type quill.Config
+M.options = vim.deepcopy(M.defaults)
+
+--- Merges `opts` into the defaults and makes the result the options in effect.
+---@param opts? quill.Config
+---@return quill.Config
+function M.apply(opts)
+  opts = opts or {}
+  local options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+  if opts.filetypes then
+    options.filetypes = opts.filetypes -- a list replaces, not merges
+  end
+  if opts.cmd then
+    options.cmd = opts.cmd
+  end
+  if options.trigger ~= 'auto' and options.trigger ~= 'manual' then
+    require('quill.util').notify("trigger must be 'auto' or 'manual', not " .. vim.inspect(options.trigger)
+      .. "; using 'auto'", vim.log.levels.WARN)
+    options.trigger = 'auto'
+  end
+  M.options = options
+  return options
+end
+
+--- The server command as a list (a string option is the binary; `serve` is added).
+---@return string[]
+function M.server_cmd()
+  local cmd = M.options.cmd
+  if type(cmd) == 'string' then
+    return { cmd, 'serve' }
+  end
+  return cmd
+end
+
+--- The binary the server command runs (for :checkhealth and :QuillPull).
+function M.binary()
+  return M.server_cmd()[1]
+end
+
+--- The `model` server setting (a name or a GGUF path), or nil for the server's default.
+---@return string?
+function M.model()
+  local settings = M.options.settings or {}
+  local s = settings.quill or settings
+  local model = s.model
+  if type(model) == 'string' and vim.trim(model) ~= '' then
+    return vim.trim(model)
+  end
+  return nil
+end
+
+return M
