@@ -3,21 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use quill::bench::{mean, percentile};
 use quill::complete::{ContextFile, Input, finish, prepare};
 use quill::config::{CompletionConfig, Multiline};
 use quill::context::{Options as ContextOptions, Source};
-use quill::eval::tasks::SourceFile;
-use quill::eval::{
-    Kind, Rng, Task, TaskSet, build_tasks, corpus, edit_similarity, exact_match, sign_test,
-};
+use quill::eval::report::{Outcome, answer, paired, rows};
+use quill::eval::sources::{collect, collect_packages, default_source};
+use quill::eval::{Kind, Task, TaskSet, build_tasks, corpus, edit_similarity, exact_match};
 use quill::lang::Language;
 
 use super::{CompletionArgs, Loaded, ModelArgs, load_config};
@@ -141,176 +139,6 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
         }
     }
     Ok(c)
-}
-
-/// Where a language's tasks come from by default: code on every machine of this kind,
-/// written by other people.
-fn default_source(lang: Language) -> Result<PathBuf> {
-    match lang {
-        Language::Python => {
-            let out = std::process::Command::new("python3")
-                .args([
-                    "-c",
-                    "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
-                ])
-                .output()
-                .context("run python3 to find its standard library")?;
-            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        }
-        Language::Rust => {
-            let home = std::env::var_os("CARGO_HOME")
-                .map(PathBuf::from)
-                .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))
-                .context("no cargo home")?;
-            let src = home.join("registry").join("src");
-            let index = std::fs::read_dir(&src)
-                .with_context(|| format!("read {}", src.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .next()
-                .context("the cargo registry is empty")?;
-            Ok(index)
-        }
-        Language::JavaScript => {
-            let out = std::process::Command::new("npm")
-                .args(["root", "-g"])
-                .output()
-                .context("run npm to find its global packages")?;
-            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("npm"))
-        }
-        other => bail!("no default source for {}: pass --source DIR", other.name()),
-    }
-}
-
-/// Source files of `lang` under `root`, sampled by seed: reasonable sizes, no tests.
-fn collect(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<SourceFile> {
-    let mut paths = eligible(root, lang);
-    let mut rng = Rng::new(seed);
-    rng.shuffle(&mut paths);
-    paths.truncate(max_files);
-    read_sources(root, paths)
-}
-
-/// Whole packages for cross-file tasks: folders with at least two files of `lang`, sampled
-/// by seed, up to 8 files from each, about `max_files` files in all. Files sampled one by
-/// one rarely include two that depend on each other.
-fn collect_packages(root: &Path, lang: Language, max_files: usize, seed: u64) -> Vec<SourceFile> {
-    let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for p in eligible(root, lang) {
-        if let Some(dir) = p.parent() {
-            by_dir.entry(dir.to_path_buf()).or_default().push(p);
-        }
-    }
-    let mut dirs: Vec<Vec<PathBuf>> = by_dir.into_values().filter(|f| f.len() >= 2).collect();
-    let mut rng = Rng::new(seed ^ 0x5eed_c0de);
-    rng.shuffle(&mut dirs);
-    let mut paths = Vec::new();
-    for mut files in dirs {
-        if paths.len() >= max_files {
-            break;
-        }
-        rng.shuffle(&mut files);
-        files.truncate(8);
-        paths.extend(files);
-    }
-    read_sources(root, paths)
-}
-
-/// Every file of `lang` under `root` of a reasonable size, tests and vendored trees left
-/// out, sorted.
-fn eligible(root: &Path, lang: Language) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.filter_map(Result::ok) {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.is_dir() {
-                let skip = name.starts_with('.')
-                    || matches!(
-                        name.as_str(),
-                        "test"
-                            | "tests"
-                            | "testing"
-                            | "idlelib"
-                            | "lib2to3"
-                            | "site-packages"
-                            | "target"
-                            | "benches"
-                            | "examples"
-                    );
-                if !skip {
-                    stack.push(p);
-                }
-            } else if Language::from_path(&p) == Some(lang)
-                && (1_500..=24_000).contains(&meta.len())
-                && !name.starts_with("test")
-            {
-                paths.push(p);
-            }
-        }
-    }
-    paths.sort();
-    paths
-}
-
-fn read_sources(root: &Path, paths: Vec<PathBuf>) -> Vec<SourceFile> {
-    paths
-        .into_iter()
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
-            let group = rel
-                .parent()
-                .map(|g| g.display().to_string())
-                .unwrap_or_default();
-            Some(SourceFile {
-                path: rel.display().to_string(),
-                text,
-                group,
-            })
-        })
-        .collect()
-}
-
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct Row {
-    tasks: usize,
-    exact: f64,
-    similarity: f64,
-    parses: f64,
-    empty: f64,
-    p50_ms: f64,
-    p95_ms: f64,
-    prompt_tokens: f64,
-    /// Generated tokens per second of generation time, over the kind's tasks.
-    generate_tps: f64,
-    /// Draft tokens the model kept, over those it checked.
-    draft_accepted: f64,
-}
-
-struct Outcome {
-    kind: Kind,
-    exact: bool,
-    similarity: f64,
-    parses: bool,
-    empty: bool,
-    ms: f64,
-    prompt_tokens: f64,
-    timings: quill::engine::Timings,
-}
-
-/// What a completion is scored on: a whole line and a remainder are single-line answers,
-/// so only the first line counts.
-fn answer(kind: Kind, text: &str) -> String {
-    match kind {
-        Kind::Block => text.to_string(),
-        _ => text.lines().next().unwrap_or("").to_string(),
-    }
 }
 
 fn run_config(
@@ -457,53 +285,6 @@ fn task_context(
         ..defaults
     };
     quill::context::build(&current, t.offset, &others, &opts, &*loaded.counter)
-}
-
-fn rows(outcomes: &[Outcome]) -> BTreeMap<Kind, Row> {
-    let mut by: BTreeMap<Kind, Vec<&Outcome>> = BTreeMap::new();
-    for o in outcomes {
-        by.entry(o.kind).or_default().push(o);
-    }
-    by.into_iter()
-        .map(|(k, os)| {
-            let n = os.len() as f64;
-            let frac = |f: &dyn Fn(&Outcome) -> bool| os.iter().filter(|o| f(o)).count() as f64 / n;
-            let ms: Vec<f64> = os.iter().map(|o| o.ms).collect();
-            (
-                k,
-                Row {
-                    tasks: os.len(),
-                    exact: frac(&|o| o.exact),
-                    similarity: mean(&os.iter().map(|o| o.similarity).collect::<Vec<_>>()),
-                    parses: frac(&|o| o.parses),
-                    empty: frac(&|o| o.empty),
-                    p50_ms: percentile(&ms, 50.0),
-                    p95_ms: percentile(&ms, 95.0),
-                    prompt_tokens: mean(&os.iter().map(|o| o.prompt_tokens).collect::<Vec<_>>()),
-                    generate_tps: {
-                        let sum = |f: fn(&quill::engine::Timings) -> f64| {
-                            os.iter().map(|o| f(&o.timings)).sum::<f64>()
-                        };
-                        let ms = sum(|t| t.generate_ms);
-                        if ms > 0.0 {
-                            sum(|t| t.generated_tokens as f64) * 1000.0 / ms
-                        } else {
-                            0.0
-                        }
-                    },
-                    draft_accepted: {
-                        let drafted: u32 = os.iter().map(|o| o.timings.drafted_tokens).sum();
-                        let accepted: u32 = os.iter().map(|o| o.timings.accepted_tokens).sum();
-                        if drafted > 0 {
-                            accepted as f64 / drafted as f64
-                        } else {
-                            0.0
-                        }
-                    },
-                },
-            )
-        })
-        .collect()
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
@@ -714,38 +495,4 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How two configurations compare on the same tasks, one kind.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct Paired {
-    a_better: usize,
-    b_better: usize,
-    same: usize,
-    exact_only_a: usize,
-    exact_only_b: usize,
-    /// Two-sided sign test on the tasks where the two differ.
-    sign_p: f64,
-}
-
-/// Task-by-task comparison of two runs over the same tasks (same order).
-fn paired(a: &[Outcome], b: &[Outcome]) -> BTreeMap<Kind, Paired> {
-    let mut by: BTreeMap<Kind, Paired> = BTreeMap::new();
-    for (x, y) in a.iter().zip(b) {
-        let p = by.entry(x.kind).or_default();
-        let d = x.similarity - y.similarity;
-        if d > 1e-9 {
-            p.a_better += 1;
-        } else if d < -1e-9 {
-            p.b_better += 1;
-        } else {
-            p.same += 1;
-        }
-        p.exact_only_a += usize::from(x.exact && !y.exact);
-        p.exact_only_b += usize::from(y.exact && !x.exact);
-    }
-    for p in by.values_mut() {
-        p.sign_p = sign_test(p.a_better, p.b_better);
-    }
-    by
 }

@@ -4,10 +4,13 @@
 //! and the scores that compare completion configurations.
 //!
 //! Task building is deterministic (same files and seed, same tasks) and pure; running the
-//! tasks is the `quill eval` command's job.
+//! tasks (loading a model, the editor's completion path) is the `quill eval` command's
+//! job, which reports through [`report`].
 
 pub mod corpus;
+pub mod report;
 pub mod score;
+pub mod sources;
 pub mod tasks;
 
 pub use score::{edit_similarity, exact_match, sign_test};

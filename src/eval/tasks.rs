@@ -18,8 +18,9 @@ use super::Rng;
 use crate::context::symbols::{definitions, identifier_spans, identifiers, imports, module_name};
 use crate::lang::Language;
 
+/// Serialized as its name on the command line (`cross-file`), in every JSON output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Line,
     Remainder,

@@ -152,6 +152,36 @@ local GHOST = [[
   }
 ]]
 
+--- Records the requests the plugin sends (method, triggerKind) in _G.qreq of the child.
+local RECORD = [[
+  if not _G.qreq then
+    _G.qreq = {}
+    local client = vim.lsp.get_clients({ name = 'quill' })[1]
+    local request = client.request
+    client.request = function(self, method, params, handler, bufnr)
+      local kind = type(params) == 'table' and params.context and params.context.triggerKind or nil
+      table.insert(_G.qreq, { method = method, kind = kind })
+      return request(self, method, params, handler, bufnr)
+    end
+  end
+  return #_G.qreq
+]]
+
+--- The requests recorded since index `from` (RECORD's answer), of `method`.
+local function requests_since(c, from, method)
+  return c:lua([[
+    local out = {}
+    for i = ... + 1, #_G.qreq do
+      if _G.qreq[i].method == select(2, ...) then out[#out + 1] = _G.qreq[i].kind or 0 end
+    end
+    return out
+  ]], from, method)
+end
+
+local function statusline(c)
+  return c:lua([[return require('quill').statusline()]])
+end
+
 -- Tests ------------------------------------------------------------------------------------
 
 local tests = {}
@@ -507,6 +537,56 @@ tests.cycle = function()
   candidates(1)
 end
 
+--- The manual trigger: typing asks nothing; the ask-now key (<M-\>) does, as an invoked
+--- request; :QuillToggle off silences the key too; :QuillTrigger switches back.
+tests.manual = function()
+  local c = real_session()
+  local n0 = c:lua(RECORD)
+  c:cmd('QuillTrigger manual')
+  check(c:lua([[return require('quill.ghost').config.trigger]]) == 'manual', 'trigger not manual')
+  local row = find_line(c, 'return total / len')
+  c:lua([[vim.api.nvim_win_set_cursor(0, { ..., 0 })]], row)
+  c:input('O') -- above the return in mean()
+  c:type('count = ')
+  vim.wait(1500) -- ten times the debounce: in auto mode a request would have gone out
+  local sent = requests_since(c, n0, 'textDocument/inlineCompletion')
+  check(#sent == 0, 'typing sent %d inlineCompletion requests in manual mode', #sent)
+  check(c:lua(GHOST) == vim.NIL, 'ghost text without asking')
+  check(c:mode() == 'i', 'not in insert mode (mode %s)', c:mode())
+  local t = now_s()
+  c:input('<M-\\>')
+  local g = wait_for('ghost text after the ask-now key', 120, function()
+    return c:lua(GHOST)
+  end)
+  sent = requests_since(c, n0, 'textDocument/inlineCompletion')
+  log('  typing: no request; <M-\\>: %d request(s) (triggerKind %s), ghost text after %.1f s: %q', #sent,
+    table.concat(sent, ','), now_s() - t, g.text)
+  check(#sent == 1 and sent[1] == 1, 'expected one invoked request (triggerKind 1), got %s', vim.inspect(sent))
+  -- Typing on removes it and asks nothing.
+  c:type('n')
+  vim.wait(800)
+  check(c:lua(GHOST) == vim.NIL, 'ghost text left after typing on')
+  check(#requests_since(c, n0, 'textDocument/inlineCompletion') == 1, 'typing on sent a request in manual mode')
+  -- :QuillToggle (off) silences the key as well; on again, still manual.
+  c:cmd('QuillToggle')
+  c:input('<M-\\>')
+  vim.wait(500)
+  check(#requests_since(c, n0, 'textDocument/inlineCompletion') == 1, 'the key asked with ghost text off')
+  check(statusline(c):match(' %(off%)$'), 'status line with ghost text off: %s', statusline(c))
+  c:cmd('QuillToggle')
+  check(statusline(c):match(' %(manual%)$'), 'status line in manual mode: %s', statusline(c))
+  c:cmd('QuillTrigger') -- no argument: the other mode
+  check(c:lua([[return require('quill.ghost').config.trigger]]) == 'auto', ':QuillTrigger did not switch back to auto')
+  check(not statusline(c):find('manual', 1, true), 'status line still says manual: %s', statusline(c))
+  c:input('<Esc>')
+  wait_for('normal mode', 5, function()
+    return c:mode() == 'n'
+  end)
+  c:cmd('undo')
+  local errs = child_errors(c)
+  check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
+end
+
 --- :QuillExplain on a function opens a Markdown window with the explanation.
 tests.explain = function()
   local c = real_session()
@@ -562,6 +642,185 @@ tests.status = function()
   c:cmd('QuillStatus')
   local errs = child_errors(c)
   check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
+  if session_completed then
+    local line = wait_for('the status line with timings', 5, function()
+      local l = statusline(c)
+      return l:match('^quill: ready %d+ ms$') and l
+    end)
+    log('  statusline(): %s', line)
+  end
+end
+
+--- require('quill').statusline() against a fresh server: '' before one starts, starting or
+--- loading, ready, the last completion's latency after one, stopped; setup{ trigger =
+--- 'manual' } shows; calling it sends nothing.
+tests.statusline = function()
+  local c = Child.spawn()
+  local ok, err = pcall(function()
+    c:lua([[require('quill').setup({ settings = { model = ... }, trigger = 'manual' })]], model)
+    check(statusline(c) == '', 'before a server starts: %q', statusline(c))
+    -- What a status line would show, sampled every 20 ms from the start.
+    c:lua([[
+      _G.qlines = {}
+      local timer = vim.uv.new_timer()
+      _G.qtimer = timer
+      timer:start(0, 20, vim.schedule_wrap(function()
+        local l = require('quill').statusline()
+        if _G.qlines[#_G.qlines] ~= l then table.insert(_G.qlines, l) end
+      end))
+    ]])
+    open_sample(c, 'statusline.py')
+    wait_attached(c)
+    wait_for('quill: ready in the status line', 180, function()
+      return statusline(c):match('^quill: ready')
+    end)
+    local seen = c:lua([[_G.qtimer:stop(); return _G.qlines]])
+    log('  status lines while starting: %s', table.concat(vim.tbl_map(function(l)
+      return l == '' and "''" or l
+    end, seen), ' → '))
+    check(statusline(c) == 'quill: ready (manual)', 'ready, no completion yet: %q', statusline(c))
+    local before_ready = vim.tbl_filter(function(l)
+      return l:match('^quill: starting') or l:match('^quill: loading')
+    end, seen)
+    check(#before_ready > 0, 'no starting/loading state before ready: %s', vim.inspect(seen))
+    for _, l in ipairs(seen) do
+      check(not l:match('no model') and not l:match('failed'), 'status line said %q while starting', l)
+    end
+    -- A completion (asked for: manual trigger) puts its latency in the status line.
+    local row = find_line(c, 'return n')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., 0 })]], row)
+    c:input('o')
+    c:type('return f')
+    c:input('<M-\\>')
+    wait_for('ghost text', 120, function()
+      return c:lua(GHOST)
+    end)
+    local line = wait_for('the latency in the status line', 10, function()
+      local l = statusline(c)
+      return l:match('^quill: ready %d+ ms %(manual%)$') and l
+    end)
+    local lc = c:lua([[
+      local r = require('quill.util').request_sync(vim.lsp.get_clients({ name = 'quill' })[1], 'quill/status', vim.NIL, 5000)
+      local lc = r.result.lastCompletion
+      return (lc.queue_ms or 0) + (lc.prompt_ms or 0) + (lc.generate_ms or 0)
+    ]])
+    check(line == string.format('quill: ready %.0f ms (manual)', lc), '%q, but quill/status says %.0f ms', line, lc)
+    log('  after a completion: %s', line)
+    -- Cheap: a status line redraws often; calling it sends no request and takes no time.
+    local n0 = c:lua(RECORD)
+    local ms = c:lua([[
+      local t = vim.uv.hrtime()
+      for _ = 1, 2000 do require('quill').statusline() end
+      return (vim.uv.hrtime() - t) / 1e6
+    ]])
+    vim.wait(300)
+    local asked = requests_since(c, n0, 'quill/status')
+    check(#asked == 0, '2000 statusline() calls sent %d quill/status requests', #asked)
+    check(ms < 200, '2000 statusline() calls took %.0f ms', ms)
+    log('  2000 calls: %.1f ms, no requests', ms)
+    -- The server stops: the status line says so.
+    c:input('<Esc>')
+    c:lua([[for _, cl in ipairs(vim.lsp.get_clients({ name = 'quill' })) do cl:stop() end]])
+    wait_for('quill: stopped', 15, function()
+      return statusline(c) == 'quill: stopped'
+    end)
+    local errs = child_errors(c)
+    check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
+  end)
+  c:stop()
+  if not ok then
+    error(err, 0)
+  end
+end
+
+--- A `backend` that does not answer: the status line says "backend down" (the model, which
+--- only lends its vocabulary, is ready), and :QuillStatus the reason.
+tests.backend = function()
+  local c = Child.spawn()
+  local ok, err = pcall(function()
+    -- Port 9 (discard): nothing listens there.
+    c:lua([[require('quill').setup({ settings = { model = ..., backend = { url = 'http://127.0.0.1:9', api = 'llama-server', timeoutMs = 2000 } } })]], model)
+    open_sample(c, 'backend.py')
+    wait_attached(c)
+    -- (A warm-up may already have found the server down.)
+    local first = wait_for('the model (vocabulary) to load', 180, function()
+      local l = statusline(c)
+      return (l:match('^quill: ready') or l == 'quill: backend down') and l
+    end)
+    log('  first: %s', first)
+    local row = find_line(c, 'return n')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., 0 })]], row)
+    c:input('o')
+    c:type('return f')
+    c:input('<M-\\>')
+    wait_for('quill: backend down', 30, function()
+      return statusline(c) == 'quill: backend down'
+    end)
+    local st = c:lua([[
+      local r = require('quill.util').request_sync(vim.lsp.get_clients({ name = 'quill' })[1], 'quill/status', vim.NIL, 5000)
+      return r.result.state
+    ]])
+    log('  statusline(): quill: backend down (state %q)', st)
+    check(st:find('inference server', 1, true), 'quill/status state: %s', st)
+    c:input('<Esc>')
+  end)
+  c:stop()
+  if not ok then
+    error(err, 0)
+  end
+end
+
+--- :QuillPull runs `quill models pull` as a job: the configured model (already here: it
+--- says so quickly), a named one that does not exist (an error), a file path (nothing to
+--- pull); model names complete.
+tests.pull = function()
+  local c = Child.spawn()
+  local ok, err = pcall(function()
+    c:lua([[require('quill').setup({ settings = { model = ... } })]], model)
+    local function messages(from)
+      return c:lua([[
+        local out = {}
+        for i = ... + 1, #_G.quill_test_messages do
+          local m = _G.quill_test_messages[i]
+          out[#out + 1] = { msg = m.msg, level = m.level }
+        end
+        return out
+      ]], from)
+    end
+    local function wait_message(from, pattern)
+      return wait_for('a message matching ' .. pattern, 60, function()
+        for _, m in ipairs(messages(from)) do
+          if m.msg:find(pattern) then
+            return m
+          end
+        end
+      end)
+    end
+    local n0 = #c:lua([[return _G.quill_test_messages]])
+    c:cmd('QuillPull')
+    local m = wait_message(n0, 'is downloaded')
+    check(m.msg:find(model, 1, true) and m.level == vim.log.levels.INFO, 'pull: %s', vim.inspect(m))
+    local all = messages(n0)
+    check(all[1].msg:find('pulling ' .. model, 1, true), 'first message: %s', all[1].msg)
+    check(vim.iter(all):any(function(x) return x.msg:find('already present', 1, true) end),
+      "no line from quill models pull: %s", vim.inspect(all))
+    log('  :QuillPull → %s', table.concat(vim.tbl_map(function(x) return x.msg end, all), ' | '))
+    local n1 = #c:lua([[return _G.quill_test_messages]])
+    c:cmd('QuillPull no-such-model')
+    m = wait_message(n1, 'failed')
+    check(m.level == vim.log.levels.ERROR and m.msg:find('unknown model', 1, true), 'bad name: %s', vim.inspect(m))
+    log('  :QuillPull no-such-model → %s', m.msg:sub(1, 100))
+    local n2 = #c:lua([[return _G.quill_test_messages]])
+    c:cmd('QuillPull /tmp/some/model.gguf')
+    m = wait_message(n2, 'nothing to pull')
+    check(m.level == vim.log.levels.WARN, 'a path: %s', vim.inspect(m))
+    local names = c:lua([[return vim.fn.getcompletion('QuillPull qwen', 'cmdline')]])
+    check(vim.tbl_contains(names, model), 'completion: %s', vim.inspect(names))
+  end)
+  c:stop()
+  if not ok then
+    error(err, 0)
+  end
 end
 
 --- (optional) :QuillReview publishes diagnostics with source quill, or says there are none.
@@ -675,7 +934,7 @@ end
 
 -- Runner -----------------------------------------------------------------------------------
 
-local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'explain', 'status' }
+local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'manual', 'explain', 'status', 'statusline', 'backend', 'pull' }
 local optional = { 'review', 'refactor', 'codeaction' } -- slow (a model answer each): by name only
 local selected = (#_G.arg > 0) and _G.arg or order
 if #_G.arg == 1 and _G.arg[1] == 'all' then
