@@ -87,7 +87,7 @@ impl EngineConfig {
 pub const DEFAULT_CONTEXT_SIZE: u32 = 4096;
 
 /// Physical cores: on SMT machines, extra logical threads slow llama.cpp's matrix kernels
-/// down rather than up (measured here: 25.8 tok/s at 4 threads vs 47.0 at 2 on 2 cores).
+/// down rather than up (BENCHMARKS.md, "Defaults decided by a measurement").
 pub fn default_threads() -> usize {
     num_cpus::get_physical().max(1)
 }

@@ -16,8 +16,8 @@ pub const MAX_CHECKED_BYTES: usize = 1 << 20;
 
 /// How long a parse may take before it is given up. Real files of up to
 /// [`MAX_CHECKED_BYTES`] parse in milliseconds; some shapes make a grammar's scanner
-/// quadratic (tree-sitter-python on thousands of comment lines after an indented block:
-/// 50 s for 32,000 lines in a release build), and a parse runs while edits wait.
+/// quadratic (tree-sitter-python on thousands of comment lines after an indented block;
+/// BENCHMARKS.md, "Defaults decided by a measurement"), and a parse runs while edits wait.
 pub const PARSE_BUDGET: Duration = Duration::from_millis(500);
 
 /// Parses `text` as `lang`, reusing `old` (already edited to match) when given; `None`

@@ -1,16 +1,16 @@
 //! Batch generation: many tasks through one loaded model (`quill batch`).
 //!
 //! Input is JSON Lines (`tasks`), output JSON Lines (`output`), and the work goes through
-//! the engine's multi-sequence batching (`BatchSource`, `source`): `--parallel N` tasks
+//! the engine's multi-sequence batching (the engine's `BatchSource`, fed by `feed`): `--parallel N` tasks
 //! decode together, one `llama_decode` per step.
 //!
 //! Inputs are read with caps (`input`): an over-long line or a `file` task naming a FIFO,
 //! a device or a huge file gets an error record, and the rest of the batch goes on. A
 //! record that cannot be written ends the run at once.
 
+pub mod feed;
 pub mod input;
 pub mod output;
-pub mod source;
 pub mod tasks;
 
 use std::collections::HashSet;
@@ -22,9 +22,9 @@ use anyhow::Result;
 
 use crate::engine::{CancelReason, CancelToken, Engine, EngineError, ModelInfo};
 use crate::tokenizer::Counter;
+pub use feed::BatchSettings;
 pub use input::Input;
 use output::{Record, Sink};
-pub use source::Settings;
 
 /// What a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -49,7 +49,7 @@ pub fn run(
     output: &Path,
     resume: bool,
     parallel: usize,
-    settings: Settings,
+    settings: BatchSettings,
     on_record: impl FnMut(&Record, usize),
 ) -> Result<Summary> {
     let done = if resume {
@@ -73,7 +73,7 @@ fn run_into(
     mut sink: Sink,
     done: &HashSet<String>,
     parallel: usize,
-    settings: Settings,
+    settings: BatchSettings,
     mut on_record: impl FnMut(&Record, usize),
 ) -> Result<Summary> {
     let started = std::time::Instant::now();
@@ -102,7 +102,7 @@ fn run_into(
         write(&Record::error(b.id, b.line, b.error), &mut summary)?;
     }
     let (tx, rx) = mpsc::channel();
-    let source = source::Source::new(tasks, info, counter, settings, tx);
+    let source = feed::TaskFeed::new(tasks, info, counter, settings, tx);
     let cancel = CancelToken::new();
     // The engine thread runs the batch; this thread writes records as they come.
     let result = std::thread::scope(|scope| -> Result<Result<(), EngineError>> {

@@ -3,8 +3,8 @@ use crate::config::CompletionConfig;
 use crate::engine::fake::FakeBackend;
 use crate::tokenizer::ApproxCounter;
 
-fn settings() -> Settings {
-    Settings {
+fn settings() -> BatchSettings {
+    BatchSettings {
         completion: CompletionConfig::default(),
         max_tokens_instruction: 256,
         temperature: 0.0,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use quill::batch::{self, Input, Settings};
+use quill::batch::{self, BatchSettings, Input};
 
 use super::{CompletionArgs, ModelArgs, load_config};
 
@@ -72,7 +72,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         anyhow::bail!("--candidates above 1 needs the in-process engine (not --backend)");
     }
     let loaded = load_config(cfg)?;
-    let settings = Settings {
+    let settings = BatchSettings {
         completion: args.completion.config(),
         max_tokens_instruction: args.completion.max_tokens.unwrap_or(512),
         temperature: args.temperature,

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use quill::bench::{mean, percentile, typing_steps};
-use quill::complete::{Input, finish, prepare};
+use quill::complete::{Input, RunOptions, run_blocking};
 use quill::engine::{Piece, Request};
 use quill::text::LineIndex;
 
@@ -180,12 +180,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         let mut input = Input::new(&step.text, step.offset);
         input.language = language;
         input.path = Some(&path);
-        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info)?;
-        let mut req = prepared.request(&cfg, Some("bench".into()));
-        req.reuse_cache = reuse;
-        req.shift_suffix = shift;
-        let out = engine.generate_blocking(req)?;
-        Ok(finish(&input, &prepared, out, cfg.syntax_check))
+        let opts = RunOptions {
+            key: Some("bench".into()),
+            reuse_cache: reuse,
+            shift_suffix: shift,
+        };
+        Ok(run_blocking(engine, &input, &cfg, &*loaded.counter, &opts)?.completion)
     };
 
     // Cold first completion: an empty cache, as right after the server starts.

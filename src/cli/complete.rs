@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use quill::complete::{Input, complete_blocking, prepare};
+use quill::complete::{Input, RunOptions, run_blocking};
 use quill::lang::Language;
 use quill::text::{Encoding, LineIndex};
 
@@ -108,11 +108,17 @@ pub fn run(args: CompleteArgs) -> Result<ExitCode> {
     let mut input = Input::new(&text, offset);
     input.language = language;
     input.path = Some(&path_str);
+    let run = run_blocking(
+        &loaded.engine,
+        &input,
+        &cfg,
+        &*loaded.counter,
+        &RunOptions::default(),
+    )?;
     if args.show_prompt {
-        let prepared = prepare(&input, &cfg, &*loaded.counter, &loaded.info)?;
-        eprintln!("{}", quill::engine::render::render(&prepared.prompt));
+        eprintln!("{}", quill::engine::render::render(&run.prepared.prompt));
     }
-    let completion = complete_blocking(&loaded.engine, &input, &cfg, &*loaded.counter, None)?;
+    let completion = run.completion;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut v = serde_json::to_value(&completion)?;

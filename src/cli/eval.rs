@@ -10,12 +10,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use quill::complete::{ContextFile, Input, finish, prepare};
+use quill::complete::{ContextFile, Input, RunOptions, run_blocking};
 use quill::config::{CompletionConfig, Multiline};
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::report::{Outcome, answer, paired, rows};
 use quill::eval::sources::{collect, collect_packages, default_source};
-use quill::eval::{Kind, Task, TaskSet, build_tasks, corpus, edit_similarity, exact_match};
+use quill::eval::{EvalTask, TaskKind, TaskSet, build_tasks, corpus, edit_similarity, exact_match};
 use quill::lang::Language;
 
 use super::{CompletionArgs, Loaded, ModelArgs, load_config};
@@ -236,21 +236,24 @@ fn run_one(
     input: &Input<'_>,
     cfg: &Config,
 ) -> Result<(quill::complete::Completion, Vec<quill::engine::Piece>)> {
-    let prepared = prepare(input, &cfg.completion, &*loaded.counter, &loaded.info)?;
-    let mut req = prepared.request(&cfg.completion, None);
-    req.shift_suffix = cfg.shift;
-    let out = loaded.engine.generate_blocking(req)?;
-    let prompt = prepared.prompt.clone();
-    Ok((
-        finish(input, &prepared, out, cfg.completion.syntax_check),
-        prompt,
-    ))
+    let opts = RunOptions {
+        shift_suffix: cfg.shift,
+        ..RunOptions::default()
+    };
+    let run = run_blocking(
+        &loaded.engine,
+        input,
+        &cfg.completion,
+        &*loaded.counter,
+        &opts,
+    )?;
+    Ok((run.completion, run.prepared.prompt))
 }
 
 fn task_context(
     set: &TaskSet,
     trees: &[Option<tree_sitter::Tree>],
-    t: &Task,
+    t: &EvalTask,
     loaded: &Loaded,
     cfg: &Config,
 ) -> Vec<ContextFile> {
@@ -299,10 +302,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             c.language.name()
         );
     }
-    let kinds: Vec<Kind> = args
+    let kinds: Vec<TaskKind> = args
         .kinds
         .iter()
-        .map(|k| Kind::from_name(k).with_context(|| format!("unknown task kind {k:?}")))
+        .map(|k| TaskKind::from_name(k).with_context(|| format!("unknown task kind {k:?}")))
         .collect::<Result<_>>()?;
     let root = match (&args.source, corpus) {
         (Some(s), _) => s.clone(),
@@ -313,18 +316,18 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("no {} files found under {}", lang.name(), root.display());
     }
-    let single: Vec<Kind> = kinds
+    let single: Vec<TaskKind> = kinds
         .iter()
         .copied()
-        .filter(|k| *k != Kind::CrossFile)
+        .filter(|k| *k != TaskKind::CrossFile)
         .collect();
     let mut set = build_tasks(files, lang, &single, args.tasks, args.seed);
-    if kinds.contains(&Kind::CrossFile) {
+    if kinds.contains(&TaskKind::CrossFile) {
         let packages = collect_packages(&root, lang, args.files, args.seed);
         set.append(build_tasks(
             packages,
             lang,
-            &[Kind::CrossFile],
+            &[TaskKind::CrossFile],
             args.tasks,
             args.seed,
         ));

@@ -55,7 +55,7 @@ pub fn run(args: FillArgs) -> Result<ExitCode> {
         let mut input = Input::new(opened, cursor);
         input.language = language;
         input.path = Some(&path);
-        let c = complete_blocking(&loaded.engine, &input, &cfg, &*loaded.counter, None)?;
+        let c = complete_blocking(&loaded.engine, &input, &cfg, &*loaded.counter)?;
         let t = c.timings;
         eprintln!(
             "  hole {n}: {} line(s), {} prompt tokens ({} reused), {} generated, {:.0} ms",

@@ -1,8 +1,8 @@
 //! The completion pipeline, shared by the CLI, the language server, batch and eval:
 //! position → token-budgeted FIM prompt → engine → post-processing → syntax check.
 //!
-//! [`prepare`] and [`finish`] are pure; only [`complete`] and [`complete_blocking`] talk
-//! to the engine. Callers that run many prompts at once (batch) use the two halves.
+//! [`prepare`] and [`finish`] are pure; [`run_blocking`] runs both around the engine, and
+//! the server's `suggest` does the same with its suggestion cache. Callers that run many prompts at once (batch) use the two halves.
 
 pub mod budget;
 pub mod cache;
@@ -399,32 +399,67 @@ fn candidates(text: &str, shape: &Shape) -> Vec<String> {
     out
 }
 
-/// Runs the whole pipeline on `engine`, waiting for the model if it is still loading.
-pub async fn complete(
+/// How a completion request runs beyond its prompt: what the CLI, `quill bench` and
+/// `quill eval` vary (the server sets the same fields through `suggest`).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Requests with the same key supersede each other (one per editor document);
+    /// `None` never supersedes.
+    pub key: Option<String>,
+    /// Keep the common prefix in the model's KV cache (false: evaluate the prompt afresh).
+    pub reuse_cache: bool,
+    /// Also keep the suffix's cells after an edit, moved (what the server does while the
+    /// user types).
+    pub shift_suffix: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            key: None,
+            reuse_cache: true,
+            shift_suffix: false,
+        }
+    }
+}
+
+/// A completion with the prompt it was made from.
+#[derive(Debug)]
+pub struct Completed {
+    pub completion: Completion,
+    pub prepared: Prepared,
+}
+
+/// Runs the whole pipeline on `engine` (prepare → generate → finish), waiting for the model
+/// if it is still loading. The one entry point for callers outside an async runtime: the
+/// CLI's `complete` and `fill`, `quill bench` and `quill eval`.
+pub fn run_blocking(
     engine: &Engine,
     input: &Input<'_>,
     cfg: &CompletionConfig,
     counter: &dyn CountTokens,
-    key: Option<String>,
-) -> Result<Completion, CompleteError> {
-    let info = engine.ready().await?;
+    opts: &RunOptions,
+) -> Result<Completed, CompleteError> {
+    let info = engine.ready_blocking()?;
     let prepared = prepare(input, cfg, counter, &info)?;
-    let output = engine.generate(prepared.request(cfg, key)).await?;
-    Ok(finish(input, &prepared, output, cfg.syntax_check))
+    let mut req = prepared.request(cfg, opts.key.clone());
+    req.reuse_cache = opts.reuse_cache;
+    req.shift_suffix = opts.shift_suffix;
+    let output = engine.generate_blocking(req)?;
+    Ok(Completed {
+        completion: finish(input, &prepared, output, cfg.syntax_check),
+        prepared,
+    })
 }
 
-/// [`complete`] for callers outside an async runtime.
+/// [`run_blocking`] with the default options, the completion alone.
 pub fn complete_blocking(
     engine: &Engine,
     input: &Input<'_>,
     cfg: &CompletionConfig,
     counter: &dyn CountTokens,
-    key: Option<String>,
 ) -> Result<Completion, CompleteError> {
-    let info = engine.ready_blocking()?;
-    let prepared = prepare(input, cfg, counter, &info)?;
-    let output = engine.generate_blocking(prepared.request(cfg, key))?;
-    Ok(finish(input, &prepared, output, cfg.syntax_check))
+    run_blocking(engine, input, cfg, counter, &RunOptions::default()).map(|c| c.completion)
 }
 
 #[cfg(test)]
@@ -445,7 +480,6 @@ mod tests {
             &input,
             &CompletionConfig::default(),
             &ApproxCounter,
-            None,
         )
         .unwrap()
     }
@@ -519,7 +553,6 @@ mod tests {
             &input,
             &CompletionConfig::default(),
             &ApproxCounter,
-            None,
         )
         .unwrap_err();
         assert!(matches!(err, CompleteError::BadPosition { .. }));

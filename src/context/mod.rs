@@ -87,7 +87,7 @@ impl Default for Options {
 
 /// One piece of context before it is grouped by file.
 #[derive(Debug, Clone)]
-struct Piece {
+struct Excerpt {
     path: String,
     /// Byte offset in its file, to keep pieces in source order.
     start: usize,
@@ -148,7 +148,7 @@ pub fn build(
         .map(|(_, text)| identifiers(text).into_keys().collect())
         .collect();
 
-    let mut candidates: Vec<(f32, Piece)> = Vec::new();
+    let mut candidates: Vec<(f32, Excerpt)> = Vec::new();
     for src in &others {
         let (Some(lang), Some(tree)) = (src.language, src.tree) else {
             continue;
@@ -210,7 +210,7 @@ pub fn build(
             };
             candidates.push((
                 score,
-                Piece {
+                Excerpt {
                     path: src.path.to_string(),
                     start: def.start,
                     text,
@@ -225,7 +225,7 @@ pub fn build(
     let query = tail_lines(&current.text[..offset], opts.snippet_lines * 2);
     let query_ids: HashSet<String> = identifiers(query).into_keys().collect();
     if query_ids.len() >= 3 {
-        let mut snippets: Vec<(f32, Piece)> = Vec::new();
+        let mut snippets: Vec<(f32, Excerpt)> = Vec::new();
         for src in others.iter().filter(|s| s.recency > 0) {
             snippets.extend(similar_snippets(src, &query_ids, opts));
         }
@@ -234,7 +234,7 @@ pub fn build(
     }
 
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut chosen: Vec<Piece> = Vec::new();
+    let mut chosen: Vec<Excerpt> = Vec::new();
     let mut used = 0;
     for (_, piece) in candidates {
         if chosen
@@ -297,14 +297,14 @@ pub fn preamble(
     out
 }
 
-fn overlaps(a: &Piece, b: &Piece) -> bool {
+fn overlaps(a: &Excerpt, b: &Excerpt) -> bool {
     let (a0, a1) = (a.start, a.start + a.text.len());
     let (b0, b1) = (b.start, b.start + b.text.len());
     a0 < b1 && b0 < a1
 }
 
-fn dedup_nested(candidates: &mut Vec<(f32, Piece)>) {
-    let snapshot: Vec<Piece> = candidates.iter().map(|(_, p)| p.clone()).collect();
+fn dedup_nested(candidates: &mut Vec<(f32, Excerpt)>) {
+    let snapshot: Vec<Excerpt> = candidates.iter().map(|(_, p)| p.clone()).collect();
     candidates.retain(|(_, p)| {
         !snapshot.iter().any(|o| {
             o.path == p.path
@@ -316,8 +316,8 @@ fn dedup_nested(candidates: &mut Vec<(f32, Piece)>) {
 }
 
 /// Groups pieces into one context file per path, pieces in source order, files by path.
-fn group(pieces: Vec<Piece>) -> Vec<ContextFile> {
-    let mut by_path: BTreeMap<String, Vec<Piece>> = BTreeMap::new();
+fn group(pieces: Vec<Excerpt>) -> Vec<ContextFile> {
+    let mut by_path: BTreeMap<String, Vec<Excerpt>> = BTreeMap::new();
     for p in pieces {
         by_path.entry(p.path.clone()).or_default().push(p);
     }
@@ -348,7 +348,7 @@ fn similar_snippets(
     src: &Source<'_>,
     query: &HashSet<String>,
     opts: &Options,
-) -> Vec<(f32, Piece)> {
+) -> Vec<(f32, Excerpt)> {
     let lines: Vec<(usize, &str)> = src
         .text
         .split_inclusive('\n')
@@ -372,7 +372,7 @@ fn similar_snippets(
         if score >= opts.min_similarity {
             out.push((
                 score + (src.recency.min(100) as f32) / 1000.0,
-                Piece {
+                Excerpt {
                     path: src.path.to_string(),
                     start,
                     text,

@@ -30,13 +30,13 @@ pub enum EngineState {
     Stopped,
 }
 
-struct Job {
-    work: Work,
+struct Queued {
+    work: Payload,
     cancel: CancelToken,
     submitted: Instant,
 }
 
-enum Work {
+enum Payload {
     Single {
         req: Request,
         reply: oneshot::Sender<Result<Output, EngineError>>,
@@ -49,35 +49,35 @@ enum Work {
     },
 }
 
-impl Job {
+impl Queued {
     fn key(&self) -> Option<&str> {
         match &self.work {
-            Work::Single { req, .. } => req.key.as_deref(),
-            Work::Batch { .. } => None,
+            Payload::Single { req, .. } => req.key.as_deref(),
+            Payload::Batch { .. } => None,
         }
     }
 
     fn priority(&self) -> Priority {
         match &self.work {
-            Work::Single { req, .. } => effective(req.priority, req.waiting.as_ref()),
-            Work::Batch { .. } => Priority::Interactive,
+            Payload::Single { req, .. } => effective(req.priority, req.waiting.as_ref()),
+            Payload::Batch { .. } => Priority::Interactive,
         }
     }
 
     fn waiting(&self) -> Option<Waiting> {
         match &self.work {
-            Work::Single { req, .. } => req.waiting.clone(),
-            Work::Batch { .. } => None,
+            Payload::Single { req, .. } => req.waiting.clone(),
+            Payload::Batch { .. } => None,
         }
     }
 
     /// Answers the job with an error without running it.
     fn refuse(self, err: EngineError) {
         match self.work {
-            Work::Single { reply, .. } => {
+            Payload::Single { reply, .. } => {
                 let _ = reply.send(Err(err));
             }
-            Work::Batch { reply, .. } => {
+            Payload::Batch { reply, .. } => {
                 let _ = reply.send(Err(err));
             }
         }
@@ -109,7 +109,7 @@ fn effective(priority: Priority, waiting: Option<&Waiting>) -> Priority {
 
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Queued>,
     running: Option<Running>,
     shutdown: bool,
     /// Set when the model failed to load: every request gets this error.
@@ -194,7 +194,7 @@ impl Starter {
     /// The model could not be loaded: every pending and future request gets `message`.
     pub fn fail(self, message: String) {
         tracing::error!("model load failed: {message}");
-        let jobs: Vec<Job> = {
+        let jobs: Vec<Queued> = {
             let mut q = self.shared.lock();
             q.failed = Some(message.clone());
             q.jobs.drain(..).collect()
@@ -236,7 +236,7 @@ impl Starter {
             let queue_ms = ms_since(job.submitted);
             let started = Instant::now();
             match job.work {
-                Work::Single { mut req, reply } => {
+                Payload::Single { mut req, reply } => {
                     let result = job
                         .cancel
                         .check()
@@ -253,7 +253,7 @@ impl Starter {
                         out
                     }));
                 }
-                Work::Batch {
+                Payload::Batch {
                     mut source,
                     parallel,
                     reply,
@@ -272,7 +272,7 @@ impl Starter {
 }
 
 /// The index of the job to run next: the oldest interactive one, else the oldest.
-fn next_job(jobs: &VecDeque<Job>) -> Option<usize> {
+fn next_job(jobs: &VecDeque<Queued>) -> Option<usize> {
     jobs.iter()
         .position(|j| j.priority() == Priority::Interactive)
         .or(if jobs.is_empty() { None } else { Some(0) })
@@ -397,8 +397,8 @@ impl Engine {
         if req.priority == Priority::Interactive {
             preempt_background(&mut q);
         }
-        q.jobs.push_back(Job {
-            work: Work::Single { req, reply: tx },
+        q.jobs.push_back(Queued {
+            work: Payload::Single { req, reply: tx },
             cancel,
             submitted: Instant::now(),
         });
@@ -431,8 +431,8 @@ impl Engine {
             if let Some(msg) = &q.failed {
                 return Err(EngineError::LoadFailed(msg.clone()));
             }
-            q.jobs.push_back(Job {
-                work: Work::Batch {
+            q.jobs.push_back(Queued {
+                work: Payload::Batch {
                     source,
                     parallel,
                     reply: tx,

@@ -14,7 +14,7 @@ pub mod sources;
 pub mod tasks;
 
 pub use score::{edit_similarity, exact_match, sign_test};
-pub use tasks::{Kind, Task, TaskSet, build_tasks};
+pub use tasks::{EvalTask, TaskKind, TaskSet, build_tasks};
 
 /// A small deterministic random number generator (SplitMix64): task sampling must not
 /// depend on a crate's algorithm changing between versions.

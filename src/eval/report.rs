@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Kind, sign_test};
+use super::{TaskKind, sign_test};
 use crate::bench::{mean, percentile};
 use crate::engine::Timings;
 
@@ -27,7 +27,7 @@ pub struct Row {
 
 /// How one task went.
 pub struct Outcome {
-    pub kind: Kind,
+    pub kind: TaskKind,
     pub exact: bool,
     pub similarity: f64,
     pub parses: bool,
@@ -39,16 +39,16 @@ pub struct Outcome {
 
 /// What a completion is scored on: a whole line and a remainder are single-line answers,
 /// so only the first line counts.
-pub fn answer(kind: Kind, text: &str) -> String {
+pub fn answer(kind: TaskKind, text: &str) -> String {
     match kind {
-        Kind::Block => text.to_string(),
+        TaskKind::Block => text.to_string(),
         _ => text.lines().next().unwrap_or("").to_string(),
     }
 }
 
 /// Scores per task kind.
-pub fn rows(outcomes: &[Outcome]) -> BTreeMap<Kind, Row> {
-    let mut by: BTreeMap<Kind, Vec<&Outcome>> = BTreeMap::new();
+pub fn rows(outcomes: &[Outcome]) -> BTreeMap<TaskKind, Row> {
+    let mut by: BTreeMap<TaskKind, Vec<&Outcome>> = BTreeMap::new();
     for o in outcomes {
         by.entry(o.kind).or_default().push(o);
     }
@@ -106,8 +106,8 @@ pub struct Paired {
 }
 
 /// Task-by-task comparison of two runs over the same tasks (same order).
-pub fn paired(a: &[Outcome], b: &[Outcome]) -> BTreeMap<Kind, Paired> {
-    let mut by: BTreeMap<Kind, Paired> = BTreeMap::new();
+pub fn paired(a: &[Outcome], b: &[Outcome]) -> BTreeMap<TaskKind, Paired> {
+    let mut by: BTreeMap<TaskKind, Paired> = BTreeMap::new();
     for (x, y) in a.iter().zip(b) {
         let p = by.entry(x.kind).or_default();
         let d = x.similarity - y.similarity;
@@ -131,7 +131,7 @@ pub fn paired(a: &[Outcome], b: &[Outcome]) -> BTreeMap<Kind, Paired> {
 mod tests {
     use super::*;
 
-    fn outcome(kind: Kind, similarity: f64, ms: f64) -> Outcome {
+    fn outcome(kind: TaskKind, similarity: f64, ms: f64) -> Outcome {
         Outcome {
             kind,
             exact: similarity == 1.0,
@@ -151,18 +151,18 @@ mod tests {
     #[test]
     fn rows_score_each_kind_apart() {
         let r = rows(&[
-            outcome(Kind::Line, 1.0, 100.0),
-            outcome(Kind::Line, 0.0, 300.0),
-            outcome(Kind::Block, 0.5, 50.0),
+            outcome(TaskKind::Line, 1.0, 100.0),
+            outcome(TaskKind::Line, 0.0, 300.0),
+            outcome(TaskKind::Block, 0.5, 50.0),
         ]);
-        let line = &r[&Kind::Line];
+        let line = &r[&TaskKind::Line];
         assert_eq!(line.tasks, 2);
         assert_eq!(line.exact, 0.5);
         assert_eq!(line.empty, 0.5);
         assert_eq!(line.similarity, 0.5);
         assert_eq!(line.generate_tps, 20.0);
         assert_eq!(line.draft_accepted, 0.0);
-        assert_eq!(r[&Kind::Block].tasks, 1);
+        assert_eq!(r[&TaskKind::Block].tasks, 1);
         let json = serde_json::to_value(&r).unwrap();
         assert!(
             json.get("line").is_some() && json.get("block").is_some(),
@@ -173,23 +173,23 @@ mod tests {
     #[test]
     fn paired_counts_who_won_each_task() {
         let a = [
-            outcome(Kind::Line, 1.0, 1.0),
-            outcome(Kind::Line, 0.4, 1.0),
-            outcome(Kind::Line, 0.2, 1.0),
-            outcome(Kind::CrossFile, 0.3, 1.0),
+            outcome(TaskKind::Line, 1.0, 1.0),
+            outcome(TaskKind::Line, 0.4, 1.0),
+            outcome(TaskKind::Line, 0.2, 1.0),
+            outcome(TaskKind::CrossFile, 0.3, 1.0),
         ];
         let b = [
-            outcome(Kind::Line, 0.5, 1.0),
-            outcome(Kind::Line, 0.4, 1.0),
-            outcome(Kind::Line, 0.9, 1.0),
-            outcome(Kind::CrossFile, 1.0, 1.0),
+            outcome(TaskKind::Line, 0.5, 1.0),
+            outcome(TaskKind::Line, 0.4, 1.0),
+            outcome(TaskKind::Line, 0.9, 1.0),
+            outcome(TaskKind::CrossFile, 1.0, 1.0),
         ];
         let p = paired(&a, &b);
-        let line = &p[&Kind::Line];
+        let line = &p[&TaskKind::Line];
         assert_eq!((line.a_better, line.b_better, line.same), (1, 1, 1));
         assert_eq!((line.exact_only_a, line.exact_only_b), (1, 0));
         assert_eq!(line.sign_p, 1.0);
-        assert_eq!(p[&Kind::CrossFile].exact_only_b, 1);
+        assert_eq!(p[&TaskKind::CrossFile].exact_only_b, 1);
         // Kinds are keyed by their command-line names in JSON.
         let json = serde_json::to_value(&p).unwrap();
         assert!(json.get("cross-file").is_some(), "{json}");
@@ -197,8 +197,8 @@ mod tests {
 
     #[test]
     fn only_the_first_line_of_a_line_answer_counts() {
-        assert_eq!(answer(Kind::Line, "a\nb"), "a");
-        assert_eq!(answer(Kind::WholeLine, "a\nb"), "a");
-        assert_eq!(answer(Kind::Block, "a\nb"), "a\nb");
+        assert_eq!(answer(TaskKind::Line, "a\nb"), "a");
+        assert_eq!(answer(TaskKind::WholeLine, "a\nb"), "a");
+        assert_eq!(answer(TaskKind::Block, "a\nb"), "a\nb");
     }
 }

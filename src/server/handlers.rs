@@ -57,7 +57,7 @@ impl Server {
     }
 
     async fn explain_request(&self, params: Value) -> Result<Value> {
-        let work = super::assist::Work {
+        let work = super::assist::ActionData {
             action: "explain".into(),
             uri: serde_json::from_value(params["textDocument"]["uri"].clone())
                 .map_err(|e| super::completion::invalid_params(format!("textDocument.uri: {e}")))?,
@@ -312,7 +312,7 @@ impl LanguageServer for Server {
         self.state.contexts.remove(&uri);
         self.state.shown.remove(&uri);
         self.state.last_edit.remove(&uri);
-        self.state.generation.remove(&uri);
+        self.state.turns.remove(&uri);
         if self.state.reviews.has(&uri) {
             self.state.reviews.forget(&uri);
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
@@ -336,7 +336,7 @@ impl LanguageServer for Server {
             at.min(snap.text.len()),
             self.state.encoding(),
         );
-        let work = super::assist::Work {
+        let work = super::assist::ActionData {
             action: "review".into(),
             uri,
             version: None,

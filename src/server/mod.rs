@@ -67,7 +67,7 @@ pub struct State {
     pub versioned_edits: RwLock<bool>,
     /// Per document: a counter bumped by every completion request and edit, so a debounced
     /// request or a warm-up can tell it has been overtaken.
-    pub generation: DashMap<Uri, u64>,
+    pub turns: DashMap<Uri, u64>,
     /// The document the user last opened, edited or asked about: the one a warm-up may
     /// fill the model's cache for (there is one cache; warming another file would evict
     /// this one's prompt).
@@ -107,7 +107,7 @@ impl State {
             progress_supported: RwLock::new(false),
             inline_supported: RwLock::new(false),
             versioned_edits: RwLock::new(false),
-            generation: DashMap::new(),
+            turns: DashMap::new(),
             focus: Default::default(),
             last_edit: DashMap::new(),
             disk: nearby::DiskCache::default(),
@@ -138,9 +138,9 @@ impl State {
         self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Bumps and returns the document's generation.
+    /// Bumps and returns the document's turn.
     pub fn bump(&self, uri: &Uri) -> u64 {
-        let mut g = self.generation.entry(uri.clone()).or_insert(0);
+        let mut g = self.turns.entry(uri.clone()).or_insert(0);
         *g += 1;
         *g
     }
@@ -158,8 +158,8 @@ impl State {
             == Some(uri)
     }
 
-    pub fn current_generation(&self, uri: &Uri) -> u64 {
-        self.generation.get(uri).map_or(0, |g| *g)
+    pub fn current_turn(&self, uri: &Uri) -> u64 {
+        self.turns.get(uri).map_or(0, |g| *g)
     }
 
     /// The path the model sees for `uri`: relative to the workspace root when inside it.

@@ -80,7 +80,7 @@ impl State {
 pub(super) async fn answer(
     state: &Arc<State>,
     mut job: Job,
-    generation: u64,
+    turn: u64,
 ) -> Result<Option<(Job, Completion)>> {
     let settings = state.settings();
     let cfg = settings.completion();
@@ -113,7 +113,7 @@ pub(super) async fn answer(
             let debounce = settings.debounce_ms;
             if debounce > 0 {
                 tokio::time::sleep(Duration::from_millis(debounce)).await;
-                if state.current_generation(&job.snap.uri) != generation {
+                if state.current_turn(&job.snap.uri) != turn {
                     return Ok(None);
                 }
             }

@@ -22,13 +22,12 @@ impl Server {
         if !state.settings().warmup {
             return;
         }
-        let generation = state.bump(&uri);
+        let turn = state.bump(&uri);
         tokio::spawn(async move {
             tokio::time::sleep(PAUSE).await;
             // Moot once the document changed again, or the user moved to another one.
-            let moot = |state: &super::State| {
-                state.current_generation(&uri) != generation || !state.has_focus(&uri)
-            };
+            let moot =
+                |state: &super::State| state.current_turn(&uri) != turn || !state.has_focus(&uri);
             if moot(&state) {
                 return;
             }

@@ -54,14 +54,8 @@ fn check_completion(
     let mut input = Input::new(&text, offset);
     input.language = Some(lang);
     input.path = Some(path);
-    let c = complete_blocking(
-        engine,
-        &input,
-        &CompletionConfig::default(),
-        &**counter,
-        None,
-    )
-    .expect("a completion");
+    let c = complete_blocking(engine, &input, &CompletionConfig::default(), &**counter)
+        .expect("a completion");
     eprintln!("completion for {path}: {:?} (raw {:?})", c.text, c.raw);
     assert!(
         !c.text.trim().is_empty(),
@@ -136,7 +130,7 @@ fn second_request_reuses_the_cached_prefix() {
         let mut input = Input::new(&text, offset);
         input.language = Some(Language::Python);
         input.path = Some("inventory.py");
-        complete_blocking(&engine, &input, &cfg, &*counter, None).unwrap()
+        complete_blocking(&engine, &input, &cfg, &*counter).unwrap()
     };
     let first = run(at);
     // The user typed on: the cursor moved a few characters further.
@@ -253,15 +247,9 @@ fn chat_only_model_refuses_fill_in_the_middle() {
     let (engine, counter) = load(path, CHAT_ONLY);
     let (text, offset) = cursor("def f():\n    $0\n");
     let input = Input::new(&text, offset);
-    let err = complete_blocking(
-        &engine,
-        &input,
-        &CompletionConfig::default(),
-        &*counter,
-        None,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = complete_blocking(&engine, &input, &CompletionConfig::default(), &*counter)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("fill-in-the-middle"), "{err}");
 }
 

@@ -119,8 +119,8 @@ export class StatusBar implements vscode.Disposable {
         break;
       case 'backend':
         text = '$(debug-disconnect) quill: backend down';
-        lines.push(`quill: ${model} is loaded, but ${this.state.reason}`);
-        lines.push('Completions come back when the inference server answers.');
+        lines.push(`quill: ${this.state.reason}`);
+        lines.push(`Completions (${model}) come back when the inference server answers.`);
         background = new vscode.ThemeColor('statusBarItem.warningBackground');
         break;
       case 'down': {

@@ -31,12 +31,12 @@ use crate::config::{EngineConfig, GPU_BUILD};
 pub const MAX_CANDIDATES: u32 = 4;
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
-/// request stop sooner (64 tokens take ~0.6 s with the 1.5B model on 2 cores) at little
-/// cost in throughput on a CPU.
+/// request stop sooner (a chunk is the longest a cancellation waits) at little cost in
+/// throughput on a CPU.
 const PROMPT_CHUNK: usize = 64;
 /// Chunks grow to take about this long at the measured prompt speed, up to the context's
 /// batch size: a GPU evaluates 512 tokens in a few milliseconds, and 64-token calls left
-/// it mostly idle (the 1.5B model's pp512 on an H200 rose from 8.7k to 18.8k tok/s).
+/// it mostly idle (BENCHMARKS.md, "On a GPU").
 const CHUNK_TARGET_S: f64 = 0.05;
 
 /// Tokens decoded in front of a reused (shifted) suffix before it is decoded afresh.
@@ -773,8 +773,7 @@ fn top_tokens(logits: &[f32], k: usize) -> Vec<LlamaToken> {
 
 /// Picks each generated token. Greedy decoding takes the largest logit directly:
 /// llama.cpp's sampler first copies every logit into a candidate array (~150k entries a
-/// token), which cost ~0.2 ms a token, 10-15% of a token's time on an H200 (tg128
-/// 449 -> 493 tok/s with the 1.5B model, 637 -> 749 with the 0.5B).
+/// token), a tenth of a token's time on a GPU (BENCHMARKS.md, "On a GPU").
 enum Picker {
     Greedy,
     Sample(LlamaSampler),

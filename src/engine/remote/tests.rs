@@ -272,7 +272,7 @@ fn batch_retries_a_busy_server_and_interactive_requests_do_not() {
     );
     // Batch: one more 503, then the answer.
     let results = Arc::new(Mutex::new(Vec::new()));
-    let source = Source {
+    let source = Scripted {
         requests: vec![text_request(8)],
         results: results.clone(),
         running: 0,
@@ -284,13 +284,13 @@ fn batch_retries_a_busy_server_and_interactive_requests_do_not() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
-struct Source {
+struct Scripted {
     requests: Vec<Request>,
     results: Arc<Mutex<Vec<Result<Output, EngineError>>>>,
     running: usize,
 }
 
-impl BatchSource for Source {
+impl BatchSource for Scripted {
     fn next(&mut self) -> Option<(u64, Request)> {
         let r = self.requests.pop()?;
         self.running += 1;
@@ -310,7 +310,7 @@ fn batch_keeps_parallel_requests_in_flight() {
     let m = openai(&["m"], 4, Duration::from_millis(20));
     let e = engine(&m.url, Api::OpenAi);
     let results = Arc::new(Mutex::new(Vec::new()));
-    let source = Source {
+    let source = Scripted {
         requests: (0..8).map(|_| text_request(8)).collect(),
         results: results.clone(),
         running: 0,

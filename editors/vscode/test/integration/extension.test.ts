@@ -318,3 +318,49 @@ describe('the extension without a model', function () {
     assert.deepStrictEqual(quillChildren(), []);
   });
 });
+
+describe('the extension with an inference server (quill.backend) that does not answer', function () {
+  this.timeout(60_000);
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+  const doc = document('/tmp/quill-vscode-test/backend.py', TEXT);
+
+  before(async () => {
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default);
+    }
+    vs.config.set('quill.path', QUILL_BIN);
+    vs.config.set('quill.model', TEST_MODEL); // lends its vocabulary
+    vs.config.set('quill.threads', TEST_THREADS);
+    vs.config.set('quill.clientDebounceMs', 0);
+    // Port 9 (discard): nothing listens there.
+    vs.config.set('quill.backend', { url: 'http://127.0.0.1:9', api: 'llama-server', timeoutMs: 2000 });
+    await activate(context as unknown as vscode.ExtensionContext);
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    await until('the server to exit', () => quillChildren().length === 0, 10_000);
+  });
+
+  it('a failed completion turns the status bar to "backend down", with the reason in the tooltip', async () => {
+    // The status bar names the backend; a warm-up may find it down first.
+    await until('the model', () => /sparkle|backend down/.test(statusText()), 20_000);
+    vs.documents.push(doc);
+    vs.openDocument.fire(doc);
+    const result = await vs.inlineProviders[0].provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Invoke },
+      new CancellationTokenSource().token,
+    ).catch(() => null);
+    const items = Array.isArray(result) ? result : result?.items;
+    assert.ok(!items || items.length === 0, `ghost text from a server that is down: ${JSON.stringify(result)}`);
+    await until('backend down', () => statusText().includes('backend down'), 10_000);
+    assert.match(vs.statusItems[0].tooltip, /inference server is unreachable/);
+    assert.doesNotMatch(statusText(), /failed/);
+  });
+});

@@ -88,8 +88,8 @@ describe('status bar', () => {
     assert.deepStrictEqual(state, { kind: 'backend', reason: 'the inference server is unreachable: connection refused' });
     bar.setState(state);
     assert.match(bar.text, /backend down/);
-    assert.match(bar.tooltip, /is loaded, but the inference server is unreachable: connection refused/);
-    assert.match(bar.tooltip, /come back/);
+    assert.match(bar.tooltip, /^quill: the inference server is unreachable: connection refused$/m);
+    assert.match(bar.tooltip, /Completions \(qwen2\.5-coder-0\.5b-instruct-q4_k_m\) come back/);
     assert.ok(vs.statusItems[0].backgroundColor);
     assert.strictEqual(parseState('failed: the inference server refused the request: 401').kind, 'backend');
     bar.setState(parseState('ready'));

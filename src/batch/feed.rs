@@ -19,7 +19,7 @@ use crate::tokenizer::Counter;
 
 /// How tasks are run.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct BatchSettings {
     pub completion: CompletionConfig,
     /// Most tokens for an instruction's answer.
     pub max_tokens_instruction: u32,
@@ -91,7 +91,7 @@ struct Chain {
     ms: f64,
 }
 
-pub struct Source {
+pub struct TaskFeed {
     tasks: VecDeque<Task>,
     ready: VecDeque<(u64, Request)>,
     running: HashMap<u64, Running>,
@@ -100,7 +100,7 @@ pub struct Source {
     next_tag: u64,
     info: Arc<ModelInfo>,
     counter: Counter,
-    settings: Settings,
+    settings: BatchSettings,
     out: Sender<Record>,
 }
 
@@ -123,15 +123,15 @@ fn usage(out: &Output) -> (u64, u64, f64) {
     )
 }
 
-impl Source {
+impl TaskFeed {
     pub fn new(
         tasks: Vec<Task>,
         info: Arc<ModelInfo>,
         counter: Counter,
-        settings: Settings,
+        settings: BatchSettings,
         out: Sender<Record>,
     ) -> Self {
-        Source {
+        TaskFeed {
             tasks: tasks.into(),
             ready: VecDeque::new(),
             running: HashMap::new(),
@@ -381,7 +381,7 @@ impl Source {
     }
 }
 
-impl BatchSource for Source {
+impl BatchSource for TaskFeed {
     fn next(&mut self) -> Option<(u64, Request)> {
         if let Some(r) = self.ready.pop_front() {
             return Some(r);
