@@ -9,7 +9,7 @@ mod prompts;
 
 use tree_sitter::Tree;
 
-use crate::complete::ContextFile;
+use crate::context::ContextFile;
 use crate::engine::{ChatMessage, Engine, EngineError, Piece, Request};
 use crate::lang::Language;
 pub use answer::Finding;

@@ -10,8 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use quill::complete::{ContextFile, Input, RunOptions, run_blocking};
+use quill::complete::{Input, RunOptions, run_blocking};
 use quill::config::{CompletionConfig, Multiline};
+use quill::context::ContextFile;
 use quill::context::{Options as ContextOptions, Source};
 use quill::eval::report::{Outcome, answer, paired, rows};
 use quill::eval::sources::{collect, collect_packages, default_source};

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use tree_sitter::Tree;
 
 use crate::config::CompletionConfig;
+use crate::context::ContextFile;
 use crate::engine::{Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason, Timings};
 use crate::lang::Language;
 use crate::syntax::InsertionCheck;
 use crate::tokenizer::CountTokens;
 pub use post::{Mode, Shape};
-pub use prompt::ContextFile;
 
 /// The document and position to complete.
 #[derive(Debug, Clone, Copy)]

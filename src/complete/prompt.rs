@@ -5,16 +5,9 @@
 //! a model that has repository-level tokens (Qwen2.5-Coder's `<|repo_name|>` and
 //! `<|file_sep|>`), context files are laid out as the model saw repositories in training.
 
+use crate::context::ContextFile;
 use crate::engine::{Piece, Special};
 use crate::lang::Language;
-
-/// A piece of another file shown to the model before the current one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextFile {
-    /// Path relative to the workspace, as the model sees it.
-    pub path: String,
-    pub text: String,
-}
 
 /// Everything a FIM prompt is made of.
 #[derive(Debug, Clone, Copy)]

@@ -18,11 +18,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tree_sitter::Tree;
 
-use crate::complete::ContextFile;
 use crate::lang::Language;
 use crate::tokenizer::CountTokens;
 use render::{outline_line, render_definition};
 use symbols::{definitions, identifiers, imports, imports_whole, module_name};
+
+/// A piece of another file shown to the model before the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextFile {
+    /// Path relative to the workspace, as the model sees it.
+    pub path: String,
+    pub text: String,
+}
 
 /// A file the context may draw from.
 #[derive(Debug, Clone, Copy)]

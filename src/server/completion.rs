@@ -15,7 +15,8 @@ use tower_lsp_server::ls_types::{
 
 use super::documents::Snapshot;
 use super::{Model, Server, State, position};
-use crate::complete::{Completion, ContextFile, Input, Prepared, Served, prepare};
+use crate::complete::{Completion, Input, Prepared, Served, prepare};
+use crate::context::ContextFile;
 use crate::context::{Options as ContextOptions, Source};
 use crate::engine::EngineState;
 
