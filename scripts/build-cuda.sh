@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_system_deps
-quill_build_env
 command -v unzip >/dev/null 2>&1 || { as_root apt-get update -qq; as_root apt-get install -y -qq unzip >/dev/null; }
 
 toolkit=${QUILL_CUDA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/quill/cuda13}

@@ -50,17 +50,3 @@ ensure_node() {
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
 }
-
-# Flags for the llama.cpp that llama-cpp-sys-2 builds (it passes CMAKE_* variables on).
-# On x86-64, ggml's native build compiles its AMX kernels when the build machine has AMX,
-# and those kernels die with SIGILL (tileloadd) in an -O3 build on Sapphire Rapids here;
-# the AVX-512 kernels are used instead. See README "Building by hand".
-quill_build_env() {
-  if [ "$(uname -m)" = x86_64 ]; then
-    local no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-    export CMAKE_C_FLAGS_RELEASE="-O3 -DNDEBUG $no_amx"
-    export CMAKE_CXX_FLAGS_RELEASE="-O3 -DNDEBUG $no_amx"
-    export CMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG $no_amx"
-    export CMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG $no_amx"
-  fi
-}
