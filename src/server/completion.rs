@@ -219,11 +219,13 @@ pub(super) fn prepare_job(
     Ok((prepared, context))
 }
 
-/// Runs a completion at `pos` of `uri`. `Ok(None)`: nothing to show.
+/// Runs a completion at `pos` of `uri`; `asked`: the user asked for it with a key (no
+/// debounce), not by typing. `Ok(None)`: nothing to show.
 pub(super) async fn complete(
     server: &Server,
     uri: &Uri,
     pos: Position,
+    asked: bool,
 ) -> Result<Option<(Job, Completion)>> {
     let state = server.state.clone();
     let turn = state.bump(uri);
@@ -232,7 +234,7 @@ pub(super) async fn complete(
         return Ok(None);
     };
     state.docs.touch(uri);
-    let Some((job, completion)) = super::suggest::answer(&state, job, turn).await? else {
+    let Some((job, completion)) = super::suggest::answer(&state, job, turn, asked).await? else {
         return Ok(None);
     };
     let t = completion.timings;

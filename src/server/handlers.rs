@@ -51,7 +51,9 @@ impl Server {
         params: InlineCompletionParams,
     ) -> Result<Option<InlineCompletionResponse>> {
         let tdp = params.text_document_position;
-        Ok(complete(self, &tdp.text_document.uri, tdp.position)
+        // The user's "ask now" key (not typing): no debounce.
+        let asked = params.context.trigger_kind == InlineCompletionTriggerKind::INVOKED;
+        Ok(complete(self, &tdp.text_document.uri, tdp.position, asked)
             .await?
             .map(|(job, c)| inline_response(&self.state, &job, &c)))
     }
@@ -367,7 +369,10 @@ impl LanguageServer for Server {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let tdp = params.text_document_position;
-        Ok(complete(self, &tdp.text_document.uri, tdp.position)
+        let asked = params
+            .context
+            .is_some_and(|c| c.trigger_kind == CompletionTriggerKind::INVOKED);
+        Ok(complete(self, &tdp.text_document.uri, tdp.position, asked)
             .await?
             .map(|(job, c)| completion_response(&self.state, &job, &c)))
     }

@@ -75,12 +75,19 @@ impl State {
     }
 }
 
+/// How long a request waits for a newer one before generating: the `debounceMs` setting
+/// for requests made by typing, nothing when the user asked with a key.
+fn debounce(settings: &super::settings::Settings, asked: bool) -> Option<Duration> {
+    (!asked && settings.debounce_ms > 0).then(|| Duration::from_millis(settings.debounce_ms))
+}
+
 /// The completion at `job`'s cursor. `Ok(None)`: nothing to show (superseded, or the
-/// request's generation was stopped).
+/// request's generation was stopped). `asked`: the user asked with a key, so no debounce.
 pub(super) async fn answer(
     state: &Arc<State>,
     mut job: Job,
     turn: u64,
+    asked: bool,
 ) -> Result<Option<(Job, Completion)>> {
     let settings = state.settings();
     let cfg = settings.completion();
@@ -110,9 +117,8 @@ pub(super) async fn answer(
                     None => Ok(None),
                 };
             }
-            let debounce = settings.debounce_ms;
-            if debounce > 0 {
-                tokio::time::sleep(Duration::from_millis(debounce)).await;
+            if let Some(wait) = debounce(&settings, asked) {
+                tokio::time::sleep(wait).await;
                 if state.current_turn(&job.snap.uri) != turn {
                     return Ok(None);
                 }
@@ -510,4 +516,18 @@ fn prefetch(state: &Arc<State>, snap: Snapshot, at: usize) {
             tracing::debug!("prefetch skipped: {}", e.message);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_typing_waits_for_the_debounce() {
+        let mut s = super::super::settings::Settings::default();
+        assert_eq!(debounce(&s, false), None);
+        s.debounce_ms = 120;
+        assert_eq!(debounce(&s, false), Some(Duration::from_millis(120)));
+        assert_eq!(debounce(&s, true), None);
+    }
 }

@@ -156,6 +156,19 @@ async fn inline_completion_returns_ghost_text_at_the_cursor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ask_now_key_is_answered_without_the_debounce() {
+    let fake = Fake::default();
+    let factory = fake.factory("return x + y\n", 0, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"debounceMs": 1000})).await;
+    ready(&mut c).await;
+    c.open("file:///w/a.py", "python", PY).await;
+    // triggerKind 1: invoked by the user (the "ask now" key; manual-trigger clients).
+    let r = c.inline_as("file:///w/a.py", 1, 4, 1).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("return x + y"));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_completion_for_clients_without_inline() {
     let fake = Fake::default();
     let (mut c, caps) = start(fake.factory("turn x + y\n", 0, 0), json!({}), Value::Null).await;

@@ -173,13 +173,25 @@ impl LspClient {
         .await;
     }
 
+    /// An inline completion as typing asks for it (`triggerKind` automatic).
     pub async fn inline(&mut self, uri: &str, line: u32, character: u32) -> Result<Value, Value> {
+        self.inline_as(uri, line, character, 2).await
+    }
+
+    /// An inline completion with `trigger_kind` (1: the user's "ask now" key).
+    pub async fn inline_as(
+        &mut self,
+        uri: &str,
+        line: u32,
+        character: u32,
+        trigger_kind: u32,
+    ) -> Result<Value, Value> {
         self.request(
             "textDocument/inlineCompletion",
             json!({
                 "textDocument": {"uri": uri},
                 "position": {"line": line, "character": character},
-                "context": {"triggerKind": 2},
+                "context": {"triggerKind": trigger_kind},
             }),
         )
         .await
