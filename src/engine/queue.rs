@@ -611,4 +611,79 @@ mod tests {
             Err(EngineError::Cancelled(CancelReason::Preempted))
         ));
     }
+
+    /// [`slow_engine`] that also returns the log of prompts the backend saw.
+    fn logged_engine(tokens: usize) -> (Engine, Arc<Mutex<Vec<String>>>) {
+        let mut fake = FakeBackend::new(move |_| "abc".repeat(tokens));
+        fake.token_delay = Duration::from_millis(10);
+        let log = fake.log.clone();
+        (fake.spawn(), log)
+    }
+
+    #[test]
+    fn a_dropped_ticket_stops_its_request_and_pending_ones_never_run() {
+        let (engine, log) = logged_engine(1000);
+        let running = engine.submit(request("a", Priority::Interactive));
+        while log.lock().unwrap().is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let token = running.cancel_token();
+        // Queued behind it, then abandoned by its caller.
+        let abandoned = engine.submit(request("b", Priority::Interactive));
+        drop(abandoned);
+        drop(running);
+        assert!(token.is_cancelled());
+        // The engine is free at once for the next request (10 s of tokens were asked for
+        // `a`; it ends at the next token), and `b` never reached the backend.
+        let mut next = request("c", Priority::Interactive);
+        next.max_tokens = 2;
+        assert!(engine.generate_blocking(next).is_ok());
+        let seen = log.lock().unwrap().clone();
+        assert_eq!(seen, ["a", "c"], "{seen:?}");
+    }
+
+    #[test]
+    fn shutdown_ends_running_and_pending_requests() {
+        let engine = slow_engine(1000);
+        let running = engine.submit(request("a", Priority::Interactive));
+        started(&running);
+        let pending = engine.submit(request("b", Priority::Interactive));
+        let watch = engine.watch();
+        drop(engine);
+        assert!(matches!(
+            running.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Shutdown))
+        ));
+        assert!(matches!(
+            pending.wait_blocking(),
+            Err(EngineError::Cancelled(CancelReason::Shutdown))
+        ));
+        assert!(matches!(*watch.borrow(), EngineState::Stopped));
+    }
+
+    #[test]
+    fn a_failed_load_answers_every_request_with_its_reason() {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let engine = Engine::spawn(move |starter| {
+            go_rx.recv().unwrap();
+            starter.fail("no such file: m.gguf".into());
+        });
+        // Queued while loading, refused when the load fails.
+        let early = engine.submit(request("a", Priority::Interactive));
+        go_tx.send(()).unwrap();
+        assert!(matches!(
+            early.wait_blocking(),
+            Err(EngineError::LoadFailed(m)) if m.contains("m.gguf")
+        ));
+        // Submitted afterwards: refused at once, the same way.
+        assert!(matches!(
+            engine.generate_blocking(request("b", Priority::Interactive)),
+            Err(EngineError::LoadFailed(_))
+        ));
+        assert!(matches!(engine.state(), EngineState::Failed(_)));
+        assert!(matches!(
+            engine.ready_blocking(),
+            Err(EngineError::LoadFailed(_))
+        ));
+    }
 }
