@@ -541,17 +541,18 @@ mod tests {
         r
     }
 
-    fn started(t: &Ticket) {
-        // The fake checks the token between tokens; wait until the engine runs it.
-        let _ = t;
-        std::thread::sleep(Duration::from_millis(50));
+    /// Waits until the engine thread has taken a request and runs it.
+    fn started(engine: &Engine) {
+        while engine.shared.lock().running.is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
     fn a_newer_request_with_the_same_key_supersedes() {
         let engine = slow_engine(100);
         let first = engine.submit(request("a", Priority::Interactive));
-        started(&first);
+        started(&engine);
         let second = engine.submit(request("a", Priority::Interactive));
         assert!(matches!(
             first.wait_blocking(),
@@ -567,7 +568,7 @@ mod tests {
     fn interactive_work_preempts_background_work() {
         let engine = slow_engine(100);
         let warm = engine.submit(request("a", Priority::Background));
-        started(&warm);
+        started(&engine);
         let mut real = request("b", Priority::Interactive);
         real.max_tokens = 2;
         assert!(engine.generate_blocking(real).is_ok());
@@ -593,7 +594,7 @@ mod tests {
         let mut req = request("a", Priority::Interactive);
         req.waiting = Some(waiting.clone());
         let running = engine.submit(req);
-        started(&running);
+        started(&engine);
         // While someone waits, another document's request queues behind it.
         let mut other = request("b", Priority::Interactive);
         other.max_tokens = 2;
@@ -624,6 +625,7 @@ mod tests {
     fn a_dropped_ticket_stops_its_request_and_pending_ones_never_run() {
         let (engine, log) = logged_engine(1000);
         let running = engine.submit(request("a", Priority::Interactive));
+        // In the backend (its prompt logged), not only taken off the queue.
         while log.lock().unwrap().is_empty() {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -646,7 +648,7 @@ mod tests {
     fn shutdown_ends_running_and_pending_requests() {
         let engine = slow_engine(1000);
         let running = engine.submit(request("a", Priority::Interactive));
-        started(&running);
+        started(&engine);
         let pending = engine.submit(request("b", Priority::Interactive));
         let watch = engine.watch();
         drop(engine);
