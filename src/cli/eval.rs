@@ -193,7 +193,12 @@ fn run_config(
             parses,
             empty: c.text.trim().is_empty(),
             ms: c.timings.prompt_ms + c.timings.generate_ms,
-            prompt_tokens: c.timings.prompt_tokens as f64,
+            // An inference server reports its count at the end of the stream, which quill
+            // closes as soon as the answer is settled: then quill's own count of the text.
+            prompt_tokens: match c.timings.prompt_tokens {
+                0 => (c.prefix_tokens + c.suffix_tokens + c.context_tokens) as f64,
+                n => n as f64,
+            },
             timings: c.timings,
         };
         if let Some(w) = dump.as_mut() {
