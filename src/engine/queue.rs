@@ -682,10 +682,11 @@ mod tests {
             engine.generate_blocking(request("b", Priority::Interactive)),
             Err(EngineError::LoadFailed(_))
         ));
-        assert!(matches!(engine.state(), EngineState::Failed(_)));
+        // The state follows the refusals (waited for: it is published last).
         assert!(matches!(
             engine.ready_blocking(),
             Err(EngineError::LoadFailed(_))
         ));
+        assert!(matches!(engine.state(), EngineState::Failed(_)));
     }
 }

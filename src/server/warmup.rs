@@ -63,6 +63,11 @@ impl Server {
             let mut req = Request::new(prepared.prompt, 0);
             req.priority = Priority::Background;
             req.key = Some(uri.as_str().to_string());
+            // Moved like a completion's suffix, not decoded again: a warm-up that typing
+            // interrupts half-way would otherwise have dropped the suffix's cells, and the
+            // next completion would decode the whole suffix in front of the user.
+            req.shift_suffix = true;
+            req.fresh_suffix = state.settings().completion().fresh_suffix_tokens;
             match job.model.engine.generate(req).await {
                 Ok(out) => tracing::debug!(
                     uri = uri.as_str(),
