@@ -53,7 +53,7 @@ pub enum Command {
     Complete(complete::CompleteArgs),
     /// Fill every hole marked `quill: fill` in a file and print the result
     Fill(fill::FillArgs),
-    /// List, download and locate models
+    /// List, download (any GGUF from Hugging Face too), locate and remove models
     #[command(subcommand)]
     Models(models::ModelsCommand),
     /// Measure completion latency and throughput by replaying typing through a file

