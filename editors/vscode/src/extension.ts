@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { Commands } from './commands';
 import { executeCommandMiddleware, showDocumentMiddleware } from './middleware';
 import { MarkdownPanel } from './panel';
-import { QuillServer } from './server';
+import { QuillServer, type ServerHooks } from './server';
 import { StatusBar } from './status';
 
 let server: QuillServer | undefined;
@@ -24,7 +24,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     restartServer: async () => server?.restart(),
     showLog: () => output.show(true),
   });
-  const srv = new QuillServer(status, output, {
+  const hooks: ServerHooks = {
     executeCommand: executeCommandMiddleware(commands, panel),
     showDocument: showDocumentMiddleware(panel),
     noModel: (model) => {
@@ -38,7 +38,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           }
         });
     },
-  });
+  };
+  // Where a bundled or downloaded server is (binary.ts); a test's bare context has neither.
+  const dirs = { extensionDir: context.extensionPath, storageDir: context.globalStorageUri?.fsPath };
+  const srv = new QuillServer(status, output, hooks, dirs);
   server = srv;
   context.subscriptions.push(output, status, panel, srv, ...commands.register());
   await srv.start();

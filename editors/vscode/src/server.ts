@@ -15,13 +15,23 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { Backoff } from './backoff';
+import {
+  SERVER_VERSION,
+  bundledPath,
+  downloadServer,
+  explicitPath,
+  findServer,
+  makeExecutable,
+  releaseTarget,
+  releaseUrl,
+  type FoundServer,
+} from './binary';
 import type { QuillApi } from './commands';
 import { inlineMiddleware } from './inline';
 import { QuillProgressFeature, type ProgressClient } from './progress';
 import {
   clientSettings,
   expandHome,
-  findExecutable,
   modelLabel,
   serverSettings,
   settingsChange,
@@ -39,6 +49,21 @@ export interface ServerHooks {
   noModel?: (configured: string) => void;
 }
 
+/** Where the extension may find or put a server binary (see binary.ts). */
+export interface ServerDirs {
+  /** The extension's folder: a platform-specific .vsix carries `server/quill` there. */
+  extensionDir?: string;
+  /** The extension's global storage: a downloaded server goes there. */
+  storageDir?: string;
+}
+
+const SOURCE_LABEL: Record<FoundServer['source'], string> = {
+  setting: 'quill.path',
+  bundled: 'bundled with the extension',
+  path: 'on PATH',
+  downloaded: 'downloaded by the extension',
+};
+
 export class QuillServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly backoff = new Backoff();
@@ -49,12 +74,15 @@ export class QuillServer implements vscode.Disposable {
   private poll: NodeJS.Timeout | undefined;
   private runningSince = 0;
   private toldNoModel = false;
+  private found: FoundServer | undefined;
+  private downloading = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
     private readonly status: StatusBar,
     private readonly output: vscode.OutputChannel,
     private readonly hooks: ServerHooks,
+    private readonly dirs: ServerDirs = {},
   ) {
     this.clientCfg = clientSettings(this.config());
     this.disposables.push(
@@ -87,8 +115,22 @@ export class QuillServer implements vscode.Disposable {
     return this.config().get<string>('model') || 'qwen2.5-coder-1.5b-instruct-q4_k_m';
   }
 
+  /** The executable in use (or about to be): the one found, else what quill.path says. */
   quillPath(): string {
-    return expandHome(this.clientCfg.path);
+    return this.found?.path ?? expandHome(this.clientCfg.path);
+  }
+
+  /** Finds the executable: quill.path when set, else the bundled one, `quill` on PATH, a
+   *  downloaded one (binary.ts). */
+  private findServer(): FoundServer | undefined {
+    if (this.dirs.extensionDir) {
+      makeExecutable(bundledPath(this.dirs.extensionDir));
+    }
+    return findServer({
+      configured: expandHome(this.clientCfg.path),
+      extensionDir: this.dirs.extensionDir,
+      storageDir: this.dirs.storageDir,
+    });
   }
 
   async start(): Promise<void> {
@@ -97,10 +139,12 @@ export class QuillServer implements vscode.Disposable {
     this.status.setModel(modelLabel(this.configuredModel()));
     this.status.setState({ kind: 'starting' });
     this.stopping = false;
-    if (!findExecutable(this.quillPath())) {
-      this.cannotStart(`cannot find "${this.clientCfg.path}". Install quill or set quill.path.`);
+    this.found = this.findServer();
+    if (!this.found) {
+      this.notFound();
       return;
     }
+    this.output.appendLine(`quill: starting ${this.found.path} (${SOURCE_LABEL[this.found.source]})`);
     const client = this.createClient();
     this.client = client;
     try {
@@ -115,6 +159,59 @@ export class QuillServer implements vscode.Disposable {
           ? `cannot find "${this.clientCfg.path}". Install quill or set quill.path.`
           : `the server did not start: ${message}`,
       );
+    }
+  }
+
+  /** No executable: say so, or offer to download a release binary when the user has not
+   *  named one and this platform has releases. */
+  private notFound(): void {
+    const target = releaseTarget();
+    if (explicitPath(this.clientCfg.path) || !target || !this.dirs.storageDir) {
+      this.cannotStart(`cannot find "${this.clientCfg.path}". Install quill or set quill.path.`);
+      return;
+    }
+    const url = releaseUrl();
+    this.status.setState({ kind: 'down', reason: 'quill is not installed' });
+    this.output.appendLine(`quill: no quill executable (bundled, on PATH or downloaded); offering ${url}`);
+    void vscode.window
+      .showInformationMessage(
+        `quill: the quill server is not installed (not on PATH). Download quill ${SERVER_VERSION} for ${target}?`,
+        'Download',
+        'Open Settings',
+      )
+      .then((choice) => {
+        if (choice === 'Download') {
+          void this.download(url, target);
+        } else if (choice === 'Open Settings') {
+          void vscode.commands.executeCommand('workbench.action.openSettings', 'quill.path');
+        }
+      });
+  }
+
+  /** Downloads the release binary into global storage (checked against SHA256SUMS), then
+   *  starts it. */
+  async download(url = releaseUrl(), target = releaseTarget()): Promise<void> {
+    const storageDir = this.dirs.storageDir;
+    if (this.downloading || !storageDir || !target) {
+      return;
+    }
+    this.downloading = true;
+    this.status.setState({ kind: 'starting' });
+    try {
+      const dest = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'quill: downloading the server' },
+        (progress) =>
+          downloadServer({ baseUrl: url, target, storageDir, progress: (message) => progress.report({ message }) }),
+      );
+      this.output.appendLine(`quill: downloaded ${url} → ${dest} (sha256 checked)`);
+    } catch (e) {
+      this.cannotStart(`downloading the server from ${url} failed: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    } finally {
+      this.downloading = false;
+    }
+    if (!this.stopping) {
+      await this.start();
     }
   }
 

@@ -5,7 +5,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { pathToFileURL } from 'url';
 import * as vscode from 'vscode';
+import { downloadedPath } from '../../src/binary';
 import { activate, deactivate } from '../../src/extension';
 import {
   CancellationTokenSource,
@@ -18,6 +23,7 @@ import {
 } from '../mock/vscode';
 import { QUILL_BIN, TEST_MODEL, TEST_THREADS } from '../server/quill';
 import { manifestSettings } from '../unit/manifest';
+import { makeRelease } from '../unit/release';
 
 const TEXT = [
   'def fibonacci(n):',
@@ -362,5 +368,67 @@ describe('the extension with an inference server (quill.backend) that does not a
     await until('backend down', () => statusText().includes('backend down'), 10_000);
     assert.match(vs.statusItems[0].tooltip, /inference server is unreachable/);
     assert.doesNotMatch(statusText(), /failed/);
+  });
+});
+
+describe('the extension with no quill anywhere: downloads the release binary', function () {
+  this.timeout(120_000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quill-vscode-dl-'));
+  const storage = path.join(tmp, 'storage');
+  const context = {
+    subscriptions: [] as { dispose(): unknown }[],
+    extensionPath: path.join(tmp, 'extension'), // no server/quill bundled
+    globalStorageUri: Uri.file(storage),
+  };
+  const saved = { PATH: process.env.PATH, QUILL_RELEASE_URL: process.env.QUILL_RELEASE_URL };
+
+  before(() => {
+    // The "release binary": a script that runs the quill under test (it keeps the name).
+    makeRelease(path.join(tmp, 'release'), `#!/bin/sh\nexec ${JSON.stringify(QUILL_BIN)} "$@"\n`);
+    process.env.QUILL_RELEASE_URL = pathToFileURL(path.join(tmp, 'release')).href;
+    fs.mkdirSync(path.join(tmp, 'bin'));
+    process.env.PATH = [path.join(tmp, 'bin'), '/usr/bin', '/bin'].join(path.delimiter);
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default); // quill.path: "quill", i.e. unset
+    }
+    vs.config.set('quill.model', TEST_MODEL);
+    vs.config.set('quill.threads', TEST_THREADS);
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    process.env.PATH = saved.PATH;
+    if (saved.QUILL_RELEASE_URL === undefined) {
+      delete process.env.QUILL_RELEASE_URL;
+    } else {
+      process.env.QUILL_RELEASE_URL = saved.QUILL_RELEASE_URL;
+    }
+    await until('the server to exit', () => quillChildren().length === 0, 10_000);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('offers the download, checks it against SHA256SUMS, stores it and starts it', async () => {
+    vs.messageAnswer = 'Download';
+    await activate(context as unknown as vscode.ExtensionContext);
+    await until('the downloaded server to be ready', READY, 90_000);
+    const offers = vs.shown.filter((m) => /not installed/.test(m.message));
+    assert.strictEqual(offers.length, 1, JSON.stringify(vs.shown));
+    assert.deepStrictEqual(offers[0].items, ['Download', 'Open Settings']);
+    assert.deepStrictEqual(vs.shown.filter((m) => m.kind === 'error'), []);
+    assert.strictEqual(vs.progress[0]?.options.title, 'quill: downloading the server');
+    assert.ok(fs.existsSync(downloadedPath(storage)));
+    assert.strictEqual(quillChildren().length, 1);
+  });
+
+  it('a restart finds the downloaded binary without asking again', async () => {
+    vs.shown = [];
+    await vs.commands.get('quill.restartServer')!();
+    await until('ready again', READY, 90_000);
+    assert.deepStrictEqual(vs.shown, []);
+    assert.strictEqual(quillChildren().length, 1);
   });
 });

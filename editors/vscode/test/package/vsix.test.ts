@@ -38,6 +38,7 @@ describe('quill.vsix', () => {
       const files = listFiles(root);
       assert.ok(files.includes('README.md') || files.includes('readme.md'));
       assert.deepStrictEqual(files.filter((f) => /^(src|test|out\/test)\//.test(f) || (f.endsWith('.ts') && !f.startsWith('node_modules'))), []);
+      assert.deepStrictEqual(files.filter((f) => f.startsWith('server/')), [], 'the universal package carries no server');
       for (const dev of ['mocha', 'typescript', 'eslint', '@vscode/vsce']) {
         assert.ok(!fs.existsSync(path.join(root, 'node_modules', dev)), `dev dependency ${dev} packaged`);
       }
@@ -70,4 +71,34 @@ describe('quill.vsix', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('platform-specific packages (package-platform.sh)', function () {
+  this.timeout(60_000); // unpacking and running a 20 MB binary
+  for (const target of ['linux-x64', 'linux-arm64']) {
+    it(`quill-${target}.vsix carries an executable server/quill and says its platform`, function () {
+      const vsix = path.join(EXTENSION_ROOT, `quill-${target}.vsix`);
+      if (!fs.existsSync(vsix)) {
+        this.skip();
+      }
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quill-vsix-'));
+      try {
+        unzip(vsix, dir);
+        const server = path.join(dir, 'extension', 'server', 'quill');
+        assert.ok(fs.statSync(server).size > 1_000_000, 'a real binary');
+        const elf = fs.readFileSync(server).subarray(0, 20);
+        assert.strictEqual(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
+        const machine = elf.readUInt16LE(18);
+        assert.strictEqual(machine, target === 'linux-x64' ? 62 : 183, 'x86-64 (62) or aarch64 (183)');
+        if (`${process.platform}-${process.arch}` === target) {
+          // Unpacked as VS Code does, it is executable and runs.
+          assert.match(execFileSync(server, ['--version'], { encoding: 'utf8' }), /^quill \d/);
+        }
+        const vsixManifest = fs.readFileSync(path.join(dir, 'extension.vsixmanifest'), 'utf8');
+        assert.match(vsixManifest, new RegExp(`TargetPlatform="${target}"`));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
