@@ -399,20 +399,26 @@ pub(crate) fn lock_path(dir: &Path, file: &str) -> PathBuf {
     dir.join(format!(".{file}.lock"))
 }
 
-/// Holds the lock of the model file `file` (model `name`), waiting while another process
-/// holds it. The lock is released when the file is closed (also when a process dies); the
-/// file itself stays, since removing it would let two processes lock two different files.
-/// On a file system without locks, pulls go on unlocked (with a warning): their staging
-/// names differ and the final rename is atomic, so they only duplicate work.
-fn lock_file(dir: &Path, file: &str, name: &str) -> Result<Option<File>> {
+/// Opens (creating it if needed) the lock file of the model file `file`, unlocked.
+pub(crate) fn open_lock(dir: &Path, file: &str) -> Result<(File, PathBuf)> {
     let path = lock_path(dir, file);
-    let file = OpenOptions::new()
+    let lock = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .with_context(|| format!("open the lock file {}", path.display()))?;
+    Ok((lock, path))
+}
+
+/// Holds the lock of the model file `file` (model `name`), waiting while another process
+/// holds it. The lock is released when the file is closed (also when a process dies); the
+/// file itself stays, since removing it would let two processes lock two different files.
+/// On a file system without locks, pulls go on unlocked (with a warning): their staging
+/// names differ and the final rename is atomic, so they only duplicate work.
+fn lock_file(dir: &Path, file: &str, name: &str) -> Result<Option<File>> {
+    let (file, path) = open_lock(dir, file)?;
     let unlocked = |e: std::io::Error| {
         eprintln!(
             "warning: cannot lock {} ({e}); pulling without waiting for other processes",

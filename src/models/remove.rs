@@ -85,14 +85,7 @@ pub fn remove_in(home: &Path, name: &str, forget: bool) -> Result<Removed> {
 /// Takes the model's download lock without waiting: a process holding it is pulling the
 /// model right now.
 fn hold_lock(dir: &Path, file: &str, name: &str) -> Result<Option<std::fs::File>> {
-    let path = super::pull::lock_path(dir, file);
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("open the lock file {}", path.display()))?;
+    let (lock, path) = super::pull::open_lock(dir, file)?;
     match lock.try_lock() {
         Ok(()) => Ok(Some(lock)),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
