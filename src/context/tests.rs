@@ -33,11 +33,15 @@ fn context_at_end(path: &str, main: &str, others: &[(&str, &str, u64)]) -> Vec<C
         .zip(&trees)
         .map(|((p, t, r), tree)| src(p, t, tree, *r))
         .collect();
-    let current = src(path, main, &main_tree, 2);
+    build_at_end(&src(path, main, &main_tree, 2), &sources)
+}
+
+/// Context with the default options for a cursor at the end of `current`.
+fn build_at_end(current: &Source<'_>, others: &[Source<'_>]) -> Vec<ContextFile> {
     build(
-        &current,
-        main.len(),
-        &sources,
+        current,
+        current.text.len(),
+        others,
         &Options::default(),
         &ApproxCounter,
     )
@@ -144,20 +148,10 @@ fn identifiers_skip_keywords_and_numbers() {
 
 #[test]
 fn name_imported_from_another_files_module_is_in_context_before_its_first_use() {
-    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     // `haversine` is imported but not used yet; `unused_helper` is imported from elsewhere.
     let main =
         "from helpers import haversine\nfrom tools import unused_helper\n\n\ndef trip(a, b):\n    ";
-    let main_tree = parse(Language::Python, main, None).unwrap();
-    let current = src("app/main.py", main, &main_tree, 2);
-    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = context_at_end("app/main.py", main, &[("app/helpers.py", HELPERS, 1)]);
     assert_eq!(ctx.len(), 1);
     assert!(ctx[0].text.contains("def haversine("), "{}", ctx[0].text);
     assert!(!ctx[0].text.contains("unused_helper"), "{}", ctx[0].text);
@@ -257,18 +251,8 @@ fn outline_lines_stay_valid_code() {
 
 #[test]
 fn definition_used_near_the_cursor_is_in_context() {
-    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     let main = "from helpers import haversine\n\ndef trip(a, b):\n    km = haversine(";
-    let main_tree = parse(Language::Python, main, None).unwrap();
-    let current = src("app/main.py", main, &main_tree, 2);
-    let others = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = context_at_end("app/main.py", main, &[("app/helpers.py", HELPERS, 1)]);
     assert_eq!(ctx.len(), 1);
     assert_eq!(ctx[0].path, "app/helpers.py");
     // Long body: the signature with its docstring, not the code.
@@ -287,18 +271,8 @@ fn definition_used_near_the_cursor_is_in_context() {
 
 #[test]
 fn small_definitions_are_shown_whole() {
-    let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     let main = "p = Point(1, 2)\nq = unused_helper(p)\n";
-    let main_tree = parse(Language::Python, main, None).unwrap();
-    let current = src("main.py", main, &main_tree, 2);
-    let others = [src("helpers.py", HELPERS, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = context_at_end("main.py", main, &[("helpers.py", HELPERS, 1)]);
     let text = &ctx[0].text;
     assert!(
         text.contains("def unused_helper(x):\n    return x"),
@@ -354,13 +328,7 @@ fn files_over_the_size_cap_are_not_used() {
     assert!(big.len() > MAX_SOURCE_BYTES);
     let helpers_tree = parse(Language::Python, HELPERS, None).unwrap();
     let others = [src("app/helpers.py", &big, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &others);
     assert!(ctx.is_empty(), "{ctx:?}");
     // With the cap raised, the same file gives its definition.
     let raised = Options {
@@ -371,13 +339,7 @@ fn files_over_the_size_cap_are_not_used() {
     assert!(ctx[0].text.contains("def haversine("), "{ctx:?}");
     // Under the cap, the helpers alone too.
     let small = [src("app/helpers.py", HELPERS, &helpers_tree, 1)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &small,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &small);
     assert!(ctx[0].text.contains("def haversine("), "{ctx:?}");
     // The cap is an option: one byte short of the file leaves it out.
     let opts = Options {
@@ -402,33 +364,15 @@ fn only_the_first_sources_are_looked_at() {
         .map(|n| src(n, filler, &filler_tree, 5))
         .collect();
     others.push(src("app/helpers.py", HELPERS, &helpers_tree, 1));
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &others);
     assert!(ctx.iter().all(|c| c.path != "app/helpers.py"), "{ctx:?}");
     // One place earlier, they are.
     others.remove(0);
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &others);
     assert!(ctx.iter().any(|c| c.path == "app/helpers.py"), "{ctx:?}");
     // The current file among the others takes no place.
     others.insert(0, current);
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &others);
     assert!(ctx.iter().any(|c| c.path == "app/helpers.py"), "{ctx:?}");
 }
 
@@ -440,13 +384,7 @@ fn similar_snippets_come_from_recent_files() {
     let main_tree = parse(Language::Python, main, None).unwrap();
     let current = src("items.py", main, &main_tree, 3);
     let others = [src("orders.py", other, &other_tree, 2)];
-    let ctx = build(
-        &current,
-        main.len(),
-        &others,
-        &Options::default(),
-        &ApproxCounter,
-    );
+    let ctx = build_at_end(&current, &others);
     assert_eq!(ctx.len(), 1, "{ctx:?}");
     assert!(ctx[0].text.contains("read_csv(path)"));
 }

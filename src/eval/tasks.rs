@@ -215,7 +215,37 @@ pub fn build_tasks(
     TaskSet { files, tasks }
 }
 
+/// A task of kind `kind` from the file `p` (index `fi`): the bytes `at..end` are masked and
+/// are the answer, the cursor is at `at`. Its id is the kind's name, the path and the 1-based
+/// number of the 0-based line `line`.
+fn masked(
+    kind: TaskKind,
+    lang: Language,
+    fi: usize,
+    p: &Parsed<'_>,
+    line: usize,
+    (at, end): (usize, usize),
+) -> EvalTask {
+    let text = &p.file.text;
+    EvalTask {
+        id: format!("{}:{}:{}", kind.name(), p.file.path, line + 1),
+        kind,
+        language: lang,
+        file: fi,
+        path: p.file.path.clone(),
+        text: format!("{}{}", &text[..at], &text[end..]),
+        offset: at,
+        expected: text[at..end].to_string(),
+        others: Vec::new(),
+    }
+}
+
 fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) -> Vec<EvalTask> {
+    let kind = if remainder {
+        TaskKind::Remainder
+    } else {
+        TaskKind::Line
+    };
     let mut out = Vec::new();
     for (fi, p) in parsed.iter().enumerate() {
         let Some(p) = p else { continue };
@@ -223,24 +253,7 @@ fn line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>], remainder: bool) ->
             let Some(indent) = good_line(lang, &p.tree, &p.file.text, (start, end)) else {
                 continue;
             };
-            let text = &p.file.text;
-            let at = start + indent;
-            let (kind, prefix) = if remainder {
-                (TaskKind::Remainder, "remainder")
-            } else {
-                (TaskKind::Line, "line")
-            };
-            out.push(EvalTask {
-                id: format!("{prefix}:{}:{}", p.file.path, li + 1),
-                kind,
-                language: lang,
-                file: fi,
-                path: p.file.path.clone(),
-                text: format!("{}{}", &text[..at], &text[end..]),
-                offset: at,
-                expected: text[at..end].to_string(),
-                others: Vec::new(),
-            });
+            out.push(masked(kind, lang, fi, p, li, (start + indent, end)));
         }
     }
     out
@@ -258,17 +271,7 @@ fn whole_line_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<EvalTa
                 continue;
             }
             let next = p.lines.get(li + 1).map_or(text.len(), |l| l.0);
-            out.push(EvalTask {
-                id: format!("whole-line:{}:{}", p.file.path, li + 1),
-                kind: TaskKind::WholeLine,
-                language: lang,
-                file: fi,
-                path: p.file.path.clone(),
-                text: format!("{}{}", &text[..start], &text[next..]),
-                offset: start,
-                expected: text[start..next].to_string(),
-                others: Vec::new(),
-            });
+            out.push(masked(TaskKind::WholeLine, lang, fi, p, li, (start, next)));
         }
     }
     out
@@ -356,17 +359,7 @@ fn block_tasks(lang: Language, parsed: &[Option<Parsed<'_>>]) -> Vec<EvalTask> {
                 continue;
             }
             let at = start + indent;
-            out.push(EvalTask {
-                id: format!("block:{}:{}", p.file.path, from + 1),
-                kind: TaskKind::Block,
-                language: lang,
-                file: fi,
-                path: p.file.path.clone(),
-                text: format!("{}{}", &text[..at], &text[end..]),
-                offset: at,
-                expected: text[at..end].to_string(),
-                others: Vec::new(),
-            });
+            out.push(masked(TaskKind::Block, lang, fi, p, from, (at, end)));
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));

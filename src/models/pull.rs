@@ -919,22 +919,33 @@ mod tests {
         );
     }
 
+    /// Holds `e`'s lock in `dir` while `waiter` starts on another thread (with `dir` and
+    /// `e`), writes the model and lets go; returns what `waiter` returned.
+    fn behind_the_lock<T: Send + 'static>(
+        dir: &Path,
+        e: &ModelEntry,
+        waiter: impl FnOnce(PathBuf, ModelEntry) -> T + Send + 'static,
+    ) -> T {
+        let held = lock_model(dir, e)
+            .unwrap()
+            .expect("a file system with locks");
+        let (d, e2) = (dir.to_path_buf(), e.clone());
+        let waiter = std::thread::spawn(move || waiter(d, e2));
+        std::fs::write(dir.join(&e.file), b"hello model").unwrap();
+        drop(held);
+        waiter.join().unwrap()
+    }
+
     #[test]
     fn a_second_puller_waits_for_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let e = entry(b"hello model");
-        let held = lock_model(dir.path(), &e)
-            .unwrap()
-            .expect("a file system with locks");
-        let (d, e2) = (dir.path().to_path_buf(), e.clone());
-        let waiter = std::thread::spawn(move || {
-            let _lock = lock_model(&d, &e2).unwrap();
+        let read = behind_the_lock(dir.path(), &e, |d, e| {
+            let _lock = lock_model(&d, &e).unwrap();
             // Only once the first let go: by then it had written the model.
             std::fs::read(d.join("t.gguf")).unwrap()
         });
-        std::fs::write(dir.path().join("t.gguf"), b"hello model").unwrap();
-        drop(held);
-        assert_eq!(waiter.join().unwrap(), b"hello model");
+        assert_eq!(read, b"hello model");
     }
 
     #[test]
@@ -942,16 +953,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // No source: only finding the model present can succeed.
         let e = entry(b"hello model");
-        let held = lock_model(dir.path(), &e)
-            .unwrap()
-            .expect("a file system with locks");
-        let (d, e2) = (dir.path().to_path_buf(), e.clone());
-        let waiter = std::thread::spawn(move || {
-            pull_in(&d, &hub(), &e2, &PullOptions::default()).map_err(|e| e.to_string())
+        let pulled = behind_the_lock(dir.path(), &e, |d, e| {
+            pull_in(&d, &hub(), &e, &PullOptions::default()).map_err(|e| e.to_string())
         });
-        std::fs::write(dir.path().join("t.gguf"), b"hello model").unwrap();
-        drop(held);
-        assert_eq!(waiter.join().unwrap().unwrap(), dir.path().join("t.gguf"));
+        assert_eq!(pulled.unwrap(), dir.path().join("t.gguf"));
         // Without it, the pull has nothing to pull from.
         std::fs::remove_file(dir.path().join("t.gguf")).unwrap();
         let err = pull_in(dir.path(), &hub(), &e, &PullOptions::default()).unwrap_err();

@@ -121,29 +121,10 @@ fn remove_partials(dir: &Path, file: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Checksum, ModelEntry, Origin};
     use super::*;
 
     fn add_user_model(home: &Path, name: &str, file: &str) {
-        let e = ModelEntry {
-            name: name.into(),
-            file: file.into(),
-            size: 5,
-            sha256: "ab".repeat(32),
-            license: "unknown".into(),
-            description: String::new(),
-            family: "unknown".into(),
-            fim_tokens: vec![],
-            chat_template: "gguf".into(),
-            default: false,
-            checksum: Some(Checksum::FirstDownload),
-            sources: vec![Origin::Huggingface {
-                repo: "o/r".into(),
-                revision: "main".into(),
-                path: file.into(),
-            }],
-            user: true,
-        };
+        let e = user::tests::entry(name, file);
         user::add(&user::list_path_in(home), &e, &[]).unwrap();
     }
 

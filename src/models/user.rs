@@ -282,11 +282,12 @@ fn write_whole(path: &Path, text: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{Checksum, Manifest, Origin};
     use super::*;
 
-    fn entry(name: &str, file: &str) -> ModelEntry {
+    /// A user's entry for `file`, pulled from Hugging Face (also `rm`'s tests use it).
+    pub(in crate::models) fn entry(name: &str, file: &str) -> ModelEntry {
         ModelEntry {
             name: name.into(),
             file: file.into(),

@@ -27,14 +27,27 @@ fn chat_model(prompt: &str) -> String {
     }
 }
 
-async fn server() -> (LspClient, Fake) {
+/// A ready server (no warm-up) whose fake model answers with `model`, `token_delay_ms` per
+/// token, for a client with `caps`; and the server's capabilities.
+async fn start_ready(
+    model: Arc<dyn Fn(&str) -> String + Send + Sync>,
+    token_delay_ms: u64,
+    caps: Value,
+) -> (LspClient, Fake, Value) {
     let fake = Fake::default();
-    let (mut c, caps) = start(
-        fake.responder(Arc::new(chat_model), 0, 0),
-        inline_caps(),
+    let (mut c, server_caps) = start(
+        fake.responder(model, token_delay_ms, 0),
+        caps,
         json!({"warmup": false}),
     )
     .await;
+    ready(&mut c).await;
+    (c, fake, server_caps)
+}
+
+/// A ready server with the chat model, `file:///w/stats.py` open with `text`.
+async fn server(text: &str) -> (LspClient, Fake) {
+    let (mut c, fake, caps) = start_ready(Arc::new(chat_model), 0, inline_caps()).await;
     assert_eq!(caps["codeActionProvider"]["resolveProvider"], true);
     assert!(
         caps["executeCommandProvider"]["commands"]
@@ -42,7 +55,7 @@ async fn server() -> (LspClient, Fake) {
             .unwrap()
             .contains(&json!("quill.explain"))
     );
-    ready(&mut c).await;
+    c.open("file:///w/stats.py", "python", text).await;
     (c, fake)
 }
 
@@ -52,6 +65,58 @@ fn actions_params(uri: &str, line: u32, diagnostics: Value) -> Value {
         "range": {"start": {"line": line, "character": 12}, "end": {"line": line, "character": 12}},
         "context": {"diagnostics": diagnostics},
     })
+}
+
+/// The code actions for line `line` of `uri`, with `diagnostics` in their context.
+async fn code_actions(c: &mut LspClient, uri: &str, line: u32, diagnostics: Value) -> Value {
+    c.request(
+        "textDocument/codeAction",
+        actions_params(uri, line, diagnostics),
+    )
+    .await
+    .unwrap()
+}
+
+/// The code action for line 7 of `uri` whose title starts with `title`, resolved.
+async fn resolved_action(c: &mut LspClient, uri: &str, title: &str) -> Value {
+    let actions = code_actions(c, uri, 7, json!([])).await;
+    let action = titled(&actions, title).clone();
+    c.request("codeAction/resolve", action).await.unwrap()
+}
+
+/// Runs the command `command` with the one argument `args`.
+async fn execute(c: &mut LspClient, command: &str, args: Value) -> Result<Value, Value> {
+    c.request(
+        "workspace/executeCommand",
+        json!({"command": command, "arguments": [args]}),
+    )
+    .await
+}
+
+/// Replaces the text from `from` to `to` ((line, character)) of `uri` with `text`: the
+/// document's version `version`.
+async fn did_change(
+    c: &mut LspClient,
+    uri: &str,
+    version: u32,
+    from: (u32, u32),
+    to: (u32, u32),
+    text: &str,
+) {
+    c.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{
+                "range": {
+                    "start": {"line": from.0, "character": from.1},
+                    "end": {"line": to.0, "character": to.1},
+                },
+                "text": text,
+            }],
+        }),
+    )
+    .await;
 }
 
 fn titled<'a>(actions: &'a Value, prefix: &str) -> &'a Value {
@@ -65,16 +130,9 @@ fn titled<'a>(actions: &'a Value, prefix: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn menu_opens_without_the_model_and_lists_the_actions() {
-    let (mut c, fake) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
+    let (mut c, fake) = server(PY).await;
     let diag = json!([{"range": {"start": {"line": 6, "character": 8}, "end": {"line": 6, "character": 40}}, "message": "possible off-by-one", "source": "pylint"}]);
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 6, diag),
-        )
-        .await
-        .unwrap();
+    let actions = code_actions(&mut c, "file:///w/stats.py", 6, diag).await;
     let titles: Vec<&str> = actions
         .as_array()
         .unwrap()
@@ -120,17 +178,8 @@ async fn menu_opens_without_the_model_and_lists_the_actions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolving_a_fix_gives_an_edit_of_the_function_in_the_files_indentation() {
-    let (mut c, _) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 7, json!([])),
-        )
-        .await
-        .unwrap();
-    let fix = titled(&actions, "quill: Fix this code").clone();
-    let resolved = c.request("codeAction/resolve", fix).await.unwrap();
+    let (mut c, _) = server(PY).await;
+    let resolved = resolved_action(&mut c, "file:///w/stats.py", "quill: Fix this code").await;
     let edits = &resolved["edit"]["changes"]["file:///w/stats.py"];
     let edit = &edits[0];
     // Limited to the method: lines 4..9 (0-based), nothing else.
@@ -145,17 +194,8 @@ async fn resolving_a_fix_gives_an_edit_of_the_function_in_the_files_indentation(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_that_does_not_parse_is_not_offered_the_answer_is_shown_instead() {
-    let (mut c, _) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 7, json!([])),
-        )
-        .await
-        .unwrap();
-    let simplify = titled(&actions, "quill: Simplify").clone();
-    let resolved = c.request("codeAction/resolve", simplify).await.unwrap();
+    let (mut c, _) = server(PY).await;
+    let resolved = resolved_action(&mut c, "file:///w/stats.py", "quill: Simplify").await;
     assert!(
         resolved.get("edit").is_none() || resolved["edit"].is_null(),
         "{resolved}"
@@ -173,23 +213,9 @@ async fn an_edit_that_does_not_parse_is_not_offered_the_answer_is_shown_instead(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crlf_files_get_crlf_edits() {
-    let (mut c, _) = server().await;
     let crlf = PY.replace('\n', "\r\n");
-    c.open("file:///w/stats.py", "python", &crlf).await;
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 7, json!([])),
-        )
-        .await
-        .unwrap();
-    let resolved = c
-        .request(
-            "codeAction/resolve",
-            titled(&actions, "quill: Fix this code").clone(),
-        )
-        .await
-        .unwrap();
+    let (mut c, _) = server(&crlf).await;
+    let resolved = resolved_action(&mut c, "file:///w/stats.py", "quill: Fix this code").await;
     let text = resolved["edit"]["changes"]["file:///w/stats.py"][0]["newText"]
         .as_str()
         .unwrap();
@@ -200,8 +226,7 @@ async fn crlf_files_get_crlf_edits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_returns_markdown_and_shows_it() {
-    let (mut c, fake) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
+    let (mut c, fake) = server(PY).await;
     let r = c
         .request(
             "quill/explain",
@@ -224,13 +249,7 @@ async fn explain_returns_markdown_and_shows_it() {
         "{prompt}"
     );
     // The command shows long answers as a document (or a message when it cannot).
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 7, json!([])),
-        )
-        .await
-        .unwrap();
+    let actions = code_actions(&mut c, "file:///w/stats.py", 7, json!([])).await;
     let cmd = titled(&actions, "quill: Explain this code")["command"].clone();
     let r = c
         .request(
@@ -253,17 +272,10 @@ async fn explain_returns_markdown_and_shows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_publishes_diagnostics_on_the_exact_line_and_caches_them() {
-    let (mut c, fake) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
+    let (mut c, fake) = server(PY).await;
     let args = json!({"action": "review", "uri": "file:///w/stats.py",
                       "range": {"start": {"line": 7, "character": 0}, "end": {"line": 7, "character": 0}}});
-    let r = c
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "quill.review", "arguments": [args.clone()]}),
-        )
-        .await
-        .unwrap();
+    let r = execute(&mut c, "quill.review", args.clone()).await.unwrap();
     assert_eq!(r["findings"], 1);
     let d = c
         .wait_notification("textDocument/publishDiagnostics", |p| {
@@ -278,18 +290,16 @@ async fn review_publishes_diagnostics_on_the_exact_line_and_caches_them() {
     assert_eq!(diag["message"], "the loop skips the first element");
     // Same function text: served from the cache, no second model run.
     let runs = fake.prompts.lock().unwrap().len();
-    c.request(
-        "workspace/executeCommand",
-        json!({"command": "quill.review", "arguments": [args]}),
-    )
-    .await
-    .unwrap();
+    execute(&mut c, "quill.review", args).await.unwrap();
     assert_eq!(fake.prompts.lock().unwrap().len(), runs);
     // A line added above moves the finding; changing the function clears it.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": "file:///w/stats.py", "version": 2},
-               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "import os\n"}]}),
+    did_change(
+        &mut c,
+        "file:///w/stats.py",
+        2,
+        (0, 0),
+        (0, 0),
+        "import os\n",
     )
     .await;
     let moved = c
@@ -299,39 +309,23 @@ async fn review_publishes_diagnostics_on_the_exact_line_and_caches_them() {
         moved["params"]["diagnostics"][0]["range"]["start"]["line"],
         7
     );
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": "file:///w/stats.py", "version": 3},
-               "contentChanges": [{"range": {"start": {"line": 7, "character": 23}, "end": {"line": 7, "character": 24}}, "text": "0"}]}),
-    )
-    .await;
+    did_change(&mut c, "file:///w/stats.py", 3, (7, 23), (7, 24), "0").await;
     let cleared = c
         .wait_notification("textDocument/publishDiagnostics", |p| p["version"] == 3)
         .await;
     assert_eq!(cleared["params"]["diagnostics"], json!([]));
     // Quill's own diagnostics get explain and fix actions.
-    let actions = c
-        .request(
-            "textDocument/codeAction",
-            actions_params("file:///w/stats.py", 7, json!([diag])),
-        )
-        .await
-        .unwrap();
+    let actions = code_actions(&mut c, "file:///w/stats.py", 7, json!([diag])).await;
     titled(&actions, "quill: Explain and fix: the loop skips");
     c.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refactor_command_needs_an_instruction_and_applies_its_edit() {
-    let (mut c, _) = server().await;
-    c.open("file:///w/stats.py", "python", PY).await;
+    let (mut c, _) = server(PY).await;
     let mut args = json!({"action": "instruction", "uri": "file:///w/stats.py",
                           "range": {"start": {"line": 7, "character": 0}, "end": {"line": 7, "character": 0}}});
-    let e = c
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "quill.refactor", "arguments": [args.clone()]}),
-        )
+    let e = execute(&mut c, "quill.refactor", args.clone())
         .await
         .unwrap_err();
     assert!(
@@ -342,13 +336,7 @@ async fn refactor_command_needs_an_instruction_and_applies_its_edit() {
         "{e}"
     );
     args["instruction"] = json!("Fix the bugs");
-    let r = c
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "quill.refactor", "arguments": [args]}),
-        )
-        .await
-        .unwrap();
+    let r = execute(&mut c, "quill.refactor", args).await.unwrap();
     // The server asked the client to apply the edit (the test client accepts with null,
     // which the server reads as not applied).
     let apply = c.wait_notification("workspace/applyEdit", |_| true).await;
@@ -367,22 +355,12 @@ async fn refactor_command_needs_an_instruction_and_applies_its_edit() {
 /// saw the change itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_is_versioned_and_never_made_for_text_that_moved_on() {
-    let fake = Fake::default();
     let mut caps = inline_caps();
     caps["workspace"] = json!({"workspaceEdit": {"documentChanges": true}});
-    let (mut c, _) = start(
-        fake.responder(Arc::new(chat_model), 30, 0),
-        caps,
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
+    let (mut c, _, _) = start_ready(Arc::new(chat_model), 30, caps).await;
     let uri = "file:///w/stats.py";
     c.open(uri, "python", PY).await;
-    let actions = c
-        .request("textDocument/codeAction", actions_params(uri, 7, json!([])))
-        .await
-        .unwrap();
+    let actions = code_actions(&mut c, uri, 7, json!([])).await;
     let fix = titled(&actions, "quill: Fix this code").clone();
     let resolved = c.request("codeAction/resolve", fix.clone()).await.unwrap();
     let change = &resolved["edit"]["documentChanges"][0];
@@ -393,14 +371,7 @@ async fn an_edit_is_versioned_and_never_made_for_text_that_moved_on() {
     // The user types while the model works.
     let id = c.start("codeAction/resolve", fix).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    c.notify(
-        "textDocument/didChange",
-        json!({
-            "textDocument": {"uri": uri, "version": 2},
-            "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# \n"}],
-        }),
-    )
-    .await;
+    did_change(&mut c, uri, 2, (0, 0), (0, 0), "# \n").await;
     let err = c.response(id).await.unwrap_err();
     assert_eq!(err["code"], -32801, "{err}");
     assert!(
@@ -414,22 +385,12 @@ async fn an_edit_is_versioned_and_never_made_for_text_that_moved_on() {
 /// resolve, a command) still ends the progress bar it began: every `begin` gets its `end`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_work_still_ends_its_progress_bar() {
-    let fake = Fake::default();
     // 600 tokens at 100 ms each: still writing when the cancellation comes.
     let slow: Arc<dyn Fn(&str) -> String + Send + Sync> = Arc::new(|_| "x".repeat(1800));
-    let (mut c, _) = start(
-        fake.responder(slow, 100, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
+    let (mut c, _, _) = start_ready(slow, 100, inline_caps()).await;
     let uri = "file:///w/stats.py";
     c.open(uri, "python", PY).await;
-    let actions = c
-        .request("textDocument/codeAction", actions_params(uri, 7, json!([])))
-        .await
-        .unwrap();
+    let actions = code_actions(&mut c, uri, 7, json!([])).await;
     let fix = titled(&actions, "quill: Fix this code").clone();
     let explain = titled(&actions, "quill: Explain this code")["command"].clone();
     let work = |t: &Value| t.as_str().is_some_and(|t| t.starts_with("quill/work/"));
@@ -478,14 +439,7 @@ async fn cancelled_work_still_ends_its_progress_bar() {
 /// is never published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_finishing_after_edits_lands_on_the_moved_line_or_nowhere() {
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.responder(Arc::new(chat_model), 50, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
+    let (mut c, _, _) = start_ready(Arc::new(chat_model), 50, inline_caps()).await;
     let uri = "file:///w/stats.py";
     c.open(uri, "python", PY).await;
     let review = json!({"command": "quill.review", "arguments": [
@@ -500,12 +454,7 @@ async fn a_review_finishing_after_edits_lands_on_the_moved_line_or_nowhere() {
     // Two lines above the function arrive while the model works.
     let id = c.start("workspace/executeCommand", review.clone()).await;
     c.wait_notification("$/progress", is_work).await;
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri, "version": 2},
-               "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "import os\nimport re\n"}]}),
-    )
-    .await;
+    did_change(&mut c, uri, 2, (0, 0), (0, 0), "import os\nimport re\n").await;
     assert_eq!(c.response(id).await.unwrap()["findings"], 1);
     let d = c
         .wait_notification("textDocument/publishDiagnostics", |p| {
@@ -527,12 +476,7 @@ async fn a_review_finishing_after_edits_lands_on_the_moved_line_or_nowhere() {
     c.notifications.clear();
     let id = c.start("workspace/executeCommand", review).await;
     c.wait_notification("$/progress", is_work).await;
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri, "version": 2},
-               "contentChanges": [{"range": {"start": {"line": 6, "character": 23}, "end": {"line": 6, "character": 24}}, "text": "0"}]}),
-    )
-    .await;
+    did_change(&mut c, uri, 2, (6, 23), (6, 24), "0").await;
     c.response(id).await.unwrap();
     c.request("quill/status", Value::Null).await.unwrap();
     let published: Vec<&Value> = c
