@@ -189,7 +189,7 @@ impl Default for CompletionConfig {
             syntax_check: true,
             repo_layout: true,
             draft_tokens: default_draft_tokens(),
-            fresh_suffix_tokens: 8,
+            fresh_suffix_tokens: 2,
             candidates: 1,
         }
     }

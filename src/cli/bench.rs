@@ -481,6 +481,13 @@ fn run_typing(
         report.p95_ms,
         report.mean_ms
     )?;
+    if report.partial > 0 {
+        writeln!(
+            out,
+            "first text shown (the words ready, {} answers in part): p50 {:.0} ms, p95 {:.0} ms",
+            report.partial, report.first_p50_ms, report.first_p95_ms
+        )?;
+    }
     writeln!(
         out,
         "cache hits {} ({:.0}%); accepted whole {}, by line {}, by word {}; empty {}",

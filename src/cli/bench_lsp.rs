@@ -31,6 +31,8 @@ pub(super) struct StdioClient {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     next_id: i64,
+    /// quill's own notifications (`quill/…`) read while waiting for an answer.
+    notes: Vec<Value>,
 }
 
 impl StdioClient {
@@ -52,6 +54,7 @@ impl StdioClient {
             stdin,
             stdout,
             next_id: 1,
+            notes: Vec::new(),
         };
         let mut options = options.clone();
         options["warmup"] = json!(true);
@@ -85,20 +88,42 @@ impl StdioClient {
         self.next_id += 1;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
         loop {
-            let msg = self.read()?;
-            if msg.get("method").is_some() {
-                if msg.get("id").is_some() {
-                    // The server asks something (a progress token): say yes.
-                    self.send(&json!({"jsonrpc": "2.0", "id": msg["id"], "result": null}))?;
-                }
+            let Some(msg) = self.next_answer()? else {
                 continue;
-            }
+            };
             if msg["id"] == id {
                 if let Some(e) = msg.get("error") {
                     bail!("{method} failed: {e}");
                 }
                 return Ok(msg["result"].clone());
             }
+        }
+    }
+
+    /// Reads the next message: `None` for one the server sent on its own (its requests
+    /// are answered yes, quill's notifications kept for [`Self::wait_note`]).
+    fn next_answer(&mut self) -> Result<Option<Value>> {
+        let msg = self.read()?;
+        let Some(method) = msg.get("method").and_then(Value::as_str) else {
+            return Ok(Some(msg));
+        };
+        if msg.get("id").is_some() {
+            // The server asks something (a progress token): say yes.
+            self.send(&json!({"jsonrpc": "2.0", "id": msg["id"], "result": null}))?;
+        } else if method.starts_with("quill/") {
+            self.notes.push(msg);
+        }
+        Ok(None)
+    }
+
+    /// Waits for the server's notification `method` (one already read counts) and
+    /// returns its parameters.
+    pub(super) fn wait_note(&mut self, method: &str) -> Result<Value> {
+        loop {
+            if let Some(i) = self.notes.iter().position(|n| n["method"] == method) {
+                return Ok(self.notes.remove(i)["params"].clone());
+            }
+            self.next_answer()?;
         }
     }
 

@@ -188,7 +188,11 @@ impl Completer for LlamaServer {
     fn suggest(&mut self, doc: &str, cursor: usize) -> Result<Suggestion> {
         let p = parts(doc, cursor);
         if let Some(text) = self.cached(&p) {
-            return Ok(Suggestion { text, cached: true });
+            return Ok(Suggestion {
+                text,
+                cached: true,
+                first_ms: None,
+            });
         }
         let text = infill(
             &self.agent,
@@ -212,6 +216,7 @@ impl Completer for LlamaServer {
         Ok(Suggestion {
             text,
             cached: false,
+            first_ms: None,
         })
     }
 

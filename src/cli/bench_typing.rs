@@ -32,6 +32,10 @@ pub(super) struct Suggestion {
     pub text: String,
     /// Answered without a model call of its own (a cache).
     pub cached: bool,
+    /// When the server first showed part of it (the words ready when its time budget
+    /// passed) and told the client later that the rest was ready: milliseconds to that
+    /// first part. The replay's typist reads the whole answer.
+    pub first_ms: Option<f64>,
 }
 
 /// What a replay measured.
@@ -39,9 +43,15 @@ pub(super) struct Suggestion {
 pub struct TypingReport {
     pub engine: String,
     pub requests: usize,
+    /// Latency to the whole answer.
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub mean_ms: f64,
+    /// Latency to the first text shown (a partial answer's words, else the whole answer).
+    pub first_p50_ms: f64,
+    pub first_p95_ms: f64,
+    /// Requests first answered in part (`timeBudgetMs`).
+    pub partial: usize,
     pub keystrokes: usize,
     /// Requests answered from a cache.
     pub cache_hits: usize,
@@ -152,6 +162,7 @@ pub(super) fn replay(
         ..TypingReport::default()
     };
     let mut latencies = Vec::new();
+    let mut firsts = Vec::new();
     let mut asked = Vec::new();
     let mut ask = |c: &mut dyn Completer,
                    doc: &str,
@@ -163,11 +174,14 @@ pub(super) fn replay(
         let s = c.suggest(doc, cursor)?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         latencies.push(ms);
+        firsts.push(s.first_ms.unwrap_or(ms));
+        r.partial += usize::from(s.first_ms.is_some());
         r.cache_hits += usize::from(s.cached);
         r.empty += usize::from(s.text.is_empty());
         let line_start = doc[..cursor].rfind('\n').map_or(0, |i| i + 1);
         r.steps.push(json!({
             "ms": ms.round(),
+            "first_ms": s.first_ms.map(f64::round),
             "cached": s.cached,
             "line": &doc[line_start..cursor],
             "answer": s.text,
@@ -213,6 +227,8 @@ pub(super) fn replay(
     r.p50_ms = percentile(&latencies, 50.0);
     r.p95_ms = percentile(&latencies, 95.0);
     r.mean_ms = mean(&latencies);
+    r.first_p50_ms = percentile(&firsts, 50.0);
+    r.first_p95_ms = percentile(&firsts, 95.0);
     r.hit_rate = r.cache_hits as f64 / r.requests.max(1) as f64;
     r.generated_tokens = gen1 - gen0;
     r.tokens_per_keystroke = r.generated_tokens as f64 / r.keystrokes.max(1) as f64;
@@ -304,23 +320,39 @@ impl Completer for Quill {
     }
 
     fn suggest(&mut self, doc: &str, cursor: usize) -> Result<Suggestion> {
-        let hits = self.totals()?["cacheHits"].as_u64().unwrap_or(0);
+        let t = Instant::now();
+        let before = self.totals()?;
+        let count = |t: &Value, k: &str| t[k].as_u64().unwrap_or(0);
         let idx = LineIndex::new(doc);
         let (line, character) = idx.position(doc, cursor, Encoding::Utf16);
-        let r = self.client.request(
-            "textDocument/inlineCompletion",
-            json!({
-                "textDocument": {"uri": self.uri},
-                "position": {"line": line, "character": character},
-                "context": {"triggerKind": 2},
-            }),
-        )?;
-        let text = r["items"][0]["insertText"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let cached = self.totals()?["cacheHits"].as_u64().unwrap_or(0) > hits;
-        Ok(Suggestion { text, cached })
+        let params = json!({
+            "textDocument": {"uri": self.uri},
+            "position": {"line": line, "character": character},
+            "context": {"triggerKind": 2},
+        });
+        let ask = |c: &mut StdioClient| -> Result<String> {
+            let r = c.request("textDocument/inlineCompletion", params.clone())?;
+            Ok(r["items"][0]["insertText"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string())
+        };
+        let mut text = ask(&mut self.client)?;
+        let after = self.totals()?;
+        let cached = count(&after, "cacheHits") > count(&before, "cacheHits");
+        let mut first_ms = None;
+        if count(&after, "partial") > count(&before, "partial") {
+            // Part of the answer: ask again when the server says the rest is ready, as
+            // the editor clients do.
+            first_ms = Some(t.elapsed().as_secs_f64() * 1000.0);
+            self.client.wait_note("quill/suggestionReady")?;
+            text = ask(&mut self.client)?;
+        }
+        Ok(Suggestion {
+            text,
+            cached,
+            first_ms,
+        })
     }
 
     fn generated(&mut self) -> Result<(u64, u64, u64)> {

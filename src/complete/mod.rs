@@ -8,6 +8,7 @@ pub mod budget;
 pub mod cache;
 #[cfg(test)]
 mod fuzz;
+pub mod partial;
 pub mod post;
 pub mod prompt;
 
@@ -130,6 +131,9 @@ pub enum Served {
     FirstLine,
     /// The suggestion cache: a generation made for an earlier state of the document.
     Cache,
+    /// The words of a line ready when the time budget passed, while the generation goes
+    /// on (the client hears `quill/suggestionReady` when it has settled).
+    Partial,
 }
 
 /// Builds the prompt for `input`.

@@ -203,7 +203,7 @@ impl Request {
             ignore_eog: false,
             reuse_cache: true,
             shift_suffix: false,
-            fresh_suffix: 8,
+            fresh_suffix: 2,
             draft: DraftConfig {
                 max: crate::config::default_draft_tokens(),
                 ..DraftConfig::default()

@@ -31,6 +31,7 @@ pub(super) fn build(options: Options) -> (LspService<Server>, tower_lsp_server::
     LspService::build(|client| {
         let state = Arc::new(State::new());
         state.health.set_client(client.clone());
+        let _ = state.client.set(client.clone());
         Server {
             client,
             state,

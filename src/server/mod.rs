@@ -94,6 +94,8 @@ pub struct State {
     pub health: health::Health,
     /// How many times a dead engine was restarted in a row (the supervisor's backoff).
     pub restarts: std::sync::atomic::AtomicU32,
+    /// The client, for notifications sent outside a handler (`quill/suggestionReady`).
+    pub(crate) client: std::sync::OnceLock<tower_lsp_server::Client>,
 }
 
 impl State {
@@ -120,6 +122,7 @@ impl State {
             contexts: DashMap::new(),
             health: Default::default(),
             restarts: Default::default(),
+            client: std::sync::OnceLock::new(),
         }
     }
 

@@ -66,7 +66,10 @@ pub struct Settings {
     /// After an accepted suggestion at the end of a line, generate the next line in the
     /// background.
     pub prefetch: bool,
-    /// Answer a block with the lines ready after this long (0: no limit).
+    /// Growing ghost text: a line still being generated after this long is answered with
+    /// its words ready so far, and the client is told when the rest is there (a block with
+    /// `firstLine` off: the lines ready). 0: wait for the whole answer. 250 ms by the
+    /// typing replay (BENCHMARKS.md, "Growing ghost text").
     pub time_budget_ms: u64,
     /// Speculative decoding: most draft tokens checked per step (0: off).
     pub draft_tokens: usize,
@@ -94,7 +97,7 @@ impl Default for Settings {
             suggestion_cache: true,
             first_line: true,
             prefetch: true,
-            time_budget_ms: 0,
+            time_budget_ms: 250,
             draft_tokens: c.draft_tokens,
             candidates: c.candidates,
         }

@@ -22,11 +22,13 @@ use std::time::{Duration, Instant};
 
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::Uri;
+use tower_lsp_server::ls_types::notification::Notification;
 
 use super::State;
 use super::completion::{Job, prepare_job, request_failed};
 use super::documents::Snapshot;
 use crate::complete::cache::{Ended, Entry, Found, Generation, Recorder};
+use crate::complete::partial::{ready_words, rest_of_line};
 use crate::complete::{Completion, Input, Served, Shape, settle};
 use crate::config::CompletionConfig;
 use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
@@ -42,6 +44,8 @@ pub struct Totals {
     pub cache_hits: u64,
     /// Of those, answered with the first line(s) while the generation went on.
     pub first_line: u64,
+    /// Of those, answered with the words ready when the time budget passed.
+    pub partial: u64,
     /// Generations started: for requests, and prefetches after an accept.
     pub generations: u64,
     pub prefetches: u64,
@@ -58,6 +62,9 @@ pub struct Shown {
     text: Arc<String>,
     offset: usize,
     insert: String,
+    /// The words ready of a line still being generated: accepting them is not the end
+    /// of a line (no prefetch; the generation goes on).
+    partial: bool,
 }
 
 impl State {
@@ -71,6 +78,7 @@ impl State {
             t.answered += 1;
             t.cache_hits += u64::from(served == Served::Cache);
             t.first_line += u64::from(served == Served::FirstLine);
+            t.partial += u64::from(served == Served::Partial);
         });
     }
 }
@@ -183,6 +191,18 @@ pub(super) async fn answer(
                 let c = completion(&shape, text, &found, served);
                 return Ok(Some((job, c)));
             }
+        }
+        // The time budget has passed and the line is still coming: show the words that
+        // are ready; the generation goes on, and the client hears when it has settled.
+        if cfg.candidates <= 1
+            && !found.settled
+            && budget.is_some_and(|b| Instant::now() >= b)
+            && let Some(words) =
+                ready_words(rest_of_line(&job.snap.text, job.offset), &found.remaining)
+        {
+            let c = completion(&shape, words, &found, Served::Partial);
+            ready_later(state, &job, shape, found.entry, found.progress);
+            return Ok(Some((job, c)));
         }
         // Wait for more, counted as a caller so the generation runs as interactive work.
         let _guard = found.entry.wait_guard();
@@ -397,6 +417,71 @@ async fn start(
     Ok((entry, guard))
 }
 
+/// True when asking again at `found`'s cursor gets more than words: the answer has
+/// settled, the generation is over, or (a block, with `firstLine`) a whole line is ready.
+fn answerable(found: &Found, shape: &Shape, first_line: bool) -> bool {
+    let whole_line = || {
+        found
+            .remaining
+            .trim_start_matches(['\n', ' ', '\t'])
+            .contains('\n')
+    };
+    found.settled
+        || !found.running
+        || (first_line && shape.mode == crate::complete::Mode::Block && whole_line())
+}
+
+/// `quill/suggestionReady`: the suggestion answered in part at a document version and
+/// cursor is now whole in the cache; a client still there asks again.
+enum SuggestionReady {}
+
+impl Notification for SuggestionReady {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "quill/suggestionReady";
+}
+
+/// After a partial answer at `job`'s cursor: waits until `entry`'s generation has settled
+/// the answer there (or ended), and tells the client, if the document has not changed.
+fn ready_later(
+    state: &Arc<State>,
+    job: &Job,
+    shape: Shape,
+    entry: Arc<Entry>,
+    mut progress: tokio::sync::watch::Receiver<crate::complete::cache::Progress>,
+) {
+    let Some(client) = state.client.get().cloned() else {
+        return;
+    };
+    let (text, offset, version, uri) = (
+        job.snap.text.clone(),
+        job.offset,
+        job.snap.version,
+        job.snap.uri.clone(),
+    );
+    let position = super::position::position(&text, &job.snap.index, offset, state.encoding());
+    let first_line = state.settings().first_line;
+    let state = state.clone();
+    tokio::spawn(async move {
+        while entry
+            .judge(&text, offset, &shape)
+            .is_some_and(|f| !answerable(&f, &shape, first_line))
+        {
+            if progress.changed().await.is_err() {
+                break;
+            }
+        }
+        if state.docs.snapshot(&uri).map(|s| s.version) != Some(version) {
+            return;
+        }
+        let params = serde_json::json!({
+            "uri": uri.as_str(),
+            "version": version,
+            "position": position,
+        });
+        client.send_notification::<SuggestionReady>(params).await;
+    });
+}
+
 /// Remembers what the editor was shown, to recognise an accept.
 pub(super) fn shown(state: &State, job: &Job, c: &Completion) {
     if c.text.is_empty() {
@@ -409,6 +494,7 @@ pub(super) fn shown(state: &State, job: &Job, c: &Completion) {
             text: job.snap.text.clone(),
             offset: job.offset,
             insert: c.text.clone(),
+            partial: c.served == Served::Partial,
         },
     );
 }
@@ -426,7 +512,7 @@ pub(super) fn edited(state: &Arc<State>, uri: &Uri, at: usize) -> bool {
     let accepted = state
         .shown
         .get(uri)
-        .filter(|s| is_accept(s, &snap.text))
+        .filter(|s| !s.partial && is_accept(s, &snap.text))
         .map(|s| s.offset + s.insert.len());
     let covered = settings.suggestion_cache && snap.text.is_char_boundary(at) && {
         let shape = Shape::at(&snap.text, at, snap.language, &settings.completion());

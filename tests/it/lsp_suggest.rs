@@ -222,3 +222,93 @@ async fn an_edit_that_leaves_a_generation_behind_stops_it() {
     assert_eq!(c.response(id).await.unwrap(), Value::Null);
     c.shutdown().await;
 }
+
+/// With `timeBudgetMs`, a line still being generated when the budget passes is answered
+/// with its words ready so far; `quill/suggestionReady` says when the rest is there, and
+/// asking again gets the whole line from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_line_shows_its_ready_words_and_says_when_the_rest_is_there() {
+    let fake = Fake::default();
+    // 60 ms a token, 3 characters a token: the line takes about 0.7 s.
+    let line = "max(alpha, beta) + min(gamma, delta)";
+    let factory = fake.factory("max(alpha, beta) + min(gamma, delta)\n", 60, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "timeBudgetMs": 100}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    let first = inline_text(&r).expect("the ready words");
+    assert!(
+        line.starts_with(&first) && first.len() < line.len(),
+        "{first:?} is a start of the line"
+    );
+    assert!(
+        !first.ends_with(char::is_alphanumeric),
+        "whole words: {first:?}"
+    );
+    assert_eq!(totals(&mut c).await["partial"], 1);
+    let note = c
+        .wait_notification("quill/suggestionReady", |p| p["uri"] == URI)
+        .await;
+    assert_eq!(
+        note["params"],
+        json!({"uri": URI, "version": 1, "position": {"line": 0, "character": 4}})
+    );
+    let prompts = fake.prompts.lock().unwrap().len();
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some(line));
+    assert_eq!(
+        fake.prompts.lock().unwrap().len(),
+        prompts,
+        "from the cache"
+    );
+    c.shutdown().await;
+}
+
+/// Without a budget (the default) the line is answered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_budget_a_slow_line_is_answered_whole() {
+    let fake = Fake::default();
+    let factory = fake.factory("max(alpha, beta)\n", 20, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("max(alpha, beta)"));
+    assert_eq!(totals(&mut c).await["partial"], 0);
+    c.shutdown().await;
+}
+
+/// A block answered in part: `quill/suggestionReady` comes when its first line is whole
+/// (not when the whole block is), and asking again gets that line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_block_is_ready_at_its_first_whole_line() {
+    let fake = Fake::default();
+    // 80 ms a token, 3 characters a token: the first line after ~0.3 s, the block ~1.6 s.
+    let block =
+        "total = 0\n    for x in xs:\n        total += x\n    return total\n\nprint(f([1]))\n";
+    let factory = fake.factory(block, 80, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "timeBudgetMs": 50}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "def f(xs):\n    \n").await;
+    let r = c.inline(URI, 1, 4).await.unwrap();
+    let first = inline_text(&r).unwrap_or_default();
+    assert!("total = 0".starts_with(&first), "{first:?}");
+    c.wait_notification("quill/suggestionReady", |p| p["uri"] == URI)
+        .await;
+    let r = c.inline(URI, 1, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("total = 0"));
+    let t = totals(&mut c).await;
+    assert_eq!(t["partial"], 1, "{t}");
+    assert_eq!(t["generatedTokens"], 0, "the block still runs: {t}");
+    c.shutdown().await;
+}

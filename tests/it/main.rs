@@ -17,4 +17,5 @@ mod real_assist;
 mod real_batch;
 mod real_model;
 mod real_remote;
+mod real_suggest;
 mod support;
