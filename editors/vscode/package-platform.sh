@@ -29,6 +29,6 @@ mkdir server
 tar -xzf "$archive" -C server --strip-components=1 "$name/quill"
 chmod 755 server/quill
 npm run -s compile
-npx vsce package --allow-missing-repository --target "$target" -o "quill-$target.vsix"
+npx vsce package --target "$target" -o "quill-$target.vsix"
 unzip -l "quill-$target.vsix" | grep -q 'extension/server/quill$' || { echo "server/quill missing from the package" >&2; exit 1; }
 ls -l "quill-$target.vsix"

@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
 
 use super::documents::Snapshot;
 use super::{Model, Server, State, position};
-use crate::complete::{Completion, Input, Prepared, Served, prepare};
+use crate::complete::{Completion, Input, Prepared, prepare};
 use crate::context::ContextFile;
 use crate::context::{Options as ContextOptions, Source};
 use crate::engine::EngineState;
@@ -237,10 +237,8 @@ pub(super) async fn complete(
     let Some((job, completion)) = super::suggest::answer(&state, job, turn, asked).await? else {
         return Ok(None);
     };
+    // (`state.last`, the status lines' latency, is set where the generation ends.)
     let t = completion.timings;
-    if completion.served == Served::Model {
-        *state.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
-    }
     state.add_answered(completion.served);
     tracing::info!(
         uri = uri.as_str(),

@@ -378,6 +378,11 @@ async fn start(
             Ok(out) => {
                 state.health.record(Ok(()));
                 let t = out.timings;
+                if !background {
+                    // What the last completion cost (status lines), also when its request
+                    // was answered early (first line, ready words) and this ran on.
+                    *state.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+                }
                 state.add_totals(|s| {
                     s.generated_tokens += u64::from(t.generated_tokens);
                     s.drafted_tokens += u64::from(t.drafted_tokens);

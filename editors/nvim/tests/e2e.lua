@@ -587,6 +587,125 @@ tests.manual = function()
   check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
 end
 
+--- Growing ghost text (`quill/suggestionReady`): a notification for the state of the ghost
+--- text quill answered asks again, the way typing asks; one for another version, cursor or
+--- buffer, after <C-]>, with ghost text off or outside Insert mode does not. The server sends
+--- it only when a generation outlives `timeBudgetMs`, which depends on the model's speed, so
+--- the test hands notifications to the client's handler as Neovim dispatches one from the
+--- server (client.handlers[method](nil, params, ctx)), made from the state of real ghost text.
+tests.grow = function()
+  local c = real_session()
+  -- Only the notifications this test hands over: the server's own (the default budget
+  -- makes it send real ones on this slow build) would ask again too.
+  local function budget(ms)
+    c:lua([[
+      local client = vim.lsp.get_clients({ name = 'quill' })[1]
+      client:notify('workspace/didChangeConfiguration', { settings = { timeBudgetMs = ... } })
+    ]], ms)
+  end
+  budget(0)
+  local saved = c:lua([[return vim.api.nvim_buf_get_lines(0, 0, -1, false)]])
+  check(c:lua([[
+    return type(vim.lsp.get_clients({ name = 'quill' })[1].handlers['quill/suggestionReady']) == 'function'
+  ]]), 'no quill/suggestionReady handler on the client')
+  --- Calls the handler with params for the current buffer, version and cursor, changed by
+  --- `change` (version/line/character offsets, another uri, or malformed).
+  local function ready(change)
+    local r = c:lua([[
+      local change = ...
+      local client = vim.lsp.get_clients({ name = 'quill', bufnr = 0 })[1]
+      local buf = vim.api.nvim_get_current_buf()
+      local pos = require('quill.util').cursor_position(0, client.offset_encoding)
+      local params = { uri = vim.uri_from_bufnr(buf), version = vim.lsp.util.buf_versions[buf], position = pos }
+      params.version = params.version + (change.version or 0)
+      pos.line = pos.line + (change.line or 0)
+      pos.character = pos.character + (change.character or 0)
+      params.uri = change.uri or params.uri
+      if change.malformed then
+        params = { uri = params.uri, version = tostring(params.version) }
+      end
+      local asked, why = client.handlers['quill/suggestionReady'](nil, params,
+        { client_id = client.id, method = 'quill/suggestionReady' })
+      return { asked = asked, why = why or '' }
+    ]], change or { none = true })
+    return r.asked, r.why
+  end
+  --- Marks the ghost text shown now, then (new_ghost) waits for that of a later answer:
+  --- marked before what asks, as an answer from the server's cache comes at once.
+  local function mark()
+    c:lua([[local s = require('quill').get_suggestion(); if s then s.seen = true end]])
+  end
+  local function new_ghost(what)
+    return wait_for(what, 120, function()
+      return c:lua([[local s = require('quill').get_suggestion(); return s and not s.seen and s.text]])
+    end)
+  end
+  local function expect_not(change, why_pattern, label)
+    local asked, why = ready(change)
+    check(asked == false and why:find(why_pattern), '%s: asked=%s why=%q', label, tostring(asked), why)
+  end
+  local method = 'textDocument/inlineCompletion'
+  local row = find_line(c, 'return total / len')
+  c:lua([[vim.api.nvim_win_set_cursor(0, { ..., 0 })]], row)
+  c:input('O') -- above the return in mean()
+  c:type('avg = ')
+  local text = new_ghost('ghost text')
+  mark()
+  local n1 = c:lua(RECORD)
+  vim.wait(300)
+  n1 = c:lua(RECORD) -- no request may be on its way now
+  expect_not({ version = -1 }, 'changed', 'an older version')
+  expect_not({ character = 1 }, 'cursor', 'another column')
+  expect_not({ line = -1 }, 'cursor', 'another line')
+  expect_not({ uri = vim.uri_from_fname(tmp .. '/elsewhere.py') }, 'another buffer', 'another file')
+  expect_not({ malformed = true }, 'malformed', 'malformed params')
+  vim.wait(300)
+  check(#requests_since(c, n1, method) == 0, 'a notification that does not match sent a request')
+  -- Matching: one automatic request (as typing sends), answered with ghost text again.
+  mark()
+  local asked, why = ready()
+  check(asked == true, 'a matching notification was ignored: %s', why)
+  local again = new_ghost('ghost text after the re-ask')
+  local sent = requests_since(c, n1, method)
+  check(#sent == 1 and sent[1] == 2, 'expected one automatic request (triggerKind 2), got %s', vim.inspect(sent))
+  log('  ghost text %q; matching notification: asked again, answered %q', text, again)
+  -- Dismissed with <C-]>: ignored.
+  c:input('<C-]>')
+  wait_for('dismissed', 5, function() return c:lua([[return require('quill').get_suggestion() == nil]]) end)
+  expect_not(nil, 'dismissed', 'after <C-]>')
+  -- Answered as you type, then the trigger made manual: ignored. Asked with the key in
+  -- manual mode: asked again, as an invoked request.
+  mark()
+  c:type('t')
+  new_ghost('ghost text after typing on')
+  c:cmd('QuillTrigger manual')
+  expect_not(nil, 'manual', 'an automatic answer in manual mode')
+  local n2 = c:lua(RECORD)
+  mark()
+  c:input('<M-\\>')
+  new_ghost('ghost text from the ask-now key')
+  mark()
+  asked, why = ready()
+  check(asked == true, 'manual mode: the notification for the asked suggestion was ignored: %s', why)
+  wait_for('the re-ask', 10, function() return #requests_since(c, n2, method) == 2 end)
+  sent = requests_since(c, n2, method)
+  check(sent[1] == 1 and sent[2] == 1, 'manual mode: expected two invoked requests, got %s', vim.inspect(sent))
+  new_ghost('ghost text after the manual re-ask')
+  c:cmd('QuillTrigger auto')
+  -- Ghost text off (:QuillToggle), and Normal mode: ignored.
+  c:cmd('QuillToggle')
+  expect_not(nil, 'off', 'ghost text off')
+  c:cmd('QuillToggle')
+  c:input('<Esc>')
+  wait_for('normal mode', 5, function() return c:mode() == 'n' end)
+  expect_not(nil, 'Insert', 'Normal mode')
+  log('  ignored: older version, other cursor/buffer, malformed, dismissed, manual mode, off, Normal mode')
+  c:lua([[vim.api.nvim_buf_set_lines(0, 0, -1, false, ...)]], saved)
+  budget(250)
+  local errs = child_errors(c)
+  check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
+end
+
 --- :QuillExplain on a function opens a Markdown window with the explanation.
 tests.explain = function()
   local c = real_session()
@@ -934,7 +1053,7 @@ end
 
 -- Runner -----------------------------------------------------------------------------------
 
-local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'manual', 'explain', 'status', 'statusline', 'backend', 'pull' }
+local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'manual', 'grow', 'explain', 'status', 'statusline', 'backend', 'pull' }
 local optional = { 'review', 'refactor', 'codeaction' } -- slow (a model answer each): by name only
 local selected = (#_G.arg > 0) and _G.arg or order
 if #_G.arg == 1 and _G.arg[1] == 'all' then

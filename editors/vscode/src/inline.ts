@@ -35,6 +35,18 @@ export interface InlineOptions {
   /** Called when a request that reached the server has ended (answered, failed or cancelled
    *  in flight): the server's `lastCompletion` and health may have changed. */
   settled?(): void;
+  /** Called with each answer that is still current (not cancelled, the document unchanged):
+   *  the state it was asked at and whether it had ghost text (see grow.ts). */
+  answered?(document: vscode.TextDocument, version: number, position: vscode.Position, shown: boolean): void;
+}
+
+/** Whether an answer has any item to show. */
+export function hasItems(result: Result): boolean {
+  if (!result) {
+    return false;
+  }
+  const items = Array.isArray(result) ? result : result.items;
+  return Array.isArray(items) && items.length > 0;
 }
 
 /** Whether a request of `triggerKind` goes to the server at all. */
@@ -86,9 +98,16 @@ export function inlineMiddleware(options: InlineOptions) {
       return null;
     }
     const done = options.busy();
+    const version = document.version;
     try {
       const result = await next(document, position, context, token);
-      return token.isCancellationRequested ? null : result;
+      if (token.isCancellationRequested) {
+        return null;
+      }
+      if (document.version === version) {
+        options.answered?.(document, version, position, hasItems(result));
+      }
+      return result;
     } finally {
       done();
       options.settled?.();

@@ -27,6 +27,7 @@ import {
   type FoundServer,
 } from './binary';
 import type { QuillApi } from './commands';
+import { Grow, SUGGESTION_READY } from './grow';
 import { inlineMiddleware } from './inline';
 import { QuillProgressFeature, type ProgressClient } from './progress';
 import {
@@ -77,6 +78,8 @@ export class QuillServer implements vscode.Disposable {
   private found: FoundServer | undefined;
   private downloading = false;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Growing ghost text: re-asks on quill/suggestionReady (grow.ts). */
+  private readonly grow: Grow;
 
   constructor(
     private readonly status: StatusBar,
@@ -85,7 +88,16 @@ export class QuillServer implements vscode.Disposable {
     private readonly dirs: ServerDirs = {},
   ) {
     this.clientCfg = clientSettings(this.config());
+    this.grow = new Grow({
+      enabled: () => this.clientCfg.inlineCompletions,
+      budgetMs: () => {
+        const ms = this.config().get<unknown>('timeBudgetMs');
+        return typeof ms === 'number' ? ms : 0;
+      },
+      log: (line) => this.output.appendLine(line),
+    });
     this.disposables.push(
+      this.grow,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('quill')) {
           void this.configurationChanged();
@@ -243,6 +255,7 @@ export class QuillServer implements vscode.Disposable {
       // The timings of the completion just made (and whether a backend answered) for the
       // tooltip: one quill/status shortly after a burst of completions.
       settled: () => this.refreshStatusSoon(),
+      answered: (document, version, position, shown) => this.grow.onAnswered(document, version, position, shown),
     });
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -266,6 +279,15 @@ export class QuillServer implements vscode.Disposable {
     // `textDocument.inlineCompletion` capability, so the server offers no classic completion,
     // and it is the only inline provider this extension registers.
     client.registerProposedFeatures();
+    // Growing ghost text: the whole suggestion is ready where a partial one was shown.
+    client.onNotification(SUGGESTION_READY, (params: unknown) => {
+      if (this.client === client) {
+        void this.grow.ready(params, (uri) => client.protocol2CodeConverter.asUri(uri).toString());
+        // The generation behind a partial answer has ended: its timings are the server's
+        // lastCompletion now (the tooltip).
+        this.refreshStatusSoon();
+      }
+    });
     // After the built-in progress feature: the model's loading goes to the status bar.
     client.registerFeature(
       new QuillProgressFeature(client as unknown as ProgressClient, {

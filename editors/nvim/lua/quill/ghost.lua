@@ -27,7 +27,15 @@ local INVOKED, AUTOMATIC = 1, 2
 ---@field request_id? integer
 ---@field suggestion? quill.Suggestion
 ---@field skip_tick? integer a change made by accepting: show the rest, do not ask again
+---@field asked? quill.Asked the state of the ghost text quill answered (until dismissed)
 ---@field seq integer
+
+--- Where quill answered with ghost text, for `quill/suggestionReady` (growing ghost text).
+---@class quill.Asked
+---@field version integer the LSP document version the request was made at
+---@field row integer 0-based
+---@field col integer 0-based byte column
+---@field invoked boolean asked for with the `suggest` key
 
 ---@type table<integer, quill.BufState>
 local states = {}
@@ -49,6 +57,13 @@ end
 local function cursor(win)
   local r, c = unpack(vim.api.nvim_win_get_cursor(win or 0))
   return r - 1, c
+end
+
+--- The document version the LSP client has sent for `buf` (0 at didOpen, then
+--- b:changedtick with each change; Neovim keeps it in vim.lsp.util.buf_versions).
+local function doc_version(buf)
+  local v = vim.lsp.util.buf_versions[buf]
+  return type(v) == 'number' and v or 0
 end
 
 --- Tabs are drawn as one cell in virtual text: expand them to the buffer's tabstop.
@@ -94,6 +109,7 @@ function M.clear(buf)
   stop_timer(s)
   cancel_inflight(s)
   s.suggestion = nil
+  s.asked = nil
   clear_marks(buf)
 end
 
@@ -224,6 +240,7 @@ function M.request(buf, invoked)
   local win = vim.api.nvim_get_current_win()
   local row, col = cursor(win)
   local tick = vim.b[buf].changedtick
+  local version = doc_version(buf)
   local enc = util.encoding(client)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
@@ -271,6 +288,9 @@ function M.request(buf, invoked)
       return
     end
     s.suggestion = { text = texts[1], row = row, col = col, tick = tick, items = texts, index = 1 }
+    -- With `timeBudgetMs` this may be the first words of a line still being generated:
+    -- quill/suggestionReady says when the rest is there (M.suggestion_ready).
+    s.asked = { version = version, row = row, col = col, invoked = invoked and true or false }
     render(buf, s.suggestion)
   end, buf)
   if ok then
@@ -429,7 +449,71 @@ function M.show(text, buf)
   s.seq = s.seq + 1
   local row, col = cursor(0)
   s.suggestion = { text = text, row = row, col = col, tick = vim.b[buf].changedtick }
+  s.asked = nil
   render(buf, s.suggestion)
+end
+
+--- Whether `uri` names `buf` (as the client sent it, or the same file).
+local function names_buffer(uri, buf)
+  if vim.uri_from_bufnr(buf) == uri then
+    return true
+  end
+  local ok, fname = pcall(vim.uri_to_fname, uri)
+  return ok and uri:match('^file:') ~= nil and fname == vim.api.nvim_buf_get_name(buf)
+end
+
+--- `quill/suggestionReady` { uri, version, position } (a notification): with `timeBudgetMs`
+--- the server answered with the words of a line that were ready in time and generated on;
+--- now the whole suggestion is in its cache. When the user is still there — the current
+--- buffer, its document version and cursor unchanged, Insert mode, ghost text on and the
+--- ghost text quill answered there not dismissed (<C-]>, leaving Insert mode) — ask again
+--- the way typing asks (M.request); the server answers at once and the fuller text replaces
+--- the partial one. With the manual trigger too: the user asked for that suggestion (the
+--- new request is an invoked one as well). Returns true when it asked, else false and why
+--- (for tests; Neovim ignores what notification handlers return).
+---@return boolean asked
+---@return string? why_not
+function M.suggestion_ready(_, params, ctx)
+  local p = type(params) == 'table' and params or {}
+  local pos = type(p.position) == 'table' and p.position or {}
+  if type(p.uri) ~= 'string' or type(p.version) ~= 'number' or type(pos.line) ~= 'number'
+    or type(pos.character) ~= 'number' then
+    vim.lsp.log.warn('quill: ignored a malformed quill/suggestionReady: ' .. vim.inspect(params))
+    return false, 'malformed'
+  end
+  local buf = vim.api.nvim_get_current_buf()
+  if not names_buffer(p.uri, buf) then
+    return false, 'another buffer'
+  end
+  local client = util.client(buf)
+  if not client or (ctx and ctx.client_id and ctx.client_id ~= client.id) then
+    return false, 'another client'
+  end
+  if not M.config.enabled or vim.b[buf].quill_disabled then
+    return false, 'ghost text is off'
+  end
+  if not in_insert() then
+    return false, 'not in Insert mode'
+  end
+  if doc_version(buf) ~= p.version then
+    return false, 'the buffer has changed'
+  end
+  local here = util.cursor_position(0, util.encoding(client))
+  if here.line ~= pos.line or here.character ~= pos.character then
+    return false, 'the cursor has moved'
+  end
+  local s = states[buf]
+  local asked = s and s.asked
+  local row, col = cursor(0)
+  if not asked or asked.version ~= p.version or asked.row ~= row or asked.col ~= col then
+    return false, 'no ghost text from quill here (dismissed)'
+  end
+  if M.trigger(buf) == 'manual' and not asked.invoked then
+    return false, 'manual trigger'
+  end
+  s.asked = nil -- once; the answer records it again
+  M.request(buf, asked.invoked)
+  return true
 end
 
 -- Autocommands ---------------------------------------------------------------------------

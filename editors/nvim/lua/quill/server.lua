@@ -94,7 +94,11 @@ function M.start(buf)
     root_dir = root_dir(buf),
     init_options = config.options.settings or {},
     capabilities = capabilities(),
-    handlers = { ['window/showDocument'] = show_document },
+    handlers = {
+      ['window/showDocument'] = show_document,
+      -- Growing ghost text: the rest of a partly answered suggestion is ready.
+      ['quill/suggestionReady'] = ghost.suggestion_ready,
+    },
     on_attach = on_attach,
     on_exit = on_exit,
   }, {

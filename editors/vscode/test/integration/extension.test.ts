@@ -17,9 +17,11 @@ import {
   InlineCompletionTriggerKind,
   Position,
   Range,
+  Selection,
   Uri,
   commands,
   test as vs,
+  window,
 } from '../mock/vscode';
 import { QUILL_BIN, TEST_MODEL, TEST_THREADS } from '../server/quill';
 import { manifestSettings } from '../unit/manifest';
@@ -276,6 +278,103 @@ describe('the extension in a mocked VS Code, with a real quill serve', function 
     assert.strictEqual(pids.length, 1);
     assert.notStrictEqual(pids[0], pid);
     assert.strictEqual(vs.inlineProviders.length, 1, 'still one inline provider');
+  });
+});
+
+describe('growing ghost text: quill/suggestionReady through the language client', function () {
+  // The real server sends quill/suggestionReady only when a generation outlives
+  // quill.timeBudgetMs, which depends on the model's speed; so quill.path is a wrapper
+  // (inject.ts) that runs the real server and writes the notifications this test gives it.
+  this.timeout(120_000);
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+  const doc = document('/tmp/quill-vscode-test/grow.py', TEXT);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quill-vscode-grow-'));
+  const injectDir = path.join(tmp, 'inject');
+  const saved = { bin: process.env.QUILL_REAL_BIN, dir: process.env.QUILL_INJECT_DIR };
+  let sent = 0;
+  const send = (params: unknown) => {
+    sent += 1;
+    const name = path.join(injectDir, String(sent).padStart(4, '0'));
+    fs.writeFileSync(`${name}.tmp`, JSON.stringify({ jsonrpc: '2.0', method: 'quill/suggestionReady', params }));
+    fs.renameSync(`${name}.tmp`, `${name}.json`);
+  };
+  const triggers = () => vs.executed.filter((e) => e.command === 'editor.action.inlineSuggest.trigger').length;
+  const ready = (version: number, line: number, character: number) => ({
+    uri: doc.uri.toString(),
+    version,
+    position: { line, character },
+  });
+
+  before(async () => {
+    fs.mkdirSync(injectDir);
+    const wrapper = path.join(tmp, 'quill');
+    const script = path.resolve(__dirname, 'inject.js');
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)} "$@"\n`, { mode: 0o755 });
+    process.env.QUILL_REAL_BIN = QUILL_BIN;
+    process.env.QUILL_INJECT_DIR = injectDir;
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default);
+    }
+    vs.config.set('quill.path', wrapper);
+    vs.config.set('quill.model', TEST_MODEL);
+    vs.config.set('quill.threads', TEST_THREADS);
+    vs.config.set('quill.clientDebounceMs', 0);
+    vs.config.set('quill.timeBudgetMs', 300);
+    await activate(context as unknown as vscode.ExtensionContext);
+    await until('the model to be ready', READY);
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    for (const [key, value] of [['QUILL_REAL_BIN', saved.bin], ['QUILL_INJECT_DIR', saved.dir]] as const) {
+      if (value === undefined) {
+        delete process.env[key];
+      } else {
+        process.env[key] = value;
+      }
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('asks again (editor.action.inlineSuggest.trigger) only where quill answered and nothing changed', async () => {
+    vs.documents.push(doc);
+    vs.openDocument.fire(doc);
+    window.activeTextEditor = { document: doc, selection: new Selection(new Position(4, 11), new Position(4, 11)) };
+    const result = await vs.inlineProviders[0].provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Invoke },
+      new CancellationTokenSource().token,
+    );
+    assert.ok((Array.isArray(result) ? result : result?.items)?.length > 0, `no ghost text: ${JSON.stringify(result)}`);
+    assert.ok(
+      vs.executed.some((e) => e.command === 'setContext' && e.args[0] === 'quill.ghostTextGrowing' && e.args[1] === true),
+      'the Escape binding is on while the answer may grow',
+    );
+    send(ready(0, 4, 11)); // an older version
+    send(ready(1, 4, 10)); // another cursor
+    send({ uri: doc.uri.toString() }); // malformed
+    send(ready(1, 4, 11)); // where it answered
+    await until('the re-ask', () => triggers() > 0, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.strictEqual(triggers(), 1, 'asked once, for the matching notification only');
+    // Escape on the new answer: a notification for it is ignored.
+    await vs.inlineProviders[0].provider.provideInlineCompletionItems(
+      doc,
+      new Position(4, 11),
+      { triggerKind: InlineCompletionTriggerKind.Invoke },
+      new CancellationTokenSource().token,
+    );
+    await commands.executeCommand('quill.dismissGhostText');
+    assert.ok(vs.executed.some((e) => e.command === 'editor.action.inlineSuggest.hide'));
+    send(ready(1, 4, 11));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.strictEqual(triggers(), 1, 'no re-ask after Escape');
+    assert.ok(READY(), 'the server is fine');
   });
 });
 

@@ -249,6 +249,9 @@ export const test = {
   openDocument: new EventEmitter<any>(),
   changeDocument: new EventEmitter<any>(),
   closeDocument: new EventEmitter<any>(),
+  /** window.onDidChangeTextEditorSelection / onDidChangeActiveTextEditor. */
+  changeSelection: new EventEmitter<any>(),
+  changeActiveEditor: new EventEmitter<any>(),
   inlineProviders: [] as { selector: any; provider: any }[],
   codeActionProviders: [] as { selector: any; provider: any }[],
   appliedEdits: [] as any[],
@@ -360,7 +363,8 @@ export const window = {
     return terminal;
   },
   onDidCloseTerminal: (listener: (t: any) => void) => test.closeTerminal.event(listener),
-  onDidChangeActiveTextEditor: new EventEmitter<any>().event,
+  onDidChangeActiveTextEditor: (l: (e: any) => void) => test.changeActiveEditor.event(l),
+  onDidChangeTextEditorSelection: (l: (e: any) => void) => test.changeSelection.event(l),
   visibleTextEditors: [] as any[],
   tabGroups: { all: [] as any[], onDidChangeTabs: new EventEmitter<any>().event, onDidChangeTabGroups: new EventEmitter<any>().event },
   showTextDocument: () => Promise.resolve(undefined),

@@ -67,6 +67,10 @@ describe('quill.vsix', () => {
       const vsixManifest = fs.readFileSync(path.join(dir, 'extension.vsixmanifest'), 'utf8');
       assert.match(vsixManifest, /<Icon>extension\/images\/icon\.png<\/Icon>/);
       assert.match(vsixManifest, /Content\.Changelog/);
+      // The listing links to the repository (package.json `repository`, `bugs`, `homepage`).
+      assert.strictEqual(manifest.repository?.url, 'https://github.com/quill-lsp/quill');
+      assert.match(vsixManifest, /Links\.Source" Value="https:\/\/github\.com\/quill-lsp\/quill(\.git)?"/);
+      assert.match(vsixManifest, /Links\.Support" Value="https:\/\/github\.com\/quill-lsp\/quill\/issues"/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
