@@ -321,7 +321,8 @@ async fn the_editor_server_survives_the_inference_server_going_away() {
     let root = format!("file://{}", dir.path().display());
     c.handshake(
         json!({"textDocument": {"inlineCompletion": {}}}),
-        json!({"model": SMALL, "warmup": false, "prefetch": false,
+        // Whole answers (no time budget): the test reads the text after the restart.
+        json!({"model": SMALL, "warmup": false, "prefetch": false, "timeBudgetMs": 0,
                "backend": {"url": server.url(), "api": "llama-server"}}),
         Some(&root),
     )
