@@ -23,6 +23,25 @@ pub struct LspClient {
 const HANG: Duration = Duration::from_secs(600);
 
 impl LspClient {
+    /// Starts the built `quill serve` (`setup` adds arguments and environment) and speaks
+    /// to it over its stdin and stdout; its stderr is dropped, the child killed on drop.
+    pub fn serve(
+        setup: impl FnOnce(&mut tokio::process::Command),
+    ) -> (tokio::process::Child, LspClient) {
+        let mut cmd = tokio::process::Command::new(crate::support::quill_bin());
+        cmd.arg("serve");
+        setup(&mut cmd);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start quill serve");
+        let c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        (child, c)
+    }
+
     pub fn new(
         writer: impl AsyncWrite + Unpin + Send + 'static,
         reader: impl AsyncRead + Unpin + Send + 'static,

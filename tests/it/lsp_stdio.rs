@@ -1,12 +1,11 @@
 //! `quill serve` as an editor runs it: the built binary over stdio, with the real model.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::lsp_client::{LspClient, inline_text};
-use crate::support::{SMALL, quill_bin, real_model};
+use crate::support::{SMALL, real_model};
 
 const GEO: &str = r#""""Geography helpers."""
 import math
@@ -51,17 +50,11 @@ async fn stdio_server_completes_with_a_helper_from_another_open_file() {
     std::fs::write(dir.path().join("geo.py"), GEO).unwrap();
     std::fs::write(dir.path().join("app.py"), APP).unwrap();
     let log = dir.path().join("server.log");
-    let mut child = tokio::process::Command::new(quill_bin())
-        .args(["serve", "--log-file"])
-        .arg(&log)
-        .env("QUILL_LOG", "quill=debug")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start quill serve");
-    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let (mut child, mut c) = LspClient::serve(|cmd| {
+        cmd.arg("--log-file")
+            .arg(&log)
+            .env("QUILL_LOG", "quill=debug");
+    });
     let root = format!("file://{}", dir.path().display());
     let caps = c
         .handshake(
@@ -111,15 +104,7 @@ async fn stdio_server_survives_hostile_input() {
     let Some((_path, _guard)) = real_model(SMALL) else {
         return;
     };
-    let mut child = tokio::process::Command::new(quill_bin())
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start quill serve");
-    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let (_child, mut c) = LspClient::serve(|_| {});
     c.handshake(
         json!({"textDocument": {"inlineCompletion": {}}}),
         json!({"model": SMALL, "warmup": false}),

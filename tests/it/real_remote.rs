@@ -309,15 +309,7 @@ async fn the_editor_server_survives_the_inference_server_going_away() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut server = LlamaServer::start(&path, 1, &dir.path().join("llama-server.log"));
-    let mut child = tokio::process::Command::new(quill_bin())
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let (_child, mut c) = LspClient::serve(|_| {});
     let root = format!("file://{}", dir.path().display());
     c.handshake(
         json!({"textDocument": {"inlineCompletion": {}}}),

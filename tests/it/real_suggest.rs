@@ -2,27 +2,18 @@
 //! is the words ready so far, `quill/suggestionReady` follows, and asking again gives the
 //! whole line from the cache: exactly what a server without a budget answers.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::lsp_client::{LspClient, inline_text};
-use crate::support::{SMALL, quill_bin, real_model};
+use crate::support::{SMALL, real_model};
 
 /// A line the model writes in many tokens, with nothing after the cursor.
 const DOC: &str = "def greet(name, place):\n    \"\"\"Print a greeting naming the person and the place.\"\"\"\n    print(\n";
 
 async fn serve(settings: Value) -> (tokio::process::Child, LspClient) {
-    let mut child = tokio::process::Command::new(quill_bin())
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut c = LspClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let (child, mut c) = LspClient::serve(|_| {});
     c.handshake(
         json!({"textDocument": {"inlineCompletion": {}}}),
         settings,
