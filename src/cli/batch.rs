@@ -68,8 +68,6 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     if cfg.remote.is_none() {
         // One context holds every slot's sequence.
         cfg.context_size = cfg.context_size.max(PER_SEQUENCE * parallel as u32);
-    } else if args.completion.candidates > 1 {
-        anyhow::bail!("--candidates above 1 needs the in-process engine (not --backend)");
     }
     let loaded = load_config(cfg)?;
     let settings = BatchSettings {

@@ -165,6 +165,18 @@ fn completions_through_llama_server_equal_the_in_process_ones() {
         assert_eq!(remote["text"], local["text"], "--api {api}");
         assert_eq!(remote["mode"], local["mode"]);
     }
+    // Ranked candidates: the server's log-probabilities give the same branches, so the
+    // same ranked answer and alternatives.
+    let ranked = ["--candidates", "3"];
+    let local3 = complete(&file, &ranked);
+    let remote3 = complete(
+        &file,
+        &[&ranked[..], &["--backend", &url, "--api", "llama-server"]].concat(),
+    );
+    eprintln!("ranked: {} / {}", remote3["text"], remote3["alternatives"]);
+    assert!(!local3["alternatives"].as_array().unwrap().is_empty());
+    assert_eq!(remote3["text"], local3["text"]);
+    assert_eq!(remote3["alternatives"], local3["alternatives"]);
     // A Hugging Face tokenizer.json instead of the GGUF (what a vLLM user has): the same
     // tokenizer rebuilt from the GGUF and saved with the model's special tokens.
     let header = quill::gguf::read_header(&path).unwrap();
@@ -381,5 +393,26 @@ async fn the_editor_server_survives_the_inference_server_going_away() {
     assert!(back.contains("guest"), "{back}");
     let s = c.request("quill/status", Value::Null).await.unwrap();
     assert_eq!(status(&s), "ready", "{s}");
+
+    // Ranked candidates through the server: one inline item per distinct answer.
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"candidates": 3}}),
+    )
+    .await;
+    c.notify(
+        "textDocument/didChange",
+        edit(5, &APP.replace("name", "visitor")),
+    )
+    .await;
+    let r = c.inline(&uri, 2, 4).await.unwrap();
+    let items: Vec<&str> = r["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["insertText"].as_str())
+        .collect();
+    eprintln!("ranked through llama-server: {items:?}");
+    assert!(items.len() >= 2, "{r}");
     c.shutdown().await;
 }

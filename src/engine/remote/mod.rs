@@ -22,8 +22,8 @@ use self::http::{Client, Msg, Stream};
 use self::prompt::SpecialTexts;
 use self::wire::{Api, Chunk, Finish, Params, Prompt, Usage};
 use super::{
-    Backend, BatchSource, CancelToken, Engine, EngineError, ModelInfo, Output, Request, StopReason,
-    Timings, ms_since,
+    Backend, BatchSource, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Request,
+    StopFn, StopReason, Timings, ms_since,
 };
 
 /// How often the engine thread looks at cancellation and deadlines while it waits for the
@@ -199,19 +199,20 @@ impl RemoteBackend {
         }
     }
 
-    /// The HTTP request for `req`.
-    fn call(&self, req: &Request) -> Result<wire::Call, EngineError> {
-        if req.first_rank.is_some_and(|r| r > 0) {
-            return Err(EngineError::Unsupported(
-                "ranked candidates need the in-process engine (servers give no control over the first token)"
-                    .into(),
-            ));
-        }
+    /// The HTTP request for `req`, its rendered prompt followed by `after` (a ranked
+    /// candidate's first token), generating at most `max_tokens`.
+    fn call(
+        &self,
+        req: &Request,
+        after: &str,
+        max_tokens: u32,
+        logprobs: Option<u32>,
+    ) -> Result<wire::Call, EngineError> {
         let text;
         let prompt = match prompt::chat(&req.prompt) {
             Some(messages) => Prompt::Chat(messages),
             None => {
-                text = self.specials.render(&req.prompt)?;
+                text = self.specials.render(&req.prompt)? + after;
                 Prompt::Text(&text)
             }
         };
@@ -220,11 +221,12 @@ impl RemoteBackend {
             &Params {
                 prompt,
                 model: self.model.as_deref(),
-                max_tokens: req.max_tokens,
+                max_tokens,
                 sampling: req.sampling,
                 ignore_eog: req.ignore_eog,
                 cache_prompt: req.reuse_cache,
                 n_ctx: self.n_ctx,
+                logprobs,
             },
         ))
     }
@@ -244,6 +246,12 @@ struct Progress {
     usage: Usage,
     started: Instant,
     first: Option<Instant>,
+    /// The sum of the generated tokens' log-probabilities, and how many the server
+    /// reported (asked for by ranked candidates).
+    logprob: f64,
+    scored: u32,
+    /// The most likely tokens at the first token's place, once reported.
+    firsts: Option<Vec<(String, f32)>>,
 }
 
 impl Progress {
@@ -255,13 +263,38 @@ impl Progress {
             usage: Usage::default(),
             started: Instant::now(),
             first: None,
+            logprob: 0.0,
+            scored: 0,
+            firsts: None,
         }
+    }
+
+    /// A ranked candidate's answer, which starts with the token `first` (put at the end
+    /// of the prompt) of log-probability `logprob`.
+    fn starting_with(first: &str, logprob: f32) -> Self {
+        let mut p = Progress::new();
+        p.text = first.to_string();
+        p.pieces = 1;
+        p.logprob = f64::from(logprob);
+        p.scored = 1;
+        p
+    }
+
+    /// The mean log-probability of the answer's tokens.
+    fn mean_logprob(&self) -> f32 {
+        (self.logprob / f64::from(self.scored.max(1))) as f32
     }
 
     /// Takes one chunk; `Some` once the answer is settled.
     fn feed(&mut self, chunk: Chunk, req: &mut Request) -> Option<StopReason> {
         if let Some(u) = chunk.usage {
             self.usage = u;
+        }
+        for lp in chunk.logprobs {
+            // The end-of-generation token counts too: the model chose to end there.
+            self.logprob += f64::from(lp.logprob);
+            self.scored += 1;
+            self.firsts.get_or_insert(lp.top);
         }
         if let Some(f) = chunk.finish {
             self.finish = Some(f);
@@ -290,6 +323,8 @@ impl Progress {
     }
 
     fn output(self, stop: StopReason) -> Output {
+        let mean_logprob = self.mean_logprob();
+        let scored = self.scored > 0;
         let u = self.usage;
         let first = self.first.unwrap_or_else(Instant::now);
         let prompt_tokens = u.prompt_tokens.unwrap_or(0);
@@ -305,12 +340,61 @@ impl Progress {
             generate_ms: u.generate_ms.unwrap_or_else(|| ms_since(first)),
             ..Timings::default()
         };
+        // Ranked candidates' answers carry their confidence.
+        let candidates = if scored {
+            vec![Candidate {
+                text: self.text.clone(),
+                stop,
+                mean_logprob,
+            }]
+        } else {
+            Vec::new()
+        };
         Output {
             text: self.text,
             stop,
             timings,
-            candidates: Vec::new(),
+            candidates,
         }
+    }
+}
+
+/// The `rank`-th most likely first token (1: the one after the greedy `chosen`) among the
+/// reported `top` ones that are text: not the end of generation, not part of a character.
+fn nth_first(top: &[(String, f32)], chosen: Option<&str>, rank: usize) -> Option<(String, f32)> {
+    let special = |t: &str| t.starts_with("<|") && t.ends_with("|>");
+    let mut seen_chosen = false;
+    top.iter()
+        .filter(|(t, _)| {
+            // The greedy token is the first candidate's, once.
+            if !seen_chosen && Some(t.as_str()) == chosen {
+                seen_chosen = true;
+                return false;
+            }
+            !t.is_empty() && !special(t)
+        })
+        .nth(rank.checked_sub(1)?)
+        .cloned()
+}
+
+/// Ranked candidates as one batch: the same request once per rank.
+struct Fan {
+    reqs: Vec<Option<Request>>,
+    results: Vec<Option<Result<Output, EngineError>>>,
+}
+
+impl BatchSource for Fan {
+    fn next(&mut self) -> Option<(u64, Request)> {
+        let i = self.reqs.iter().position(Option::is_some)?;
+        Some((i as u64, self.reqs[i].take()?))
+    }
+
+    fn done(&mut self, tag: u64, result: Result<Output, EngineError>) {
+        self.results[tag as usize] = Some(result);
+    }
+
+    fn finished(&self) -> bool {
+        self.results.iter().all(Option::is_some)
     }
 }
 
@@ -323,6 +407,230 @@ fn prefill_only() -> Output {
     }
 }
 
+impl RemoteBackend {
+    /// Ranked candidates ([`Request::candidates`]): the request once per rank, side by
+    /// side (the server batches them), rank `i` starting with the `i`-th most likely first
+    /// token; the output has them all, the greedy one first, each with its confidence.
+    fn generate_candidates(
+        &mut self,
+        req: &mut Request,
+        cancel: &CancelToken,
+    ) -> Result<Output, EngineError> {
+        let n = req.candidates as usize;
+        // The candidates after the first share one stop rule.
+        let others = req
+            .others_stop
+            .take()
+            .map(|f| Arc::new(std::sync::Mutex::new(f)));
+        let reqs = (0..n)
+            .map(|rank| {
+                let mut r = Request::new(req.prompt.clone(), req.max_tokens);
+                r.sampling = req.sampling;
+                r.deadline = req.deadline;
+                r.ignore_eog = req.ignore_eog;
+                r.reuse_cache = req.reuse_cache;
+                r.first_rank = Some(rank as u32);
+                r.stop = match (rank, &others) {
+                    (0, _) => req.stop.take(),
+                    (_, Some(f)) => {
+                        let f = f.clone();
+                        Some(
+                            Box::new(move |t: &str| f.lock().map(|mut f| f(t)).unwrap_or(true))
+                                as StopFn,
+                        )
+                    }
+                    (_, None) => None,
+                };
+                Some(r)
+            })
+            .collect();
+        let mut fan = Fan {
+            reqs,
+            results: (0..n).map(|_| None).collect(),
+        };
+        self.run_lanes(&mut fan, n, cancel, 0)?;
+        let mut results = fan.results.into_iter().flatten();
+        let mut out = results.next().expect("the greedy candidate ran")?;
+        for r in results {
+            match r {
+                Ok(o) => {
+                    out.timings.generated_tokens += o.timings.generated_tokens;
+                    out.candidates.extend(o.candidates);
+                }
+                Err(e) => tracing::debug!("a ranked candidate failed: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `source`'s requests with up to `parallel` streams in flight; a request with a
+    /// [`Request::first_rank`] above 0 first asks for one token and the most likely
+    /// tokens at its place, then generates after the one of its rank.
+    fn run_lanes(
+        &mut self,
+        source: &mut dyn BatchSource,
+        parallel: usize,
+        cancel: &CancelToken,
+        retries: u32,
+    ) -> Result<(), EngineError> {
+        struct Lane {
+            tag: u64,
+            req: Request,
+            progress: Progress,
+            _stream: Stream,
+            /// Waiting for the first token's alternatives, to continue the `n`-th.
+            probe: Option<usize>,
+        }
+        let (tx, rx): (_, Receiver<Msg>) = mpsc::channel();
+        let mut lanes: HashMap<u64, Lane> = HashMap::new();
+        self.ensure_model();
+        // Opens a stream for `req` (its prompt followed by `after`).
+        let open = |me: &mut Self, req: &Request, after: &str, max: u32, lp: Option<u32>| {
+            let call = me.call(req, after, max, lp)?;
+            let id = me.id();
+            Ok::<_, EngineError>(http::start(
+                &me.client,
+                me.api,
+                call,
+                id,
+                retries,
+                tx.clone(),
+            ))
+        };
+        loop {
+            cancel.check()?;
+            while lanes.len() < parallel.max(1) {
+                let Some((tag, req)) = source.next() else {
+                    break;
+                };
+                if req.max_tokens == 0 {
+                    source.done(tag, Ok(prefill_only()));
+                    continue;
+                }
+                let rank = req.first_rank.map(|r| r as usize);
+                let opened = match rank {
+                    Some(r) if r > 0 => open(self, &req, "", 1, Some(r as u32 + 2)),
+                    Some(_) => open(self, &req, "", req.max_tokens, Some(1)),
+                    None => open(self, &req, "", req.max_tokens, None),
+                };
+                match opened {
+                    Ok(stream) => {
+                        let lane = Lane {
+                            tag,
+                            req,
+                            progress: Progress::new(),
+                            _stream: stream,
+                            probe: rank.filter(|r| *r > 0),
+                        };
+                        lanes.insert(lane._stream.id, lane);
+                    }
+                    Err(e) => source.done(tag, Err(e)),
+                }
+            }
+            if lanes.is_empty() {
+                if source.finished() {
+                    return Ok(());
+                }
+                return Err(EngineError::Backend("batch source stalled".into()));
+            }
+            let mut settled: Vec<(u64, Result<StopReason, EngineError>)> = Vec::new();
+            match rx.recv_timeout(POLL) {
+                Ok((id, msg)) => {
+                    if let Some(lane) = lanes.get_mut(&id) {
+                        match msg {
+                            Ok(chunk) => {
+                                if let Some(rank) = lane.probe {
+                                    let ended = chunk.end;
+                                    lane.progress.feed(chunk, &mut Request::new(Vec::new(), 1));
+                                    if lane.progress.firsts.is_some() || ended {
+                                        let mut lane = lanes.remove(&id).expect("a lane");
+                                        let top = lane.progress.firsts.unwrap_or_default();
+                                        let chosen = (lane.progress.pieces > 0)
+                                            .then_some(lane.progress.text.as_str());
+                                        let Some((first, lp)) = nth_first(&top, chosen, rank)
+                                        else {
+                                            // No such alternative: no candidate.
+                                            let mut out = prefill_only();
+                                            out.stop = StopReason::EndOfGeneration;
+                                            source.done(lane.tag, Ok(out));
+                                            continue;
+                                        };
+                                        let max = lane.req.max_tokens.saturating_sub(1);
+                                        let mut progress = Progress::starting_with(&first, lp);
+                                        progress.started = lane.progress.started;
+                                        progress.first = lane.progress.first;
+                                        let stop = lane
+                                            .req
+                                            .stop
+                                            .as_mut()
+                                            .is_some_and(|f| f(&progress.text));
+                                        if max == 0 || stop {
+                                            let stop = if stop {
+                                                StopReason::StopRule
+                                            } else {
+                                                StopReason::MaxTokens
+                                            };
+                                            source.done(lane.tag, Ok(progress.output(stop)));
+                                            continue;
+                                        }
+                                        match open(self, &lane.req, &first, max, Some(1)) {
+                                            Ok(stream) => {
+                                                lanes.insert(
+                                                    stream.id,
+                                                    Lane {
+                                                        progress,
+                                                        _stream: stream,
+                                                        probe: None,
+                                                        ..lane
+                                                    },
+                                                );
+                                            }
+                                            Err(e) => source.done(lane.tag, Err(e)),
+                                        }
+                                    }
+                                } else if let Some(stop) = lane.progress.feed(chunk, &mut lane.req)
+                                {
+                                    settled.push((id, Ok(stop)));
+                                }
+                            }
+                            Err(e) => settled.push((id, Err(e))),
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the sender is held here"),
+            }
+            let now = Instant::now();
+            for (id, lane) in &lanes {
+                if lane.req.deadline.is_some_and(|d| now >= d)
+                    && !settled.iter().any(|s| s.0 == *id)
+                {
+                    settled.push((*id, Ok(StopReason::Deadline)));
+                }
+            }
+            for (id, result) in settled {
+                if let Some(lane) = lanes.remove(&id) {
+                    let ranked = lane.req.first_rank.is_some();
+                    let result = result.map(|stop| {
+                        let mut out = lane.progress.output(stop);
+                        if ranked && out.candidates.is_empty() {
+                            // A server that reports no log-probabilities: the answer is
+                            // still a candidate (and the only one: nothing to branch from).
+                            out.candidates.push(Candidate {
+                                text: out.text.clone(),
+                                stop,
+                                mean_logprob: 0.0,
+                            });
+                        }
+                        out
+                    });
+                    source.done(lane.tag, result);
+                }
+            }
+        }
+    }
+}
+
 impl Backend for RemoteBackend {
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
         if req.max_tokens == 0 {
@@ -330,8 +638,22 @@ impl Backend for RemoteBackend {
             // evaluate prompts nobody reads.
             return Ok(prefill_only());
         }
+        let greedy = req.sampling.temperature <= 0.0;
+        let fim = prompt::chat(&req.prompt).is_none();
+        if (req.candidates > 1 && greedy && fim) || req.first_rank.is_some() {
+            if req.first_rank.is_some() {
+                // One ranked candidate on its own: the same path as in a batch.
+                let mut fan = Fan {
+                    reqs: vec![Some(std::mem::replace(req, Request::new(Vec::new(), 0)))],
+                    results: vec![None],
+                };
+                self.run_lanes(&mut fan, 1, cancel, 0)?;
+                return fan.results.pop().flatten().expect("the request ran");
+            }
+            return self.generate_candidates(req, cancel);
+        }
         self.ensure_model();
-        let call = self.call(req)?;
+        let call = self.call(req, "", req.max_tokens, None)?;
         let (tx, rx) = mpsc::channel();
         let id = self.id();
         let _stream = http::start(&self.client, self.api, call, id, 0, tx);
@@ -366,87 +688,7 @@ impl Backend for RemoteBackend {
         parallel: usize,
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
-        struct Lane {
-            tag: u64,
-            req: Request,
-            progress: Progress,
-            _stream: Stream,
-        }
-        let (tx, rx): (_, Receiver<Msg>) = mpsc::channel();
-        let mut lanes: HashMap<u64, Lane> = HashMap::new();
-        self.ensure_model();
-        loop {
-            cancel.check()?;
-            while lanes.len() < parallel.max(1) {
-                let Some((tag, req)) = source.next() else {
-                    break;
-                };
-                if req.max_tokens == 0 {
-                    source.done(tag, Ok(prefill_only()));
-                    continue;
-                }
-                match self.call(&req) {
-                    Ok(call) => {
-                        let id = self.id();
-                        let stream = http::start(
-                            &self.client,
-                            self.api,
-                            call,
-                            id,
-                            BATCH_RETRIES,
-                            tx.clone(),
-                        );
-                        lanes.insert(
-                            id,
-                            Lane {
-                                tag,
-                                req,
-                                progress: Progress::new(),
-                                _stream: stream,
-                            },
-                        );
-                    }
-                    Err(e) => source.done(tag, Err(e)),
-                }
-            }
-            if lanes.is_empty() {
-                if source.finished() {
-                    return Ok(());
-                }
-                return Err(EngineError::Backend("batch source stalled".into()));
-            }
-            let mut settled: Vec<(u64, Result<StopReason, EngineError>)> = Vec::new();
-            match rx.recv_timeout(POLL) {
-                Ok((id, msg)) => {
-                    if let Some(lane) = lanes.get_mut(&id) {
-                        match msg {
-                            Ok(chunk) => {
-                                if let Some(stop) = lane.progress.feed(chunk, &mut lane.req) {
-                                    settled.push((id, Ok(stop)));
-                                }
-                            }
-                            Err(e) => settled.push((id, Err(e))),
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => unreachable!("the sender is held here"),
-            }
-            let now = Instant::now();
-            for (id, lane) in &lanes {
-                if lane.req.deadline.is_some_and(|d| now >= d)
-                    && !settled.iter().any(|s| s.0 == *id)
-                {
-                    settled.push((*id, Ok(StopReason::Deadline)));
-                }
-            }
-            for (id, result) in settled {
-                if let Some(lane) = lanes.remove(&id) {
-                    let result = result.map(|stop| lane.progress.output(stop));
-                    source.done(lane.tag, result);
-                }
-            }
-        }
+        self.run_lanes(source, parallel, cancel, BATCH_RETRIES)
     }
 }
 

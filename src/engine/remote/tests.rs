@@ -474,18 +474,124 @@ fn ollama_and_llama_server_shapes() {
 }
 
 #[test]
-fn warm_ups_and_candidates_beyond_the_first_are_not_sent() {
+fn warm_ups_are_not_sent() {
     let m = openai(&["m"], 1, Duration::ZERO);
     let e = engine(&m.url, Api::OpenAi);
     let out = e.generate_blocking(text_request(0)).unwrap();
     assert_eq!(out.stop, StopReason::PrefillOnly);
-    let mut req = text_request(4);
-    req.first_rank = Some(1);
-    assert!(matches!(
-        e.generate_blocking(req),
-        Err(EngineError::Unsupported(_))
-    ));
     assert!(m.seen.lock().unwrap().iter().all(|s| s.method == "GET"));
+}
+
+/// A scripted model behind `/v1/completions` (llama-server's token objects): after
+/// `def f(` the likely first tokens are `a`, `x`, the end of generation and `b`; each
+/// continues its own way.
+fn branching_model() -> Mock {
+    fn token(text: &str, lp: f32, top: &[(&str, f32)]) -> serde_json::Value {
+        let top: Vec<_> = top
+            .iter()
+            .map(|(t, l)| serde_json::json!({"token": t, "bytes": t.as_bytes(), "logprob": l}))
+            .collect();
+        serde_json::json!({"token": text, "bytes": text.as_bytes(), "logprob": lp, "top_logprobs": top})
+    }
+    mock(|req, conn| {
+        if req.path == "/v1/models" {
+            respond(conn, "200 OK", r#"{"data":[{"id":"m"}]}"#);
+            return None;
+        }
+        let body = req.json();
+        let prompt = body["prompt"].as_str().unwrap_or_default();
+        let max = body["max_tokens"].as_u64().unwrap_or(16) as usize;
+        let firsts = [("a", -0.1), ("x", -1.0), ("", -2.0), ("b", -3.0)];
+        let tokens: Vec<(&str, f32)> = match prompt {
+            "def f(" => vec![("a", -0.1), (", b", -0.1), (")", -0.1)],
+            "def f(x" => vec![(", y", -0.05), (")", -0.05)],
+            "def f(b" => vec![(")", -0.5)],
+            _ => vec![("?", -9.0)],
+        };
+        let mut lines: Vec<String> = tokens
+            .iter()
+            .take(max)
+            .enumerate()
+            .map(|(i, (t, lp))| {
+                let top: &[(&str, f32)] = if i == 0 && prompt == "def f(" {
+                    &firsts
+                } else {
+                    &[]
+                };
+                let chunk = serde_json::json!({"choices": [{"index": 0, "text": t,
+                    "logprobs": {"content": [token(t, *lp, top)]}, "finish_reason": null}]});
+                format!("data: {chunk}")
+            })
+            .collect();
+        lines.push(r#"data: {"choices":[{"index":0,"text":"","finish_reason":"stop"}]}"#.into());
+        lines.push("data: [DONE]".into());
+        Some(stream(conn, &lines, Duration::ZERO))
+    })
+}
+
+#[test]
+fn ranked_candidates_branch_at_the_servers_likely_first_tokens() {
+    let m = branching_model();
+    let e = engine(&m.url, Api::OpenAi);
+    let mut req = text_request(16);
+    req.candidates = 3;
+    let out = e.generate_blocking(req).unwrap();
+    let got: Vec<(&str, f32)> = out
+        .candidates
+        .iter()
+        .map(|c| (c.text.as_str(), c.mean_logprob))
+        .collect();
+    // The greedy answer first; the end of generation is no alternative.
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-4;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(out.text, "a, b)");
+    assert_eq!((got[0].0, got[1].0, got[2].0), ("a, b)", "x, y)", "b)"));
+    assert!(close(got[0].1, -0.1) && close(got[1].1, -1.1 / 3.0) && close(got[2].1, -1.75));
+    // The alternatives were asked for after their first token, with log-probabilities.
+    let seen = m.seen.lock().unwrap().clone();
+    let prompts: Vec<String> = seen
+        .iter()
+        .filter(|s| s.method == "POST")
+        .map(|s| s.json()["prompt"].as_str().unwrap().to_string())
+        .collect();
+    assert!(prompts.contains(&"def f(x".to_string()) && prompts.contains(&"def f(b".to_string()));
+    assert!(
+        seen.iter()
+            .filter(|s| s.method == "POST")
+            .all(|s| s.json()["logprobs"].as_u64().is_some())
+    );
+
+    // The others' stop rule ends them; one ranked candidate alone (a batch slot's
+    // request) is the same branch.
+    let mut req = text_request(16);
+    req.candidates = 2;
+    req.others_stop = Some(Box::new(|t: &str| t.contains(',')));
+    let out = e.generate_blocking(req).unwrap();
+    assert_eq!(out.candidates[1].text, "x, y");
+    let mut req = text_request(16);
+    req.first_rank = Some(2);
+    let out = e.generate_blocking(req).unwrap();
+    assert_eq!(out.text, "b)");
+    assert_eq!(out.candidates.len(), 1);
+    let mut req = text_request(16);
+    req.first_rank = Some(9);
+    let out = e.generate_blocking(req).unwrap();
+    assert!(
+        out.candidates.is_empty(),
+        "no ninth first token: no candidate"
+    );
+}
+
+#[test]
+fn ranked_candidates_without_log_probabilities_are_the_greedy_answer() {
+    let m = openai(&["m"], 2, Duration::ZERO);
+    let e = engine(&m.url, Api::OpenAi);
+    let mut req = text_request(16);
+    req.candidates = 3;
+    let out = e.generate_blocking(req).unwrap();
+    assert_eq!(out.text, "t0 t1 ");
+    let texts: Vec<&str> = out.candidates.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["t0 t1 "]);
 }
 
 #[test]

@@ -67,6 +67,9 @@ pub struct Params<'a> {
     /// The context window to ask for where the server sizes it per request (Ollama,
     /// whose default is smaller than quill's prompts).
     pub n_ctx: u32,
+    /// `Some(k)`: report each generated token's log-probability and the `k` most likely
+    /// tokens at its place (ranked candidates). Completions only.
+    pub logprobs: Option<u32>,
 }
 
 /// An HTTP request: the path under the base URL and the JSON body.
@@ -117,6 +120,16 @@ pub fn request(api: Api, p: &Params) -> Call {
     }
     // Greedy decoding is asked for as a temperature of 0 and a top-k of 1: servers differ
     // in what a temperature of 0 alone means.
+    if let (Some(k), Prompt::Text(_)) = (p.logprobs, &p.prompt) {
+        match api {
+            Api::OpenAi => obj.insert("logprobs".into(), json!(k)),
+            Api::LlamaServer => obj.insert("n_probs".into(), json!(k)),
+            Api::Ollama => {
+                obj.insert("logprobs".into(), json!(true));
+                obj.insert("top_logprobs".into(), json!(k))
+            }
+        };
+    }
     let temperature = if greedy { 0.0 } else { p.sampling.temperature };
     let top_k = if greedy { 1 } else { p.sampling.top_k };
     match api {
@@ -184,6 +197,19 @@ pub struct Chunk {
     pub end: bool,
     /// The server reported an error inside the stream.
     pub error: Option<String>,
+    /// The log-probabilities of the tokens this chunk carries, where asked for and given.
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// A generated token's log-probability and the most likely tokens at its place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenLogprob {
+    pub text: String,
+    pub logprob: f32,
+    /// The most likely tokens there, most likely first (the generated one among them).
+    /// A token that is not text (end of generation, a byte of a longer character) is
+    /// spelled as the empty string.
+    pub top: Vec<(String, f32)>,
 }
 
 /// Parses one line of a streamed answer; `None` for lines that carry nothing (blank lines,
@@ -253,6 +279,9 @@ pub fn parse_line(api: Api, chat: bool, line: &str) -> Option<Chunk> {
                     Some(_) => Some(Finish::EndOfGeneration),
                     None => None,
                 };
+                if !chat {
+                    c.logprobs = openai_logprobs(&choice["logprobs"]);
+                }
             }
             if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
                 c.usage = Some(Usage {
@@ -265,6 +294,7 @@ pub fn parse_line(api: Api, chat: bool, line: &str) -> Option<Chunk> {
         }
         (Api::LlamaServer, false) => {
             c.text = v["content"].as_str().unwrap_or_default().to_string();
+            c.logprobs = token_objects(&v["completion_probabilities"]);
             if v["stop"].as_bool() == Some(true) {
                 c.end = true;
                 c.finish = Some(match v["stop_type"].as_str() {
@@ -288,6 +318,9 @@ pub fn parse_line(api: Api, chat: bool, line: &str) -> Option<Chunk> {
                 &v["response"]
             };
             c.text = text.as_str().unwrap_or_default().to_string();
+            if !chat {
+                c.logprobs = token_objects(&v["logprobs"]);
+            }
             if v["done"].as_bool() == Some(true) {
                 c.end = true;
                 c.finish = Some(match v["done_reason"].as_str() {
@@ -306,6 +339,77 @@ pub fn parse_line(api: Api, chat: bool, line: &str) -> Option<Chunk> {
         }
     }
     Some(c)
+}
+
+/// Log-probabilities in an OpenAI completion choice: the legacy completions shape
+/// (`tokens`, `token_logprobs`, `top_logprobs` as objects; vLLM, OpenAI) or the chat shape
+/// (`content`, a list of token objects; llama-server's `/v1/completions`).
+fn openai_logprobs(v: &Value) -> Vec<TokenLogprob> {
+    if v["content"].is_array() {
+        return token_objects(&v["content"]);
+    }
+    let (Some(tokens), Some(lps)) = (v["tokens"].as_array(), v["token_logprobs"].as_array()) else {
+        return Vec::new();
+    };
+    let tops = v["top_logprobs"].as_array();
+    tokens
+        .iter()
+        .zip(lps)
+        .enumerate()
+        .map(|(i, (t, lp))| {
+            let mut top: Vec<(String, f32)> = tops
+                .and_then(|t| t.get(i))
+                .and_then(Value::as_object)
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NEG_INFINITY) as f32))
+                        .collect()
+                })
+                .unwrap_or_default();
+            top.sort_by(|a, b| b.1.total_cmp(&a.1));
+            TokenLogprob {
+                text: t.as_str().unwrap_or_default().to_string(),
+                logprob: lp.as_f64().unwrap_or(f64::NEG_INFINITY) as f32,
+                top,
+            }
+        })
+        .collect()
+}
+
+/// A list of token objects, `{token, logprob, bytes, top_logprobs: [{token, logprob,
+/// bytes}]}` (llama-server, Ollama, OpenAI chat): the text from `bytes` where they are
+/// whole UTF-8, else `token`.
+fn token_objects(v: &Value) -> Vec<TokenLogprob> {
+    fn one(t: &Value) -> (String, f32) {
+        let bytes: Option<Vec<u8>> = t["bytes"].as_array().map(|b| {
+            b.iter()
+                .filter_map(|x| x.as_u64().and_then(|x| u8::try_from(x).ok()))
+                .collect()
+        });
+        let text = match bytes.map(String::from_utf8) {
+            Some(Ok(s)) => s,
+            // Part of a character: not text on its own.
+            Some(Err(_)) => String::new(),
+            None => t["token"].as_str().unwrap_or_default().to_string(),
+        };
+        let lp = t["logprob"].as_f64().unwrap_or(f64::NEG_INFINITY) as f32;
+        (text, lp)
+    }
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| {
+                    let (text, logprob) = one(t);
+                    let mut top: Vec<(String, f32)> = t["top_logprobs"]
+                        .as_array()
+                        .map(|a| a.iter().map(one).collect())
+                        .unwrap_or_default();
+                    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+                    TokenLogprob { text, logprob, top }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn int(v: &Value) -> Option<u32> {
@@ -515,6 +619,7 @@ data: {"index":0,"content":"","tokens":[],"id_slot":0,"stop":true,"model":"m","t
             ignore_eog: false,
             cache_prompt: true,
             n_ctx: 4096,
+            logprobs: None,
         };
         let c = request(Api::OpenAi, &p(Prompt::Text("<|fim_prefix|>a")));
         assert_eq!(c.path, "/v1/completions");
@@ -539,6 +644,87 @@ data: {"index":0,"content":"","tokens":[],"id_slot":0,"stop":true,"model":"m","t
         assert_eq!(c.body["options"]["num_predict"], 48);
         assert_eq!(c.body["options"]["num_ctx"], 4096);
         assert_eq!(request(Api::Ollama, &p(Prompt::Chat(&m))).path, "/api/chat");
+    }
+
+    #[test]
+    fn logprobs_in_every_shape() {
+        // llama-server's `/completion` with `n_probs` (recorded from the live server).
+        let c = chunks(
+            Api::LlamaServer,
+            false,
+            r#"data: {"index":0,"content":"\n","tokens":[198],"stop":false,"completion_probabilities":[{"id":198,"token":"\n","bytes":[10],"logprob":-0.39,"top_logprobs":[{"id":198,"token":"\n","bytes":[10],"logprob":-0.39},{"id":271,"token":"\n\n","bytes":[10,10],"logprob":-1.23},{"id":151643,"token":"","bytes":[],"logprob":-4.9},{"id":5,"token":"\ufffd","bytes":[230],"logprob":-6.0}]}]}"#,
+        );
+        let lp = &c[0].logprobs;
+        assert_eq!(lp.len(), 1);
+        assert_eq!((lp[0].text.as_str(), lp[0].logprob), ("\n", -0.39));
+        let top: Vec<&str> = lp[0].top.iter().map(|t| t.0.as_str()).collect();
+        // End of generation and a byte of a longer character are not text.
+        assert_eq!(top, ["\n", "\n\n", "", ""]);
+        // llama-server's `/v1/completions` (chat-style token objects, recorded).
+        let c = chunks(
+            Api::OpenAi,
+            false,
+            r#"data: {"choices":[{"text":"return","index":0,"logprobs":{"content":[{"id":689,"token":"return","bytes":[114,101,116,117,114,110],"logprob":-0.27,"top_logprobs":[{"id":1350,"token":"print","bytes":[112,114,105,110,116],"logprob":-2.96},{"id":689,"token":"return","bytes":[114,101,116,117,114,110],"logprob":-0.27}]}]},"finish_reason":null}],"object":"text_completion"}"#,
+        );
+        let lp = &c[0].logprobs[0];
+        assert_eq!(lp.text, "return");
+        // Most likely first, whatever order the server sent.
+        assert_eq!(
+            lp.top,
+            [("return".to_string(), -0.27), ("print".to_string(), -2.96)]
+        );
+        // vLLM and OpenAI: the legacy completions shape.
+        let c = chunks(
+            Api::OpenAi,
+            false,
+            r#"data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" a +","logprobs":{"text_offset":[0,2],"token_logprobs":[-0.01,-0.5],"tokens":[" a"," +"],"top_logprobs":[{" a":-0.01," b":-4.2},{" -":-1.1," +":-0.5}]},"finish_reason":null}],"usage":null}"#,
+        );
+        let lp = &c[0].logprobs;
+        assert_eq!(lp.len(), 2);
+        assert_eq!((lp[1].text.as_str(), lp[1].logprob), (" +", -0.5));
+        assert_eq!(lp[1].top[0], (" +".to_string(), -0.5));
+        assert_eq!(lp[1].top[1], (" -".to_string(), -1.1));
+        // Ollama's `/api/generate` with `logprobs` and `top_logprobs`.
+        let c = chunks(
+            Api::Ollama,
+            false,
+            r#"{"model":"qwen2.5-coder:1.5b","created_at":"2025-11-20T10:00:00Z","response":"Hello","done":false,"logprobs":[{"token":"Hello","logprob":-0.2,"top_logprobs":[{"token":"Hello","logprob":-0.2},{"token":"Hi","logprob":-1.9}]}]}"#,
+        );
+        assert_eq!(c[0].logprobs[0].top[1], ("Hi".to_string(), -1.9));
+        // None asked for, none given.
+        let c = chunks(
+            Api::OpenAi,
+            false,
+            r#"data: {"choices":[{"index":0,"text":"x","logprobs":null,"finish_reason":null}]}"#,
+        );
+        assert!(c[0].logprobs.is_empty());
+    }
+
+    #[test]
+    fn logprobs_are_asked_for_in_each_dialect() {
+        let p = Params {
+            prompt: Prompt::Text("x"),
+            model: None,
+            max_tokens: 8,
+            sampling: Sampling::default(),
+            ignore_eog: false,
+            cache_prompt: true,
+            n_ctx: 4096,
+            logprobs: Some(4),
+        };
+        assert_eq!(request(Api::OpenAi, &p).body["logprobs"], 4);
+        assert_eq!(request(Api::LlamaServer, &p).body["n_probs"], 4);
+        let o = request(Api::Ollama, &p).body;
+        assert_eq!(
+            (&o["logprobs"], &o["top_logprobs"]),
+            (&json!(true), &json!(4))
+        );
+        let m = [ChatMessage::new("user", "why?")];
+        let chat = Params {
+            prompt: Prompt::Chat(&m),
+            ..p
+        };
+        assert!(request(Api::OpenAi, &chat).body.get("logprobs").is_none());
     }
 
     #[test]
