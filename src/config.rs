@@ -172,6 +172,12 @@ pub struct CompletionConfig {
     /// and continuations of the next most likely first tokens), the best first. 1 is the
     /// greedy answer alone.
     pub candidates: u32,
+    /// When post-processing leaves nothing of an answer the model did write (it repeated
+    /// the code after the cursor, or every version broke the syntax), generate this many
+    /// ranked candidates and keep the best non-empty one; 0 or 1 turns it off. Used by
+    /// `quill complete`, `fill`, `eval` and `batch`; the editor does not wait for a
+    /// second generation.
+    pub rescue_candidates: u32,
 }
 
 impl Default for CompletionConfig {
@@ -191,6 +197,7 @@ impl Default for CompletionConfig {
             draft_tokens: default_draft_tokens(),
             fresh_suffix_tokens: 2,
             candidates: 1,
+            rescue_candidates: 3,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use super::output::Record;
 use super::tasks::{Kind, Task};
 use crate::assist::answer::code_blocks;
-use crate::complete::{Input, Prepared, finish, prepare};
+use crate::complete::{Input, Prepared, finish, prepare, rescue};
 use crate::config::CompletionConfig;
 use crate::engine::{
     BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
@@ -25,6 +25,13 @@ pub struct BatchSettings {
     pub max_tokens_instruction: u32,
     pub temperature: f32,
     pub seed: u32,
+    /// Hand a lane whose task just finished the next task of the same file, and start
+    /// tasks of different files side by side: for an inference server whose slots each
+    /// keep their own prompt cache (llama-server picks the idle slot sharing the longest
+    /// prefix), tasks of one file then reuse one slot's cache instead of every slot
+    /// evaluating the file. The in-process batch shares cells between slots and needs
+    /// no such order.
+    pub affinity: bool,
 }
 
 /// A fill-in-the-middle task and the prompt made for it.
@@ -34,6 +41,7 @@ struct Fim {
     text: String,
     offset: usize,
     language: Option<Language>,
+    path: Option<String>,
     prepared: Prepared,
 }
 
@@ -75,7 +83,9 @@ struct Group {
     error: Option<String>,
     prompt_tokens: u64,
     generated_tokens: u64,
+    /// The slowest candidate's time, and what the task's earlier requests took.
     ms: f64,
+    spent_ms: f64,
 }
 
 /// A file whose holes are filled one after the other.
@@ -91,8 +101,71 @@ struct Chain {
     ms: f64,
 }
 
+/// Tasks that share a file, kept on one lane ([`BatchSettings::affinity`]).
+#[derive(Default)]
+struct Affinity {
+    /// The file of each request in flight that started a task.
+    keys: HashMap<u64, String>,
+    in_flight: HashMap<String, usize>,
+    /// Files whose task just finished, oldest first: their next task goes first.
+    preferred: VecDeque<String>,
+}
+
+/// The most queued tasks searched for one of a given file.
+const AFFINITY_SCAN: usize = 4096;
+
+fn task_file(t: &Task) -> Option<String> {
+    match &t.kind {
+        Kind::Fim { path, .. } => path.clone(),
+        Kind::File { path } => Some(path.display().to_string()),
+        Kind::Instruction { .. } => None,
+    }
+}
+
+impl Affinity {
+    /// The next task to start: one of a file whose task just finished, else the first of
+    /// a file with nothing in flight, else the first.
+    fn pick(&mut self, tasks: &mut VecDeque<Task>) -> Option<Task> {
+        let scan = || tasks.iter().take(AFFINITY_SCAN).map(task_file);
+        let mut at = None;
+        while let Some(file) = self.preferred.pop_front() {
+            if let Some(i) = scan().position(|f| f.as_ref() == Some(&file)) {
+                at = Some(i);
+                break;
+            }
+        }
+        let at = at
+            .or_else(|| scan().position(|f| f.is_none_or(|f| !self.in_flight.contains_key(&f))))
+            .unwrap_or(0);
+        tasks.remove(at)
+    }
+
+    fn started(&mut self, tag: u64, file: Option<String>) {
+        if let Some(f) = file {
+            *self.in_flight.entry(f.clone()).or_default() += 1;
+            self.keys.insert(tag, f);
+        }
+    }
+
+    fn finished(&mut self, tag: u64) {
+        let Some(f) = self.keys.remove(&tag) else {
+            return;
+        };
+        if let Some(n) = self.in_flight.get_mut(&f) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&f);
+            }
+        }
+        if !self.preferred.contains(&f) {
+            self.preferred.push_back(f);
+        }
+    }
+}
+
 pub struct TaskFeed {
     tasks: VecDeque<Task>,
+    affinity: Option<Affinity>,
     ready: VecDeque<(u64, Request)>,
     running: HashMap<u64, Running>,
     chains: Vec<Chain>,
@@ -114,6 +187,10 @@ fn seed_for(seed: u32, id: &str) -> u32 {
     h ^ seed
 }
 
+/// What requests cost: prompt tokens, generated tokens, milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage(u64, u64, f64);
+
 fn usage(out: &Output) -> (u64, u64, f64) {
     let t = out.timings;
     (
@@ -133,6 +210,7 @@ impl TaskFeed {
     ) -> Self {
         TaskFeed {
             tasks: tasks.into(),
+            affinity: settings.affinity.then(Affinity::default),
             ready: VecDeque::new(),
             running: HashMap::new(),
             chains: Vec::new(),
@@ -213,125 +291,150 @@ impl TaskFeed {
         Ok((prepared, reqs))
     }
 
+    /// Runs `task` as ranked candidates, one request each (queued in `ready`); a group
+    /// gathers them. `spent`: what earlier requests for the task cost.
+    fn group(&mut self, task: Fim, reqs: Vec<Request>, spent: Usage) {
+        let group = self.groups.len();
+        self.groups.push(Some(Group {
+            task,
+            candidates: Vec::new(),
+            left: reqs.len(),
+            error: None,
+            prompt_tokens: spent.0,
+            generated_tokens: spent.1,
+            ms: 0.0,
+            spent_ms: spent.2,
+        }));
+        for (rank, req) in reqs.into_iter().enumerate() {
+            let tag = self.tag();
+            self.running.insert(tag, Running::Candidate { group, rank });
+            self.ready.push_back((tag, req));
+        }
+    }
+
     /// Turns the next task into a request; tasks that fail before reaching the model get
     /// their error record here.
     fn start_next_task(&mut self) -> Option<(u64, Request)> {
-        while let Some(task) = self.tasks.pop_front() {
-            let Task { line, id, kind } = task;
-            match kind {
-                Kind::Fim {
-                    prefix,
-                    suffix,
-                    language,
-                    path,
-                } => {
-                    let offset = prefix.len();
-                    let text = format!("{prefix}{suffix}");
-                    let n = self.settings.completion.candidates.max(1);
-                    match self.fim_requests(&id, &text, offset, language, path, n) {
-                        Ok((prepared, mut reqs)) => {
-                            let task = Fim {
-                                id,
-                                line,
-                                text,
-                                offset,
-                                language,
-                                prepared,
-                            };
-                            let first = reqs.remove(0);
+        loop {
+            let task = match &mut self.affinity {
+                Some(a) => a.pick(&mut self.tasks)?,
+                None => self.tasks.pop_front()?,
+            };
+            let file = self.affinity.as_ref().and_then(|_| task_file(&task));
+            let started = self.start_task(task);
+            if let Some((tag, _)) = &started
+                && let Some(a) = &mut self.affinity
+            {
+                a.started(*tag, file);
+            }
+            if started.is_some() {
+                return started;
+            }
+            if self.tasks.is_empty() {
+                return None;
+            }
+        }
+    }
+
+    /// Turns `task` into its first request; `None` when it ended before reaching the
+    /// model (its error record is out).
+    fn start_task(&mut self, task: Task) -> Option<(u64, Request)> {
+        let Task { line, id, kind } = task;
+        match kind {
+            Kind::Fim {
+                prefix,
+                suffix,
+                language,
+                path,
+            } => {
+                let offset = prefix.len();
+                let text = format!("{prefix}{suffix}");
+                let n = self.settings.completion.candidates.max(1);
+                match self.fim_requests(&id, &text, offset, language, path.clone(), n) {
+                    Ok((prepared, mut reqs)) => {
+                        let task = Fim {
+                            id,
+                            line,
+                            text,
+                            offset,
+                            language,
+                            path,
+                            prepared,
+                        };
+                        if reqs.len() == 1 {
                             let tag = self.tag();
-                            if reqs.is_empty() {
-                                self.running.insert(tag, Running::Fim(task));
-                                return Some((tag, first));
-                            }
-                            // Ranked candidates: a group gathers them.
-                            let group = self.groups.len();
-                            self.groups.push(Some(Group {
-                                task,
-                                candidates: Vec::new(),
-                                left: reqs.len() + 1,
-                                error: None,
-                                prompt_tokens: 0,
-                                generated_tokens: 0,
-                                ms: 0.0,
-                            }));
-                            self.running
-                                .insert(tag, Running::Candidate { group, rank: 0 });
-                            for (i, req) in reqs.into_iter().enumerate() {
-                                let tag = self.tag();
-                                let c = Running::Candidate { group, rank: i + 1 };
-                                self.running.insert(tag, c);
-                                self.ready.push_back((tag, req));
-                            }
-                            return Some((tag, first));
+                            self.running.insert(tag, Running::Fim(task));
+                            return Some((tag, reqs.remove(0)));
                         }
-                        Err(e) => self.emit(Record::error(Some(id), line, e)),
+                        self.group(task, reqs, Usage::default());
+                        return self.ready.pop_front();
                     }
+                    Err(e) => self.emit(Record::error(Some(id), line, e)),
                 }
-                Kind::Instruction {
-                    instruction,
-                    language,
-                    context,
-                } => {
-                    let lang = language.map_or("", |l| l.name());
-                    let system = "You write code. Reply with the code only, in one fenced code block, with no explanation.";
-                    let mut user = format!("{instruction}\n");
-                    if !lang.is_empty() {
-                        user.push_str(&format!("Language: {lang}.\n"));
-                    }
-                    if let Some(ctx) = context {
-                        user.push_str(&format!(
-                            "\nExisting code:\n```{lang}\n{}\n```\n",
-                            ctx.trim_end()
-                        ));
-                    }
-                    let mut req = Request::new(
-                        vec![Piece::Chat(vec![
-                            ChatMessage::new("system", system),
-                            ChatMessage::new("user", user),
-                        ])],
-                        self.settings.max_tokens_instruction,
-                    );
-                    req.sampling = self.sampling(&id);
-                    let tag = self.tag();
-                    self.running.insert(tag, Running::Instruction { id, line });
-                    return Some((tag, req));
+            }
+            Kind::Instruction {
+                instruction,
+                language,
+                context,
+            } => {
+                let lang = language.map_or("", |l| l.name());
+                let system = "You write code. Reply with the code only, in one fenced code block, with no explanation.";
+                let mut user = format!("{instruction}\n");
+                if !lang.is_empty() {
+                    user.push_str(&format!("Language: {lang}.\n"));
                 }
-                Kind::File { path } => {
-                    let text = match super::input::read_task_file(&path) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            self.emit(Record::error(
-                                Some(id),
-                                line,
-                                format!("{}: {e}", path.display()),
-                            ));
-                            continue;
-                        }
-                    };
-                    let language = Language::from_path(&path);
-                    if crate::holes::find(&text, language).is_empty() {
+                if let Some(ctx) = context {
+                    user.push_str(&format!(
+                        "\nExisting code:\n```{lang}\n{}\n```\n",
+                        ctx.trim_end()
+                    ));
+                }
+                let mut req = Request::new(
+                    vec![Piece::Chat(vec![
+                        ChatMessage::new("system", system),
+                        ChatMessage::new("user", user),
+                    ])],
+                    self.settings.max_tokens_instruction,
+                );
+                req.sampling = self.sampling(&id);
+                let tag = self.tag();
+                self.running.insert(tag, Running::Instruction { id, line });
+                return Some((tag, req));
+            }
+            Kind::File { path } => {
+                let text = match super::input::read_task_file(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
                         self.emit(Record::error(
                             Some(id),
                             line,
-                            format!("{} has no `{}` holes", path.display(), crate::holes::MARKER),
+                            format!("{}: {e}", path.display()),
                         ));
-                        continue;
+                        return None;
                     }
-                    self.chains.push(Chain {
-                        id,
+                };
+                let language = Language::from_path(&path);
+                if crate::holes::find(&text, language).is_empty() {
+                    self.emit(Record::error(
+                        Some(id),
                         line,
-                        path: path.display().to_string(),
-                        language,
-                        filling: Filling::new(&text, language),
-                        errors: Vec::new(),
-                        prompt_tokens: 0,
-                        generated_tokens: 0,
-                        ms: 0.0,
-                    });
-                    if let Some(r) = self.next_hole(self.chains.len() - 1) {
-                        return Some(r);
-                    }
+                        format!("{} has no `{}` holes", path.display(), crate::holes::MARKER),
+                    ));
+                    return None;
+                }
+                self.chains.push(Chain {
+                    id,
+                    line,
+                    path: path.display().to_string(),
+                    language,
+                    filling: Filling::new(&text, language),
+                    errors: Vec::new(),
+                    prompt_tokens: 0,
+                    generated_tokens: 0,
+                    ms: 0.0,
+                });
+                if let Some(r) = self.next_hole(self.chains.len() - 1) {
+                    return Some(r);
                 }
             }
         }
@@ -390,6 +493,9 @@ impl BatchSource for TaskFeed {
     }
 
     fn done(&mut self, tag: u64, result: Result<Output, EngineError>) {
+        if let Some(a) = &mut self.affinity {
+            a.finished(tag);
+        }
         let Some(running) = self.running.remove(&tag) else {
             return;
         };
@@ -399,6 +505,18 @@ impl BatchSource for TaskFeed {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);
                     let c = finish(&task.input(), &task.prepared, out, syntax);
+                    if let Some(n) = rescue(&c, &self.settings.completion) {
+                        // Nothing left of what the model wrote: ranked candidates.
+                        let (text, offset, language) =
+                            (task.text.clone(), task.offset, task.language);
+                        let path = task.path.clone();
+                        if let Ok((_, reqs)) =
+                            self.fim_requests(&task.id, &text, offset, language, path, n)
+                        {
+                            self.group(task, reqs, Usage(p, g, ms));
+                            return;
+                        }
+                    }
                     self.emit(Record {
                         id: Some(task.id),
                         line: task.line,
@@ -447,7 +565,7 @@ impl BatchSource for TaskFeed {
                     error: None,
                     prompt_tokens: g.prompt_tokens,
                     generated_tokens: g.generated_tokens,
-                    ms: g.ms as u64,
+                    ms: (g.spent_ms + g.ms) as u64,
                 });
             }
             Running::Instruction { id, line } => match result {
@@ -502,5 +620,56 @@ impl BatchSource for TaskFeed {
 
     fn finished(&self) -> bool {
         self.tasks.is_empty() && self.ready.is_empty() && self.running.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod affinity_tests {
+    use super::*;
+
+    fn task(id: &str, path: Option<&str>) -> Task {
+        Task {
+            line: 1,
+            id: id.into(),
+            kind: Kind::Fim {
+                prefix: String::new(),
+                suffix: String::new(),
+                language: None,
+                path: path.map(str::to_string),
+            },
+        }
+    }
+
+    #[test]
+    fn tasks_of_one_file_stay_on_the_lane_that_ran_one() {
+        let mut tasks: VecDeque<Task> = [
+            task("a1", Some("a.py")),
+            task("a2", Some("a.py")),
+            task("a3", Some("a.py")),
+            task("b1", Some("b.py")),
+            task("b2", Some("b.py")),
+            task("x", None),
+        ]
+        .into();
+        let mut a = Affinity::default();
+        let start = |a: &mut Affinity, tasks: &mut VecDeque<Task>, tag| {
+            let t = a.pick(tasks).unwrap();
+            a.started(tag, task_file(&t));
+            t.id
+        };
+        // Two lanes start on two files, not both on a.py.
+        assert_eq!(start(&mut a, &mut tasks, 1), "a1");
+        assert_eq!(start(&mut a, &mut tasks, 2), "b1");
+        // b1's lane takes b.py's next task; a1's lane a.py's.
+        a.finished(2);
+        assert_eq!(start(&mut a, &mut tasks, 3), "b2");
+        a.finished(1);
+        assert_eq!(start(&mut a, &mut tasks, 4), "a2");
+        // b.py has no task left: the lane takes a task of a file nobody works on.
+        a.finished(3);
+        assert_eq!(start(&mut a, &mut tasks, 5), "x");
+        a.finished(4);
+        assert_eq!(start(&mut a, &mut tasks, 6), "a3");
+        assert!(a.pick(&mut tasks).is_none());
     }
 }

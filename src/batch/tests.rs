@@ -9,6 +9,7 @@ fn settings() -> BatchSettings {
         max_tokens_instruction: 256,
         temperature: 0.0,
         seed: 1,
+        affinity: false,
     }
 }
 
@@ -275,4 +276,40 @@ fn a_failing_output_ends_the_run_at_once() {
     // (before, all 20 ran to the end).
     let calls = calls.load(std::sync::atomic::Ordering::SeqCst);
     assert!(calls <= 3, "{calls} tasks were generated");
+}
+
+#[test]
+fn a_task_cut_to_nothing_is_rescued_by_ranked_candidates() {
+    let e = FakeBackend::new(|_| "    return x\n".into()).spawn();
+    let info = e.ready_blocking().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let input = r#"{"id": "hole", "prefix": "def f(x):\n", "suffix": "    return x\n", "language": "python"}"#;
+    let mut s = settings();
+    let run_with = |s: BatchSettings| {
+        run(
+            &e,
+            info.clone(),
+            Arc::new(ApproxCounter),
+            &Input::from_text(input),
+            &out,
+            false,
+            2,
+            s,
+            |_, _| {},
+        )
+        .unwrap();
+        let r: Record =
+            serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+        r
+    };
+    let rescued = run_with(s.clone());
+    assert!(
+        rescued.text.as_deref().unwrap().contains("# 1"),
+        "{rescued:?}"
+    );
+    s.completion.rescue_candidates = 0;
+    let plain = run_with(s);
+    assert_eq!(plain.text.as_deref(), Some(""));
+    assert!(rescued.generated_tokens > plain.generated_tokens);
 }

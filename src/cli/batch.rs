@@ -75,6 +75,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         max_tokens_instruction: args.completion.max_tokens.unwrap_or(512),
         temperature: args.temperature,
         seed: args.seed,
+        affinity: loaded.info.server.is_some(),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -65,7 +65,9 @@ pub struct EvalArgs {
     /// (on|off: a blank line ends a block), block_lines (most lines a block), draft (most
     /// draft tokens per step in speculative decoding; 0 off), fresh (with shift: tokens
     /// after the edit decoded afresh), candidates (ranked candidates generated side by side
-    /// from one prompt, the best kept; 1 off). Without it, one run with the flags' settings.
+    /// from one prompt, the best kept; 1 off), rescue (ranked candidates tried when
+    /// post-processing left nothing of the model's answer; 0 off). Without it, one run
+    /// with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print the tasks (id, the code before the cursor on its line, the expected answer;
@@ -136,6 +138,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "draft" => c.completion.draft_tokens = n()?,
             "fresh" => c.completion.fresh_suffix_tokens = n()?,
             "candidates" => c.completion.candidates = n()? as u32,
+            "rescue" => c.completion.rescue_candidates = n()? as u32,
             other => bail!("unknown configuration key {other:?}"),
         }
     }

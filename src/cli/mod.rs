@@ -185,6 +185,11 @@ pub struct CompletionArgs {
     /// and continuations of the next most likely first tokens), the best kept
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=quill::engine::llama::MAX_CANDIDATES as i64))]
     pub candidates: u32,
+    /// When post-processing leaves nothing of an answer the model wrote (it repeated the
+    /// code after the cursor, or broke the syntax): try this many ranked candidates and
+    /// keep the best non-empty one; 0 turns it off
+    #[arg(long, default_value_t = CompletionConfig::default().rescue_candidates, value_parser = clap::value_parser!(u32).range(0..=quill::engine::llama::MAX_CANDIDATES as i64))]
+    pub rescue: u32,
 }
 
 impl CompletionArgs {
@@ -195,6 +200,7 @@ impl CompletionArgs {
             syntax_check: !self.no_syntax_check,
             draft_tokens: self.draft_tokens,
             candidates: self.candidates,
+            rescue_candidates: self.rescue,
             ..CompletionConfig::default()
         };
         if let Some(m) = self.max_tokens {

@@ -450,10 +450,50 @@ pub fn run_blocking(
     req.reuse_cache = opts.reuse_cache;
     req.shift_suffix = opts.shift_suffix;
     let output = engine.generate_blocking(req)?;
+    let mut completion = finish(input, &prepared, output, cfg.syntax_check);
+    if let Some(n) = rescue(&completion, cfg) {
+        let ranked = CompletionConfig {
+            candidates: n,
+            ..cfg.clone()
+        };
+        let mut req = prepared.request(&ranked, opts.key.clone());
+        req.reuse_cache = opts.reuse_cache;
+        req.shift_suffix = opts.shift_suffix;
+        let output = engine.generate_blocking(req)?;
+        completion.rescue_with(finish(input, &prepared, output, cfg.syntax_check));
+    }
     Ok(Completed {
-        completion: finish(input, &prepared, output, cfg.syntax_check),
+        completion,
         prepared,
     })
+}
+
+/// How many ranked candidates to try when post-processing left nothing of an answer the
+/// model did write ([`CompletionConfig::rescue_candidates`]); `None` when not needed.
+pub fn rescue(c: &Completion, cfg: &CompletionConfig) -> Option<u32> {
+    (cfg.candidates <= 1
+        && cfg.rescue_candidates > 1
+        && c.text.trim().is_empty()
+        && !c.raw.trim().is_empty())
+    .then_some(cfg.rescue_candidates)
+}
+
+impl Completion {
+    /// Takes the answer of the ranked candidates generated to rescue this empty one, if
+    /// they have one; the cost adds up either way.
+    pub fn rescue_with(&mut self, ranked: Completion) {
+        let t = &mut self.timings;
+        t.generated_tokens += ranked.timings.generated_tokens;
+        t.evaluated_tokens += ranked.timings.evaluated_tokens;
+        t.prompt_ms += ranked.timings.prompt_ms;
+        t.generate_ms += ranked.timings.generate_ms;
+        if !ranked.text.trim().is_empty() {
+            self.text = ranked.text;
+            self.alternatives = ranked.alternatives;
+            self.stop = ranked.stop;
+            self.rejected = ranked.rejected;
+        }
+    }
 }
 
 /// [`run_blocking`] with the default options, the completion alone.
@@ -486,6 +526,25 @@ mod tests {
             &ApproxCounter,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_answer_cut_to_nothing_is_rescued_by_ranked_candidates() {
+        // A whole-line hole where the model repeats the line after the cursor: cut to
+        // nothing, then the next most likely answers are tried (the fake's rank 1 is its
+        // first line with `# 1`).
+        let text = "def f(x):\n    return x\n";
+        let offset = "def f(x):\n".len();
+        let engine = FakeBackend::new(|_| "    return x\n".to_string()).spawn();
+        let mut input = Input::new(text, offset);
+        input.language = Some(Language::Python);
+        let mut cfg = CompletionConfig::default();
+        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
+        assert_eq!(c.raw, "    return x\n");
+        assert!(c.text.contains("# 1"), "{:?}", c.text);
+        cfg.rescue_candidates = 0;
+        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
+        assert_eq!(c.text, "");
     }
 
     #[test]
