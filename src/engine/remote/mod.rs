@@ -473,29 +473,11 @@ impl RemoteBackend {
         cancel: &CancelToken,
         retries: u32,
     ) -> Result<(), EngineError> {
-        struct Lane {
-            tag: u64,
-            req: Request,
-            progress: Progress,
-            _stream: Stream,
-            /// Waiting for the first token's alternatives, to continue the `n`-th.
-            probe: Option<usize>,
-        }
         let (tx, rx): (_, Receiver<Msg>) = mpsc::channel();
         let mut lanes: HashMap<u64, Lane> = HashMap::new();
         self.ensure_model();
-        // Opens a stream for `req` (its prompt followed by `after`).
         let open = |me: &mut Self, req: &Request, after: &str, max: u32, lp: Option<u32>| {
-            let call = me.call(req, after, max, lp)?;
-            let id = me.id();
-            Ok::<_, EngineError>(http::start(
-                &me.client,
-                me.api,
-                call,
-                id,
-                retries,
-                tx.clone(),
-            ))
+            me.open(req, after, max, lp, retries, &tx)
         };
         loop {
             cancel.check()?;
@@ -543,49 +525,15 @@ impl RemoteBackend {
                                     let ended = chunk.end;
                                     lane.progress.feed(chunk, &mut Request::new(Vec::new(), 1));
                                     if lane.progress.firsts.is_some() || ended {
-                                        let mut lane = lanes.remove(&id).expect("a lane");
-                                        let top = lane.progress.firsts.unwrap_or_default();
-                                        let chosen = (lane.progress.pieces > 0)
-                                            .then_some(lane.progress.text.as_str());
-                                        let Some((first, lp)) = nth_first(&top, chosen, rank)
-                                        else {
-                                            // No such alternative: no candidate.
-                                            let mut out = prefill_only();
-                                            out.stop = StopReason::EndOfGeneration;
-                                            source.done(lane.tag, Ok(out));
-                                            continue;
-                                        };
-                                        let max = lane.req.max_tokens.saturating_sub(1);
-                                        let mut progress = Progress::starting_with(&first, lp);
-                                        progress.started = lane.progress.started;
-                                        progress.first = lane.progress.first;
-                                        let stop = lane
-                                            .req
-                                            .stop
-                                            .as_mut()
-                                            .is_some_and(|f| f(&progress.text));
-                                        if max == 0 || stop {
-                                            let stop = if stop {
-                                                StopReason::StopRule
-                                            } else {
-                                                StopReason::MaxTokens
-                                            };
-                                            source.done(lane.tag, Ok(progress.output(stop)));
-                                            continue;
-                                        }
-                                        match open(self, &lane.req, &first, max, Some(1)) {
-                                            Ok(stream) => {
-                                                lanes.insert(
-                                                    stream.id,
-                                                    Lane {
-                                                        progress,
-                                                        _stream: stream,
-                                                        probe: None,
-                                                        ..lane
-                                                    },
-                                                );
+                                        let lane = lanes.remove(&id).expect("a lane");
+                                        let tag = lane.tag;
+                                        match self.branch(lane, rank, |me, req, after, max| {
+                                            open(me, req, after, max, Some(1))
+                                        }) {
+                                            Ok(lane) => {
+                                                lanes.insert(lane._stream.id, lane);
                                             }
-                                            Err(e) => source.done(lane.tag, Err(e)),
+                                            Err(done) => source.done(tag, done),
                                         }
                                     }
                                 } else if let Some(stop) = lane.progress.feed(chunk, &mut lane.req)
@@ -610,6 +558,11 @@ impl RemoteBackend {
             }
             for (id, result) in settled {
                 if let Some(lane) = lanes.remove(&id) {
+                    if lane.probe.is_some() {
+                        // Stopped (deadline) or failed before its first token: no candidate.
+                        source.done(lane.tag, result.map(|_| no_candidate()));
+                        continue;
+                    }
                     let ranked = lane.req.first_rank.is_some();
                     let result = result.map(|stop| {
                         let mut out = lane.progress.output(stop);
@@ -628,6 +581,79 @@ impl RemoteBackend {
                 }
             }
         }
+    }
+}
+
+/// A stream in flight in [`RemoteBackend::run_lanes`].
+struct Lane {
+    tag: u64,
+    req: Request,
+    progress: Progress,
+    _stream: Stream,
+    /// Waiting for the first token's alternatives, to continue after the `n`-th.
+    probe: Option<usize>,
+}
+
+/// A ranked candidate whose first token the server did not offer.
+fn no_candidate() -> Output {
+    let mut out = prefill_only();
+    out.stop = StopReason::EndOfGeneration;
+    out
+}
+
+impl RemoteBackend {
+    /// Starts streaming `req`'s answer (its prompt followed by `after`) into `tx`.
+    fn open(
+        &mut self,
+        req: &Request,
+        after: &str,
+        max_tokens: u32,
+        logprobs: Option<u32>,
+        retries: u32,
+        tx: &mpsc::Sender<Msg>,
+    ) -> Result<Stream, EngineError> {
+        let call = self.call(req, after, max_tokens, logprobs)?;
+        let id = self.id();
+        Ok(http::start(
+            &self.client,
+            self.api,
+            call,
+            id,
+            retries,
+            tx.clone(),
+        ))
+    }
+
+    /// A probe `lane` has the most likely first tokens: continues after the one of
+    /// `rank` in a new lane (`open` starts its stream), or ends with what there is.
+    fn branch(
+        &mut self,
+        mut lane: Lane,
+        rank: usize,
+        open: impl FnOnce(&mut Self, &Request, &str, u32) -> Result<Stream, EngineError>,
+    ) -> Result<Lane, Result<Output, EngineError>> {
+        let top = lane.progress.firsts.take().unwrap_or_default();
+        let chosen = (lane.progress.pieces > 0).then_some(lane.progress.text.as_str());
+        let Some((first, logprob)) = nth_first(&top, chosen, rank) else {
+            return Err(Ok(no_candidate()));
+        };
+        let mut progress = Progress::starting_with(&first, logprob);
+        progress.started = lane.progress.started;
+        progress.first = lane.progress.first;
+        let max = lane.req.max_tokens.saturating_sub(1);
+        if lane.req.stop.as_mut().is_some_and(|f| f(&progress.text)) {
+            return Err(Ok(progress.output(StopReason::StopRule)));
+        }
+        if max == 0 {
+            return Err(Ok(progress.output(StopReason::MaxTokens)));
+        }
+        let stream = open(self, &lane.req, &first, max).map_err(Err)?;
+        Ok(Lane {
+            progress,
+            _stream: stream,
+            probe: None,
+            ..lane
+        })
     }
 }
 
