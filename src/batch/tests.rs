@@ -26,17 +26,27 @@ fn engine() -> Engine {
 }
 
 fn run_input(input: &str, out: &Path, resume: bool) -> (Summary, Vec<Record>) {
-    let e = engine();
+    run_on(&engine(), input, out, resume, settings())
+}
+
+/// Runs `input` on `e` with 2 slots; the summary and the output's records.
+fn run_on(
+    e: &Engine,
+    input: &str,
+    out: &Path,
+    resume: bool,
+    s: BatchSettings,
+) -> (Summary, Vec<Record>) {
     let info = e.ready_blocking().unwrap();
     let summary = run(
-        &e,
+        e,
         info,
         Arc::new(ApproxCounter),
         &Input::from_text(input),
         out,
         resume,
         2,
-        settings(),
+        s,
         |_, _| {},
     )
     .unwrap();
@@ -103,30 +113,12 @@ fn every_kind_of_task_and_bad_lines_get_records() {
 fn ranked_candidates_make_one_record_per_task() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let e = engine();
-    let info = e.ready_blocking().unwrap();
     let mut s = settings();
     s.completion.candidates = 3;
     let input = r#"{"id": "a", "prefix": "def f():\n    ", "suffix": "\n", "language": "python"}
 {"id": "b", "prefix": "def g():\n    ", "suffix": "\n", "language": "python"}"#;
-    let summary = run(
-        &e,
-        info,
-        Arc::new(ApproxCounter),
-        &Input::from_text(input),
-        &out,
-        false,
-        2,
-        s,
-        |_, _| {},
-    )
-    .unwrap();
+    let (summary, records) = run_on(&engine(), input, &out, false, s);
     assert_eq!((summary.tasks, summary.failed), (2, 0));
-    let records: Vec<Record> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(records.len(), 2);
     for r in &records {
         assert_eq!(r.text.as_deref(), Some("return 42"), "{r:?}");
@@ -281,28 +273,11 @@ fn a_failing_output_ends_the_run_at_once() {
 #[test]
 fn a_task_cut_to_nothing_is_rescued_by_ranked_candidates() {
     let e = FakeBackend::new(|_| "    return x\n".into()).spawn();
-    let info = e.ready_blocking().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let input = r#"{"id": "hole", "prefix": "def f(x):\n", "suffix": "    return x\n", "language": "python"}"#;
     let mut s = settings();
-    let run_with = |s: BatchSettings| {
-        run(
-            &e,
-            info.clone(),
-            Arc::new(ApproxCounter),
-            &Input::from_text(input),
-            &out,
-            false,
-            2,
-            s,
-            |_, _| {},
-        )
-        .unwrap();
-        let r: Record =
-            serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
-        r
-    };
+    let run_with = |s: BatchSettings| run_on(&e, input, &out, false, s).1.remove(0);
     let rescued = run_with(s.clone());
     assert!(
         rescued.text.as_deref().unwrap().contains("# 1"),
