@@ -468,14 +468,13 @@ pub fn run_blocking(
     })
 }
 
-/// How many ranked candidates to try when post-processing left nothing of an answer the
-/// model did write ([`CompletionConfig::rescue_candidates`]); `None` when not needed.
+/// How many ranked candidates to try when the answer is empty: the model ended at once,
+/// or post-processing left nothing of what it wrote ([`CompletionConfig::rescue_candidates`]);
+/// `None` when not needed. The candidates after the greedy one do not end before they
+/// write code, so a hole the model would leave empty gets its most likely filling.
 pub fn rescue(c: &Completion, cfg: &CompletionConfig) -> Option<u32> {
-    (cfg.candidates <= 1
-        && cfg.rescue_candidates > 1
-        && c.text.trim().is_empty()
-        && !c.raw.trim().is_empty())
-    .then_some(cfg.rescue_candidates)
+    (cfg.candidates <= 1 && cfg.rescue_candidates > 1 && c.text.trim().is_empty())
+        .then_some(cfg.rescue_candidates)
 }
 
 impl Completion {
@@ -545,6 +544,26 @@ mod tests {
         cfg.rescue_candidates = 0;
         let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
         assert_eq!(c.text, "");
+    }
+
+    #[test]
+    fn an_answer_the_model_ends_at_once_is_rescued() {
+        // A hole the model would leave empty (it ends before writing anything): the
+        // ranked candidates after the greedy one do not end before they write code.
+        let text = "def f(x):\n    return x\n";
+        let offset = "def f(x):\n".len();
+        let engine = FakeBackend::new(|_| String::new()).spawn();
+        let mut input = Input::new(text, offset);
+        input.language = Some(Language::Python);
+        let c = complete_blocking(
+            &engine,
+            &input,
+            &CompletionConfig::default(),
+            &ApproxCounter,
+        )
+        .unwrap();
+        assert_eq!(c.raw, "");
+        assert!(c.text.contains("# 1"), "{:?}", c.text);
     }
 
     #[test]

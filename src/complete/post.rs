@@ -253,6 +253,11 @@ impl Shape {
                         // (the hole is a `def` or `if` line), so the answer is this line.
                         let after = self.line_before.len() + indent_of(&self.line_after);
                         header_only = after > own && bracket_balance(line, self.language) <= 0;
+                    } else if lines == 0 && self.line_before.is_empty() {
+                        // At column 0 the model's first line sets the block's indentation:
+                        // a body line of the function above is not followed by new
+                        // top-level code.
+                        min_indent = min_indent.max(indent_of(line));
                     } else if !first {
                         let indent = indent_of(line);
                         if indent < min_indent {
@@ -307,7 +312,14 @@ impl Shape {
     /// The text to insert, from all the model generated.
     pub fn finish(&self, text: &str) -> String {
         let cut = self.scan(text, true);
-        let mut out = text[cut.start..cut.end].trim_end().to_string();
+        let mut kept = &text[cut.start..cut.end];
+        if self.whole_lines {
+            // Lines go in front of the cursor's code: a blank line first adds nothing.
+            while let Some(i) = kept.find('\n').filter(|&i| kept[..i].trim().is_empty()) {
+                kept = &kept[i + 1..];
+            }
+        }
+        let mut out = kept.trim_end().to_string();
         self.drop_repeated_indent(&mut out);
         if self.mode == Mode::Line {
             out = trim_overlap(&out, self.line_after.trim_end()).to_string();
@@ -638,6 +650,38 @@ mod tests {
         assert_eq!(
             rust.finish("    let x = 1;\n    g();\n"),
             "    let x = 1;\n"
+        );
+    }
+
+    #[test]
+    fn a_blank_line_before_whole_lines_is_dropped() {
+        let s = shape(
+            "def f(x):\n    y = x * 2\n$0    return y\n",
+            Language::Python,
+        );
+        assert_eq!(s.finish("\n    y += 1\n"), "    y += 1\n");
+        assert_eq!(s.finish("  \n\n    y += 1\n"), "    y += 1\n");
+    }
+
+    #[test]
+    fn at_column_0_the_first_line_sets_the_block_indentation() {
+        // The end of a file after a function's body, the cursor at column 0 (the last
+        // line of a body removed): the body's line, not the test code an Instruct model
+        // writes after it at top level.
+        let s = shape("def f(x):\n    y = x * 2\n$0", Language::Python);
+        assert_eq!(s.mode, Mode::Block);
+        let generated = "    return y\n\n# Check\nassert f(1) == 2\n";
+        assert!(s.should_stop(generated));
+        assert_eq!(s.finish(generated), "    return y");
+        // Deeper lines and lines at the same indentation stay.
+        assert_eq!(
+            s.finish("    if y:\n        y += 1\n    return y\nprint(1)\n"),
+            "    if y:\n        y += 1\n    return y"
+        );
+        // A first line at column 0 leaves the block open to top-level code.
+        assert_eq!(
+            s.finish("def g():\n    pass\n\nprint(g())"),
+            "def g():\n    pass\n\nprint(g())"
         );
     }
 

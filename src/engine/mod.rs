@@ -141,16 +141,17 @@ pub struct Request {
     /// [`draft`]). The output is the same with it on or off, only faster.
     pub draft: DraftConfig,
     /// Ranked candidates: with more than one (and greedy decoding), the engine also
-    /// continues greedily from the next most likely first tokens, each candidate in its
+    /// continues greedily from the next most likely tokens where the greedy answer's code
+    /// starts (after its indentation; see `llama::ranked_pick`), each candidate in its
     /// own sequence sharing the prompt's keys and values, decoded side by side; the
     /// output's [`Output::candidates`] has them all, the greedy one first.
     pub candidates: u32,
     /// The stop rule of the candidates after the first (`stop` sees the first's text
     /// only, so that it can also stream it somewhere).
     pub others_stop: Option<StopFn>,
-    /// One candidate of several run as separate requests (batch slots): start with the
-    /// `n`-th most likely first token (0: the most likely; end-of-generation only as the
-    /// first) and report the answer's mean token log-probability in
+    /// One candidate of several run as separate requests (batch slots): leave the greedy
+    /// answer after its indentation with the `n`-th most likely token (0: the greedy
+    /// answer; end-of-generation only as that) and report the answer's mean token log-probability in
     /// [`Output::candidates`].
     pub first_rank: Option<u32>,
     /// Counts the callers waiting on the answer. With some set, the request runs as

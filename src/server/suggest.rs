@@ -29,7 +29,7 @@ use super::completion::{Job, prepare_job, request_failed};
 use super::documents::Snapshot;
 use crate::complete::cache::{Ended, Entry, Found, Generation, Recorder};
 use crate::complete::partial::{ready_words, rest_of_line};
-use crate::complete::{Completion, Input, Served, Shape, settle};
+use crate::complete::{Completion, Input, Served, Shape, rescue, settle};
 use crate::config::CompletionConfig;
 use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
 use crate::text::LineIndex;
@@ -109,6 +109,8 @@ pub(super) async fn answer(
     let mut _waiting = None;
     // Complete lines already checked for an early answer.
     let mut checked = 0;
+    // Ranked candidates started because the user asked and the answer was empty.
+    let mut rescued = false;
     loop {
         let found = match &own {
             Some(e) if !settings.suggestion_cache => e.judge(&job.snap.text, job.offset, &shape),
@@ -148,9 +150,11 @@ pub(super) async fn answer(
         // rule ends it: wait for the end, which has the timings.
         if found.settled && !(mine && found.running) {
             let served = if mine { Served::Model } else { Served::Cache };
-            // Ranked candidates come with this request's own generation only.
-            let ranked = Some(found.entry.progress().candidates).filter(|c| mine && c.len() > 1);
-            let (text, alternatives, job) = match ranked {
+            // Ranked candidates come with this request's own generation only, or with a
+            // rescue the user asked for earlier at this state.
+            let ranked =
+                Some(found.entry.progress().candidates).filter(|c| (mine || asked) && c.len() > 1);
+            let (text, alternatives, back) = match ranked {
                 Some(candidates) => rank(job, shape.clone(), candidates, cfg.syntax_check).await?,
                 None => {
                     let (text, job) = check(
@@ -163,8 +167,24 @@ pub(super) async fn answer(
                     (text, Vec::new(), job)
                 }
             };
+            job = back;
             let mut c = completion(&shape, text, &found, served);
             c.alternatives = alternatives;
+            // Asked for with a key and nothing to show: the user waits for an answer, so
+            // try the ranked candidates, which do not end before writing code (typing
+            // does not wait for a second generation).
+            if let Some(n) = rescue(&c, &cfg).filter(|_| asked && !rescued) {
+                let ranked = CompletionConfig {
+                    candidates: n,
+                    ..cfg.clone()
+                };
+                let (entry, guard) =
+                    start(state, job.clone(), &ranked, String::new(), None, false).await?;
+                own = Some(entry);
+                _waiting = guard;
+                rescued = true;
+                continue;
+            }
             return Ok(Some((job, c)));
         }
         // A block: answer with the lines that are ready, when they pass the check.
@@ -172,6 +192,7 @@ pub(super) async fn answer(
         let early = shape.mode == crate::complete::Mode::Block
             && !found.settled
             && cfg.candidates <= 1
+            && !rescued
             && (settings.first_line || budget.is_some_and(|b| Instant::now() >= b));
         let lines = found.remaining.matches('\n').count();
         if early
@@ -195,6 +216,7 @@ pub(super) async fn answer(
         // The time budget has passed and the line is still coming: show the words that
         // are ready; the generation goes on, and the client hears when it has settled.
         if cfg.candidates <= 1
+            && !rescued
             && !found.settled
             && budget.is_some_and(|b| Instant::now() >= b)
             && let Some(words) =

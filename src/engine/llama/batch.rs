@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::{LlamaRunner, Picker, first_tokens, log_sum_exp, push_piece, sampler};
+use super::{Branch, LlamaRunner, Picker, log_sum_exp, push_piece, ranked_pick, sampler};
 use crate::engine::{
     BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
     ms_since,
@@ -40,6 +40,8 @@ struct Active {
     /// With [`Request::first_rank`]: the sum of the picked tokens' log-probabilities.
     logprob: Option<f64>,
     picked_eog: bool,
+    /// A ranked candidate ([`Request::first_rank`]) leaving the greedy path.
+    branch: Branch,
 }
 
 #[derive(Default)]
@@ -262,6 +264,7 @@ impl LlamaRunner<'_> {
             kept: 0,
             logprob: req_rank.map(|_| 0.0),
             picked_eog: false,
+            branch: Branch::Pending,
         });
         Ok(())
     }
@@ -281,14 +284,14 @@ impl LlamaRunner<'_> {
             return Step::Finished(StopReason::Deadline);
         }
         let token = match a.req.first_rank {
-            Some(rank) if a.generated == 0 && rank > 0 => {
-                let logits = self.ctx.get_logits_ith(idx);
-                let firsts = first_tokens(logits, rank as usize + 1, a.req.ignore_eog, &vocab);
-                firsts
-                    .last()
-                    .copied()
-                    .unwrap_or_else(|| a.picker.pick(&self.ctx, idx))
-            }
+            Some(rank) if rank > 0 => ranked_pick(
+                self.ctx.get_logits_ith(idx),
+                rank as usize,
+                &mut a.branch,
+                &a.text,
+                a.req.ignore_eog,
+                &vocab,
+            ),
             _ => a.picker.pick(&self.ctx, idx),
         };
         if let Some(sum) = a.logprob.as_mut() {

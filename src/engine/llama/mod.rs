@@ -551,8 +551,9 @@ impl<'m> LlamaRunner<'m> {
 
 /// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
 struct Growing {
-    /// The sequence it is decoded in (0 for the greedy one).
+    /// The sequence it is decoded in, and its rank (0 for the greedy one).
     seq: i32,
+    branch: Branch,
     /// The token picked next, not decoded yet, with its log-probability.
     next: Option<(LlamaToken, f32)>,
     decoded: Vec<LlamaToken>,
@@ -580,22 +581,21 @@ impl LlamaRunner<'_> {
         let vocab = self.model.vocab();
         let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
         let lse = log_sum_exp(logits);
-        let firsts: Vec<(LlamaToken, f32)> = first_tokens(logits, n, req.ignore_eog, &vocab)
-            .into_iter()
-            .map(|t| (t, logits[t.0 as usize] - lse))
-            .collect();
-        let mut growing: Vec<Growing> = firsts
-            .into_iter()
-            .enumerate()
-            .map(|(i, first)| Growing {
-                seq: i as i32,
-                next: Some(first),
-                decoded: Vec::new(),
-                bytes: Vec::new(),
-                text: String::new(),
-                logprob: 0.0,
-                picked: 0,
-                stop: None,
+        let mut growing: Vec<Growing> = (0..n)
+            .map(|rank| {
+                let mut branch = Branch::Pending;
+                let first = ranked_pick(logits, rank, &mut branch, "", req.ignore_eog, &vocab);
+                Growing {
+                    seq: rank as i32,
+                    branch,
+                    next: Some((first, logits[first.0 as usize] - lse)),
+                    decoded: Vec::new(),
+                    bytes: Vec::new(),
+                    text: String::new(),
+                    logprob: 0.0,
+                    picked: 0,
+                    stop: None,
+                }
             })
             .collect();
         let at = self.cached.len();
@@ -708,9 +708,12 @@ impl LlamaRunner<'_> {
             self.decode()?;
             for (row, &i) in rows.iter().enumerate() {
                 let logits = self.ctx.get_logits_ith(row as i32);
-                let token = argmax(logits);
+                let g = &mut growing[i];
+                let rank = g.seq as usize;
+                let token =
+                    ranked_pick(logits, rank, &mut g.branch, &g.text, req.ignore_eog, &vocab);
                 let logprob = logits[token.0 as usize] - log_sum_exp(logits);
-                growing[i].next = Some((token, logprob));
+                g.next = Some((token, logprob));
             }
         }
     }
@@ -755,6 +758,57 @@ pub(super) fn first_tokens(
         }
     }
     out
+}
+
+/// Where a ranked candidate stands: still on the greedy path, or branched off it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Branch {
+    /// Follows the greedy answer through its leading indentation.
+    Pending,
+    Taken,
+}
+
+/// The next token of the candidate of `rank` (0: the greedy one), whose text so far is
+/// `text`. A candidate after the first follows the greedy answer while that only indents
+/// (spaces and tabs), then takes the `rank`-th most likely token there (end-of-generation
+/// only as the greedy one's): the alternatives of a first token at a line start are mostly
+/// other indentation that leads to the same line, so the branch is where the code starts.
+/// Until it has written more than whitespace it does not end.
+pub(super) fn ranked_pick(
+    logits: &[f32],
+    rank: usize,
+    branch: &mut Branch,
+    text: &str,
+    ignore_eog: bool,
+    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+) -> LlamaToken {
+    let top = argmax(logits);
+    if rank == 0 {
+        return top;
+    }
+    let blank = text.trim().is_empty();
+    if *branch == Branch::Pending {
+        if blank && !vocab.is_eog(top) && is_indentation(&vocab.token_to_piece(top, false, None)) {
+            return top;
+        }
+        *branch = Branch::Taken;
+        return first_tokens(logits, rank + 1, ignore_eog, vocab)
+            .last()
+            .copied()
+            .unwrap_or(top);
+    }
+    if blank && !ignore_eog && vocab.is_eog(top) {
+        return first_tokens(logits, 2, ignore_eog, vocab)
+            .last()
+            .copied()
+            .unwrap_or(top);
+    }
+    top
+}
+
+/// True for a token of spaces and tabs only.
+fn is_indentation(piece: &[u8]) -> bool {
+    !piece.is_empty() && piece.iter().all(|b| *b == b' ' || *b == b'\t')
 }
 
 /// The `k` tokens with the largest logits, largest first (the first of equals first).

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use self::http::{Client, Msg, Stream};
 use self::prompt::SpecialTexts;
-use self::wire::{Api, Chunk, Finish, Params, Prompt, Usage};
+use self::wire::{Api, Chunk, Finish, Params, Prompt, TokenLogprob, Usage};
 use super::{
     Backend, BatchSource, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Request,
     StopFn, StopReason, Timings, ms_since,
@@ -250,8 +250,8 @@ struct Progress {
     /// reported (asked for by ranked candidates).
     logprob: f64,
     scored: u32,
-    /// The most likely tokens at the first token's place, once reported.
-    firsts: Option<Vec<(String, f32)>>,
+    /// A ranked candidate's probe: each token with the most likely ones at its place.
+    probed: Option<Vec<TokenLogprob>>,
 }
 
 impl Progress {
@@ -265,7 +265,7 @@ impl Progress {
             first: None,
             logprob: 0.0,
             scored: 0,
-            firsts: None,
+            probed: None,
         }
     }
 
@@ -294,7 +294,9 @@ impl Progress {
             // The end-of-generation token counts too: the model chose to end there.
             self.logprob += f64::from(lp.logprob);
             self.scored += 1;
-            self.firsts.get_or_insert(lp.top);
+            if let Some(p) = self.probed.as_mut() {
+                p.push(lp);
+            }
         }
         if let Some(f) = chunk.finish {
             self.finish = Some(f);
@@ -357,6 +359,17 @@ impl Progress {
             candidates,
         }
     }
+}
+
+/// Tokens a ranked candidate's probe asks for: enough for a line's indentation.
+const PROBE_TOKENS: u32 = 4;
+
+/// Where a ranked candidate leaves the greedy answer: its first token that is not
+/// indentation (spaces and tabs after nothing else); `None` while all are.
+fn branch_point(probed: &[TokenLogprob]) -> Option<usize> {
+    probed
+        .iter()
+        .position(|t| t.text.is_empty() || !t.text.chars().all(|c| c == ' ' || c == '\t'))
 }
 
 /// The `rank`-th most likely first token (1: the one after the greedy `chosen`) among the
@@ -491,16 +504,20 @@ impl RemoteBackend {
                 }
                 let rank = req.first_rank.map(|r| r as usize);
                 let opened = match rank {
-                    Some(r) if r > 0 => open(self, &req, "", 1, Some(r as u32 + 2)),
+                    Some(r) if r > 0 => open(self, &req, "", PROBE_TOKENS, Some(r as u32 + 2)),
                     Some(_) => open(self, &req, "", req.max_tokens, Some(1)),
                     None => open(self, &req, "", req.max_tokens, None),
                 };
                 match opened {
                     Ok(stream) => {
+                        let mut progress = Progress::new();
+                        if rank.is_some_and(|r| r > 0) {
+                            progress.probed = Some(Vec::new());
+                        }
                         let lane = Lane {
                             tag,
                             req,
-                            progress: Progress::new(),
+                            progress,
                             _stream: stream,
                             probe: rank.filter(|r| *r > 0),
                         };
@@ -524,7 +541,8 @@ impl RemoteBackend {
                                 if let Some(rank) = lane.probe {
                                     let ended = chunk.end;
                                     lane.progress.feed(chunk, &mut Request::new(Vec::new(), 1));
-                                    if lane.progress.firsts.is_some() || ended {
+                                    let probed = lane.progress.probed.as_deref().unwrap_or(&[]);
+                                    if branch_point(probed).is_some() || ended {
                                         let lane = lanes.remove(&id).expect("a lane");
                                         let tag = lane.tag;
                                         match self.branch(lane, rank, |me, req, after, max| {
@@ -624,30 +642,40 @@ impl RemoteBackend {
         ))
     }
 
-    /// A probe `lane` has the most likely first tokens: continues after the one of
-    /// `rank` in a new lane (`open` starts its stream), or ends with what there is.
+    /// A probe `lane` has the most likely tokens where the greedy answer's code starts
+    /// (after its indentation): continues after the one of `rank` there in a new lane
+    /// (`open` starts its stream), or ends with what there is.
     fn branch(
         &mut self,
         mut lane: Lane,
         rank: usize,
         open: impl FnOnce(&mut Self, &Request, &str, u32) -> Result<Stream, EngineError>,
     ) -> Result<Lane, Result<Output, EngineError>> {
-        let top = lane.progress.firsts.take().unwrap_or_default();
-        let chosen = (lane.progress.pieces > 0).then_some(lane.progress.text.as_str());
-        let Some((first, logprob)) = nth_first(&top, chosen, rank) else {
+        let probed = lane.progress.probed.take().unwrap_or_default();
+        let Some(at) = branch_point(&probed).or(probed.len().checked_sub(1)) else {
             return Err(Ok(no_candidate()));
         };
-        let mut progress = Progress::starting_with(&first, logprob);
+        let here = &probed[at];
+        let chosen = Some(here.text.as_str()).filter(|t| !t.is_empty());
+        let Some((first, logprob)) = nth_first(&here.top, chosen, rank) else {
+            return Err(Ok(no_candidate()));
+        };
+        // The greedy answer's indentation, then the alternative.
+        let lead: String = probed[..at].iter().map(|t| t.text.as_str()).collect();
+        let lead_logprob: f32 = probed[..at].iter().map(|t| t.logprob).sum();
+        let mut progress = Progress::starting_with(&(lead + &first), lead_logprob + logprob);
+        progress.pieces = at as u32 + 1;
+        progress.scored = at as u32 + 1;
         progress.started = lane.progress.started;
         progress.first = lane.progress.first;
-        let max = lane.req.max_tokens.saturating_sub(1);
+        let max = lane.req.max_tokens.saturating_sub(at as u32 + 1);
         if lane.req.stop.as_mut().is_some_and(|f| f(&progress.text)) {
             return Err(Ok(progress.output(StopReason::StopRule)));
         }
         if max == 0 {
             return Err(Ok(progress.output(StopReason::MaxTokens)));
         }
-        let stream = open(self, &lane.req, &first, max).map_err(Err)?;
+        let stream = open(self, &lane.req, &progress.text, max).map_err(Err)?;
         Ok(Lane {
             progress,
             _stream: stream,

@@ -502,10 +502,20 @@ fn branching_model() -> Mock {
         let prompt = body["prompt"].as_str().unwrap_or_default();
         let max = body["max_tokens"].as_u64().unwrap_or(16) as usize;
         let firsts = [("a", -0.1), ("x", -1.0), ("", -2.0), ("b", -3.0)];
+        let indent = [("   ", -0.2), ("\t", -1.6)];
+        let code = [
+            (" return", -0.3),
+            (" pass", -1.0),
+            ("", -1.5),
+            (" raise", -2.0),
+        ];
         let tokens: Vec<(&str, f32)> = match prompt {
             "def f(" => vec![("a", -0.1), (", b", -0.1), (")", -0.1)],
             "def f(x" => vec![(", y", -0.05), (")", -0.05)],
             "def f(b" => vec![(")", -0.5)],
+            "if x:\n" => vec![("   ", -0.2), (" return", -0.3), (" y", -0.1)],
+            "if x:\n    pass" => vec![("\n", -0.2)],
+            "if x:\n    raise" => vec![(" E", -0.4)],
             _ => vec![("?", -9.0)],
         };
         let mut lines: Vec<String> = tokens
@@ -513,10 +523,11 @@ fn branching_model() -> Mock {
             .take(max)
             .enumerate()
             .map(|(i, (t, lp))| {
-                let top: &[(&str, f32)] = if i == 0 && prompt == "def f(" {
-                    &firsts
-                } else {
-                    &[]
+                let top: &[(&str, f32)] = match (prompt, i) {
+                    ("def f(", 0) => &firsts,
+                    ("if x:\n", 0) => &indent,
+                    ("if x:\n", 1) => &code,
+                    _ => &[],
                 };
                 let chunk = serde_json::json!({"choices": [{"index": 0, "text": t,
                     "logprobs": {"content": [token(t, *lp, top)]}, "finish_reason": null}]});
@@ -580,6 +591,26 @@ fn ranked_candidates_branch_at_the_servers_likely_first_tokens() {
         out.candidates.is_empty(),
         "no ninth first token: no candidate"
     );
+}
+
+#[test]
+fn ranked_candidates_branch_where_the_code_starts() {
+    // At a line start the greedy answer's indentation comes first; the alternatives are
+    // those of its first token of code, after that indentation.
+    let m = branching_model();
+    let e = engine(&m.url, Api::OpenAi);
+    let ask = |rank: u32| {
+        let mut req = Request::new(vec![Piece::Text("if x:\n".into())], 16);
+        req.first_rank = Some(rank);
+        e.generate_blocking(req).unwrap()
+    };
+    let out = ask(1);
+    assert_eq!(out.text, "    pass\n");
+    let mean = out.candidates[0].mean_logprob;
+    assert!((mean - (-0.2 - 1.0 - 0.2) / 3.0).abs() < 1e-4, "{mean}");
+    // The end of generation is no alternative.
+    assert_eq!(ask(2).text, "    raise E");
+    assert_eq!(ask(0).text, "    return y");
 }
 
 #[test]
