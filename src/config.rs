@@ -170,13 +170,12 @@ pub struct CompletionConfig {
     pub fresh_suffix_tokens: usize,
     /// Ranked candidates: answers generated side by side from one prompt (the greedy one
     /// and continuations of the next most likely tokens where its code starts), the best
-    /// first. 1 is the
-    /// greedy answer alone.
+    /// first. 1 is the greedy answer alone.
     pub candidates: u32,
     /// When the answer is empty (the model ended at once, or post-processing left nothing
     /// of what it wrote: it repeated the code after the cursor, or every version broke the
-    /// syntax), generate this many
-    /// ranked candidates and keep the best non-empty one; 0 or 1 turns it off. Used by
+    /// syntax), generate this many ranked candidates and keep the best non-empty one; 0
+    /// or 1 turns it off. Used by
     /// `quill complete`, `fill`, `eval` and `batch`; in the editor only for the "ask now"
     /// key (typing does not wait for a second generation).
     pub rescue_candidates: u32,

@@ -186,8 +186,8 @@ pub struct CompletionArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=quill::engine::llama::MAX_CANDIDATES as i64))]
     pub candidates: u32,
     /// When the answer is empty (the model ended at once, or post-processing left nothing:
-    /// it repeated the code after the cursor, or broke the syntax): try this many ranked candidates and
-    /// keep the best non-empty one; 0 turns it off
+    /// it repeated the code after the cursor, or broke the syntax): try this many ranked
+    /// candidates and keep the best non-empty one; 0 turns it off
     #[arg(long, default_value_t = CompletionConfig::default().rescue_candidates, value_parser = clap::value_parser!(u32).range(0..=quill::engine::llama::MAX_CANDIDATES as i64))]
     pub rescue: u32,
 }

@@ -151,8 +151,8 @@ pub struct Request {
     pub others_stop: Option<StopFn>,
     /// One candidate of several run as separate requests (batch slots): leave the greedy
     /// answer after its indentation with the `n`-th most likely token (0: the greedy
-    /// answer; end-of-generation only as that) and report the answer's mean token log-probability in
-    /// [`Output::candidates`].
+    /// answer; end-of-generation only as that) and report the answer's mean token
+    /// log-probability in [`Output::candidates`].
     pub first_rank: Option<u32>,
     /// Counts the callers waiting on the answer. With some set, the request runs as
     /// background work whenever nobody waits (an answer given early goes on generating
