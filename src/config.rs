@@ -135,6 +135,27 @@ impl Multiline {
     }
 }
 
+/// How ranked candidates are ordered (after: not empty, kept whole by the syntax check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    /// By the model's confidence: mean token log-probability.
+    Confidence,
+    /// By agreement: the answer most like the others (summed edit similarity), then
+    /// confidence. With sampled candidates this picks what the model writes most often,
+    /// a minimum-Bayes-risk choice.
+    Consensus,
+}
+
+impl Ranking {
+    pub fn from_name(s: &str) -> Option<Ranking> {
+        match s {
+            "confidence" => Some(Ranking::Confidence),
+            "consensus" => Some(Ranking::Consensus),
+            _ => None,
+        }
+    }
+}
+
 /// How completions are budgeted and cut.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompletionConfig {
@@ -169,8 +190,9 @@ pub struct CompletionConfig {
     /// that are decoded afresh.
     pub fresh_suffix_tokens: usize,
     /// Ranked candidates: answers generated side by side from one prompt (the greedy one
-    /// and continuations of the next most likely tokens where its code starts), the best
-    /// first. 1 is the greedy answer alone.
+    /// and continuations of the next most likely tokens where its code starts, or samples
+    /// from there with `candidate_temperature`), the best first. 1 is the greedy answer
+    /// alone.
     pub candidates: u32,
     /// When the answer is empty (the model ended at once, or post-processing left nothing
     /// of what it wrote: it repeated the code after the cursor, or every version broke the
@@ -179,6 +201,11 @@ pub struct CompletionConfig {
     /// `quill complete`, `fill`, `eval` and `batch`; in the editor only for the "ask now"
     /// key (typing does not wait for a second generation).
     pub rescue_candidates: u32,
+    /// Above 0: ranked candidates after the first sample at this temperature from where
+    /// they leave the greedy answer (0: each takes the next most likely token there).
+    pub candidate_temperature: f32,
+    /// How ranked candidates are ordered.
+    pub candidate_ranking: Ranking,
 }
 
 impl Default for CompletionConfig {
@@ -199,6 +226,8 @@ impl Default for CompletionConfig {
             fresh_suffix_tokens: 2,
             candidates: 1,
             rescue_candidates: 3,
+            candidate_temperature: 0.0,
+            candidate_ranking: Ranking::Confidence,
         }
     }
 }

@@ -504,7 +504,12 @@ impl BatchSource for TaskFeed {
             Running::Fim(task) => match result {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);
-                    let c = finish(&task.input(), &task.prepared, out, syntax);
+                    let c = finish(
+                        &task.input(),
+                        &task.prepared,
+                        out,
+                        &self.settings.completion,
+                    );
                     if let Some(n) = rescue(&c, &self.settings.completion) {
                         // Nothing left of what the model wrote: ranked candidates.
                         let (text, offset, language) =
@@ -556,8 +561,13 @@ impl BatchSource for TaskFeed {
                     self.emit(Record::error(Some(task.id), task.line, e));
                     return;
                 }
-                let (text, _, _) =
-                    crate::complete::rank(&task.input(), &task.prepared.shape, &candidates, syntax);
+                let (text, _, _) = crate::complete::rank(
+                    &task.input(),
+                    &task.prepared.shape,
+                    &candidates,
+                    syntax,
+                    self.settings.completion.candidate_ranking,
+                );
                 self.emit(Record {
                     id: Some(task.id),
                     line: task.line,
@@ -603,7 +613,7 @@ impl BatchSource for TaskFeed {
                         c.ms += ms;
                         let mut input = Input::new(&text, offset);
                         input.language = c.language;
-                        let done = finish(&input, &prepared, out, syntax);
+                        let done = finish(&input, &prepared, out, &self.settings.completion);
                         c.filling.fill(&done.text);
                     }
                     Err(e) => {

@@ -65,8 +65,10 @@ pub struct EvalArgs {
     /// (on|off: a blank line ends a block), block_lines (most lines a block), draft (most
     /// draft tokens per step in speculative decoding; 0 off), fresh (with shift: tokens
     /// after the edit decoded afresh), candidates (ranked candidates generated side by side
-    /// from one prompt, the best kept; 1 off), rescue (ranked candidates tried when
-    /// post-processing left nothing of the model's answer; 0 off). Without it, one run
+    /// from one prompt, the best kept; 1 off), temperature (candidates after the first
+    /// sample at it where they leave the greedy answer; 0: the next most likely token
+    /// there), rank (confidence|consensus: how candidates are ordered), rescue (ranked
+    /// candidates tried when post-processing left nothing of the model's answer; 0 off). Without it, one run
     /// with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
@@ -139,6 +141,15 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "fresh" => c.completion.fresh_suffix_tokens = n()?,
             "candidates" => c.completion.candidates = n()? as u32,
             "rescue" => c.completion.rescue_candidates = n()? as u32,
+            "temperature" => {
+                c.completion.candidate_temperature = v
+                    .parse()
+                    .with_context(|| format!("{k}={v}: not a number"))?
+            }
+            "rank" => {
+                c.completion.candidate_ranking = quill::config::Ranking::from_name(v)
+                    .with_context(|| format!("rank={v}: confidence or consensus"))?
+            }
             other => bail!("unknown configuration key {other:?}"),
         }
     }
@@ -192,6 +203,10 @@ fn run_config(
         let o = Outcome {
             kind: t.kind,
             exact: exact_match(&got, &t.expected),
+            exact_any: c
+                .alternatives
+                .iter()
+                .any(|a| exact_match(&answer(t.kind, a), &t.expected)),
             similarity: edit_similarity(&got, &t.expected),
             parses,
             empty: c.text.trim().is_empty(),
@@ -214,6 +229,8 @@ fn run_config(
                 "offset": t.offset,
                 "expected": t.expected,
                 "got": got,
+                "alternatives": c.alternatives,
+                "ranked": c.ranked,
                 "raw": c.raw,
                 "exact": o.exact,
                 "similarity": o.similarity,
@@ -454,21 +471,22 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "| config | model | language | kind | tasks | exact | edit sim | parses | empty | p50 ms | p95 ms | prompt tok | gen tok/s | drafts kept |"
+        "| config | model | language | kind | tasks | exact | any exact | edit sim | parses | empty | p50 ms | p95 ms | prompt tok | gen tok/s | drafts kept |"
     )?;
     writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )?;
     for (name, model, rows) in &results {
         for (k, r) in rows {
             writeln!(
                 out,
-                "| {name} | {model} | {} | {} | {} | {:.1}% | {:.3} | {:.1}% | {:.1}% | {:.0} | {:.0} | {:.0} | {:.1} | {:.0}% |",
+                "| {name} | {model} | {} | {} | {} | {:.1}% | {:.1}% | {:.3} | {:.1}% | {:.1}% | {:.0} | {:.0} | {:.0} | {:.1} | {:.0}% |",
                 lang.name(),
                 k.name(),
                 r.tasks,
                 r.exact * 100.0,
+                r.exact_any * 100.0,
                 r.similarity,
                 r.parses * 100.0,
                 r.empty * 100.0,

@@ -190,6 +190,14 @@ pub struct CompletionArgs {
     /// candidates and keep the best non-empty one; 0 turns it off
     #[arg(long, default_value_t = CompletionConfig::default().rescue_candidates, value_parser = clap::value_parser!(u32).range(0..=quill::engine::llama::MAX_CANDIDATES as i64))]
     pub rescue: u32,
+    /// With --candidates: the candidates after the first sample at this temperature from
+    /// where they leave the greedy answer (0: each takes the next most likely token there)
+    #[arg(long, default_value_t = 0.0, value_name = "T")]
+    pub candidate_temperature: f32,
+    /// With --candidates: order them by the model's confidence (mean token
+    /// log-probability) or by consensus (the answer most like the others)
+    #[arg(long, default_value = "confidence", value_parser = ["confidence", "consensus"])]
+    pub rank_by: String,
 }
 
 impl CompletionArgs {
@@ -201,6 +209,9 @@ impl CompletionArgs {
             draft_tokens: self.draft_tokens,
             candidates: self.candidates,
             rescue_candidates: self.rescue,
+            candidate_temperature: self.candidate_temperature.max(0.0),
+            candidate_ranking: quill::config::Ranking::from_name(&self.rank_by)
+                .unwrap_or(quill::config::Ranking::Confidence),
             ..CompletionConfig::default()
         };
         if let Some(m) = self.max_tokens {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tree_sitter::Tree;
 
-use crate::config::CompletionConfig;
+use crate::config::{CompletionConfig, Ranking};
 use crate::context::ContextFile;
 use crate::engine::{Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason, Timings};
 use crate::lang::Language;
@@ -91,6 +91,7 @@ impl Prepared {
         req.draft.max = cfg.draft_tokens;
         req.fresh_suffix = cfg.fresh_suffix_tokens;
         req.candidates = cfg.candidates.max(1);
+        req.candidate_temperature = cfg.candidate_temperature;
         req.deadline = cfg
             .time_budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -117,6 +118,10 @@ pub struct Completion {
     /// With ranked candidates: the other answers worth showing, best first (not `text`,
     /// none empty, no two alike).
     pub alternatives: Vec<String>,
+    /// With ranked candidates: every one as ranked, best first, with its scores (what
+    /// `quill eval --dump` shows).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranked: Vec<Scored>,
 }
 
 /// Where a completion's text came from.
@@ -288,13 +293,24 @@ pub fn finish(
     input: &Input<'_>,
     prepared: &Prepared,
     output: Output,
-    syntax_check: bool,
+    cfg: &CompletionConfig,
 ) -> Completion {
-    let (text, rejected, alternatives) = if output.candidates.len() > 1 {
-        rank(input, &prepared.shape, &output.candidates, syntax_check)
+    let ranked = if output.candidates.len() > 1 {
+        order(
+            input,
+            &prepared.shape,
+            &output.candidates,
+            cfg.syntax_check,
+            cfg.candidate_ranking,
+        )
     } else {
-        let (text, rejected) = settle(input, &prepared.shape, &output.text, syntax_check);
+        Vec::new()
+    };
+    let (text, rejected, alternatives) = if ranked.is_empty() {
+        let (text, rejected) = settle(input, &prepared.shape, &output.text, cfg.syntax_check);
         (text, rejected, Vec::new())
+    } else {
+        best(&ranked)
     };
     Completion {
         text,
@@ -308,45 +324,97 @@ pub fn finish(
         suffix_tokens: prepared.suffix_tokens,
         context_tokens: prepared.context_tokens,
         served: Served::Model,
+        ranked,
     }
 }
 
-/// Settles each candidate and orders them: answers that are not empty first, then those
-/// the syntax check kept whole, then by the model's confidence (mean token
-/// log-probability); the greedy answer wins ties. Returns the best text, how many
-/// versions of it the syntax check dropped, and the other distinct answers.
+/// A ranked candidate after post-processing, with what it was ranked by.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scored {
+    /// Its place among the engine's candidates (0: the greedy answer).
+    pub index: usize,
+    /// The text to insert (empty when nothing of it was left).
+    pub text: String,
+    /// Versions of it the syntax check dropped.
+    pub rejected: usize,
+    /// Summed edit similarity to the other candidates' texts ([`Ranking::Consensus`]; 0
+    /// otherwise).
+    pub agreement: f64,
+    /// The model's mean token log-probability.
+    pub logprob: f32,
+}
+
+/// Settles each candidate and orders them, best first: answers that are not empty first,
+/// then those the syntax check kept whole, then by `ranking` (agreement with the other
+/// answers, and the model's confidence: mean token log-probability); the greedy answer
+/// wins ties.
+pub fn order(
+    input: &Input<'_>,
+    shape: &Shape,
+    candidates: &[crate::engine::Candidate],
+    syntax_check: bool,
+    ranking: Ranking,
+) -> Vec<Scored> {
+    let mut scored: Vec<Scored> = candidates
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            let (text, rejected) = settle(input, shape, &c.text, syntax_check);
+            Scored {
+                index,
+                text,
+                rejected,
+                agreement: 0.0,
+                logprob: c.mean_logprob,
+            }
+        })
+        .collect();
+    if ranking == Ranking::Consensus {
+        let texts: Vec<String> = scored.iter().map(|s| s.text.clone()).collect();
+        for (i, s) in scored.iter_mut().enumerate() {
+            s.agreement = texts
+                .iter()
+                .enumerate()
+                .filter(|(j, t)| *j != i && !t.trim().is_empty())
+                .map(|(_, t)| crate::eval::edit_similarity(&s.text, t))
+                .sum();
+        }
+    }
+    let key = |s: &Scored| (!s.text.trim().is_empty(), s.rejected == 0);
+    // Stable: among equals the earlier (greedy) candidate stays first.
+    scored.sort_by(|a, b| {
+        key(b)
+            .cmp(&key(a))
+            .then(b.agreement.total_cmp(&a.agreement))
+            .then(b.logprob.total_cmp(&a.logprob))
+    });
+    scored
+}
+
+/// The best of candidates in [`order`]: its text, how many versions of it the syntax
+/// check dropped, and the other distinct answers that are not empty.
+pub fn best(scored: &[Scored]) -> (String, usize, Vec<String>) {
+    let Some(first) = scored.first() else {
+        return (String::new(), 0, Vec::new());
+    };
+    let mut alternatives: Vec<String> = Vec::new();
+    for s in &scored[1..] {
+        if !s.text.trim().is_empty() && s.text != first.text && !alternatives.contains(&s.text) {
+            alternatives.push(s.text.clone());
+        }
+    }
+    (first.text.clone(), first.rejected, alternatives)
+}
+
+/// [`order`] then [`best`].
 pub fn rank(
     input: &Input<'_>,
     shape: &Shape,
     candidates: &[crate::engine::Candidate],
     syntax_check: bool,
+    ranking: Ranking,
 ) -> (String, usize, Vec<String>) {
-    let mut settled: Vec<(String, usize, f32)> = candidates
-        .iter()
-        .map(|c| {
-            let (text, rejected) = settle(input, shape, &c.text, syntax_check);
-            (text, rejected, c.mean_logprob)
-        })
-        .collect();
-    let key = |(text, rejected, logprob): &(String, usize, f32)| {
-        (!text.trim().is_empty(), *rejected == 0, *logprob)
-    };
-    // Stable: among equals the earlier (greedy) candidate stays first.
-    settled.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        kb.0.cmp(&ka.0)
-            .then(kb.1.cmp(&ka.1))
-            .then(kb.2.total_cmp(&ka.2))
-    });
-    let mut texts: Vec<String> = Vec::new();
-    for (text, _, _) in &settled {
-        if !text.trim().is_empty() && !texts.contains(text) {
-            texts.push(text.clone());
-        }
-    }
-    let (best, rejected, _) = settled.swap_remove(0);
-    let alternatives = texts.into_iter().filter(|t| *t != best).collect();
-    (best, rejected, alternatives)
+    best(&order(input, shape, candidates, syntax_check, ranking))
 }
 
 /// Cuts `generated` (the model's text at `input`'s cursor) by `shape`'s rules and checks
@@ -450,7 +518,7 @@ pub fn run_blocking(
     req.reuse_cache = opts.reuse_cache;
     req.shift_suffix = opts.shift_suffix;
     let output = engine.generate_blocking(req)?;
-    let mut completion = finish(input, &prepared, output, cfg.syntax_check);
+    let mut completion = finish(input, &prepared, output, cfg);
     if let Some(n) = rescue(&completion, cfg) {
         let ranked = CompletionConfig {
             candidates: n,
@@ -460,7 +528,7 @@ pub fn run_blocking(
         req.reuse_cache = opts.reuse_cache;
         req.shift_suffix = opts.shift_suffix;
         let output = engine.generate_blocking(req)?;
-        completion.rescue_with(finish(input, &prepared, output, cfg.syntax_check));
+        completion.rescue_with(finish(input, &prepared, output, cfg));
     }
     Ok(Completed {
         completion,
@@ -489,6 +557,7 @@ impl Completion {
         if !ranked.text.trim().is_empty() {
             self.text = ranked.text;
             self.alternatives = ranked.alternatives;
+            self.ranked = ranked.ranked;
             self.stop = ranked.stop;
             self.rejected = ranked.rejected;
         }
@@ -617,13 +686,53 @@ mod tests {
                 c("total += 3", -0.7),
             ],
             true,
+            Ranking::Confidence,
         );
         assert_eq!(best, "total += 3");
         assert_eq!(rejected, 0);
         assert_eq!(others, ["total += 2", "total += 1"]);
         // Equals keep their order: the greedy answer stays first.
-        let (best, _, others) = rank(&input, &shape, &[c("a", -0.5), c("b", -0.5)], true);
+        let pair = [c("a", -0.5), c("b", -0.5)];
+        let (best, _, others) = rank(&input, &shape, &pair, true, Ranking::Confidence);
         assert_eq!((best.as_str(), others), ("a", vec!["b".to_string()]));
+    }
+
+    #[test]
+    fn consensus_ranks_the_answer_most_like_the_others_first() {
+        use crate::engine::Candidate;
+        let text = "total = 0\n\nprint(total)\n";
+        let offset = "total = 0\n".len();
+        let mut input = Input::new(text, offset);
+        input.language = Some(Language::Python);
+        let shape = Shape::at(text, offset, input.language, &CompletionConfig::default());
+        let c = |text: &str, mean_logprob: f32| Candidate {
+            text: text.into(),
+            stop: StopReason::EndOfGeneration,
+            mean_logprob,
+        };
+        // Samples agree on `total += x` (twice, and once nearly); the greedy answer and
+        // the most confident one are alone. An empty answer agrees with nothing.
+        let cands = [
+            c("total = 1", -0.2),
+            c("total += x", -0.6),
+            c("print(1)", -0.1),
+            c("total += x", -0.5),
+            c("total += xs", -0.4),
+            c("", -0.01),
+        ];
+        let scored = order(&input, &shape, &cands, true, Ranking::Consensus);
+        assert_eq!(scored[0].text, "total += x");
+        // Of the two equal texts, the more confident one first (index 3).
+        assert_eq!((scored[0].index, scored[1].index), (3, 1));
+        assert_eq!(scored[2].text, "total += xs");
+        assert_eq!(scored.last().unwrap().text, "");
+        assert!(scored[0].agreement > scored[2].agreement);
+        let (best_text, _, others) = best(&scored);
+        assert_eq!(best_text, "total += x");
+        assert_eq!(others, ["total += xs", "total = 1", "print(1)"]);
+        // By confidence the same candidates put the lone most likely answer first.
+        let (best_text, _, _) = rank(&input, &shape, &cands, true, Ranking::Confidence);
+        assert_eq!(best_text, "print(1)");
     }
 
     #[test]

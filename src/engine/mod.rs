@@ -142,9 +142,10 @@ pub struct Request {
     pub draft: DraftConfig,
     /// Ranked candidates: with more than one (and greedy decoding), the engine also
     /// continues greedily from the next most likely tokens where the greedy answer's code
-    /// starts (after its indentation; see `llama::ranked_pick`), each candidate in its
-    /// own sequence sharing the prompt's keys and values, decoded side by side; the
-    /// output's [`Output::candidates`] has them all, the greedy one first.
+    /// starts (after its indentation; see `llama::ranked`), or samples from there
+    /// ([`Request::candidate_temperature`]), each candidate in its own sequence sharing
+    /// the prompt's keys and values, decoded side by side; the output's
+    /// [`Output::candidates`] has them all, the greedy one first.
     pub candidates: u32,
     /// The stop rule of the candidates after the first (`stop` sees the first's text
     /// only, so that it can also stream it somewhere).
@@ -154,6 +155,11 @@ pub struct Request {
     /// answer; end-of-generation only as that) and report the answer's mean token
     /// log-probability in [`Output::candidates`].
     pub first_rank: Option<u32>,
+    /// Above 0: the candidates after the first sample every token from where they leave
+    /// the greedy answer, at this temperature (from the 40 most likely; seeded by
+    /// `sampling.seed` and the rank, so a run repeats), instead of taking the next most
+    /// likely token there and going on greedily.
+    pub candidate_temperature: f32,
     /// Counts the callers waiting on the answer. With some set, the request runs as
     /// background work whenever nobody waits (an answer given early goes on generating
     /// into the suggestion cache), and any interactive request preempts it then.
@@ -213,6 +219,7 @@ impl Request {
             candidates: 1,
             others_stop: None,
             first_rank: None,
+            candidate_temperature: 0.0,
         }
     }
 }

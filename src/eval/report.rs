@@ -13,6 +13,10 @@ use crate::engine::Timings;
 pub struct Row {
     pub tasks: usize,
     pub exact: f64,
+    /// Tasks where the answer or one of the other candidates shown with it is exactly
+    /// right: what a perfect ranking of the candidates would score (equals `exact` with
+    /// one candidate).
+    pub exact_any: f64,
     pub similarity: f64,
     pub parses: f64,
     pub empty: f64,
@@ -29,6 +33,8 @@ pub struct Row {
 pub struct Outcome {
     pub kind: TaskKind,
     pub exact: bool,
+    /// The answer or one of its alternatives is exactly right.
+    pub exact_any: bool,
     pub similarity: f64,
     pub parses: bool,
     pub empty: bool,
@@ -62,6 +68,7 @@ pub fn rows(outcomes: &[Outcome]) -> BTreeMap<TaskKind, Row> {
                 Row {
                     tasks: os.len(),
                     exact: frac(&|o| o.exact),
+                    exact_any: frac(&|o| o.exact || o.exact_any),
                     similarity: mean(&os.iter().map(|o| o.similarity).collect::<Vec<_>>()),
                     parses: frac(&|o| o.parses),
                     empty: frac(&|o| o.empty),
@@ -135,6 +142,7 @@ mod tests {
         Outcome {
             kind,
             exact: similarity == 1.0,
+            exact_any: similarity == 1.0,
             similarity,
             parses: true,
             empty: similarity == 0.0,

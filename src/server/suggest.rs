@@ -155,7 +155,10 @@ pub(super) async fn answer(
             let ranked =
                 Some(found.entry.progress().candidates).filter(|c| (mine || asked) && c.len() > 1);
             let (text, alternatives, back) = match ranked {
-                Some(candidates) => rank(job, shape.clone(), candidates, cfg.syntax_check).await?,
+                Some(candidates) => {
+                    let settle = (cfg.syntax_check, cfg.candidate_ranking);
+                    rank(job, shape.clone(), candidates, settle).await?
+                }
                 None => {
                     let (text, job) = check(
                         job,
@@ -253,14 +256,15 @@ async fn rank(
     job: Job,
     shape: Shape,
     candidates: Vec<crate::engine::Candidate>,
-    syntax_check: bool,
+    (syntax_check, ranking): (bool, crate::config::Ranking),
 ) -> Result<(String, Vec<String>, Job)> {
     tokio::task::spawn_blocking(move || {
         let mut input = Input::new(&job.snap.text, job.offset);
         input.language = job.snap.language;
         input.tree = job.snap.tree.as_ref();
         input.unparsable = job.snap.unparsable;
-        let (text, _, others) = crate::complete::rank(&input, &shape, &candidates, syntax_check);
+        let (text, _, others) =
+            crate::complete::rank(&input, &shape, &candidates, syntax_check, ranking);
         (text, others, job)
     })
     .await
@@ -307,6 +311,7 @@ fn completion(shape: &Shape, text: String, found: &Found, served: Served) -> Com
         context_tokens: 0,
         served,
         alternatives: Vec::new(),
+        ranked: Vec::new(),
     }
 }
 

@@ -305,7 +305,7 @@ fn typing_keeps_the_suffix_cached_with_shift() {
         let mut req = prepared.request(&cfg, None);
         req.shift_suffix = shift;
         let out = engine.generate_blocking(req).unwrap();
-        quill::complete::finish(&input, &prepared, out, true)
+        quill::complete::finish(&input, &prepared, out, &cfg)
     };
     let first = run("val", true);
     // Three more characters typed at the cursor: the prefix's end changes, the suffix not.
@@ -462,4 +462,46 @@ fn candidates_share_one_prompt() {
     if single.text != c[0].text {
         eprintln!("the greedy candidate differs from the single answer (CPU numerics)");
     }
+}
+
+#[test]
+fn sampled_candidates_repeat_from_their_seed() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let (text, at) = cursor(PYTHON);
+    let prompt = vec![
+        Piece::Special(quill::engine::Special::FimPrefix),
+        Piece::Text(text[..at].to_string()),
+        Piece::Special(quill::engine::Special::FimSuffix),
+        Piece::Text(text[at..].to_string()),
+        Piece::Special(quill::engine::Special::FimMiddle),
+    ];
+    let ask = |seed: u32| {
+        let mut req = Request::new(prompt.clone(), 24);
+        req.candidates = 6;
+        req.candidate_temperature = 1.2;
+        req.sampling.seed = seed;
+        engine.generate_blocking(req).unwrap().candidates
+    };
+    // Every run after the first decodes the prompt's last token alone (the rest is
+    // cached): the same arithmetic each time.
+    ask(3);
+    let first = ask(1);
+    let texts =
+        |c: &[quill::engine::Candidate]| c.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    eprintln!("sampled {:?}", texts(&first));
+    assert_eq!(first.len(), 6);
+    // Every candidate writes code (none ends before it), and the same seed repeats.
+    assert!(
+        first
+            .iter()
+            .all(|c| !c.text.trim().is_empty() && c.mean_logprob.is_finite())
+    );
+    assert_eq!(texts(&first), texts(&ask(1)));
+    // The greedy candidate does not depend on the seed; at this temperature the samples do.
+    let other = ask(2);
+    assert_eq!(first[0].text, other[0].text);
+    assert_ne!(texts(&first[1..]), texts(&other[1..]));
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::{Branch, LlamaRunner, Picker, log_sum_exp, push_piece, ranked_pick, sampler};
+use super::ranked::Ranked;
+use super::{LlamaRunner, Picker, log_sum_exp, push_piece, sampler};
 use crate::engine::{
     BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
     ms_since,
@@ -40,8 +41,8 @@ struct Active {
     /// With [`Request::first_rank`]: the sum of the picked tokens' log-probabilities.
     logprob: Option<f64>,
     picked_eog: bool,
-    /// A ranked candidate ([`Request::first_rank`]) leaving the greedy path.
-    branch: Branch,
+    /// How a ranked candidate ([`Request::first_rank`]) picks its tokens.
+    ranked: Option<Ranked>,
 }
 
 #[derive(Default)]
@@ -247,6 +248,7 @@ impl LlamaRunner<'_> {
         let max_tokens = (req.max_tokens as usize).min(room);
         let picker = sampler(&req.sampling);
         let req_rank = req.first_rank;
+        let (temperature, seed) = (req.candidate_temperature, u64::from(req.sampling.seed));
         slots[s].active = Some(Active {
             tag,
             req,
@@ -264,7 +266,7 @@ impl LlamaRunner<'_> {
             kept: 0,
             logprob: req_rank.map(|_| 0.0),
             picked_eog: false,
-            branch: Branch::Pending,
+            ranked: req_rank.map(|r| Ranked::new(r as usize, temperature, seed)),
         });
         Ok(())
     }
@@ -283,16 +285,14 @@ impl LlamaRunner<'_> {
         if a.req.deadline.is_some_and(|d| Instant::now() >= d) {
             return Step::Finished(StopReason::Deadline);
         }
-        let token = match a.req.first_rank {
-            Some(rank) if rank > 0 => ranked_pick(
+        let token = match a.ranked.as_mut() {
+            Some(r) => r.pick(
                 self.ctx.get_logits_ith(idx),
-                rank as usize,
-                &mut a.branch,
                 &a.text,
                 a.req.ignore_eog,
                 &vocab,
             ),
-            _ => a.picker.pick(&self.ctx, idx),
+            None => a.picker.pick(&self.ctx, idx),
         };
         if let Some(sum) = a.logprob.as_mut() {
             let logits = self.ctx.get_logits_ith(idx);

@@ -6,6 +6,9 @@
 //! [`CancelToken`] in between, so a cancelled request stops within one chunk.
 
 mod batch;
+mod ranked;
+
+use ranked::Ranked;
 
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
@@ -28,7 +31,7 @@ use super::{
 use crate::config::{EngineConfig, GPU_BUILD};
 
 /// The most ranked candidates a request gets (sequences the context holds at least).
-pub const MAX_CANDIDATES: u32 = 4;
+pub const MAX_CANDIDATES: u32 = 8;
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
 /// request stop sooner (a chunk is the longest a cancellation waits) at little cost in
@@ -553,7 +556,7 @@ impl<'m> LlamaRunner<'m> {
 struct Growing {
     /// The sequence it is decoded in, and its rank (0 for the greedy one).
     seq: i32,
-    branch: Branch,
+    picks: Ranked,
     /// The token picked next, not decoded yet, with its log-probability.
     next: Option<(LlamaToken, f32)>,
     decoded: Vec<LlamaToken>,
@@ -583,11 +586,15 @@ impl LlamaRunner<'_> {
         let lse = log_sum_exp(logits);
         let mut growing: Vec<Growing> = (0..n)
             .map(|rank| {
-                let mut branch = Branch::Pending;
-                let first = ranked_pick(logits, rank, &mut branch, "", req.ignore_eog, &vocab);
+                let mut picks = Ranked::new(
+                    rank,
+                    req.candidate_temperature,
+                    u64::from(req.sampling.seed),
+                );
+                let first = picks.pick(logits, "", req.ignore_eog, &vocab);
                 Growing {
                     seq: rank as i32,
-                    branch,
+                    picks,
                     next: Some((first, logits[first.0 as usize] - lse)),
                     decoded: Vec::new(),
                     bytes: Vec::new(),
@@ -709,9 +716,7 @@ impl LlamaRunner<'_> {
             for (row, &i) in rows.iter().enumerate() {
                 let logits = self.ctx.get_logits_ith(row as i32);
                 let g = &mut growing[i];
-                let rank = g.seq as usize;
-                let token =
-                    ranked_pick(logits, rank, &mut g.branch, &g.text, req.ignore_eog, &vocab);
+                let token = g.picks.pick(logits, &g.text, req.ignore_eog, &vocab);
                 let logprob = logits[token.0 as usize] - log_sum_exp(logits);
                 g.next = Some((token, logprob));
             }
@@ -738,91 +743,6 @@ pub(super) fn log_sum_exp(logits: &[f32]) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
     max + sum.ln()
-}
-
-/// The first tokens of `n` candidates: the most likely, then the next most likely that do
-/// not end the answer at once (that is the greedy one's to give, not an alternative).
-pub(super) fn first_tokens(
-    logits: &[f32],
-    n: usize,
-    ignore_eog: bool,
-    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
-) -> Vec<LlamaToken> {
-    let mut out = Vec::with_capacity(n);
-    for t in top_tokens(logits, n + 8) {
-        if out.is_empty() || ignore_eog || !vocab.is_eog(t) {
-            out.push(t);
-        }
-        if out.len() == n {
-            break;
-        }
-    }
-    out
-}
-
-/// Where a ranked candidate stands: still on the greedy path, or branched off it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Branch {
-    /// Follows the greedy answer through its leading indentation.
-    Pending,
-    Taken,
-}
-
-/// The next token of the candidate of `rank` (0: the greedy one), whose text so far is
-/// `text`. A candidate after the first follows the greedy answer while that only indents
-/// (spaces and tabs), then takes the `rank`-th most likely token there (end-of-generation
-/// only as the greedy one's): the alternatives of a first token at a line start are mostly
-/// other indentation that leads to the same line, so the branch is where the code starts.
-/// Until it has written more than whitespace it does not end.
-pub(super) fn ranked_pick(
-    logits: &[f32],
-    rank: usize,
-    branch: &mut Branch,
-    text: &str,
-    ignore_eog: bool,
-    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
-) -> LlamaToken {
-    let top = argmax(logits);
-    if rank == 0 {
-        return top;
-    }
-    let blank = text.trim().is_empty();
-    if *branch == Branch::Pending {
-        if blank && !vocab.is_eog(top) && is_indentation(&vocab.token_to_piece(top, false, None)) {
-            return top;
-        }
-        *branch = Branch::Taken;
-        return first_tokens(logits, rank + 1, ignore_eog, vocab)
-            .last()
-            .copied()
-            .unwrap_or(top);
-    }
-    if blank && !ignore_eog && vocab.is_eog(top) {
-        return first_tokens(logits, 2, ignore_eog, vocab)
-            .last()
-            .copied()
-            .unwrap_or(top);
-    }
-    top
-}
-
-/// True for a token of spaces and tabs only.
-fn is_indentation(piece: &[u8]) -> bool {
-    !piece.is_empty() && piece.iter().all(|b| *b == b' ' || *b == b'\t')
-}
-
-/// The `k` tokens with the largest logits, largest first (the first of equals first).
-fn top_tokens(logits: &[f32], k: usize) -> Vec<LlamaToken> {
-    let mut idx: Vec<usize> = (0..logits.len()).collect();
-    let k = k.min(idx.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    let cmp = |a: &usize, b: &usize| logits[*b].total_cmp(&logits[*a]).then(a.cmp(b));
-    idx.select_nth_unstable_by(k - 1, cmp);
-    idx.truncate(k);
-    idx.sort_by(cmp);
-    idx.into_iter().map(|i| LlamaToken(i as i32)).collect()
 }
 
 /// Picks each generated token. Greedy decoding takes the largest logit directly:

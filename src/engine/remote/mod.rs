@@ -23,7 +23,7 @@ use self::prompt::SpecialTexts;
 use self::wire::{Api, Chunk, Finish, Params, Prompt, TokenLogprob, Usage};
 use super::{
     Backend, BatchSource, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Request,
-    StopFn, StopReason, Timings, ms_since,
+    Sampling, StopFn, StopReason, Timings, ms_since,
 };
 
 /// How often the engine thread looks at cancellation and deadlines while it waits for the
@@ -443,6 +443,7 @@ impl RemoteBackend {
                 r.ignore_eog = req.ignore_eog;
                 r.reuse_cache = req.reuse_cache;
                 r.first_rank = Some(rank as u32);
+                r.candidate_temperature = req.candidate_temperature;
                 r.stop = match (rank, &others) {
                     (0, _) => req.stop.take(),
                     (_, Some(f)) => {
@@ -495,7 +496,7 @@ impl RemoteBackend {
         loop {
             cancel.check()?;
             while lanes.len() < parallel.max(1) {
-                let Some((tag, req)) = source.next() else {
+                let Some((tag, mut req)) = source.next() else {
                     break;
                 };
                 if req.max_tokens == 0 {
@@ -503,15 +504,27 @@ impl RemoteBackend {
                     continue;
                 }
                 let rank = req.first_rank.map(|r| r as usize);
+                // A sampled alternative samples from its first token on: no probe.
+                let probe = rank.filter(|r| *r > 0 && req.candidate_temperature <= 0.0);
+                if let Some(r) = rank.filter(|r| *r > 0 && probe.is_none()) {
+                    req.sampling = Sampling {
+                        temperature: req.candidate_temperature,
+                        top_k: 40,
+                        top_p: 1.0,
+                        seed: req.sampling.seed.wrapping_add(r as u32),
+                    };
+                }
                 let opened = match rank {
-                    Some(r) if r > 0 => open(self, &req, "", PROBE_TOKENS, Some(r as u32 + 2)),
+                    Some(r) if probe.is_some() => {
+                        open(self, &req, "", PROBE_TOKENS, Some(r as u32 + 2))
+                    }
                     Some(_) => open(self, &req, "", req.max_tokens, Some(1)),
                     None => open(self, &req, "", req.max_tokens, None),
                 };
                 match opened {
                     Ok(stream) => {
                         let mut progress = Progress::new();
-                        if rank.is_some_and(|r| r > 0) {
+                        if probe.is_some() {
                             progress.probed = Some(Vec::new());
                         }
                         let lane = Lane {
@@ -519,7 +532,7 @@ impl RemoteBackend {
                             req,
                             progress,
                             _stream: stream,
-                            probe: rank.filter(|r| *r > 0),
+                            probe,
                         };
                         lanes.insert(lane._stream.id, lane);
                     }

@@ -614,6 +614,48 @@ fn ranked_candidates_branch_where_the_code_starts() {
 }
 
 #[test]
+fn sampled_candidates_ask_the_server_to_sample_each_from_its_own_seed() {
+    let m = branching_model();
+    let e = engine(&m.url, Api::OpenAi);
+    let mut req = text_request(16);
+    req.candidates = 3;
+    req.candidate_temperature = 0.7;
+    let out = e.generate_blocking(req).unwrap();
+    // (The mock answers by prompt alone: every candidate is the same text.)
+    let texts: Vec<&str> = out.candidates.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["a, b)"; 3]);
+    let seen = m.seen.lock().unwrap().clone();
+    let asked: Vec<(String, f64, u64, u64)> = seen
+        .iter()
+        .filter(|s| s.method == "POST")
+        .map(|s| {
+            let b = s.json();
+            let f = |k: &str| b[k].as_f64().unwrap_or(-1.0);
+            (
+                b["prompt"].as_str().unwrap().to_string(),
+                f("temperature"),
+                b["seed"].as_u64().unwrap(),
+                b["max_tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // No probe for a first token: three whole answers from the same prompt, the greedy
+    // one and two sampled, each with its own seed.
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(
+        asked.iter().all(|a| a.0 == "def f(" && a.3 == 16),
+        "{asked:?}"
+    );
+    let mut temps: Vec<f64> = asked.iter().map(|a| (a.1 * 10.0).round() / 10.0).collect();
+    temps.sort_by(f64::total_cmp);
+    assert_eq!(temps, [0.0, 0.7, 0.7]);
+    let mut seeds: Vec<u64> = asked.iter().map(|a| a.2).collect();
+    seeds.sort();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 3, "{asked:?}");
+}
+
+#[test]
 fn ranked_candidates_without_log_probabilities_are_the_greedy_answer() {
     let m = openai(&["m"], 2, Duration::ZERO);
     let e = engine(&m.url, Api::OpenAi);
