@@ -659,19 +659,27 @@ mod tests {
         assert_eq!(c.rejected, 1);
     }
 
-    #[test]
-    fn candidates_rank_clean_then_confident() {
-        use crate::engine::Candidate;
+    /// A cursor on the empty line between two lines of Python, and its shape.
+    fn between_two_lines() -> (Input<'static>, Shape) {
         let text = "total = 0\n\nprint(total)\n";
         let offset = "total = 0\n".len();
         let mut input = Input::new(text, offset);
         input.language = Some(Language::Python);
         let shape = Shape::at(text, offset, input.language, &CompletionConfig::default());
-        let c = |text: &str, mean_logprob: f32| Candidate {
+        (input, shape)
+    }
+
+    fn c(text: &str, mean_logprob: f32) -> crate::engine::Candidate {
+        crate::engine::Candidate {
             text: text.into(),
             stop: StopReason::EndOfGeneration,
             mean_logprob,
-        };
+        }
+    }
+
+    #[test]
+    fn candidates_rank_clean_then_confident() {
+        let (input, shape) = between_two_lines();
         // The greedy answer's last line leaves a bracket open (the check drops it): a
         // clean one wins, the more confident of the clean ones first; empty and repeated
         // answers are left out of the alternatives.
@@ -699,17 +707,7 @@ mod tests {
 
     #[test]
     fn consensus_ranks_the_answer_most_like_the_others_first() {
-        use crate::engine::Candidate;
-        let text = "total = 0\n\nprint(total)\n";
-        let offset = "total = 0\n".len();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let shape = Shape::at(text, offset, input.language, &CompletionConfig::default());
-        let c = |text: &str, mean_logprob: f32| Candidate {
-            text: text.into(),
-            stop: StopReason::EndOfGeneration,
-            mean_logprob,
-        };
+        let (input, shape) = between_two_lines();
         // Samples agree on `total += x` (twice, and once nearly); the greedy answer and
         // the most confident one are alone. An empty answer agrees with nothing.
         let cands = [

@@ -421,6 +421,18 @@ fn speculative_decoding_generates_the_same_tokens() {
     );
 }
 
+/// A fill-in-the-middle prompt of `marked` at its cursor mark.
+fn fim_at_cursor(marked: &str) -> Vec<Piece> {
+    let (text, at) = cursor(marked);
+    vec![
+        Piece::Special(quill::engine::Special::FimPrefix),
+        Piece::Text(text[..at].to_string()),
+        Piece::Special(quill::engine::Special::FimSuffix),
+        Piece::Text(text[at..].to_string()),
+        Piece::Special(quill::engine::Special::FimMiddle),
+    ]
+}
+
 /// Ranked candidates from one prefill: the greedy answer first, alternatives that start
 /// with other tokens, confidences that are log-probabilities, and a cache left as a single
 /// request leaves it (the next request reuses the prompt).
@@ -430,14 +442,7 @@ fn candidates_share_one_prompt() {
         return;
     };
     let (engine, _counter) = load(path, SMALL);
-    let (text, at) = cursor(PYTHON);
-    let prompt = vec![
-        Piece::Special(quill::engine::Special::FimPrefix),
-        Piece::Text(text[..at].to_string()),
-        Piece::Special(quill::engine::Special::FimSuffix),
-        Piece::Text(text[at..].to_string()),
-        Piece::Special(quill::engine::Special::FimMiddle),
-    ];
+    let prompt = fim_at_cursor(PYTHON);
     let mut req = Request::new(prompt.clone(), 24);
     req.reuse_cache = false;
     let single = engine.generate_blocking(req).unwrap();
@@ -464,20 +469,15 @@ fn candidates_share_one_prompt() {
     }
 }
 
+/// Sampled candidates (`candidate_temperature`): all write code, the greedy one does not
+/// depend on the seed, and the same seed gives the same samples.
 #[test]
 fn sampled_candidates_repeat_from_their_seed() {
     let Some((path, _guard)) = real_model(SMALL) else {
         return;
     };
     let (engine, _counter) = load(path, SMALL);
-    let (text, at) = cursor(PYTHON);
-    let prompt = vec![
-        Piece::Special(quill::engine::Special::FimPrefix),
-        Piece::Text(text[..at].to_string()),
-        Piece::Special(quill::engine::Special::FimSuffix),
-        Piece::Text(text[at..].to_string()),
-        Piece::Special(quill::engine::Special::FimMiddle),
-    ];
+    let prompt = fim_at_cursor(PYTHON);
     let ask = |seed: u32| {
         let mut req = Request::new(prompt.clone(), 24);
         req.candidates = 6;
