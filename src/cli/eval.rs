@@ -68,8 +68,8 @@ pub struct EvalArgs {
     /// from one prompt, the best kept; 1 off), temperature (candidates after the first
     /// sample at it where they leave the greedy answer; 0: the next most likely token
     /// there), rank (confidence|consensus: how candidates are ordered), rescue (ranked
-    /// candidates tried when post-processing left nothing of the model's answer; 0 off). Without it, one run
-    /// with the flags' settings.
+    /// candidates tried when post-processing left nothing of the model's answer; 0 off).
+    /// Without it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print the tasks (id, the code before the cursor on its line, the expected answer;

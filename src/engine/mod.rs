@@ -113,6 +113,10 @@ pub enum Priority {
 /// thread between tokens, so it must be cheap.
 pub type StopFn = Box<dyn FnMut(&str) -> bool + Send>;
 
+/// Sampled ranked candidates ([`Request::candidate_temperature`]) draw from this many most
+/// likely tokens (llama.cpp's top-k default), in-process and through a server alike.
+pub const CANDIDATE_TOP_K: usize = 40;
+
 /// A generation request.
 pub struct Request {
     pub prompt: Vec<Piece>,
@@ -156,9 +160,9 @@ pub struct Request {
     /// log-probability in [`Output::candidates`].
     pub first_rank: Option<u32>,
     /// Above 0: the candidates after the first sample every token from where they leave
-    /// the greedy answer, at this temperature (from the 40 most likely; seeded by
-    /// `sampling.seed` and the rank, so a run repeats), instead of taking the next most
-    /// likely token there and going on greedily.
+    /// the greedy answer, at this temperature (from the [`CANDIDATE_TOP_K`] most likely;
+    /// seeded by `sampling.seed` and the rank, so a run repeats), instead of taking the
+    /// next most likely token there and going on greedily.
     pub candidate_temperature: f32,
     /// Counts the callers waiting on the answer. With some set, the request runs as
     /// background work whenever nobody waits (an answer given early goes on generating

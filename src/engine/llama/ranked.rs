@@ -11,10 +11,7 @@ use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::vocab::LlamaVocab;
 
 use super::argmax;
-
-/// Tokens a sampled candidate draws from: the most likely ones (llama.cpp's top-k
-/// default).
-const SAMPLE_TOP_K: usize = 40;
+use crate::engine::CANDIDATE_TOP_K;
 
 /// One candidate's way of picking tokens.
 #[derive(Debug, Clone)]
@@ -123,7 +120,7 @@ pub(super) fn first_tokens(
     out
 }
 
-/// A token drawn from the [`SAMPLE_TOP_K`] most likely that `allowed` lets through, with
+/// A token drawn from the [`CANDIDATE_TOP_K`] most likely that `allowed` lets through, with
 /// probabilities softened by `temperature`; `None` when none is allowed.
 fn sample(
     logits: &[f32],
@@ -131,7 +128,7 @@ fn sample(
     state: &mut u64,
     allowed: impl Fn(LlamaToken) -> bool,
 ) -> Option<LlamaToken> {
-    let top: Vec<LlamaToken> = top_tokens(logits, SAMPLE_TOP_K)
+    let top: Vec<LlamaToken> = top_tokens(logits, CANDIDATE_TOP_K)
         .into_iter()
         .filter(|t| allowed(*t))
         .collect();

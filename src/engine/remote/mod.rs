@@ -509,7 +509,7 @@ impl RemoteBackend {
                 if let Some(r) = rank.filter(|r| *r > 0 && probe.is_none()) {
                     req.sampling = Sampling {
                         temperature: req.candidate_temperature,
-                        top_k: 40,
+                        top_k: super::CANDIDATE_TOP_K as i32,
                         top_p: 1.0,
                         seed: req.sampling.seed.wrapping_add(r as u32),
                     };
