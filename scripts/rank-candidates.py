@@ -53,6 +53,20 @@ def consensus(clean, valid, key):
     )
 
 
+# Rankings from `fit` (rank=likelihood), given the fit and the candidate.
+READINGS = (
+    ("likelihood: text and the code after", lambda f, s: sum(f["text"]) + sum(f["tail"])),
+    ("likelihood: the code after alone", lambda f, s: sum(f["tail"])),
+    ("likelihood: text mean + the code after",
+     lambda f, s: sum(f["text"]) / max(1, len(f["text"])) + sum(f["tail"])),
+    # The generation's own confidence saw the whole suffix; reading sees the candidate's
+    # effect on the next lines.
+    ("confidence (summed) + the code after: quill's rank=likelihood",
+     lambda f, s: s["logprob"] * len(f["text"]) + sum(f["tail"])),
+    ("confidence (mean) + the code after", lambda f, s: s["logprob"] + sum(f["tail"])),
+)
+
+
 def main():
     path = sys.argv[1]
     most = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 30
@@ -79,7 +93,8 @@ def main():
         wins["any (the most a ranking can reach)"].append(any(right(s["text"]) for s in cands))
         if not clean:
             for k in ("confidence", "consensus, whole text", "consensus, first line",
-                      "plurality of first lines", "probability-weighted vote"):
+                      "plurality of first lines", "probability-weighted vote",
+                      *(name for name, _ in READINGS)):
                 wins[k].append(False)
             continue
         wins["confidence"].append(right(max(clean, key=lambda s: s["logprob"])["text"]))
@@ -93,6 +108,14 @@ def main():
             weight[norm(first(s["text"]))] += math.exp(s["logprob"])
         pick = max(clean, key=lambda s: (weight[norm(first(s["text"]))], s["index"] == 0))
         wins["probability-weighted vote"].append(right(pick["text"]))
+        # With rank=likelihood: how the model read the file with each candidate in the
+        # hole (`fit`: log-probabilities of the text's tokens, then of the code after).
+        # Candidates that were not read (one answer only) go by confidence.
+        read = [s for s in clean if s.get("fit")]
+        for name, score in READINGS:
+            pick = max(read, key=lambda s: (score(s["fit"], s), s["index"] == 0)) if read \
+                else max(clean, key=lambda s: s["logprob"])
+            wins[name].append(right(pick["text"]))
     n = len(rows)
     per_task = min(len(r["ranked"]) for r in rows)
     print(f"{n} tasks, {min(per_task, most)} candidates each ({path})")

@@ -144,6 +144,11 @@ pub enum Ranking {
     /// confidence. With sampled candidates this picks what the model writes most often,
     /// a minimum-Bayes-risk choice.
     Consensus,
+    /// By how likely the model finds the file with the candidate in the hole: the
+    /// candidate's own log-probability as generated plus that of the first lines of the
+    /// code after the hole, read after it (`complete::verify`: one extra pass over each
+    /// distinct candidate; in-process models only, through a server it is confidence).
+    Likelihood,
 }
 
 impl Ranking {
@@ -151,6 +156,7 @@ impl Ranking {
         match s {
             "confidence" => Some(Ranking::Confidence),
             "consensus" => Some(Ranking::Consensus),
+            "likelihood" => Some(Ranking::Likelihood),
             _ => None,
         }
     }

@@ -195,8 +195,9 @@ pub struct CompletionArgs {
     #[arg(long, default_value_t = 0.0, value_name = "T")]
     pub candidate_temperature: f32,
     /// With --candidates: order them by the model's confidence (mean token
-    /// log-probability) or by consensus (the answer most like the others)
-    #[arg(long, default_value = "confidence", value_parser = ["confidence", "consensus"])]
+    /// log-probability), by consensus (the answer most like the others) or by likelihood
+    /// (how likely the model reads the file with each in the hole, the code after it too)
+    #[arg(long, default_value = "confidence", value_parser = ["confidence", "consensus", "likelihood"])]
     pub rank_by: String,
 }
 

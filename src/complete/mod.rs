@@ -11,6 +11,7 @@ mod fuzz;
 pub mod partial;
 pub mod post;
 pub mod prompt;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -342,6 +343,9 @@ pub struct Scored {
     pub agreement: f64,
     /// The model's mean token log-probability.
     pub logprob: f32,
+    /// How the model read the file with it in the hole ([`Ranking::Likelihood`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<crate::engine::Fit>,
 }
 
 /// Settles each candidate and orders them, best first: answers that are not empty first,
@@ -366,6 +370,7 @@ pub fn order(
                 rejected,
                 agreement: 0.0,
                 logprob: c.mean_logprob,
+                fit: None,
             }
         })
         .collect();
@@ -380,15 +385,26 @@ pub fn order(
                 .sum();
         }
     }
-    let key = |s: &Scored| (!s.text.trim().is_empty(), s.rejected == 0);
     // Stable: among equals the earlier (greedy) candidate stays first.
-    scored.sort_by(|a, b| {
-        key(b)
-            .cmp(&key(a))
-            .then(b.agreement.total_cmp(&a.agreement))
-            .then(b.logprob.total_cmp(&a.logprob))
-    });
+    scored.sort_by(|a, b| by_rank(a, b, ranking));
     scored
+}
+
+/// How [`order`] compares two candidates: better first.
+fn by_rank(a: &Scored, b: &Scored, ranking: Ranking) -> std::cmp::Ordering {
+    let key = |s: &Scored| (!s.text.trim().is_empty(), s.rejected == 0);
+    let fit = |s: &Scored| match ranking {
+        Ranking::Likelihood => s
+            .fit
+            .as_ref()
+            .map_or(f64::NEG_INFINITY, |f| f.score(s.logprob)),
+        _ => 0.0,
+    };
+    key(b)
+        .cmp(&key(a))
+        .then(fit(b).total_cmp(&fit(a)))
+        .then(b.agreement.total_cmp(&a.agreement))
+        .then(b.logprob.total_cmp(&a.logprob))
 }
 
 /// The best of candidates in [`order`]: its text, how many versions of it the syntax
@@ -519,6 +535,9 @@ pub fn run_blocking(
     req.shift_suffix = opts.shift_suffix;
     let output = engine.generate_blocking(req)?;
     let mut completion = finish(input, &prepared, output, cfg);
+    if cfg.candidate_ranking == Ranking::Likelihood {
+        read_candidates(engine, &prepared, &mut completion)?;
+    }
     if let Some(n) = rescue(&completion, cfg) {
         let ranked = CompletionConfig {
             candidates: n,
@@ -534,6 +553,33 @@ pub fn run_blocking(
         completion,
         prepared,
     })
+}
+
+/// Ranks `completion`'s candidates by how the model reads the file with each in the hole
+/// ([`verify`]). An engine that cannot (an inference server) leaves the order as it was.
+fn read_candidates(
+    engine: &Engine,
+    prepared: &Prepared,
+    completion: &mut Completion,
+) -> Result<(), CompleteError> {
+    let Some((req, texts)) = verify::request(prepared, &completion.ranked) else {
+        return Ok(());
+    };
+    match engine.generate_blocking(req) {
+        Ok(out) => {
+            let t = &mut completion.timings;
+            t.evaluated_tokens += out.timings.evaluated_tokens;
+            t.prompt_ms += out.timings.prompt_ms;
+            t.generate_ms += out.timings.generate_ms;
+            verify::apply(completion, &texts, out.fits);
+            Ok(())
+        }
+        Err(EngineError::Unsupported(why)) => {
+            tracing::debug!(%why, "candidates ranked by confidence");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// How many ranked candidates to try when the answer is empty: the model ended at once,
@@ -731,6 +777,44 @@ mod tests {
         // By confidence the same candidates put the lone most likely answer first.
         let (best_text, _, _) = rank(&input, &shape, &cands, true, Ranking::Confidence);
         assert_eq!(best_text, "print(1)");
+    }
+
+    #[test]
+    fn likelihood_ranks_by_how_the_code_after_reads_with_each_candidate() {
+        // The fake's candidates: the answer, then its line with `# 1`, `# 2`. The code
+        // after the hole reads best after `# 2` (the verifier's pick); by confidence the
+        // greedy answer stays first.
+        let text = "def f(x):\n    \n    return y\n";
+        let offset = "def f(x):\n    ".len();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut fake = FakeBackend::new(|_| "y = x + 1".to_string());
+        let log = seen.clone();
+        fake.read = Arc::new(move |text: &str, tail: &str| {
+            log.lock()
+                .unwrap()
+                .push((text.to_string(), tail.to_string()));
+            (-0.5, if text.ends_with("# 2") { -0.1 } else { -3.0 })
+        });
+        let engine = fake.spawn();
+        let mut input = Input::new(text, offset);
+        input.language = Some(Language::Python);
+        let mut cfg = CompletionConfig {
+            candidates: 3,
+            candidate_ranking: Ranking::Likelihood,
+            ..CompletionConfig::default()
+        };
+        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
+        assert_eq!(c.text, "y = x + 1  # 2");
+        assert_eq!(c.alternatives, ["y = x + 1", "y = x + 1  # 1"]);
+        assert!(c.ranked.iter().all(|s| s.fit.is_some()), "{:?}", c.ranked);
+        // Each candidate is read with its line's start, then the code after the hole.
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(seen[0], ("    y = x + 1".into(), "\n    return y\n".into()));
+        cfg.candidate_ranking = Ranking::Confidence;
+        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
+        assert_eq!(c.text, "y = x + 1");
+        assert!(c.ranked.iter().all(|s| s.fit.is_none()));
     }
 
     #[test]

@@ -20,9 +20,15 @@ use super::{
 /// Maps the rendered prompt to the text the fake model "generates".
 pub type Responder = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
+/// How the fake model reads a scored text ([`super::Score`]): given the text and the tail,
+/// the log-probability of each (one "token" each).
+pub type Reader = Arc<dyn Fn(&str, &str) -> (f32, f32) + Send + Sync>;
+
 /// A fake model.
 pub struct FakeBackend {
     respond: Responder,
+    /// How scored texts read; by default every character costs 0.1.
+    pub read: Reader,
     /// Pause after each generated token, so tests can cancel mid-generation.
     pub token_delay: Duration,
     /// Characters per generated "token".
@@ -38,6 +44,12 @@ impl FakeBackend {
     pub fn new(respond: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
         FakeBackend {
             respond: Arc::new(respond),
+            read: Arc::new(|text, tail| {
+                (
+                    -0.1 * text.chars().count() as f32,
+                    -0.1 * tail.chars().count() as f32,
+                )
+            }),
             token_delay: Duration::ZERO,
             chars_per_token: 3,
             cache: Vec::new(),
@@ -102,12 +114,33 @@ impl Backend for FakeBackend {
             prompt_ms: start.elapsed().as_secs_f64() * 1000.0,
             ..Timings::default()
         };
+        if let Some(score) = req.score.take() {
+            let fits = score
+                .texts
+                .iter()
+                .map(|t| {
+                    let (text, tail) = (self.read)(t, &score.tail);
+                    super::Fit {
+                        text: vec![text],
+                        tail: vec![tail],
+                    }
+                })
+                .collect();
+            return Ok(Output {
+                text: String::new(),
+                stop: StopReason::PrefillOnly,
+                timings,
+                candidates: Vec::new(),
+                fits,
+            });
+        }
         if req.max_tokens == 0 {
             return Ok(Output {
                 text: String::new(),
                 stop: StopReason::PrefillOnly,
                 timings,
                 candidates: Vec::new(),
+                fits: Vec::new(),
             });
         }
         let gen_start = Instant::now();
@@ -162,6 +195,7 @@ impl Backend for FakeBackend {
             stop,
             timings,
             candidates,
+            fits: Vec::new(),
         })
     }
 }

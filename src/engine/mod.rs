@@ -168,6 +168,58 @@ pub struct Request {
     /// background work whenever nobody waits (an answer given early goes on generating
     /// into the suggestion cache), and any interactive request preempts it then.
     pub waiting: Option<Waiting>,
+    /// Read texts in the prompt's place instead of generating ([`Score`]): the answer's
+    /// [`Output::fits`] has the model's log-probability of each of their tokens.
+    pub score: Option<Box<Score>>,
+}
+
+/// Reads candidate answers in the code they would sit in, left to right, the way the
+/// model reads a file: `before` (a start of the prompt: the code before the hole up to
+/// its last line), one of `texts` (that line's start and a candidate), then `tail` (the
+/// code after the hole). How likely the model finds the code after the hole with each
+/// candidate in front of it is a signal from outside the candidate's own generation (a
+/// verifier for ranked candidates). Each text and the tail are tokenized together, as
+/// the file would be, so no candidate pays for a split its neighbour does not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Score {
+    pub before: Vec<Piece>,
+    pub texts: Vec<String>,
+    pub tail: String,
+}
+
+/// How the model read one of [`Score::texts`]: the log-probability of each token that
+/// ends inside the text, then of each token after those (the tail).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Fit {
+    pub text: Vec<f32>,
+    pub tail: Vec<f32>,
+}
+
+impl Fit {
+    /// The log-probability of the text and the tail together: how likely the whole file
+    /// reads with this text in the hole.
+    pub fn joint(&self) -> f64 {
+        self.text
+            .iter()
+            .chain(&self.tail)
+            .map(|&l| f64::from(l))
+            .sum()
+    }
+
+    /// The log-probability of the tail: how likely the code after the hole reads after
+    /// the text.
+    pub fn tail_logprob(&self) -> f64 {
+        self.tail.iter().map(|&l| f64::from(l)).sum()
+    }
+
+    /// What [`crate::config::Ranking::Likelihood`] ranks by: the text's log-probability
+    /// as the model wrote it, seeing the code on both sides of the hole (its mean token
+    /// log-probability as generated, `confidence`, times its tokens as read), plus the
+    /// tail's log-probability after it. Read left to right alone the text cannot see the
+    /// code after its tail, which its generation did (measured: BENCHMARKS.md).
+    pub fn score(&self, confidence: f32) -> f64 {
+        f64::from(confidence) * self.text.len() as f64 + self.tail_logprob()
+    }
 }
 
 /// The counter behind [`Request::waiting`].
@@ -224,6 +276,7 @@ impl Request {
             others_stop: None,
             first_rank: None,
             candidate_temperature: 0.0,
+            score: None,
         }
     }
 }
@@ -303,6 +356,8 @@ pub struct Output {
     /// With [`Request::candidates`] above one: every candidate, the greedy one (`text`)
     /// first; empty otherwise.
     pub candidates: Vec<Candidate>,
+    /// With [`Request::score`]: how the model read each text, in order; empty otherwise.
+    pub fits: Vec<Fit>,
 }
 
 /// One of several answers to a prompt.

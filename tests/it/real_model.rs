@@ -505,3 +505,52 @@ fn sampled_candidates_repeat_from_their_seed() {
     assert_eq!(first[0].text, other[0].text);
     assert_ne!(texts(&first[1..]), texts(&other[1..]));
 }
+
+/// Reading candidates in place (`Request::score`, the likelihood ranking's verifier): the
+/// line the code after the hole needs reads best, every token has a log-probability, and
+/// the prompt stays cached for the next request.
+#[test]
+fn the_code_after_the_hole_reads_best_after_the_right_line() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, _counter) = load(path, SMALL);
+    let prompt = fim_at_cursor(PYTHON);
+    let (text, at) = cursor(PYTHON);
+    let line_start = text[..at].rfind('\n').unwrap() + 1;
+    engine
+        .generate_blocking(Request::new(prompt.clone(), 0))
+        .unwrap();
+    let read = || {
+        let mut req = Request::new(prompt.clone(), 0);
+        req.score = Some(Box::new(quill::engine::Score {
+            before: vec![
+                Piece::Special(quill::engine::Special::FimPrefix),
+                Piece::Text(text[..line_start].to_string()),
+            ],
+            texts: ["dy = a[1] - b[1]", "dz = a[2] - b[2]", "dy = 0"]
+                .iter()
+                .map(|t| format!("{}{t}", &text[line_start..at]))
+                .collect(),
+            tail: text[at..].lines().take(2).collect::<Vec<_>>().join("\n"),
+        }));
+        engine.generate_blocking(req).unwrap()
+    };
+    let out = read();
+    let joint: Vec<f64> = out.fits.iter().map(|f| f.joint()).collect();
+    eprintln!("fits {:?}; joint {joint:?}", out.fits);
+    assert_eq!(out.fits.len(), 3);
+    assert!(out.fits.iter().all(|f| {
+        !f.text.is_empty()
+            && !f.tail.is_empty()
+            && f.text
+                .iter()
+                .chain(&f.tail)
+                .all(|l| l.is_finite() && *l <= 0.0)
+    }));
+    assert!(joint[0] > joint[1] && joint[0] > joint[2], "{joint:?}");
+    assert_eq!(read().fits, out.fits);
+    // Reading left the prompt's cells as they were: the next request decodes one token.
+    let again = engine.generate_blocking(Request::new(prompt, 1)).unwrap();
+    assert_eq!(again.timings.evaluated_tokens, 1);
+}

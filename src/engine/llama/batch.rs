@@ -371,5 +371,6 @@ fn finish(a: Active, stop: StopReason) -> Output {
             accepted_tokens: a.kept,
         },
         candidates,
+        fits: Vec::new(),
     }
 }

@@ -25,8 +25,8 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::draft::{DraftStats, Recent};
 use super::{
-    Backend, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Piece, Request,
-    Sampling, Special, StopReason, Timings, common_prefix, ms_since,
+    Backend, CancelToken, Candidate, Engine, EngineError, Fit, ModelInfo, Output, Piece, Request,
+    Sampling, Score, Special, StopReason, Timings, common_prefix, ms_since,
 };
 use crate::config::{EngineConfig, GPU_BUILD};
 
@@ -650,6 +650,7 @@ impl LlamaRunner<'_> {
             stop: candidates[0].stop,
             timings,
             candidates,
+            fits: Vec::new(),
         })
     }
 
@@ -721,6 +722,110 @@ impl LlamaRunner<'_> {
                 g.next = Some((token, logprob));
             }
         }
+    }
+}
+
+/// Tokens of [`Score`] rows read per `llama_decode`: each one's logits are kept (a row of
+/// the vocabulary's size), so this bounds that memory (~80 MB for a 150k vocabulary).
+const SCORE_CHUNK: usize = 128;
+
+impl LlamaRunner<'_> {
+    /// Reads each of `score.texts` followed by `score.tail` after `score.before`, as far
+    /// as the cache holds it (sequence 0): each row in the scratch sequence, sharing
+    /// those cells. Sequence 0 is left as it was, so the next completion still finds its
+    /// prompt cached.
+    fn score(
+        &mut self,
+        score: &Score,
+        cancel: &CancelToken,
+        mut timings: Timings,
+    ) -> Result<Output, EngineError> {
+        let started = Instant::now();
+        let vocab = self.model.vocab();
+        let before = self.tokenize(&score.before)?;
+        // The last cached token is decoded again in each row: its logits predict the
+        // row's first token.
+        let at = match common_prefix(&self.cached, &before) {
+            0 => {
+                return Err(EngineError::Backend(
+                    "texts to read after nothing cached".into(),
+                ));
+            }
+            n => n - 1,
+        };
+        let rows: Vec<(Vec<LlamaToken>, usize)> = score
+            .texts
+            .iter()
+            .map(|t| {
+                let mut row = vec![self.cached[at]];
+                row.extend_from_slice(&before[(at + 1).min(before.len())..]);
+                let head = row.len();
+                let joined = format!("{t}{}", score.tail);
+                let toks = vocab.tokenize(joined.as_bytes(), false, false);
+                // Tokens that end inside the text count as the text's.
+                let mut end = 0;
+                let in_text = toks
+                    .iter()
+                    .take_while(|tok| {
+                        end += vocab.token_to_piece(**tok, false, None).len();
+                        end <= t.len()
+                    })
+                    .count();
+                row.extend(toks);
+                (row, head - 1 + in_text)
+            })
+            .collect();
+        let n_ctx = self.ctx.n_ctx() as usize;
+        let seq = SCRATCH_SEQ as i32;
+        let mut fits = Vec::with_capacity(rows.len());
+        let result = (|| {
+            for (row, n_text) in &rows {
+                self.ctx
+                    .kv_cache_seq_rm(seq, None, None)
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+                self.ctx
+                    .kv_cache_seq_cp(0, seq, Some(0), Some(at as u32))
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+                // A row too long for the context is cut (its tail reads shorter).
+                let row = &row[..row.len().min(n_ctx.saturating_sub(at + 1))];
+                let mut logprobs = Vec::with_capacity(row.len());
+                for chunk in row.chunks(SCORE_CHUNK) {
+                    cancel.check()?;
+                    let from = logprobs.len();
+                    self.batch.clear();
+                    for (j, tok) in chunk.iter().enumerate() {
+                        self.batch
+                            .add(*tok, (at + from + j) as i32, &[seq], true)
+                            .map_err(|e| EngineError::Backend(e.to_string()))?;
+                    }
+                    self.decode()?;
+                    for j in 0..chunk.len() {
+                        let Some(&next) = row.get(from + j + 1) else {
+                            break;
+                        };
+                        let logits = self.ctx.get_logits_ith(j as i32);
+                        logprobs.push(logits[next.0 as usize] - log_sum_exp(logits));
+                    }
+                }
+                timings.evaluated_tokens += row.len() as u32;
+                let tail = logprobs.split_off((*n_text).min(logprobs.len()));
+                fits.push(Fit {
+                    text: logprobs,
+                    tail,
+                });
+            }
+            Ok(())
+        })();
+        let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+        result?;
+        timings.generate_ms = ms_since(started);
+        Ok(Output {
+            text: String::new(),
+            stop: StopReason::PrefillOnly,
+            timings,
+            candidates: Vec::new(),
+            fits,
+        })
     }
 }
 
@@ -822,12 +927,16 @@ impl Backend for LlamaRunner<'_> {
             prompt_ms: ms_since(start),
             ..Timings::default()
         };
+        if let Some(score) = req.score.take() {
+            return self.score(&score, cancel, timings);
+        }
         if max_tokens == 0 {
             return Ok(Output {
                 text: String::new(),
                 stop: StopReason::PrefillOnly,
                 timings,
                 candidates: Vec::new(),
+                fits: Vec::new(),
             });
         }
 
@@ -924,6 +1033,7 @@ impl Backend for LlamaRunner<'_> {
             stop,
             timings,
             candidates: Vec::new(),
+            fits: Vec::new(),
         })
     }
 }

@@ -357,6 +357,7 @@ impl Progress {
             stop,
             timings,
             candidates,
+            fits: Vec::new(),
         }
     }
 }
@@ -417,6 +418,7 @@ fn prefill_only() -> Output {
         stop: StopReason::PrefillOnly,
         timings: Timings::default(),
         candidates: Vec::new(),
+        fits: Vec::new(),
     }
 }
 
@@ -564,7 +566,7 @@ impl RemoteBackend {
                                             Ok(lane) => {
                                                 lanes.insert(lane._stream.id, lane);
                                             }
-                                            Err(done) => source.done(tag, done),
+                                            Err(done) => source.done(tag, *done),
                                         }
                                     }
                                 } else if let Some(stop) = lane.progress.feed(chunk, &mut lane.req)
@@ -663,15 +665,15 @@ impl RemoteBackend {
         mut lane: Lane,
         rank: usize,
         open: impl FnOnce(&mut Self, &Request, &str, u32) -> Result<Stream, EngineError>,
-    ) -> Result<Lane, Result<Output, EngineError>> {
+    ) -> Result<Lane, Box<Result<Output, EngineError>>> {
         let probed = lane.progress.probed.take().unwrap_or_default();
         let Some(at) = branch_point(&probed).or(probed.len().checked_sub(1)) else {
-            return Err(Ok(no_candidate()));
+            return Err(Box::new(Ok(no_candidate())));
         };
         let here = &probed[at];
         let chosen = Some(here.text.as_str()).filter(|t| !t.is_empty());
         let Some((first, logprob)) = nth_first(&here.top, chosen, rank) else {
-            return Err(Ok(no_candidate()));
+            return Err(Box::new(Ok(no_candidate())));
         };
         // The greedy answer's indentation, then the alternative.
         let lead: String = probed[..at].iter().map(|t| t.text.as_str()).collect();
@@ -683,12 +685,12 @@ impl RemoteBackend {
         progress.first = lane.progress.first;
         let max = lane.req.max_tokens.saturating_sub(at as u32 + 1);
         if lane.req.stop.as_mut().is_some_and(|f| f(&progress.text)) {
-            return Err(Ok(progress.output(StopReason::StopRule)));
+            return Err(Box::new(Ok(progress.output(StopReason::StopRule))));
         }
         if max == 0 {
-            return Err(Ok(progress.output(StopReason::MaxTokens)));
+            return Err(Box::new(Ok(progress.output(StopReason::MaxTokens))));
         }
-        let stream = open(self, &lane.req, &progress.text, max).map_err(Err)?;
+        let stream = open(self, &lane.req, &progress.text, max).map_err(|e| Box::new(Err(e)))?;
         Ok(Lane {
             progress,
             _stream: stream,
@@ -700,6 +702,13 @@ impl RemoteBackend {
 
 impl Backend for RemoteBackend {
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
+        if req.score.is_some() {
+            return Err(EngineError::Unsupported(
+                "an inference server does not report how likely it finds given text; \
+                 ranking by likelihood needs the model in-process"
+                    .into(),
+            ));
+        }
         if req.max_tokens == 0 {
             // Warm-ups are for the in-process cache; a shared server is not asked to
             // evaluate prompts nobody reads.
