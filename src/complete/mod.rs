@@ -575,7 +575,7 @@ fn read_candidates(
             Ok(())
         }
         Err(EngineError::Unsupported(why)) => {
-            tracing::debug!(%why, "candidates ranked by confidence");
+            tracing::warn!(%why, "candidates ranked by confidence instead of likelihood");
             Ok(())
         }
         Err(e) => Err(e.into()),

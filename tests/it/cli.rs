@@ -24,6 +24,36 @@ fn help_describes_every_subcommand() {
 }
 
 #[test]
+fn batch_says_it_cannot_rank_by_likelihood() {
+    // Asked for a ranking it cannot do, batch says so before loading anything (rather than
+    // ranking by something else without a word).
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("tasks.jsonl");
+    std::fs::write(
+        &tasks,
+        "{\"id\": 1, \"prefix\": \"x = \", \"suffix\": \"\"}\n",
+    )
+    .unwrap();
+    let input = tasks.display().to_string();
+    let output = dir.path().join("out.jsonl").display().to_string();
+    let out = quill(&[
+        "batch",
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--candidates",
+        "4",
+        "--rank-by",
+        "likelihood",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("likelihood") && err.contains("batch"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn bad_position_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.py");
