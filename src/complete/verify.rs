@@ -84,15 +84,11 @@ fn distinct(ranked: &[Scored]) -> Vec<String> {
 fn head(text: &str, lines: usize) -> String {
     let mut seen = 0;
     let mut end = 0;
-    for (i, line) in text.split_inclusive('\n').scan(0, |at, l| {
-        let start = *at;
-        *at += l.len();
-        Some((start, l))
-    }) {
+    for line in text.split_inclusive('\n') {
         if seen == lines {
             break;
         }
-        end = i + line.len();
+        end += line.len();
         if !line.trim().is_empty() {
             seen += 1;
         }
