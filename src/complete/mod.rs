@@ -370,7 +370,7 @@ pub fn order(
                 rejected,
                 agreement: 0.0,
                 logprob: c.mean_logprob,
-                fit: None,
+                fit: c.fit.clone(),
             }
         })
         .collect();
@@ -562,7 +562,7 @@ fn read_candidates(
     prepared: &Prepared,
     completion: &mut Completion,
 ) -> Result<(), CompleteError> {
-    let Some((req, texts)) = verify::request(prepared, &completion.ranked) else {
+    let Some((req, reading)) = verify::request(prepared, &completion.ranked) else {
         return Ok(());
     };
     match engine.generate_blocking(req) {
@@ -571,7 +571,7 @@ fn read_candidates(
             let t = &mut completion.timings;
             t.evaluated_tokens += out.timings.evaluated_tokens;
             t.prompt_ms += out.timings.prompt_ms + out.timings.generate_ms;
-            verify::apply(completion, &texts, out.fits);
+            verify::apply(completion, &reading, out.fits);
             Ok(())
         }
         Err(EngineError::Unsupported(why)) => {
@@ -720,6 +720,7 @@ mod tests {
             text: text.into(),
             stop: StopReason::EndOfGeneration,
             mean_logprob,
+            fit: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Shape {
     pub line_after: String,
     /// The first non-blank line after the cursor's line, trimmed.
     pub next_line: String,
+    /// That line's indentation (in whitespace characters), if there is one.
+    pub next_indent: Option<usize>,
     /// Lines of a block must be indented at least this much (in whitespace characters).
     pub min_indent: usize,
     /// Brace languages: a block may end with its own closing-bracket line, unless the code
@@ -106,12 +108,9 @@ impl Shape {
         let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
         let line_before = &text[line_start..offset];
         let line_after = text[offset..line_end].trim_end_matches('\r');
-        let next_line = text[line_end..]
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("")
-            .to_string();
+        let next = text[line_end..].lines().find(|l| !l.trim().is_empty());
+        let next_line = next.unwrap_or("").trim().to_string();
+        let next_indent = next.map(indent_of);
         let opens_block = |line: &str| match language {
             Some(l) => l.opens_block(line),
             None => line.trim_end().ends_with([':', '{', '(', '[']),
@@ -166,6 +165,7 @@ impl Shape {
             line_before: line_before.to_string(),
             line_after: line_after.to_string(),
             next_line,
+            next_indent,
             min_indent,
             bracket_closers: language != Some(Language::Python),
             max_lines: cfg.max_block_lines,
@@ -230,8 +230,10 @@ impl Shape {
             if self.mode == Mode::Line {
                 open += bracket_balance(line, self.language);
                 lines += 1;
-                // `f(` and a line break: the call goes on over the next lines.
-                if open <= 0 || lines >= self.max_lines {
+                // `f(` and a line break: the call goes on over the next lines, unless
+                // they are in the file already.
+                let own = indent_of(&self.line_before);
+                if open <= 0 || lines >= self.max_lines || self.continued_below(own) {
                     return cut_after;
                 }
             } else {
@@ -253,6 +255,16 @@ impl Shape {
                         // (the hole is a `def` or `if` line), so the answer is this line.
                         let after = self.line_before.len() + indent_of(&self.line_after);
                         header_only = after > own && bracket_balance(line, self.language) <= 0;
+                    } else if first && !self.line_before.is_empty() {
+                        // The model's first line finishes the cursor's line; the code
+                        // below it is deeper: its body, or its bracket's contents, are
+                        // there already (the hole is a `def` line or `x = [`).
+                        let own = if self.line_before.trim().is_empty() {
+                            self.line_before.len()
+                        } else {
+                            indent_of(&self.line_before)
+                        };
+                        header_only = self.continued_below(own);
                     } else if lines == 0 && self.line_before.is_empty() {
                         // At column 0 the model's first line sets the block's indentation:
                         // a body line of the function above is not followed by new
@@ -302,6 +314,12 @@ impl Shape {
             }
             pos = next;
         }
+    }
+
+    /// True when the first line after the cursor's is deeper than `own`, the cursor
+    /// line's indentation: it goes on with what the cursor's line opens.
+    fn continued_below(&self, own: usize) -> bool {
+        self.next_indent.is_some_and(|next| next > own)
     }
 
     /// True once generating more cannot change the answer: the engine's stop rule.
@@ -651,6 +669,51 @@ mod tests {
             rust.finish("    let x = 1;\n    g();\n"),
             "    let x = 1;\n"
         );
+    }
+
+    #[test]
+    fn a_line_the_code_below_goes_on_with_is_that_line_alone() {
+        use Language::*;
+        // An empty line inside a block, the code below deeper: the hole is that code's
+        // header, and a body or docstring written after it would sit above the real one.
+        let s = shape(
+            "class A:\n    x = 1\n\n    $0\n        return self.x\n",
+            Python,
+        );
+        assert!(s.should_stop("def f(self):\n"));
+        assert_eq!(
+            s.finish("def f(self):\n        \"\"\"Doc.\"\"\"\n        y = 2\n"),
+            "def f(self):"
+        );
+        // A bracket the line opens whose contents are below.
+        let s = shape("def f():\n    y = 0\n    $0\n        1,\n    ]\n", Python);
+        assert_eq!(s.finish("x = [\n        2,\n    ]\n"), "x = [");
+        // Mid-line: the bracket's contents are below, so the line ends at its end.
+        let s = shape("def f():\n    x = $0\n        1,\n    ]\n", Python);
+        assert_eq!(s.mode, Mode::Line);
+        assert!(s.should_stop("[\n"));
+        assert_eq!(s.finish("[\n        2,\n    ]"), "[");
+        // The code below at the cursor's depth: a statement with its body, as before.
+        let s = shape("def f():\n    y = 0\n    $0\n    return y\n", Python);
+        assert_eq!(
+            s.finish("if y:\n        y = 1\n    return y\n"),
+            "if y:\n        y = 1"
+        );
+        // At column 0 the cursor's depth is unknown: the model's lines stand.
+        let s = shape(
+            "class A:\n    x = 1\n$0\n    def g(self):\n        pass\n",
+            Python,
+        );
+        assert_eq!(
+            s.finish("    def f(self):\n        pass\n"),
+            "    def f(self):\n        pass"
+        );
+        // Brace languages: the block's body is below.
+        let s = shape(
+            "fn f() {\n    let a = 1;\n    $0\n        g();\n    }\n}\n",
+            Rust,
+        );
+        assert_eq!(s.finish("if a > 0 {\n        h();\n    }\n"), "if a > 0 {");
     }
 
     #[test]

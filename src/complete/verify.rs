@@ -6,25 +6,56 @@
 //! this can. The cost is one prompt-speed pass over each candidate and the tail.
 
 use crate::config::Ranking;
-use crate::engine::{Fit, Piece, Request, Score, Special};
+use crate::engine::{Candidate, Fit, Piece, Request, Score, Special};
 
-use super::{Completion, Prepared, Scored, best, by_rank};
+use super::{Completion, Input, Prepared, Scored, best, by_rank, order};
 
 /// Lines of the code after the hole read after each candidate.
 pub const TAIL_LINES: usize = 4;
 
+/// What of each candidate is read: the distinct texts, in rank order, and whether they
+/// are the candidates' first lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub texts: Vec<String>,
+    /// The code after the hole starts on the next line, so the file reads on after the
+    /// candidate's first line: that line is what is read, and every candidate is read
+    /// over the same lines (a candidate that goes on into a block the file already has
+    /// below is not read against the code after that block).
+    pub first_lines: bool,
+}
+
+impl Reading {
+    /// The text of `candidate` this reading reads.
+    fn key<'a>(&self, candidate: &'a str) -> &'a str {
+        if self.first_lines {
+            candidate.split('\n').next().unwrap_or_default()
+        } else {
+            candidate
+        }
+    }
+}
+
 /// The request that reads `ranked`'s distinct texts in `prepared`'s prompt, or `None`
 /// when there is nothing to choose between (fewer than two distinct answers) or the
 /// prompt has no code after the hole to read them in.
-pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Vec<String>)> {
-    let texts = distinct(ranked);
-    if texts.len() < 2 {
-        return None;
-    }
+pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Reading)> {
     let prompt = &prepared.prompt;
     let at = prompt
         .iter()
         .position(|p| *p == Piece::Special(Special::FimSuffix))?;
+    let suffix = match prompt.get(at + 1) {
+        Some(Piece::Text(suffix)) => suffix.as_str(),
+        _ => "",
+    };
+    let mut reading = Reading {
+        texts: Vec::new(),
+        first_lines: suffix.trim_start_matches([' ', '\t']).starts_with('\n'),
+    };
+    reading.texts = distinct(ranked, &reading);
+    if reading.texts.len() < 2 {
+        return None;
+    }
     // The code before the hole, up to its last line: that line is read again with each
     // candidate, so the tokens around the hole's start are the file's own.
     let (before, lead) = match prompt.get(at.checked_sub(1)?) {
@@ -38,27 +69,21 @@ pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Vec<S
         }
         _ => (prompt[..at].to_vec(), ""),
     };
-    let tail = match prompt.get(at + 1) {
-        Some(Piece::Text(suffix)) => head(suffix, TAIL_LINES),
-        _ => String::new(),
-    };
     let mut req = Request::new(prompt.clone(), 0);
     req.score = Some(Box::new(Score {
         before,
-        texts: texts.iter().map(|t| format!("{lead}{t}")).collect(),
-        tail,
+        texts: reading.texts.iter().map(|t| format!("{lead}{t}")).collect(),
+        tail: head(suffix, TAIL_LINES),
     }));
-    Some((req, texts))
+    Some((req, reading))
 }
 
-/// Records how each of `texts` read ([`request`]'s answer) in `completion`'s ranked
+/// Records how each candidate read ([`request`]'s answer) in `completion`'s ranked
 /// candidates, orders them again with it and takes the best.
-pub fn apply(completion: &mut Completion, texts: &[String], fits: Vec<Fit>) {
+pub fn apply(completion: &mut Completion, reading: &Reading, fits: Vec<Fit>) {
+    let mut fits = fits_of(&completion.ranked, reading, fits);
     for s in &mut completion.ranked {
-        s.fit = texts
-            .iter()
-            .position(|t| *t == s.text)
-            .and_then(|i| fits.get(i).cloned());
+        s.fit = fits[s.index].take();
     }
     completion
         .ranked
@@ -69,12 +94,54 @@ pub fn apply(completion: &mut Completion, texts: &[String], fits: Vec<Fit>) {
     completion.alternatives = alternatives;
 }
 
+/// The request that reads the engine's `candidates` where `input` and `prepared` put
+/// them (each settled as [`super::order`] would), with what [`attach`] needs after.
+pub fn for_candidates(
+    input: &Input<'_>,
+    prepared: &Prepared,
+    candidates: &[Candidate],
+    syntax_check: bool,
+) -> Option<(Request, Reading, Vec<Scored>)> {
+    let ranked = order(
+        input,
+        &prepared.shape,
+        candidates,
+        syntax_check,
+        Ranking::Confidence,
+    );
+    let (req, reading) = request(prepared, &ranked)?;
+    Some((req, reading, ranked))
+}
+
+/// Gives each of `candidates` how it read ([`for_candidates`]'s answer), for
+/// [`super::order`] to rank by.
+pub fn attach(candidates: &mut [Candidate], ranked: &[Scored], reading: &Reading, fits: Vec<Fit>) {
+    for (c, fit) in candidates.iter_mut().zip(fits_of(ranked, reading, fits)) {
+        c.fit = fit;
+    }
+}
+
+/// How each candidate read, by its index among the engine's candidates.
+fn fits_of(ranked: &[Scored], reading: &Reading, fits: Vec<Fit>) -> Vec<Option<Fit>> {
+    let mut out = vec![None; ranked.iter().map(|s| s.index + 1).max().unwrap_or(0)];
+    for s in ranked {
+        let key = reading.key(&s.text);
+        out[s.index] = reading
+            .texts
+            .iter()
+            .position(|t| t == key)
+            .and_then(|i| fits.get(i).cloned());
+    }
+    out
+}
+
 /// The texts worth reading: not empty, once each, in rank order.
-fn distinct(ranked: &[Scored]) -> Vec<String> {
+fn distinct(ranked: &[Scored], reading: &Reading) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in ranked {
-        if !s.text.trim().is_empty() && !out.contains(&s.text) {
-            out.push(s.text.clone());
+        let key = reading.key(&s.text);
+        if !key.trim().is_empty() && !out.iter().any(|t| t == key) {
+            out.push(key.to_string());
         }
     }
     out

@@ -184,6 +184,7 @@ impl Backend for FakeBackend {
             },
             stop,
             mean_logprob: -0.1 * (rank as f32 + 1.0),
+            fit: None,
         };
         let candidates = match (req.first_rank, req.candidates) {
             (Some(rank), _) => vec![variant(rank)],

@@ -367,6 +367,9 @@ pub struct Candidate {
     pub stop: StopReason,
     /// The mean log-probability of its tokens (the model's confidence in it).
     pub mean_logprob: f32,
+    /// How the model read the file with it in the hole, when it was read
+    /// ([`crate::config::Ranking::Likelihood`]; set by the caller, not the engine).
+    pub fit: Option<Fit>,
 }
 
 /// Why a request was cancelled.

@@ -29,6 +29,18 @@ pub(super) struct Job {
     pub model: Arc<Model>,
 }
 
+impl Job {
+    /// The document at the cursor, as completion's post-processing reads it.
+    pub fn input(&self) -> Input<'_> {
+        let mut input = Input::new(&self.snap.text, self.offset);
+        input.language = self.snap.language;
+        input.tree = self.snap.tree.as_ref();
+        input.unparsable = self.snap.unparsable;
+        input.path = Some(&self.path);
+        input
+    }
+}
+
 pub(super) fn invalid_params(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::InvalidParams,
@@ -206,11 +218,7 @@ pub(super) fn prepare_job(
         .info()
         .ok_or_else(|| "the model is not ready".to_string())?;
     let cfg = state.settings().completion();
-    let mut input = Input::new(&job.snap.text, job.offset);
-    input.language = job.snap.language;
-    input.tree = job.snap.tree.as_ref();
-    input.unparsable = job.snap.unparsable;
-    input.path = Some(&job.path);
+    let mut input = job.input();
     input.context = &context;
     // Any stable name will do; the folder's would change the prompt's first tokens
     // between projects for no gain.

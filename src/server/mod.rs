@@ -11,6 +11,7 @@ pub mod documents;
 mod handlers;
 mod health;
 mod isolate;
+mod likelihood;
 mod model;
 mod nearby;
 pub mod position;

@@ -7,12 +7,14 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{CompletionConfig, DEFAULT_CONTEXT_SIZE, default_gpu_layers, default_threads};
+use crate::config::{
+    CompletionConfig, DEFAULT_CONTEXT_SIZE, Ranking, default_gpu_layers, default_threads,
+};
 use crate::engine::remote::RemoteConfig;
 use crate::engine::remote::wire::Api;
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "model",
     "backend",
     "threads",
@@ -32,6 +34,7 @@ pub const KEYS: [&str; 19] = [
     "timeBudgetMs",
     "draftTokens",
     "candidates",
+    "rankBy",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +78,8 @@ pub struct Settings {
     pub draft_tokens: usize,
     /// Ranked candidates per inline completion (1: the greedy answer alone).
     pub candidates: u32,
+    /// How ranked candidates are ordered: `confidence`, `consensus` or `likelihood`.
+    pub rank_by: Ranking,
 }
 
 impl Default for Settings {
@@ -100,6 +105,7 @@ impl Default for Settings {
             time_budget_ms: 250,
             draft_tokens: c.draft_tokens,
             candidates: c.candidates,
+            rank_by: c.candidate_ranking,
         }
     }
 }
@@ -116,6 +122,7 @@ impl Settings {
             max_tokens_block: self.max_tokens,
             draft_tokens: self.draft_tokens,
             candidates: self.candidates,
+            candidate_ranking: self.rank_by,
             ..d
         }
     }
@@ -213,6 +220,11 @@ impl Settings {
             "draftTokens" => self.draft_tokens = uint(0, 64)? as usize,
             "candidates" => {
                 self.candidates = uint(1, u64::from(crate::engine::llama::MAX_CANDIDATES))? as u32
+            }
+            "rankBy" => {
+                self.rank_by = v.as_str().and_then(Ranking::from_name).ok_or_else(|| {
+                    keep("expected \"confidence\", \"consensus\" or \"likelihood\"")
+                })?
             }
             unknown => {
                 let hint = KEYS

@@ -27,9 +27,10 @@ use tower_lsp_server::ls_types::notification::Notification;
 use super::State;
 use super::completion::{Job, prepare_job, request_failed};
 use super::documents::Snapshot;
+use super::likelihood::Reader;
 use crate::complete::cache::{Ended, Entry, Found, Generation, Recorder};
 use crate::complete::partial::{ready_words, rest_of_line};
-use crate::complete::{Completion, Input, Served, Shape, rescue, settle};
+use crate::complete::{Completion, Served, Shape, rescue, settle};
 use crate::config::CompletionConfig;
 use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
 use crate::text::LineIndex;
@@ -259,10 +260,7 @@ async fn rank(
     (syntax_check, ranking): (bool, crate::config::Ranking),
 ) -> Result<(String, Vec<String>, Job)> {
     tokio::task::spawn_blocking(move || {
-        let mut input = Input::new(&job.snap.text, job.offset);
-        input.language = job.snap.language;
-        input.tree = job.snap.tree.as_ref();
-        input.unparsable = job.snap.unparsable;
+        let input = job.input();
         let (text, _, others) =
             crate::complete::rank(&input, &shape, &candidates, syntax_check, ranking);
         (text, others, job)
@@ -279,10 +277,7 @@ async fn check(
     syntax_check: bool,
 ) -> Result<(String, Job)> {
     tokio::task::spawn_blocking(move || {
-        let mut input = Input::new(&job.snap.text, job.offset);
-        input.language = job.snap.language;
-        input.tree = job.snap.tree.as_ref();
-        input.unparsable = job.snap.unparsable;
+        let input = job.input();
         let (text, _) = settle(&input, &shape, &generated, syntax_check);
         (text, job)
     })
@@ -363,6 +358,15 @@ async fn start(
     }
     let waiting = Waiting::new();
     req.waiting = Some(waiting.clone());
+    let reader = Reader::new(
+        cfg.candidate_ranking,
+        req.candidates,
+        &job,
+        &prepared,
+        cfg.syntax_check,
+        &key,
+        &waiting,
+    );
     let guard = (!background).then(|| waiting.enter());
     // The stop rule also records the text as it streams in.
     let slot: Arc<OnceLock<Recorder>> = Arc::new(OnceLock::new());
@@ -402,7 +406,10 @@ async fn start(
     let state = state.clone();
     tokio::spawn(async move {
         match ticket.wait().await {
-            Ok(out) => {
+            Ok(mut out) => {
+                if let Some(reader) = reader {
+                    reader.read(&mut out).await;
+                }
                 state.health.record(Ok(()));
                 let t = out.timings;
                 if !background {

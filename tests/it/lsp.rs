@@ -23,6 +23,8 @@ pub(crate) struct Fake {
     pub(crate) starts: Arc<AtomicUsize>,
     /// Engines whose thread has ended (dropped, or shut down).
     pub(crate) stopped: Arc<AtomicUsize>,
+    /// How the fake model reads candidates (likelihood ranking); its default otherwise.
+    pub(crate) read: Option<quill::engine::fake::Reader>,
 }
 
 impl Fake {
@@ -53,6 +55,9 @@ impl Fake {
             fake.log = me.prompts.clone();
             fake.generated = me.generated.clone();
             fake.token_delay = Duration::from_millis(token_delay_ms);
+            if let Some(read) = &me.read {
+                fake.read = read.clone();
+            }
             let stopped = me.stopped.clone();
             let engine = Engine::spawn(move |starter| {
                 let mut progress = starter.progress_fn();

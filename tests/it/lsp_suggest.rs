@@ -3,7 +3,7 @@
 //! while the rest goes on into the cache, an accept prefetches the next line, and an edit
 //! that leaves a running generation behind stops it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -84,6 +84,53 @@ async fn ranked_candidates_are_items_of_one_answer() {
     let r = c.inline(URI, 0, 6).await.unwrap();
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(inline_text(&r).as_deref(), Some("x(a, b)"));
+    c.shutdown().await;
+}
+
+/// `rankBy: likelihood`: the server reads each candidate where the cursor puts it, before
+/// the code after the cursor, and shows first the one that code reads best after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidates_ranked_by_likelihood_in_the_editor() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let mut fake = Fake::default();
+    fake.read = Some(Arc::new(move |text: &str, tail: &str| {
+        log.lock()
+            .unwrap()
+            .push((text.to_string(), tail.to_string()));
+        (-0.5, if text.ends_with("# 2") { -0.1 } else { -3.0 })
+    }));
+    let factory = fake.factory("y = x + 1\n", 0, 0);
+    let (mut c, _) = start(
+        factory,
+        inline_caps(),
+        json!({"warmup": false, "candidates": 3, "rankBy": "likelihood"}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", "def f(x):\n    \n    return y\n")
+        .await;
+    let r = c.inline(URI, 1, 4).await.unwrap();
+    let items: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["insertText"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, ["y = x + 1  # 2", "y = x + 1", "y = x + 1  # 1"]);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0], ("    y = x + 1".into(), "\n    return y\n".into()));
+    // A bad value is refused and the ranking kept.
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"rankBy": "loudest"}}),
+    )
+    .await;
+    c.wait_notification("window/showMessage", |p| {
+        p["message"].as_str().unwrap_or("").contains("rankBy")
+    })
+    .await;
     c.shutdown().await;
 }
 

@@ -31,6 +31,7 @@ export const SERVER_KEYS = [
   'timeBudgetMs',
   'draftTokens',
   'candidates',
+  'rankBy',
 ] as const;
 
 export type ServerKey = (typeof SERVER_KEYS)[number];

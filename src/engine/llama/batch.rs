@@ -353,6 +353,7 @@ fn finish(a: Active, stop: StopReason) -> Output {
                 text: a.text.clone(),
                 stop,
                 mean_logprob: (sum / picked.max(1) as f64) as f32,
+                fit: None,
             }]
         })
         .unwrap_or_default();

@@ -643,6 +643,7 @@ impl LlamaRunner<'_> {
                 mean_logprob: (g.logprob / g.picked.max(1) as f64) as f32,
                 stop: g.stop.unwrap_or(StopReason::MaxTokens),
                 text: g.text,
+                fit: None,
             })
             .collect();
         Ok(Output {

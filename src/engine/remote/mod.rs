@@ -348,6 +348,7 @@ impl Progress {
                 text: self.text.clone(),
                 stop,
                 mean_logprob,
+                fit: None,
             }]
         } else {
             Vec::new()
@@ -606,6 +607,7 @@ impl RemoteBackend {
                                 text: out.text.clone(),
                                 stop,
                                 mean_logprob: 0.0,
+                                fit: None,
                             });
                         }
                         out
