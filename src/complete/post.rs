@@ -11,7 +11,8 @@
 //!   a line with code (column 0, or its indentation) the answer is whole lines in front
 //!   of it: one statement, ending with a line break.
 //! - A line the model leaves inside a bracket it opened (`f(` and a line break) goes on
-//!   until that bracket closes.
+//!   until that bracket closes, unless the code below the cursor's line is deeper: then
+//!   it is what the line opens (a body, a bracket's contents), and the line ends there.
 //! - A block ends where indentation returns below it, at a Markdown fence, where the
 //!   output starts repeating the code after the cursor, and optionally at a blank line.
 //! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
