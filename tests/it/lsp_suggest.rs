@@ -11,6 +11,16 @@ use serde_json::{Value, json};
 use crate::lsp::{Fake, inline_caps, ready, start};
 use crate::lsp_client::{LspClient, inline_text};
 
+/// The texts of an inline completion answer's items, in order.
+fn items(r: &Value) -> Vec<&str> {
+    r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["insertText"].as_str().unwrap())
+        .collect()
+}
+
 async fn totals(c: &mut LspClient) -> Value {
     c.request("quill/status", Value::Null).await.unwrap()["totals"].clone()
 }
@@ -73,13 +83,7 @@ async fn ranked_candidates_are_items_of_one_answer() {
     ready(&mut c).await;
     c.open(URI, "python", "x = \n").await;
     let r = c.inline(URI, 0, 4).await.unwrap();
-    let items: Vec<&str> = r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["insertText"].as_str().unwrap())
-        .collect();
-    assert_eq!(items, ["max(a, b)", "max(a, b)  # 1", "max(a, b)  # 2"]);
+    assert_eq!(items(&r), ["max(a, b)", "max(a, b)  # 1", "max(a, b)  # 2"]);
     set_text(&mut c, URI, 2, "x = ma\n").await;
     let r = c.inline(URI, 0, 6).await.unwrap();
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
@@ -111,13 +115,7 @@ async fn candidates_ranked_by_likelihood_in_the_editor() {
     c.open(URI, "python", "def f(x):\n    \n    return y\n")
         .await;
     let r = c.inline(URI, 1, 4).await.unwrap();
-    let items: Vec<&str> = r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["insertText"].as_str().unwrap())
-        .collect();
-    assert_eq!(items, ["y = x + 1  # 2", "y = x + 1", "y = x + 1  # 1"]);
+    assert_eq!(items(&r), ["y = x + 1  # 2", "y = x + 1", "y = x + 1  # 1"]);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert_eq!(seen[0], ("    y = x + 1".into(), "\n    return y\n".into()));
