@@ -6,7 +6,7 @@
 //! confidence.
 
 use crate::complete::{Prepared, verify};
-use crate::config::Ranking;
+use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{EngineError, Output, Priority, Waiting};
 
 use super::completion::Job;
@@ -23,18 +23,17 @@ pub(super) struct Reader {
 
 impl Reader {
     pub fn new(
-        ranking: Ranking,
+        cfg: &CompletionConfig,
         candidates: u32,
         job: &Job,
         prepared: &Prepared,
-        syntax_check: bool,
         key: &str,
         waiting: &Waiting,
     ) -> Option<Reader> {
-        (ranking == Ranking::Likelihood && candidates > 1).then(|| Reader {
+        (cfg.candidate_ranking == Ranking::Likelihood && candidates > 1).then(|| Reader {
             job: job.clone(),
             prepared: prepared.clone(),
-            syntax_check,
+            syntax_check: cfg.syntax_check,
             key: key.to_string(),
             waiting: waiting.clone(),
         })
@@ -46,7 +45,6 @@ impl Reader {
         if out.candidates.len() < 2 {
             return;
         }
-        let candidates = std::mem::take(&mut out.candidates);
         let Reader {
             job,
             prepared,
@@ -55,15 +53,12 @@ impl Reader {
             waiting,
         } = self;
         let model = job.model.clone();
-        let settled = tokio::task::spawn_blocking(move || {
-            let found = verify::for_candidates(&job.input(), &prepared, &candidates, syntax_check);
-            (candidates, found)
+        let candidates = out.candidates.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            verify::for_candidates(&job.input(), &prepared, &candidates, syntax_check)
         })
         .await;
-        let Ok((mut candidates, found)) = settled else {
-            return;
-        };
-        if let Some((mut req, reading, ranked)) = found {
+        if let Ok(Some((mut req, reading, ranked))) = found {
             req.key = Some(key);
             req.priority = Priority::Interactive;
             req.waiting = Some(waiting);
@@ -72,7 +67,7 @@ impl Reader {
                     let t = &mut out.timings;
                     t.evaluated_tokens += read.timings.evaluated_tokens;
                     t.prompt_ms += read.timings.prompt_ms + read.timings.generate_ms;
-                    verify::attach(&mut candidates, &ranked, &reading, read.fits);
+                    verify::attach(&mut out.candidates, &ranked, &reading, read.fits);
                 }
                 Err(EngineError::Unsupported(why)) => {
                     tracing::warn!(%why, "candidates ranked by confidence instead of likelihood");
@@ -80,6 +75,5 @@ impl Reader {
                 Err(e) => tracing::debug!(error = %e, "candidates not read; ranked by confidence"),
             }
         }
-        out.candidates = candidates;
     }
 }

@@ -358,15 +358,7 @@ async fn start(
     }
     let waiting = Waiting::new();
     req.waiting = Some(waiting.clone());
-    let reader = Reader::new(
-        cfg.candidate_ranking,
-        req.candidates,
-        &job,
-        &prepared,
-        cfg.syntax_check,
-        &key,
-        &waiting,
-    );
+    let reader = Reader::new(cfg, req.candidates, &job, &prepared, &key, &waiting);
     let guard = (!background).then(|| waiting.enter());
     // The stop rule also records the text as it streams in.
     let slot: Arc<OnceLock<Recorder>> = Arc::new(OnceLock::new());
