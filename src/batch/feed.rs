@@ -8,8 +8,8 @@ use std::sync::mpsc::Sender;
 use super::output::Record;
 use super::tasks::{Kind, Task};
 use crate::assist::answer::code_blocks;
-use crate::complete::{Input, Prepared, finish, prepare, rescue};
-use crate::config::CompletionConfig;
+use crate::complete::{Input, Prepared, finish, prepare, rescue, verify};
+use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{
     BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
 };
@@ -61,6 +61,8 @@ enum Running {
         group: usize,
         rank: usize,
     },
+    /// A FIM task's candidates read in place ([`crate::config::Ranking::Likelihood`]).
+    Reading(Box<Reading>),
     Instruction {
         id: String,
         line: usize,
@@ -86,6 +88,16 @@ struct Group {
     /// The slowest candidate's time, and what the task's earlier requests took.
     ms: f64,
     spent_ms: f64,
+}
+
+/// A group's candidates while the model reads each in the hole.
+struct Reading {
+    task: Fim,
+    candidates: Vec<crate::engine::Candidate>,
+    ranked: Vec<crate::complete::Scored>,
+    reading: verify::Reading,
+    /// What the task cost before the reading.
+    usage: Usage,
 }
 
 /// A file whose holes are filled one after the other.
@@ -482,6 +494,32 @@ impl TaskFeed {
             }
         }
     }
+
+    /// The record of a FIM task answered by the best of `candidates`.
+    fn emit_ranked(
+        &self,
+        task: Fim,
+        candidates: &[crate::engine::Candidate],
+        ranking: Ranking,
+        Usage(prompt_tokens, generated_tokens, ms): Usage,
+    ) {
+        let (text, _, _) = crate::complete::rank(
+            &task.input(),
+            &task.prepared.shape,
+            candidates,
+            self.settings.completion.syntax_check,
+            ranking,
+        );
+        self.emit(Record {
+            id: Some(task.id),
+            line: task.line,
+            text: Some(text),
+            error: None,
+            prompt_tokens,
+            generated_tokens,
+            ms: ms as u64,
+        });
+    }
 }
 
 impl BatchSource for TaskFeed {
@@ -561,22 +599,48 @@ impl BatchSource for TaskFeed {
                     self.emit(Record::error(Some(task.id), task.line, e));
                     return;
                 }
-                let (text, _, _) = crate::complete::rank(
-                    &task.input(),
-                    &task.prepared.shape,
-                    &candidates,
-                    syntax,
-                    self.settings.completion.candidate_ranking,
-                );
-                self.emit(Record {
-                    id: Some(task.id),
-                    line: task.line,
-                    text: Some(text),
-                    error: None,
-                    prompt_tokens: g.prompt_tokens,
-                    generated_tokens: g.generated_tokens,
-                    ms: (g.spent_ms + g.ms) as u64,
-                });
+                let spent = Usage(g.prompt_tokens, g.generated_tokens, g.spent_ms + g.ms);
+                let ranking = self.settings.completion.candidate_ranking;
+                if ranking == Ranking::Likelihood
+                    && let Some((req, reading, ranked)) =
+                        verify::for_candidates(&task.input(), &task.prepared, &candidates, syntax)
+                {
+                    let tag = self.tag();
+                    let read = Reading {
+                        task,
+                        candidates,
+                        ranked,
+                        reading,
+                        usage: spent,
+                    };
+                    self.running.insert(tag, Running::Reading(Box::new(read)));
+                    // First: the slot that generated the last candidate still holds
+                    // the prompt; the next request would take its cells.
+                    self.ready.push_front((tag, req));
+                    return;
+                }
+                self.emit_ranked(task, &candidates, ranking, spent);
+            }
+            Running::Reading(read) => {
+                let Reading {
+                    task,
+                    mut candidates,
+                    ranked,
+                    reading,
+                    usage: Usage(p, g, ms),
+                } = *read;
+                let (ranking, ms) = match result {
+                    Ok(out) => {
+                        let read_ms = usage(&out).2;
+                        verify::attach(&mut candidates, &ranked, &reading, out.fits);
+                        (Ranking::Likelihood, ms + read_ms)
+                    }
+                    Err(why) => {
+                        tracing::warn!(id = %task.id, %why, "candidates ranked by confidence instead of likelihood");
+                        (Ranking::Confidence, ms)
+                    }
+                };
+                self.emit_ranked(task, &candidates, ranking, Usage(p, g, ms));
             }
             Running::Instruction { id, line } => match result {
                 Ok(out) => {

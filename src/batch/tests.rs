@@ -288,3 +288,43 @@ fn a_task_cut_to_nothing_is_rescued_by_ranked_candidates() {
     assert_eq!(plain.text.as_deref(), Some(""));
     assert!(rescued.generated_tokens > plain.generated_tokens);
 }
+
+#[test]
+fn likelihood_reads_each_task_s_candidates_in_place() {
+    // The code after the hole reads best after the `# 2` candidate: ranked by likelihood
+    // that one is the answer, by confidence the greedy one.
+    let mut fake = FakeBackend::new(|_| "y = x + 1".into());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    fake.read = Arc::new(move |text: &str, tail: &str| {
+        log.lock()
+            .unwrap()
+            .push((text.to_string(), tail.to_string()));
+        (-0.5, if text.ends_with("# 2") { -0.1 } else { -3.0 })
+    });
+    let e = fake.spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let input = r#"{"id": "a", "prefix": "def f(x):\n    ", "suffix": "\n    return y\n", "language": "python"}
+{"id": "b", "prefix": "def g(x):\n    ", "suffix": "\n    return y\n", "language": "python"}"#;
+    let mut s = settings();
+    s.completion.candidates = 3;
+    s.completion.candidate_ranking = crate::config::Ranking::Likelihood;
+    let (summary, records) = run_on(&e, input, &out, false, s.clone());
+    assert_eq!((summary.tasks, summary.failed), (2, 0));
+    for r in &records {
+        assert_eq!(r.text.as_deref(), Some("y = x + 1  # 2"), "{r:?}");
+    }
+    // Three candidates a task, each read after its line's start with the code after it.
+    let read = seen.lock().unwrap().clone();
+    assert_eq!(read.len(), 6, "{read:?}");
+    assert!(read.contains(&("    y = x + 1  # 1".into(), "\n    return y\n".into())));
+    s.completion.candidate_ranking = crate::config::Ranking::Confidence;
+    let (_, records) = run_on(&e, input, &out, false, s);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.text.as_deref() == Some("y = x + 1"))
+    );
+    assert_eq!(seen.lock().unwrap().len(), 6, "confidence reads nothing");
+}

@@ -53,11 +53,13 @@ pub const DEFAULT_PARALLEL: usize = 4;
 const PER_SEQUENCE: u32 = 2560;
 
 pub fn run(args: BatchArgs) -> Result<ExitCode> {
-    if args.completion.config().candidate_ranking == quill::config::Ranking::Likelihood {
+    if args.model.backend.is_some()
+        && args.completion.config().candidate_ranking == quill::config::Ranking::Likelihood
+    {
         anyhow::bail!(
-            "--rank-by likelihood reads each candidate in place after generating them, \
-             which quill batch does not do; use `quill complete` or `quill eval`, or rank \
-             by confidence or consensus here"
+            "--rank-by likelihood reads each candidate in place, which needs the model \
+             in-process, and --backend runs it on a server: rank by confidence or \
+             consensus there"
         );
     }
     // Each line is read with a cap: a line over it is that task's error, not an OOM.

@@ -35,6 +35,10 @@ pub fn init(verbose: u8, file: Option<&Path>, default: &str) {
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(f))
             .init(),
-        None => builder.with_writer(std::io::stderr).init(),
+        // Colours only for a terminal: a piped or redirected log stays plain text.
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init(),
     }
 }

@@ -24,9 +24,10 @@ fn help_describes_every_subcommand() {
 }
 
 #[test]
-fn batch_says_it_cannot_rank_by_likelihood() {
-    // Asked for a ranking it cannot do, batch says so before loading anything (rather than
-    // ranking by something else without a word).
+fn batch_on_a_server_says_it_cannot_rank_by_likelihood() {
+    // Asked for a ranking it cannot do on an inference server (reading candidates in
+    // place needs the model in-process), batch says so before loading or connecting to
+    // anything, rather than ranking by something else without a word.
     let dir = tempfile::tempdir().unwrap();
     let tasks = dir.path().join("tasks.jsonl");
     std::fs::write(
@@ -42,6 +43,8 @@ fn batch_says_it_cannot_rank_by_likelihood() {
         &input,
         "--output",
         &output,
+        "--backend",
+        "http://127.0.0.1:9",
         "--candidates",
         "4",
         "--rank-by",
@@ -49,8 +52,12 @@ fn batch_says_it_cannot_rank_by_likelihood() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("likelihood") && err.contains("batch"), "{err}");
+    assert!(
+        err.contains("likelihood") && err.contains("--backend"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
+    assert!(!std::path::Path::new(&output).exists());
 }
 
 #[test]

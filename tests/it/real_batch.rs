@@ -178,3 +178,65 @@ fn whole_line_hole_gets_a_line() {
         &format!("{prefix}{best}{suffix}")
     ));
 }
+
+/// `--rank-by likelihood` in batch slots: each task whose candidates differ is read in
+/// place on the cells its candidates shared (nothing of the code before the hole is
+/// decoded again), and every record still fits between its prefix and suffix.
+#[test]
+fn likelihood_reads_candidates_on_the_cells_they_shared() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    // Three of the fill-in-the-middle tasks (each reading costs a debug build time).
+    let tasks: HashMap<String, Value> = std::fs::read_to_string("benches/data/batch_tasks.jsonl")
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("prefix").is_some())
+        .take(3)
+        .map(|v| (v["id"].as_str().unwrap().to_string(), v))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("batch.log");
+    let input = dir.path().join("tasks.jsonl");
+    let lines: Vec<String> = tasks.values().map(Value::to_string).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let o = Command::new(quill_bin())
+        .args(["batch", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.path().join("out.jsonl"))
+        .args(["--model", SMALL, "--candidates", "3", "--parallel", "3"])
+        .args(["--candidate-temperature", "0.7", "--rank-by", "likelihood"])
+        .arg("--log-file")
+        .arg(&log)
+        .env("QUILL_LOG", "quill=debug")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records: Vec<Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check(&records, &tasks);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let reads: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("reading candidates"))
+        .collect();
+    eprintln!("{} tasks read: {reads:#?}", reads.len());
+    assert!(!reads.is_empty(), "no task's candidates were read");
+    let field = |line: &str, name: &str| -> usize {
+        let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for line in reads {
+        assert_eq!(field(line, "shared"), field(line, "before"), "{line}");
+    }
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 use llama_cpp_2::token::LlamaToken;
 
 use super::ranked::Ranked;
-use super::{LlamaRunner, Picker, log_sum_exp, push_piece, sampler};
+use super::{LlamaRunner, Picker, RowsIn, log_sum_exp, push_piece, sampler};
 use crate::engine::{
     BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
     ms_since,
@@ -89,6 +89,12 @@ impl LlamaRunner<'_> {
                     let Some((tag, req)) = source.next() else {
                         break;
                     };
+                    if let Some(score) = &req.score {
+                        // Read at once, in this idle slot: the rows are short.
+                        let read = self.read_in_slot(&mut slots, s, score, per_seq, cancel);
+                        source.done(tag, read);
+                        continue;
+                    }
                     match self.start(&mut slots, s, tag, req, per_seq) {
                         Ok(()) => {}
                         Err((tag, e)) => source.done(tag, Err(e)),
@@ -101,6 +107,7 @@ impl LlamaRunner<'_> {
                 }
                 break Err(EngineError::Backend("batch source stalled".into()));
             }
+            let waiting = self.share_prompts(&mut slots);
             // One decode over every active slot: generating slots add their last token
             // and its draft (speculative decoding, greedy slots), slots still reading
             // their prompt share what is left of the batch.
@@ -115,7 +122,11 @@ impl LlamaRunner<'_> {
                 .filter(|(s, _)| s.active.is_some() && !s.phase_prompt())
                 .map(|(_, d)| 1 + d.len())
                 .sum();
-            let prompting = slots.iter().filter(|s| s.phase_prompt()).count();
+            let prompting = slots
+                .iter()
+                .zip(&waiting)
+                .filter(|(s, w)| s.phase_prompt() && !**w)
+                .count();
             let share = n_batch
                 .saturating_sub(generating)
                 .checked_div(prompting)
@@ -127,6 +138,9 @@ impl LlamaRunner<'_> {
                     continue;
                 };
                 let seq = s as i32;
+                if waiting[s] {
+                    continue;
+                }
                 if slot.tokens.len() < a.prompt.len() {
                     let from = slot.tokens.len();
                     let to = (from + share).min(a.prompt.len());
@@ -197,6 +211,106 @@ impl LlamaRunner<'_> {
         self.ctx.clear_kv_cache();
         self.cached.clear();
         result
+    }
+
+    /// Slots reading prompts that share a prefix read it once: a slot copies what
+    /// another already holds of its prompt (`seq_cp`), and waits while a slot that
+    /// started before it is still reading more of what they share (ranked candidates of one task start
+    /// together with one prompt; tasks of one file share its start). Which slots wait
+    /// this step.
+    fn share_prompts(&mut self, slots: &mut [Slot]) -> Vec<bool> {
+        let mut waiting = vec![false; slots.len()];
+        for s in 0..slots.len() {
+            if !slots[s].phase_prompt() {
+                continue;
+            }
+            let active = slots[s].active.as_ref().expect("active slot");
+            let (prompt, started) = (&active.prompt, active.started);
+            let mine = slots[s].tokens.len();
+            // Its last token is decoded here, for its logits.
+            let most = prompt.len() - 1;
+            let mut donor = None;
+            let mut best = mine + MIN_SHARED - 1;
+            for (t, other) in slots.iter().enumerate() {
+                if t == s {
+                    continue;
+                }
+                let held = common_prefix(&other.tokens, prompt).min(most);
+                if held > best {
+                    (donor, best) = (Some(t), held);
+                }
+                if other.phase_prompt()
+                    && let Some(theirs) = other.active.as_ref()
+                    && (theirs.started, t) < (started, s)
+                {
+                    let theirs = &theirs.prompt;
+                    let ahead = common_prefix(theirs, prompt).min(most);
+                    waiting[s] |= ahead > held.max(mine) + MIN_SHARED;
+                }
+            }
+            if let Some(t) = donor {
+                let seq = s as i32;
+                let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+                let _ = self
+                    .ctx
+                    .kv_cache_seq_cp(t as i32, seq, Some(0), Some(best as u32));
+                slots[s].tokens = prompt[..best].to_vec();
+            }
+        }
+        waiting
+    }
+
+    /// Reads `score`'s rows ([`LlamaRunner::read_rows`]) in idle slot `s`, after the
+    /// longest part of `score.before` a slot holds (the slot that just generated the
+    /// candidates, as a rule). Slot `s` keeps that part.
+    fn read_in_slot(
+        &mut self,
+        slots: &mut [Slot],
+        s: usize,
+        score: &crate::engine::Score,
+        per_seq: usize,
+        cancel: &CancelToken,
+    ) -> Result<Output, EngineError> {
+        let before = self.tokenize(&score.before)?;
+        let (donor, shared) = slots
+            .iter()
+            .enumerate()
+            .map(|(t, slot)| (t, common_prefix(&slot.tokens, &before)))
+            .max_by_key(|&(t, n)| (n, t == s))
+            .unwrap_or((s, 0));
+        let backend = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
+            EngineError::Backend(e.to_string())
+        };
+        if donor != s {
+            self.ctx
+                .kv_cache_seq_rm(s as i32, None, None)
+                .map_err(backend)?;
+            self.ctx
+                .kv_cache_seq_cp(donor as i32, s as i32, Some(0), Some(shared as u32))
+                .map_err(backend)?;
+        }
+        slots[s].tokens = before[..shared].to_vec();
+        // Cells past `shared` go; each row is read from the last shared token on.
+        self.ctx
+            .kv_cache_seq_rm(s as i32, Some(shared as u32), None)
+            .map_err(backend)?;
+        tracing::debug!(
+            slot = s,
+            donor,
+            shared,
+            before = before.len(),
+            "reading candidates"
+        );
+        let seq = s as i32;
+        let rows = RowsIn {
+            from: seq,
+            into: seq,
+            room: per_seq,
+        };
+        let read = self.read_rows(score, &before[..shared], rows, cancel, Timings::default());
+        // The last shared token's cell went with the rows.
+        slots[s].tokens.truncate(shared.saturating_sub(1));
+        read
     }
 
     /// Puts a request in slot `s`, reusing the longest cached prefix.

@@ -739,26 +739,45 @@ impl LlamaRunner<'_> {
         &mut self,
         score: &Score,
         cancel: &CancelToken,
+        timings: Timings,
+    ) -> Result<Output, EngineError> {
+        let before = self.tokenize(&score.before)?;
+        let cached = std::mem::take(&mut self.cached);
+        let shared = common_prefix(&cached, &before);
+        self.cached = cached;
+        let rows = RowsIn {
+            from: 0,
+            into: SCRATCH_SEQ as i32,
+            room: self.ctx.n_ctx() as usize,
+        };
+        self.read_rows(score, &before[..shared], rows, cancel, timings)
+    }
+
+    /// Reads [`Score`]'s rows after `cached`, the tokens of `score.before` that sequence
+    /// `rows.from` holds: each row from the last of them on (its logits predict the
+    /// row's first token), in sequence `rows.into`. When that is `rows.from` itself, it
+    /// is cut back to `cached` before each row and after the last.
+    pub(super) fn read_rows(
+        &mut self,
+        score: &Score,
+        cached: &[LlamaToken],
+        rows_in: RowsIn,
+        cancel: &CancelToken,
         mut timings: Timings,
     ) -> Result<Output, EngineError> {
         let started = Instant::now();
         let vocab = self.model.vocab();
         let before = self.tokenize(&score.before)?;
-        // The last cached token is decoded again in each row: its logits predict the
-        // row's first token.
-        let at = match common_prefix(&self.cached, &before) {
-            0 => {
-                return Err(EngineError::Backend(
-                    "texts to read after nothing cached".into(),
-                ));
-            }
-            n => n - 1,
+        let Some(at) = cached.len().checked_sub(1) else {
+            return Err(EngineError::Backend(
+                "texts to read after nothing cached".into(),
+            ));
         };
         let rows: Vec<(Vec<LlamaToken>, usize)> = score
             .texts
             .iter()
             .map(|t| {
-                let mut row = vec![self.cached[at]];
+                let mut row = vec![cached[at]];
                 row.extend_from_slice(&before[(at + 1).min(before.len())..]);
                 let head = row.len();
                 let joined = format!("{t}{}", score.tail);
@@ -776,19 +795,28 @@ impl LlamaRunner<'_> {
                 (row, head - 1 + in_text)
             })
             .collect();
-        let n_ctx = self.ctx.n_ctx() as usize;
-        let seq = SCRATCH_SEQ as i32;
+        let RowsIn { from, into, room } = rows_in;
+        // Leaves `into` with what it should hold before a row, and after the last.
+        let reset = |ctx: &mut LlamaContext<'_>| -> Result<(), EngineError> {
+            let backend = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
+                EngineError::Backend(e.to_string())
+            };
+            if into == from {
+                ctx.kv_cache_seq_rm(into, Some(at as u32), None)
+                    .map_err(backend)?;
+            } else {
+                ctx.kv_cache_seq_rm(into, None, None).map_err(backend)?;
+                ctx.kv_cache_seq_cp(from, into, Some(0), Some(at as u32))
+                    .map_err(backend)?;
+            }
+            Ok(())
+        };
         let mut fits = Vec::with_capacity(rows.len());
         let result = (|| {
             for (row, n_text) in &rows {
-                self.ctx
-                    .kv_cache_seq_rm(seq, None, None)
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
-                self.ctx
-                    .kv_cache_seq_cp(0, seq, Some(0), Some(at as u32))
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+                reset(&mut self.ctx)?;
                 // A row too long for the context is cut (its tail reads shorter).
-                let row = &row[..row.len().min(n_ctx.saturating_sub(at + 1))];
+                let row = &row[..row.len().min(room.saturating_sub(at + 1))];
                 let mut logprobs = Vec::with_capacity(row.len());
                 for chunk in row.chunks(SCORE_CHUNK) {
                     cancel.check()?;
@@ -796,10 +824,14 @@ impl LlamaRunner<'_> {
                     self.batch.clear();
                     for (j, tok) in chunk.iter().enumerate() {
                         self.batch
-                            .add(*tok, (at + from + j) as i32, &[seq], true)
+                            .add(*tok, (at + from + j) as i32, &[into], true)
                             .map_err(|e| EngineError::Backend(e.to_string()))?;
                     }
-                    self.decode()?;
+                    // Not `decode`: other sequences (batch slots) keep their cells on an error;
+                    // this one's go below.
+                    self.ctx
+                        .decode(&mut self.batch)
+                        .map_err(|e| EngineError::Backend(e.to_string()))?;
                     for j in 0..chunk.len() {
                         let Some(&next) = row.get(from + j + 1) else {
                             break;
@@ -817,7 +849,11 @@ impl LlamaRunner<'_> {
             }
             Ok(())
         })();
-        let _ = self.ctx.kv_cache_seq_rm(seq, None, None);
+        if into == from {
+            let _ = self.ctx.kv_cache_seq_rm(into, Some(at as u32), None);
+        } else {
+            let _ = self.ctx.kv_cache_seq_rm(into, None, None);
+        }
         result?;
         timings.generate_ms = ms_since(started);
         Ok(Output {
@@ -828,6 +864,14 @@ impl LlamaRunner<'_> {
             fits,
         })
     }
+}
+
+/// Where [`LlamaRunner::read_rows`] reads: the sequence holding what comes before the
+/// rows, the one the rows are decoded in, and the positions a row may reach.
+pub(super) struct RowsIn {
+    pub from: i32,
+    pub into: i32,
+    pub room: usize,
 }
 
 /// Appends a token's bytes to `text`, handing over only whole UTF-8 characters: a
