@@ -294,14 +294,7 @@ fn likelihood_reads_each_task_s_candidates_in_place() {
     // The code after the hole reads best after the `# 2` candidate: ranked by likelihood
     // that one is the answer, by confidence the greedy one.
     let mut fake = FakeBackend::new(|_| "y = x + 1".into());
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    fake.read = Arc::new(move |text: &str, tail: &str| {
-        log.lock()
-            .unwrap()
-            .push((text.to_string(), tail.to_string()));
-        (-0.5, if text.ends_with("# 2") { -0.1 } else { -3.0 })
-    });
+    let seen = fake.read_best("# 2");
     let e = fake.spawn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");

@@ -787,15 +787,8 @@ mod tests {
         // greedy answer stays first.
         let text = "def f(x):\n    \n    return y\n";
         let offset = "def f(x):\n    ".len();
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut fake = FakeBackend::new(|_| "y = x + 1".to_string());
-        let log = seen.clone();
-        fake.read = Arc::new(move |text: &str, tail: &str| {
-            log.lock()
-                .unwrap()
-                .push((text.to_string(), tail.to_string()));
-            (-0.5, if text.ends_with("# 2") { -0.1 } else { -3.0 })
-        });
+        let seen = fake.read_best("# 2");
         let engine = fake.spawn();
         let mut input = Input::new(text, offset);
         input.language = Some(Language::Python);

@@ -74,6 +74,20 @@ impl FakeBackend {
         }
     }
 
+    /// Reads a text ending with `best` as the one the code after it follows best, and
+    /// every other worse; the texts and tails read, in order, for assertions.
+    pub fn read_best(&mut self, best: &'static str) -> Arc<Mutex<Vec<(String, String)>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        self.read = Arc::new(move |text: &str, tail: &str| {
+            log.lock()
+                .unwrap()
+                .push((text.to_string(), tail.to_string()));
+            (-0.5, if text.ends_with(best) { -0.1 } else { -3.0 })
+        });
+        seen
+    }
+
     /// Starts an engine thread running this backend.
     pub fn spawn(mut self) -> Engine {
         Engine::spawn(move |starter| starter.serve(FakeBackend::info(), &mut self))
