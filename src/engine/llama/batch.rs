@@ -215,9 +215,8 @@ impl LlamaRunner<'_> {
 
     /// Slots reading prompts that share a prefix read it once: a slot copies what
     /// another already holds of its prompt (`seq_cp`), and waits while a slot that
-    /// started before it is still reading more of what they share (ranked candidates of one task start
-    /// together with one prompt; tasks of one file share its start). Which slots wait
-    /// this step.
+    /// started before it is still reading more of what they share (ranked candidates
+    /// of one task start together with one prompt). Which slots wait this step.
     fn share_prompts(&mut self, slots: &mut [Slot]) -> Vec<bool> {
         let mut waiting = vec![false; slots.len()];
         for s in 0..slots.len() {
@@ -282,6 +281,7 @@ impl LlamaRunner<'_> {
             EngineError::Backend(e.to_string())
         };
         if donor != s {
+            slots[s].tokens.clear();
             self.ctx
                 .kv_cache_seq_rm(s as i32, None, None)
                 .map_err(backend)?;
