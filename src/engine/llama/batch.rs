@@ -307,7 +307,7 @@ impl LlamaRunner<'_> {
             into: seq,
             room: per_seq,
         };
-        let read = self.read_rows(score, &before[..shared], rows, cancel, Timings::default());
+        let read = self.read_rows(score, &before, shared, rows, cancel, Timings::default());
         // The last shared token's cell went with the rows.
         slots[s].tokens.truncate(shared.saturating_sub(1));
         read

@@ -742,32 +742,31 @@ impl LlamaRunner<'_> {
         timings: Timings,
     ) -> Result<Output, EngineError> {
         let before = self.tokenize(&score.before)?;
-        let cached = std::mem::take(&mut self.cached);
-        let shared = common_prefix(&cached, &before);
-        self.cached = cached;
+        let shared = common_prefix(&self.cached, &before);
         let rows = RowsIn {
             from: 0,
             into: SCRATCH_SEQ as i32,
             room: self.ctx.n_ctx() as usize,
         };
-        self.read_rows(score, &before[..shared], rows, cancel, timings)
+        self.read_rows(score, &before, shared, rows, cancel, timings)
     }
 
-    /// Reads [`Score`]'s rows after `cached`, the tokens of `score.before` that sequence
-    /// `rows.from` holds: each row from the last of them on (its logits predict the
-    /// row's first token), in sequence `rows.into`. When that is `rows.from` itself, it
-    /// is cut back to `cached` before each row and after the last.
+    /// Reads [`Score`]'s rows after `before` (`score.before`, tokenized), whose first
+    /// `shared` tokens sequence `rows.from` holds: each row from the last of those on
+    /// (its logits predict the row's first token), in sequence `rows.into`. When that
+    /// is `rows.from` itself, it is cut back before each row and after the last.
     pub(super) fn read_rows(
         &mut self,
         score: &Score,
-        cached: &[LlamaToken],
+        before: &[LlamaToken],
+        shared: usize,
         rows_in: RowsIn,
         cancel: &CancelToken,
         mut timings: Timings,
     ) -> Result<Output, EngineError> {
         let started = Instant::now();
         let vocab = self.model.vocab();
-        let before = self.tokenize(&score.before)?;
+        let cached = &before[..shared];
         let Some(at) = cached.len().checked_sub(1) else {
             return Err(EngineError::Backend(
                 "texts to read after nothing cached".into(),
