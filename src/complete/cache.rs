@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::Shape;
+use super::post::has_whole_line;
 use crate::engine::{CancelReason, CancelToken, Waiting};
 
 /// Entries kept per document (most recently used first).
@@ -197,6 +198,19 @@ impl Entry {
                 Some(Ended::Abandoned) | None => false,
             };
             let settled = over || shape.scan(remaining, false).done;
+            // Stopped before the answer here settled (a line's generation that looked
+            // ahead into the next line, then Enter typed; one stopped by an edit): what it
+            // generated is the start of what the model would write here, and its whole
+            // lines are an answer, as a block's first line is.
+            let stopped = match p.ended {
+                Some(Ended::Cut) => true,
+                Some(Ended::Abandoned) => p.error.is_none(),
+                _ => false,
+            };
+            if !settled && stopped && has_whole_line(remaining) {
+                let end = remaining.rfind('\n').map_or(0, |i| i + 1);
+                return Some(found(&remaining[..end], true));
+            }
             return (settled || running).then(|| found(remaining, settled));
         }
         // The user typed ahead of the generation, along the same text: it may catch up.
@@ -480,6 +494,30 @@ mod tests {
             after_typing(&cache, &text, offset, "total = 0\n    ").as_deref(),
             Some("for x in xs:\n        total += x\n    return total")
         );
+    }
+
+    /// A line's generation that looked ahead into the next line (`Shape::looks_ahead`)
+    /// and was stopped there answers that line once the user accepts and presses Enter;
+    /// a next line not yet whole does not.
+    #[test]
+    fn a_line_that_looked_ahead_answers_after_enter() {
+        let doc = "def f(xs):\n    total = $0\n\nprint(f([1]))\n";
+        let raw = "0\n    for x in xs:\n";
+        for ended in [Ended::Cut, Ended::Abandoned] {
+            let (cache, text, offset) = cached(doc, raw, ended);
+            assert_eq!(
+                after_typing(&cache, &text, offset, "0\n    ").as_deref(),
+                Some("for x in xs:"),
+                "{ended:?}"
+            );
+            // Its own state is its line.
+            assert_eq!(
+                after_typing(&cache, &text, offset, "").as_deref(),
+                Some("0")
+            );
+        }
+        let (cache, text, offset) = cached(doc, "0\n    for x in", Ended::Cut);
+        assert_eq!(after_typing(&cache, &text, offset, "0\n    "), None);
     }
 
     #[test]

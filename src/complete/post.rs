@@ -328,6 +328,31 @@ impl Shape {
         self.scan(text, false).done
     }
 
+    /// True for a line finished at its end (nothing after the cursor on it): the next
+    /// line is where the user goes once it is accepted, so a generation here can go on
+    /// into that line ([`Shape::should_stop_ahead`]) after the answer has settled.
+    pub fn looks_ahead(&self) -> bool {
+        self.mode == Mode::Line && !self.whole_lines && self.line_after.trim().is_empty()
+    }
+
+    /// The stop rule of a generation that looks ahead: the answer settled, then its line
+    /// break and one more whole non-blank line (what Enter and an accept would ask for).
+    pub fn should_stop_ahead(&self, text: &str) -> bool {
+        let cut = self.scan(text, false);
+        if !cut.done {
+            return false;
+        }
+        let rest = &text[cut.end..];
+        match rest
+            .strip_prefix('\n')
+            .or_else(|| rest.strip_prefix("\r\n"))
+        {
+            Some(after) => has_whole_line(after),
+            // The answer was cut before its line's end (a fence): nothing to look ahead to.
+            None => !rest.is_empty(),
+        }
+    }
+
     /// The text to insert, from all the model generated.
     pub fn finish(&self, text: &str) -> String {
         let cut = self.scan(text, true);
@@ -389,6 +414,12 @@ impl Shape {
             out.drain(..lead);
         }
     }
+}
+
+/// True when `text` has a non-blank line that has ended (a line break after it).
+pub fn has_whole_line(text: &str) -> bool {
+    text.split_inclusive('\n')
+        .any(|l| l.ends_with('\n') && !l.trim().is_empty())
 }
 
 /// Brackets `line` opens minus those it closes, outside string literals and before a
@@ -461,6 +492,26 @@ mod tests {
 
     fn finish(marked: &str, lang: Language, generated: &str) -> String {
         shape(marked, lang).finish(generated)
+    }
+
+    /// A line finished at its end looks ahead: its generation goes on to the end of
+    /// the next non-blank line, then stops.
+    #[test]
+    fn a_line_at_its_end_looks_ahead_one_line() {
+        use Language::*;
+        let at_end = shape("def f(xs):\n    total = $0\n\nprint(f([1]))\n", Python);
+        assert!(at_end.looks_ahead());
+        assert!(!at_end.should_stop("0"));
+        assert!(at_end.should_stop("0\n"));
+        for unfinished in ["0", "0\n", "0\n\n", "0\n    for x in"] {
+            assert!(!at_end.should_stop_ahead(unfinished), "{unfinished:?}");
+        }
+        assert!(at_end.should_stop_ahead("0\n    for x in xs:\n"));
+        assert!(at_end.should_stop_ahead("0\n\n    for x in xs:\n"));
+        // Mid-line, on an empty line, at a line's start: the answer is all there is.
+        assert!(!shape("x = foo($0)\n", Python).looks_ahead());
+        assert!(!shape("def f():\n    $0\n", Python).looks_ahead());
+        assert!(!shape("def f():\n    $0return 1\n", Python).looks_ahead());
     }
 
     #[test]

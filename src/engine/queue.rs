@@ -514,7 +514,12 @@ impl Drop for Engine {
         }
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // The last owner can be a request the engine thread itself is dropping (a stop
+            // rule that holds the server's state): joining itself would fail, and the
+            // thread leaves its loop anyway once the request is gone.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -546,6 +551,41 @@ mod tests {
         while engine.shared.lock().running.is_none() {
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The server's state (and so the engine) can be owned last by a request's stop rule,
+    /// which the engine thread drops: it must not try to join itself (it panicked at every
+    /// shutdown of `quill serve` that ended while a request was queued).
+    #[test]
+    fn the_engine_thread_can_drop_the_last_handle() {
+        struct Holder {
+            engine: Option<Arc<Engine>>,
+            dropped: std::sync::mpsc::Sender<()>,
+        }
+        impl Drop for Holder {
+            fn drop(&mut self) {
+                drop(self.engine.take());
+                let _ = self.dropped.send(());
+            }
+        }
+        let engine = Arc::new(slow_engine(100));
+        let (dropped, engine_gone) = std::sync::mpsc::channel();
+        let holder = Holder {
+            engine: Some(engine.clone()),
+            dropped,
+        };
+        let mut req = request("a", Priority::Interactive);
+        req.stop = Some(Box::new(move |_| {
+            let _ = &holder;
+            false
+        }));
+        let ticket = engine.submit(req);
+        started(&engine);
+        drop(engine);
+        drop(ticket);
+        engine_gone
+            .recv()
+            .expect("the engine thread dropped its own engine without panicking");
     }
 
     #[test]

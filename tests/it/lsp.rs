@@ -28,6 +28,11 @@ pub(crate) struct Fake {
 }
 
 impl Fake {
+    /// Tokens the fake model has generated, in all.
+    pub(crate) fn generated(&self) -> usize {
+        self.generated.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn factory(
         &self,
         answer: &'static str,

@@ -245,6 +245,43 @@ async fn accepting_a_suggestion_prefetches_the_next_line() {
     c.shutdown().await;
 }
 
+/// A line answered at its end: the answer comes as soon as the line is ready, and the
+/// same generation goes on into the next line, so accepting it and pressing Enter is
+/// answered with no model call of its own (and no prefetch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_answered_at_its_end_goes_on_into_the_next_line() {
+    let fake = Fake::default();
+    // 20 ms a token of 3 characters: the next line takes most of a second after the
+    // first (and fits in the tokens a line and its next line may take).
+    let next: &'static str =
+        Box::leak(format!("    return {}\n", "x".repeat(120)).into_boxed_str());
+    let answer: &'static str = Box::leak(format!("compute()\n{next}print(1)\n").into_boxed_str());
+    let factory = fake.factory(answer, 20, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "def f():\n    x = \n").await;
+    let r = c.inline(URI, 1, 8).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some("compute()"));
+    let t = totals(&mut c).await;
+    assert_eq!(
+        t["firstLine"], 1,
+        "answered while the generation went on: {t}"
+    );
+    // Accept, Enter: the next line, from the same generation.
+    set_text(&mut c, URI, 2, "def f():\n    x = compute()\n").await;
+    set_text(&mut c, URI, 3, "def f():\n    x = compute()\n    \n").await;
+    let r = c.inline(URI, 2, 4).await.unwrap();
+    assert_eq!(inline_text(&r).as_deref(), Some(next.trim()));
+    assert_eq!(fake.prompts.lock().unwrap().len(), 1, "one model call");
+    let t = totals(&mut c).await;
+    assert_eq!(t["prefetches"], 0, "{t}");
+    assert_eq!(t["cacheHits"], 1, "{t}");
+    // It stopped at that line's end: `print(1)` was not generated (3 characters a token).
+    let generated = fake.generated();
+    assert!(generated < answer.len().div_ceil(3), "{generated} tokens");
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_that_leaves_a_generation_behind_stops_it() {
     let fake = Fake::default();
