@@ -13,9 +13,12 @@
 //! - A block is answered as soon as its first line is ready and passes the syntax check
 //!   (`firstLine`); the rest keeps coming into the cache, so the next line is there when
 //!   the user accepts this one and presses Enter.
+//! - A line finished at its end is answered once it is ready, and its generation goes on
+//!   into the next line (`prefetch`; [`looks_ahead`]), so accepting it and pressing Enter
+//!   finds that line in the cache.
 //! - After an edit that inserts exactly the suggestion shown (an accept) at the end of a
-//!   line, the next line is generated in the background (`prefetch`), as if the user had
-//!   pressed Enter.
+//!   line, the next line, when the cache does not have it, is generated in the
+//!   background (`prefetch`), as if the user had pressed Enter.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
