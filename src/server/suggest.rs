@@ -381,11 +381,8 @@ async fn start(
         let (shape, line_max, mut n) = (prepared.shape.clone(), req.max_tokens, 0);
         req.stop = Some(Box::new(move |text: &str| {
             n += 1;
-            if shape.should_stop(text) {
-                shape.should_stop_ahead(text)
-            } else {
-                n >= line_max
-            }
+            // One scan a token; the second only for a line past its limit.
+            shape.should_stop_ahead(text) || (n >= line_max && !shape.should_stop(text))
         }));
         req.max_tokens += cfg.max_tokens_line;
     }
