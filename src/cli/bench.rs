@@ -382,6 +382,13 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(n) = args.completion.max_tokens {
         options["maxTokens"] = n.into();
     }
+    // Flags with a default pass it on: the server's defaults are the same.
+    options["contextSize"] = args.model.context_size.into();
+    options["prefixTokens"] = args.completion.prefix_tokens.into();
+    options["suffixTokens"] = args.completion.suffix_tokens.into();
+    options["draftTokens"] = args.completion.draft_tokens.into();
+    options["candidates"] = args.completion.candidates.into();
+    options["rankBy"] = args.completion.rank_by.as_str().into();
     if let Some(extra) = &args.settings {
         let extra: serde_json::Value =
             serde_json::from_str(extra).context("--settings is not JSON")?;
