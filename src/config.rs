@@ -97,9 +97,9 @@ pub const GPU_BUILD: bool = cfg!(any(feature = "cuda", feature = "vulkan", featu
 
 /// Speculative decoding pays off where a decode of several tokens costs about one: on a
 /// GPU. On the 2-core CPU quill is developed on, a decode of 4 tokens costs 1.5 single
-/// ones and of 8 tokens 2.6: drafts of 3 sped up blocks by 14% in `quill eval` but slowed
-/// ghost text in `quill bench --lsp` (BENCHMARKS.md, "drafts of 3"), so CPU builds
-/// default to none.
+/// ones and of 8 tokens 2.6: drafts of 3 sped up blocks by 14% in `quill eval` but made
+/// ghost text slower in `quill bench --lsp` (BENCHMARKS.md, "drafts of 3"), so CPU
+/// builds default to none.
 pub fn default_draft_tokens() -> usize {
     if GPU_BUILD {
         crate::engine::DraftConfig::default().max
