@@ -26,6 +26,54 @@ pub struct EngineConfig {
     /// names the GGUF whose header gives the tokenizer and special tokens (empty: none,
     /// only conversations work).
     pub remote: Option<crate::engine::remote::RemoteConfig>,
+    /// llama.cpp's flash attention kernel.
+    pub flash_attention: FlashAttention,
+}
+
+/// Whether llama.cpp runs attention through its flash attention kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlashAttention {
+    /// Off where it was measured slower: on a CPU, for models whose attention heads are
+    /// narrower than 128 (the 0.5B's 64-wide heads: a generated token at 1,536 tokens of
+    /// context took 40 instead of 56 ms without it, a 4-token step 63 instead of 127;
+    /// BENCHMARKS.md, "Flash attention"). Elsewhere llama.cpp's own choice (on where the
+    /// back-end supports it).
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl FlashAttention {
+    pub const NAMES: [&'static str; 3] = ["auto", "on", "off"];
+
+    pub fn from_name(s: &str) -> Option<FlashAttention> {
+        match s {
+            "auto" => Some(FlashAttention::Auto),
+            "on" => Some(FlashAttention::On),
+            "off" => Some(FlashAttention::Off),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlashAttention::Auto => "auto",
+            FlashAttention::On => "on",
+            FlashAttention::Off => "off",
+        }
+    }
+
+    /// Whether to run with it, for a model with `head_dim`-wide attention heads whose
+    /// layers run on a GPU (`on_gpu`) or the CPU; `None`: llama.cpp decides.
+    pub fn resolve(self, on_gpu: bool, head_dim: u32) -> Option<bool> {
+        match self {
+            FlashAttention::On => Some(true),
+            FlashAttention::Off => Some(false),
+            FlashAttention::Auto if !on_gpu && head_dim < 128 => Some(false),
+            FlashAttention::Auto => None,
+        }
+    }
 }
 
 impl EngineConfig {
@@ -39,6 +87,7 @@ impl EngineConfig {
             batch_size: 512,
             parallel: 1,
             remote: None,
+            flash_attention: FlashAttention::Auto,
         }
     }
 }
@@ -235,6 +284,27 @@ impl Default for CompletionConfig {
             rescue_candidates: 3,
             candidate_temperature: 0.0,
             candidate_ranking: Ranking::Confidence,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlashAttention;
+
+    #[test]
+    fn flash_attention_is_off_on_a_cpu_for_narrow_heads_only() {
+        let auto = FlashAttention::Auto;
+        assert_eq!(auto.resolve(false, 64), Some(false));
+        assert_eq!(auto.resolve(false, 128), None);
+        assert_eq!(auto.resolve(true, 64), None);
+        assert_eq!(FlashAttention::On.resolve(false, 64), Some(true));
+        assert_eq!(FlashAttention::Off.resolve(true, 128), Some(false));
+        for n in FlashAttention::NAMES {
+            assert_eq!(
+                FlashAttention::from_name(n).map(FlashAttention::as_str),
+                Some(n)
+            );
         }
     }
 }

@@ -384,6 +384,7 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     }
     // Flags with a default pass it on: the server's defaults are the same.
     options["contextSize"] = args.model.context_size.into();
+    options["flashAttention"] = args.model.flash_attention.as_str().into();
     options["prefixTokens"] = args.completion.prefix_tokens.into();
     options["suffixTokens"] = args.completion.suffix_tokens.into();
     options["draftTokens"] = args.completion.draft_tokens.into();

@@ -30,6 +30,7 @@ pub fn llama_factory() -> EngineFactory {
         cfg.threads = s.threads;
         cfg.gpu_layers = s.gpu_layers;
         cfg.context_size = s.context_size;
+        cfg.flash_attention = s.flash_attention;
         let name = match &s.backend {
             Some(b) => b.model.clone().unwrap_or_else(|| b.url.clone()),
             None => cfg.model_name.clone(),

@@ -8,18 +8,20 @@
 use serde_json::{Map, Value};
 
 use crate::config::{
-    CompletionConfig, DEFAULT_CONTEXT_SIZE, Ranking, default_gpu_layers, default_threads,
+    CompletionConfig, DEFAULT_CONTEXT_SIZE, FlashAttention, Ranking, default_gpu_layers,
+    default_threads,
 };
 use crate::engine::remote::RemoteConfig;
 use crate::engine::remote::wire::Api;
 
 /// Every setting's key, as clients send it.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "model",
     "backend",
     "threads",
     "gpuLayers",
     "contextSize",
+    "flashAttention",
     "maxTokens",
     "prefixTokens",
     "suffixTokens",
@@ -47,6 +49,8 @@ pub struct Settings {
     pub threads: usize,
     pub gpu_layers: u32,
     pub context_size: u32,
+    /// llama.cpp's flash attention kernel (`auto`: off on a CPU for narrow attention heads).
+    pub flash_attention: FlashAttention,
     /// Most tokens generated per completion (lines get at most 48).
     pub max_tokens: u32,
     pub prefix_tokens: usize,
@@ -91,6 +95,7 @@ impl Default for Settings {
             threads: default_threads(),
             gpu_layers: default_gpu_layers(),
             context_size: DEFAULT_CONTEXT_SIZE,
+            flash_attention: FlashAttention::Auto,
             max_tokens: c.max_tokens_block,
             prefix_tokens: c.prefix_tokens,
             suffix_tokens: c.suffix_tokens,
@@ -142,6 +147,7 @@ impl Settings {
             || self.threads != other.threads
             || self.gpu_layers != other.gpu_layers
             || self.context_size != other.context_size
+            || self.flash_attention != other.flash_attention
     }
 
     /// Applies the keys present in `value` (an object; `{"quill": {…}}` is unwrapped) over
@@ -190,6 +196,12 @@ impl Settings {
             "threads" => self.threads = uint(1, 256)? as usize,
             "gpuLayers" => self.gpu_layers = uint(0, u32::MAX as u64)? as u32,
             "contextSize" => self.context_size = uint(512, 131_072)? as u32,
+            "flashAttention" => {
+                self.flash_attention = v
+                    .as_str()
+                    .and_then(FlashAttention::from_name)
+                    .ok_or_else(|| keep("expected \"auto\", \"on\" or \"off\""))?
+            }
             "maxTokens" => self.max_tokens = uint(1, 4096)? as u32,
             "prefixTokens" => self.prefix_tokens = uint(0, 65_536)? as usize,
             "suffixTokens" => self.suffix_tokens = uint(0, 65_536)? as usize,

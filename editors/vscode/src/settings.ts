@@ -17,6 +17,7 @@ export const SERVER_KEYS = [
   'threads',
   'gpuLayers',
   'contextSize',
+  'flashAttention',
   'maxTokens',
   'prefixTokens',
   'suffixTokens',

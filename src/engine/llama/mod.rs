@@ -108,6 +108,15 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
             .with_kv_unified(true)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
+        let head_dim = u32::try_from(model.n_embd()).unwrap_or(0) / model.n_head().max(1);
+        let flash = cfg
+            .flash_attention
+            .resolve(gpu_layers > 0 && crate::config::GPU_BUILD, head_dim);
+        let ctx_params = ctx_params.with_flash_attention_policy(match flash {
+            None => -1,
+            Some(true) => 1,
+            Some(false) => 0,
+        });
         let ctx = match model.new_context(backend, ctx_params) {
             Ok(c) => c,
             Err(e) => {
@@ -157,6 +166,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
             threads,
             gpu_layers = info.gpu_layers,
             fim = info.has_fim,
+            flash_attention = flash.map_or("llama.cpp's choice", |on| if on { "on" } else { "off" }),
             "model loaded"
         );
         starter.serve(info, &mut runner);
