@@ -60,7 +60,9 @@ pub struct EvalArgs {
     /// its fields and method signatures, or its header alone), syntax (on|off),
     /// repo (on|off: context laid out with the model's repository tokens, or as comments),
     /// model (a name or path), shift (on|off: reuse the suffix's cache after an edit, as
-    /// the server does), typing (complete this many characters earlier first), multiline
+    /// the server does), typing (complete this many characters earlier first),
+    /// context_change (with typing: that earlier completion's context lacks this many
+    /// last lines, as after a change of the context from other files), multiline
     /// (auto|always: an empty line inside a block gets one statement, or a block), blank_stop
     /// (on|off: a blank line ends a block), block_lines (most lines a block), draft (most
     /// draft tokens per step in speculative decoding; 0 off), fresh (with shift: tokens
@@ -106,6 +108,9 @@ struct Config {
     /// Before each task, complete with the cursor this many characters earlier, as if
     /// the user had typed them since (0: tasks start from a cold cache).
     typing: usize,
+    /// With `typing`: the earlier completion's context lacks the last this many lines of
+    /// its last file, as if the context from other files had changed since.
+    context_change: usize,
 }
 
 fn parse_config(spec: &str, base: &Config) -> Result<Config> {
@@ -131,6 +136,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "model" => c.model = Some(v.to_string()),
             "shift" => c.shift = v == "on",
             "typing" => c.typing = n()?,
+            "context_change" => c.context_change = n()?,
             "multiline" => {
                 c.completion.multiline =
                     Multiline::from_name(v).with_context(|| format!("multiline={v}"))?
@@ -186,7 +192,8 @@ fn run_config(
             let mut input = Input::new(&earlier, cut);
             input.language = Some(lang);
             input.path = Some(&t.path);
-            input.context = &context;
+            let changed = earlier_context(&context, cfg.context_change);
+            input.context = &changed;
             input.repo_name = Some("workspace");
             run_one(loaded, &input, cfg)?;
         }
@@ -257,6 +264,23 @@ fn run_config(
 
 /// One completion through the shared pipeline, with the configuration's engine options,
 /// and the prompt it was given.
+/// `context` without the last `lines` lines of its last file (a file left empty goes).
+fn earlier_context(context: &[ContextFile], lines: usize) -> Vec<ContextFile> {
+    let mut out = context.to_vec();
+    if lines == 0 {
+        return out;
+    }
+    if let Some(last) = out.last_mut() {
+        let kept: Vec<&str> = last.text.lines().collect();
+        let keep = kept.len().saturating_sub(lines);
+        last.text = kept[..keep].iter().map(|l| format!("{l}\n")).collect();
+        if last.text.is_empty() {
+            out.pop();
+        }
+    }
+    out
+}
+
 fn run_one(
     loaded: &Loaded,
     input: &Input<'_>,
@@ -408,6 +432,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         members: ContextOptions::default().members,
         shift: false,
         typing: 0,
+        context_change: 0,
     };
     let configs: Vec<Config> = match &args.compare {
         Some(specs) => specs

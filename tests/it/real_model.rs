@@ -327,6 +327,67 @@ fn typing_keeps_the_suffix_cached_with_shift() {
     assert!(third.timings.evaluated_tokens > 100, "{:?}", third.timings);
 }
 
+/// A completion after the context from other files changed (the cursor entered a new
+/// function) and the user typed: the prompt differs at its head and at the cursor. The
+/// file between them is moved behind the new head, not read again.
+#[test]
+fn a_changed_context_moves_the_file_behind_it() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let info = engine.ready_blocking().unwrap();
+    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
+    let line = "    values = [order.subtotal for order in orders if not order.is_empty()]\n";
+    let at = text.find(line).unwrap() + 4;
+    let rest = &text[at + line.len() - 4..];
+    let cfg = CompletionConfig::default();
+    let context = |body: &str| {
+        vec![quill::context::ContextFile {
+            path: "report.py".into(),
+            text: body.into(),
+        }]
+    };
+    let before = context("def open_orders(orders):\n    return [o for o in orders if o.open]\n");
+    let after = context(
+        "def open_orders(orders):\n    return [o for o in orders if o.open]\n\ndef overdue(orders, today, days=14):\n    limit = today - days\n    return [o for o in open_orders(orders) if o.created < limit]\n",
+    );
+    let run = |typed: &str, context: &[quill::context::ContextFile]| {
+        let doc = format!("{}{typed}\n{rest}", &text[..at]);
+        let mut input = Input::new(&doc, at + typed.len());
+        input.language = Some(Language::Python);
+        input.context = context;
+        input.repo_name = Some("workspace");
+        let prepared = quill::complete::prepare(&input, &cfg, &*counter, &info).unwrap();
+        let mut req = prepared.request(&cfg, None);
+        req.shift_suffix = true;
+        let out = engine.generate_blocking(req).unwrap();
+        quill::complete::finish(&input, &prepared, out, &cfg)
+    };
+    let first = run("val", &before);
+    // A definition added at the context's end, and three characters typed.
+    let second = run("values", &after);
+    // A file added at the context's head (in front of the other), and one more character.
+    let mut ahead = context("def helper(x):\n    return x * 2\n");
+    ahead[0].path = "a.py".into();
+    ahead.extend(after.clone());
+    let third = run("values ", &ahead);
+    eprintln!(
+        "first {:?}\nsecond {:?}\nthird {:?}\n{:?}",
+        first.timings, second.timings, third.timings, third.text
+    );
+    for t in [second.timings, third.timings] {
+        assert!(t.prompt_tokens > 1000, "{t:?}");
+        // The new context's tokens, the typed ones, a few after the cursor, `<|fim_middle|>`.
+        assert!(
+            t.evaluated_tokens < 150 && t.reused_tokens > 1000,
+            "decoded {} prompt tokens",
+            t.evaluated_tokens
+        );
+    }
+    assert!(!second.text.trim().is_empty());
+}
+
 /// Speculative decoding (prompt-lookup drafts checked in one decode) must not change what
 /// greedy decoding generates: the same tokens with drafts on and off, over many prompts
 /// cut from real code, up to floating point. llama.cpp's CPU kernels sum a decode of

@@ -46,6 +46,15 @@ const CHUNK_TARGET_S: f64 = 0.05;
 const MAX_STALE: usize = 256;
 /// A suffix shorter than this is decoded rather than shifted.
 const MIN_SHIFTED: usize = 16;
+/// Most tokens decoded in front of a moved suffix (one decode, not cancelled midway).
+const MAX_MIDDLE: usize = 2 * PROMPT_CHUNK;
+/// A run of the previous prompt shorter than this is not moved behind a changed head.
+const MIN_MOVED_RUN: usize = 64;
+/// Runs moved for one prompt at most (each a change in front of the cursor).
+const MAX_MOVES: usize = 4;
+/// Most tokens of a changed head decoded in front of a moved run: a context change of
+/// more is read afresh with the rest.
+const MAX_MOVED_HEAD: usize = 4 * PROMPT_CHUNK;
 
 /// Answers kept for draft lookup.
 const RECENT_ANSWERS: usize = 8;
@@ -385,10 +394,44 @@ impl<'m> LlamaRunner<'m> {
         }
         if let Some(fresh) = shift
             && self.can_shift
-            && let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel)?
         {
-            return Ok(reused);
+            if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, MAX_MIDDLE)? {
+                return Ok(reused);
+            }
+            // The prompt also changed far in front of the cursor (the context from other
+            // files at its head): move the old prompt from the first long run both share
+            // behind the new head, until the edit at the cursor is the usual one.
+            let mut decoded = 0;
+            for _ in 0..MAX_MOVES {
+                let Some(head) = self.move_common_run(tokens, keep, cancel)? else {
+                    break;
+                };
+                decoded += head;
+                keep = common_prefix(&self.cached, tokens).min(tokens.len() - 1);
+                if let Some(reused) =
+                    self.evaluate_shifted(tokens, keep, fresh, cancel, MAX_MIDDLE)?
+                {
+                    return Ok(reused.saturating_sub(decoded));
+                }
+            }
+            if decoded > 0 {
+                // The head's tokens were decoded, not reused.
+                return Ok(self
+                    .evaluate_plain(tokens, keep, cancel)?
+                    .saturating_sub(decoded));
+            }
         }
+        self.evaluate_plain(tokens, keep, cancel)
+    }
+
+    /// Decodes `tokens` from `keep` on, after what the cache holds up to there; returns
+    /// `keep`.
+    fn evaluate_plain(
+        &mut self,
+        tokens: &[LlamaToken],
+        mut keep: usize,
+        cancel: &CancelToken,
+    ) -> Result<usize, EngineError> {
         if keep < self.cached.len() {
             let removed = self
                 .ctx
@@ -432,6 +475,40 @@ impl<'m> LlamaRunner<'m> {
         Ok(reused)
     }
 
+    /// When the previous prompt and `tokens` differ in two places (the context from other
+    /// files at the head changed, and the user typed at the cursor), the single edit of
+    /// [`Self::evaluate_shifted`] spans the whole file between them. This moves the
+    /// longest run of tokens both share (the file up to the cursor) behind the new head
+    /// first, as if the head were the only edit: the cache then holds the new head and
+    /// the old prompt from that run on. The tokens it decoded, when it did.
+    ///
+    /// The moved run was computed attending to the old head: the same approximation as
+    /// a moved suffix, counted against the same bound.
+    fn move_common_run(
+        &mut self,
+        tokens: &[LlamaToken],
+        keep: usize,
+        cancel: &CancelToken,
+    ) -> Result<Option<usize>, EngineError> {
+        let old_end = self.prompt_len.min(self.cached.len());
+        if keep + 1 >= tokens.len() || keep + 1 >= old_end {
+            return Ok(None);
+        }
+        let Some((a, b)) = first_long_run(
+            &self.cached[keep..old_end - 1],
+            &tokens[keep..tokens.len() - 1],
+            MIN_MOVED_RUN,
+        ) else {
+            return Ok(None);
+        };
+        // The new head, then the old prompt from the run on.
+        let mut between = tokens[..keep + b].to_vec();
+        between.extend_from_slice(&self.cached[keep + a..old_end]);
+        let n = between.len();
+        let moved = self.evaluate_shifted(&between, keep, 0, cancel, MAX_MOVED_HEAD)?;
+        Ok(moved.map(|reused| n - reused))
+    }
+
     /// Reuses the end of the previous prompt after an edit in its middle: when the user
     /// types at the cursor, a fill-in-the-middle prompt changes at the end of its prefix
     /// while everything after (the suffix) stays the same. The suffix's keys and values
@@ -448,6 +525,7 @@ impl<'m> LlamaRunner<'m> {
         keep: usize,
         fresh: usize,
         cancel: &CancelToken,
+        max_middle: usize,
     ) -> Result<Option<usize>, EngineError> {
         let n = tokens.len();
         let old_end = self.prompt_len.min(self.cached.len());
@@ -470,7 +548,7 @@ impl<'m> LlamaRunner<'m> {
         let middle = new.len() - k;
         // Tokens the moved suffix has not seen: the edit itself.
         let changed = middle - (common - k);
-        if k < MIN_SHIFTED || self.stale + changed > MAX_STALE || middle > 2 * PROMPT_CHUNK {
+        if k < MIN_SHIFTED || self.stale + changed > MAX_STALE || middle > max_middle {
             return Ok(None);
         }
         cancel.check()?;
@@ -560,6 +638,39 @@ impl<'m> LlamaRunner<'m> {
             EngineError::Backend(e.to_string())
         })
     }
+}
+
+/// Where the first run of at least `min` tokens that `old` and `new` share starts in
+/// each: the one that ends first in `new`, from its start (so that what comes before it
+/// in `new`, the changed part, is as short as can be).
+fn first_long_run<T: PartialEq>(old: &[T], new: &[T], min: usize) -> Option<(usize, usize)> {
+    if min == 0 || old.len() < min || new.len() < min {
+        return None;
+    }
+    // For each end in `new`, the longest common run ending there and where it ends in
+    // `old`: rows of the usual table, one per token of `old`.
+    let mut longest = vec![(0u32, 0usize); new.len()];
+    let mut prev = vec![0u32; new.len() + 1];
+    let mut cur = vec![0u32; new.len() + 1];
+    for i in 1..=old.len() {
+        for j in 1..=new.len() {
+            cur[j] = if old[i - 1] == new[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                0
+            };
+            if cur[j] > longest[j - 1].0 {
+                longest[j - 1] = (cur[j], i - 1);
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let (j, &(n, i)) = longest
+        .iter()
+        .enumerate()
+        .find(|(_, (n, _))| *n as usize >= min)?;
+    let n = n as usize;
+    Some((i + 1 - n, j + 1 - n))
 }
 
 /// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
@@ -1089,5 +1200,25 @@ impl Backend for LlamaRunner<'_> {
             candidates: Vec::new(),
             fits: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_long_run;
+
+    #[test]
+    fn the_first_long_run_is_found_in_both() {
+        // A changed head (1 2 -> 7 8 9), the same body, an edit at the end.
+        let old = [1, 2, 10, 11, 12, 13, 14, 3];
+        let new = [7, 8, 9, 10, 11, 12, 13, 14, 5];
+        assert_eq!(first_long_run(&old, &new, 3), Some((2, 3)));
+        // The first run long enough, not the longest: [20 21] then [30 31 32 33].
+        let old = [20, 21, 1, 30, 31, 32, 33];
+        let new = [9, 20, 21, 2, 30, 31, 32, 33];
+        assert_eq!(first_long_run(&old, &new, 2), Some((0, 1)));
+        assert_eq!(first_long_run(&old, &new, 3), Some((3, 4)));
+        assert_eq!(first_long_run::<u8>(&[], &[1], 1), None);
+        assert_eq!(first_long_run(&[1, 2], &[3, 4], 1), None);
     }
 }
