@@ -263,10 +263,11 @@ struct LlamaRunner<'m> {
     cached: Vec<LlamaToken>,
     /// How many of `cached` the last prompt was (the rest was generated).
     prompt_len: usize,
-    /// Tokens decoded in front of a shifted suffix since it was last decoded afresh, and
-    /// where that suffix starts.
-    stale: usize,
-    stale_from: Option<usize>,
+    /// Tokens decoded in front of a shifted suffix since it was last decoded afresh.
+    stale: Stale,
+    /// Tokens decoded in front of the file moved behind a changed head (the context from
+    /// other files) since it was last decoded afresh.
+    head_stale: Stale,
     /// The model's memory can move keys and values to new positions.
     can_shift: bool,
     batch: LlamaBatch<'static>,
@@ -285,8 +286,8 @@ impl<'m> LlamaRunner<'m> {
             n_seq_max,
             cached: Vec::new(),
             prompt_len: 0,
-            stale: 0,
-            stale_from: None,
+            stale: Stale::default(),
+            head_stale: Stale::default(),
             can_shift: !model.is_recurrent() && !model.is_hybrid(),
             batch,
             prompt_tps: None,
@@ -395,12 +396,12 @@ impl<'m> LlamaRunner<'m> {
         if let Some(fresh) = shift
             && self.can_shift
         {
-            if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, MAX_MIDDLE)? {
+            if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, false)? {
                 return Ok(reused);
             }
             // The prompt also changed far in front of the cursor (the context from other
-            // files at its head): move the old prompt from the first long run both share
-            // behind the new head, until the edit at the cursor is the usual one.
+            // files at its head): move the old prompt from the longest run both share near
+            // the head behind the new head, until the edit at the cursor is the usual one.
             let mut decoded = 0;
             for _ in 0..MAX_MOVES {
                 let Some(head) = self.move_common_run(tokens, keep, cancel)? else {
@@ -408,9 +409,7 @@ impl<'m> LlamaRunner<'m> {
                 };
                 decoded += head;
                 keep = common_prefix(&self.cached, tokens).min(tokens.len() - 1);
-                if let Some(reused) =
-                    self.evaluate_shifted(tokens, keep, fresh, cancel, MAX_MIDDLE)?
-                {
+                if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, false)? {
                     return Ok(reused.saturating_sub(decoded));
                 }
             }
@@ -443,11 +442,9 @@ impl<'m> LlamaRunner<'m> {
             }
             self.cached.truncate(keep);
         }
-        if self.stale_from.is_some_and(|s| keep <= s) {
-            // Everything that was reused stale is decoded afresh now.
-            self.stale = 0;
-            self.stale_from = None;
-        }
+        // Everything reused stale from `keep` on is decoded afresh now.
+        self.stale.reread_from(keep);
+        self.head_stale.reread_from(keep);
         let reused = keep;
         let mut rest = &tokens[keep..];
         while !rest.is_empty() {
@@ -494,10 +491,11 @@ impl<'m> LlamaRunner<'m> {
         if keep + 1 >= tokens.len() || keep + 1 >= old_end {
             return Ok(None);
         }
-        let Some((a, b)) = first_long_run(
+        let Some((a, b)) = best_run(
             &self.cached[keep..old_end - 1],
             &tokens[keep..tokens.len() - 1],
             MIN_MOVED_RUN,
+            MAX_MOVED_HEAD,
         ) else {
             return Ok(None);
         };
@@ -505,7 +503,7 @@ impl<'m> LlamaRunner<'m> {
         let mut between = tokens[..keep + b].to_vec();
         between.extend_from_slice(&self.cached[keep + a..old_end]);
         let n = between.len();
-        let moved = self.evaluate_shifted(&between, keep, 0, cancel, MAX_MOVED_HEAD)?;
+        let moved = self.evaluate_shifted(&between, keep, 0, cancel, true)?;
         Ok(moved.map(|reused| n - reused))
     }
 
@@ -525,8 +523,9 @@ impl<'m> LlamaRunner<'m> {
         keep: usize,
         fresh: usize,
         cancel: &CancelToken,
-        max_middle: usize,
+        head: bool,
     ) -> Result<Option<usize>, EngineError> {
+        let max_middle = if head { MAX_MOVED_HEAD } else { MAX_MIDDLE };
         let n = tokens.len();
         let old_end = self.prompt_len.min(self.cached.len());
         if keep + 1 >= n || keep + 1 >= old_end {
@@ -548,7 +547,8 @@ impl<'m> LlamaRunner<'m> {
         let middle = new.len() - k;
         // Tokens the moved suffix has not seen: the edit itself.
         let changed = middle - (common - k);
-        if k < MIN_SHIFTED || self.stale + changed > MAX_STALE || middle > max_middle {
+        let budget = if head { &self.head_stale } else { &self.stale };
+        if k < MIN_SHIFTED || budget.tokens + changed > MAX_STALE || middle > max_middle {
             return Ok(None);
         }
         cancel.check()?;
@@ -607,13 +607,20 @@ impl<'m> LlamaRunner<'m> {
         self.cached.clear();
         self.cached.extend_from_slice(tokens);
         self.prompt_len = n;
-        self.stale += changed;
-        self.stale_from = Some(self.stale_from.map_or(chunk_new, |s| s.min(chunk_new)));
+        if head {
+            // The suffix's stale part moved with the rest.
+            self.stale.moved(chunk_old as usize, delta as isize);
+            self.head_stale.add(changed, chunk_new);
+        } else {
+            self.stale.add(changed, chunk_new);
+        }
         tracing::debug!(
             keep,
             shifted = k,
             decoded = middle + 1,
-            stale = self.stale,
+            stale = self.stale.tokens,
+            head_stale = self.head_stale.tokens,
+            head,
             "reused the suffix, shifted"
         );
         Ok(Some(keep + k))
@@ -640,16 +647,52 @@ impl<'m> LlamaRunner<'m> {
     }
 }
 
-/// Where the first run of at least `min` tokens that `old` and `new` share starts in
-/// each: the one that ends first in `new`, from its start (so that what comes before it
-/// in `new`, the changed part, is as short as can be).
-fn first_long_run<T: PartialEq>(old: &[T], new: &[T], min: usize) -> Option<(usize, usize)> {
+/// Tokens decoded in front of keys and values that were moved rather than decoded again
+/// (the approximation of [`LlamaRunner::evaluate_shifted`]), and where the moved part
+/// starts.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stale {
+    tokens: usize,
+    from: Option<usize>,
+}
+
+impl Stale {
+    fn add(&mut self, changed: usize, at: usize) {
+        self.tokens += changed;
+        self.from = Some(self.from.map_or(at, |s| s.min(at)));
+    }
+
+    /// The prompt is decoded afresh from `keep` on.
+    fn reread_from(&mut self, keep: usize) {
+        if self.from.is_some_and(|s| keep <= s) {
+            *self = Stale::default();
+        }
+    }
+
+    /// The keys and values from `at` on moved by `delta` positions.
+    fn moved(&mut self, at: usize, delta: isize) {
+        if let Some(s) = self.from.filter(|&s| s >= at) {
+            self.from = Some(s.saturating_add_signed(delta));
+        }
+    }
+}
+
+/// Where the longest run of at least `min` tokens that `old` and `new` share, among
+/// those that start in the first `max_start` tokens of `new`, starts in each. A run that
+/// starts farther would leave more than that to decode in front of it; a longer one is
+/// more reused (and a short run that matches some other place of `old`, code repeated
+/// in the file, is not taken for the file itself).
+fn best_run<T: PartialEq>(
+    old: &[T],
+    new: &[T],
+    min: usize,
+    max_start: usize,
+) -> Option<(usize, usize)> {
     if min == 0 || old.len() < min || new.len() < min {
         return None;
     }
-    // For each end in `new`, the longest common run ending there and where it ends in
-    // `old`: rows of the usual table, one per token of `old`.
-    let mut longest = vec![(0u32, 0usize); new.len()];
+    let mut best: Option<(usize, usize, usize)> = None;
+    // Length of the common run ending at old[i - 1], new[j - 1], by j, for the last row.
     let mut prev = vec![0u32; new.len() + 1];
     let mut cur = vec![0u32; new.len() + 1];
     for i in 1..=old.len() {
@@ -659,18 +702,14 @@ fn first_long_run<T: PartialEq>(old: &[T], new: &[T], min: usize) -> Option<(usi
             } else {
                 0
             };
-            if cur[j] > longest[j - 1].0 {
-                longest[j - 1] = (cur[j], i - 1);
+            let n = cur[j] as usize;
+            if n >= min && j - n <= max_start && best.is_none_or(|(_, _, b)| n > b) {
+                best = Some((i - n, j - n, n));
             }
         }
         std::mem::swap(&mut prev, &mut cur);
     }
-    let (j, &(n, i)) = longest
-        .iter()
-        .enumerate()
-        .find(|(_, (n, _))| *n as usize >= min)?;
-    let n = n as usize;
-    Some((i + 1 - n, j + 1 - n))
+    best.map(|(a, b, _)| (a, b))
 }
 
 /// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
@@ -1080,8 +1119,8 @@ impl Backend for LlamaRunner<'_> {
         if !req.reuse_cache {
             self.ctx.clear_kv_cache();
             self.cached.clear();
-            self.stale = 0;
-            self.stale_from = None;
+            self.stale = Stale::default();
+            self.head_stale = Stale::default();
         }
         let shift = req.shift_suffix.then_some(req.fresh_suffix);
         let reused = self.evaluate(&tokens, cancel, shift)?;
@@ -1205,20 +1244,38 @@ impl Backend for LlamaRunner<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::first_long_run;
+    use super::{Stale, best_run};
 
     #[test]
-    fn the_first_long_run_is_found_in_both() {
+    fn stale_parts_move_and_are_forgotten_once_read_again() {
+        let mut s = Stale::default();
+        s.add(5, 100);
+        s.add(3, 120);
+        assert_eq!((s.tokens, s.from), (8, Some(100)));
+        // A change in front of it moves it; one behind it does not.
+        s.moved(50, 7);
+        assert_eq!(s.from, Some(107));
+        s.moved(200, -7);
+        assert_eq!(s.from, Some(107));
+        // Read again from behind its start: still stale; from its start: fresh.
+        s.reread_from(110);
+        assert_eq!(s.tokens, 8);
+        s.reread_from(107);
+        assert_eq!((s.tokens, s.from), (0, None));
+    }
+
+    #[test]
+    fn the_longest_run_near_the_head_is_found_in_both() {
         // A changed head (1 2 -> 7 8 9), the same body, an edit at the end.
         let old = [1, 2, 10, 11, 12, 13, 14, 3];
         let new = [7, 8, 9, 10, 11, 12, 13, 14, 5];
-        assert_eq!(first_long_run(&old, &new, 3), Some((2, 3)));
-        // The first run long enough, not the longest: [20 21] then [30 31 32 33].
+        assert_eq!(best_run(&old, &new, 3, 8), Some((2, 3)));
+        // [30 31 32 33] is longer than [20 21]; starting past 3 in `new`, it is too far.
         let old = [20, 21, 1, 30, 31, 32, 33];
         let new = [9, 20, 21, 2, 30, 31, 32, 33];
-        assert_eq!(first_long_run(&old, &new, 2), Some((0, 1)));
-        assert_eq!(first_long_run(&old, &new, 3), Some((3, 4)));
-        assert_eq!(first_long_run::<u8>(&[], &[1], 1), None);
-        assert_eq!(first_long_run(&[1, 2], &[3, 4], 1), None);
+        assert_eq!(best_run(&old, &new, 2, 8), Some((3, 4)));
+        assert_eq!(best_run(&old, &new, 2, 3), Some((0, 1)));
+        assert_eq!(best_run::<u8>(&[], &[1], 1, 8), None);
+        assert_eq!(best_run(&[1, 2], &[3, 4], 1, 8), None);
     }
 }
