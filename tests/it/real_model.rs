@@ -285,6 +285,16 @@ fn budget_tokenizer_matches_llama_cpp() {
     }
 }
 
+/// Where the typing tests type: inventory.py, the cursor at the indentation of a
+/// statement's line, and the file after that statement.
+fn typing_place() -> (String, usize, String) {
+    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
+    let line = "    values = [order.subtotal for order in orders if not order.is_empty()]\n";
+    let at = text.find(line).unwrap() + 4;
+    let rest = text[at + line.len() - 4..].to_string();
+    (text, at, rest)
+}
+
 #[test]
 fn typing_keeps_the_suffix_cached_with_shift() {
     let Some((path, _guard)) = real_model(SMALL) else {
@@ -292,10 +302,8 @@ fn typing_keeps_the_suffix_cached_with_shift() {
     };
     let (engine, counter) = load(path, SMALL);
     let info = engine.ready_blocking().unwrap();
-    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
-    let line = "    values = [order.subtotal for order in orders if not order.is_empty()]\n";
-    let at = text.find(line).unwrap() + 4;
-    let rest = &text[at + line.len() - 4..];
+    let (text, at, rest) = typing_place();
+    let rest = rest.as_str();
     let cfg = CompletionConfig::default();
     let run = |typed: &str, shift: bool| {
         let doc = format!("{}{typed}\n{rest}", &text[..at]);
@@ -337,10 +345,8 @@ fn a_changed_context_moves_the_file_behind_it() {
     };
     let (engine, counter) = load(path, SMALL);
     let info = engine.ready_blocking().unwrap();
-    let text = std::fs::read_to_string("benches/data/inventory.py").unwrap();
-    let line = "    values = [order.subtotal for order in orders if not order.is_empty()]\n";
-    let at = text.find(line).unwrap() + 4;
-    let rest = &text[at + line.len() - 4..];
+    let (text, at, rest) = typing_place();
+    let rest = rest.as_str();
     let cfg = CompletionConfig::default();
     let context = |body: &str| {
         vec![quill::context::ContextFile {
