@@ -475,7 +475,8 @@ impl<'m> LlamaRunner<'m> {
     /// When the previous prompt and `tokens` differ in two places (the context from other
     /// files at the head changed, and the user typed at the cursor), the single edit of
     /// [`Self::evaluate_shifted`] spans the whole file between them. This moves the
-    /// longest run of tokens both share (the file up to the cursor) behind the new head
+    /// longest run of tokens both share in front of their common end, starting near the
+    /// first difference (the file up to the cursor; [`best_run`]), behind the new head
     /// first, as if the head were the only edit: the cache then holds the new head and
     /// the old prompt from that run on. The tokens it decoded, when it did.
     ///
@@ -491,9 +492,21 @@ impl<'m> LlamaRunner<'m> {
         if keep + 1 >= tokens.len() || keep + 1 >= old_end {
             return Ok(None);
         }
-        let Some((a, b)) = best_run(
+        let (old, new) = (
             &self.cached[keep..old_end - 1],
             &tokens[keep..tokens.len() - 1],
+        );
+        // Not the end both share (the suffix): that is the usual edit's to move, and when
+        // it did not, its staleness bound asked for it to be read again.
+        let tail = old
+            .iter()
+            .rev()
+            .zip(new.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let Some((a, b)) = best_run(
+            &old[..old.len() - tail],
+            &new[..new.len() - tail],
             MIN_MOVED_RUN,
             MAX_MOVED_HEAD,
         ) else {
