@@ -26,7 +26,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::draft::{DraftStats, Recent};
 use super::{
     Backend, CancelToken, Candidate, Engine, EngineError, Fit, ModelInfo, Output, Piece, Request,
-    Sampling, Score, Special, StopReason, Timings, common_prefix, ms_since,
+    Sampling, Score, Special, StopReason, Timings, common_prefix, common_suffix, ms_since,
 };
 use crate::config::{EngineConfig, GPU_BUILD};
 
@@ -498,12 +498,7 @@ impl<'m> LlamaRunner<'m> {
         );
         // Not the end both share (the suffix): that is the usual edit's to move, and when
         // it did not, its staleness bound asked for it to be read again.
-        let tail = old
-            .iter()
-            .rev()
-            .zip(new.iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let tail = common_suffix(old, new);
         let Some((a, b)) = best_run(
             &old[..old.len() - tail],
             &new[..new.len() - tail],
@@ -548,12 +543,7 @@ impl<'m> LlamaRunner<'m> {
         // are needed anew).
         let old = &self.cached[keep..old_end - 1];
         let new = &tokens[keep..n - 1];
-        let common = old
-            .iter()
-            .rev()
-            .zip(new.iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let common = common_suffix(old, new);
         // The code right after the cursor is decoded afresh: it is what the edit changes
         // the meaning of most. Only the farther suffix is moved.
         let k = common.saturating_sub(fresh);
