@@ -24,8 +24,10 @@ import queue
 
 class Client:
     def __init__(self, cmd):
+        # QUILL_STDERR=FILE keeps the server's log (with QUILL_LOG=quill=debug, say).
+        log = os.environ.get("QUILL_STDERR")
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=open(log, "w") if log else subprocess.DEVNULL)
         self.next_id = 1
         self.msgs = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -171,6 +171,13 @@ pub struct Request {
     /// Read texts in the prompt's place instead of generating ([`Score`]): the answer's
     /// [`Output::fits`] has the model's log-probability of each of their tokens.
     pub score: Option<Box<Score>>,
+    /// With `max_tokens` 0 (a warm-up in a pause): once the prompt is in the cache, decode
+    /// again the parts of it that were moved rather than decoded (a shifted suffix, a file
+    /// moved behind a changed head) when enough changed in front of them, in small steps
+    /// that any other request preempts, keeping the part done. The next answers then read
+    /// the same cache a fresh read would give, and the re-read that the staleness bound
+    /// would force in front of a request does not come.
+    pub refresh_stale: bool,
 }
 
 /// Reads candidate answers in the code they would sit in, left to right, the way the
@@ -277,6 +284,7 @@ impl Request {
             first_rank: None,
             candidate_temperature: 0.0,
             score: None,
+            refresh_stale: false,
         }
     }
 }
@@ -319,6 +327,9 @@ pub struct Timings {
     /// Draft tokens checked by the model (speculative decoding) and how many it kept.
     pub drafted_tokens: u32,
     pub accepted_tokens: u32,
+    /// Prompt tokens that had been moved rather than decoded, decoded again
+    /// ([`Request::refresh_stale`]).
+    pub refreshed_tokens: u32,
     /// Waiting in the queue before the engine took the request.
     pub queue_ms: f64,
     pub prompt_ms: f64,

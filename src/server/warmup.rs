@@ -68,11 +68,14 @@ impl Server {
             // next completion would decode the whole suffix in front of the user.
             req.shift_suffix = true;
             req.fresh_suffix = state.settings().completion().fresh_suffix_tokens;
+            // A pause is the time to decode again what typing only moved.
+            req.refresh_stale = true;
             match job.model.engine.generate(req).await {
                 Ok(out) => tracing::debug!(
                     uri = uri.as_str(),
                     evaluated = out.timings.evaluated_tokens,
                     reused = out.timings.reused_tokens,
+                    refreshed = out.timings.refreshed_tokens,
                     ms = out.timings.prompt_ms as u64,
                     "warm-up"
                 ),

@@ -335,6 +335,75 @@ fn typing_keeps_the_suffix_cached_with_shift() {
     assert!(third.timings.evaluated_tokens > 100, "{:?}", third.timings);
 }
 
+/// Typing moves the suffix's keys and values instead of decoding them again; a pause
+/// (the warm-up, `refresh_stale`) decodes them again once enough changed in front of
+/// them, and the next completion reads the same cache a fresh read gives.
+#[test]
+fn a_pause_reads_the_moved_suffix_again() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let info = engine.ready_blocking().unwrap();
+    let (text, at, rest) = typing_place();
+    let rest = rest.as_str();
+    let cfg = CompletionConfig::default();
+    let doc = |typed: &str| format!("{}{typed}\n{rest}", &text[..at]);
+    fn input<'a>(doc: &'a str, cursor: usize) -> Input<'a> {
+        let mut input = Input::new(doc, cursor);
+        input.language = Some(Language::Python);
+        input
+    }
+    let request = |input: &Input| {
+        let prepared = quill::complete::prepare(input, &cfg, &*counter, &info).unwrap();
+        let mut req = prepared.request(&cfg, None);
+        req.shift_suffix = true;
+        (prepared, req)
+    };
+    let warm_up = |typed: &str, refresh: bool| {
+        let doc = doc(typed);
+        let (_, mut req) = request(&input(&doc, at + typed.len()));
+        req.max_tokens = 0;
+        req.refresh_stale = refresh;
+        engine.generate_blocking(req).unwrap().timings
+    };
+    // Statements typed a few words at a time, as warm-ups between keys would: more than
+    // 64 tokens in front of the moved suffix.
+    let typed = "values = [order.subtotal for order in orders if not order.is_empty()]\n    \
+                 count = len(values)\n    total = sum(values)\n    average = total / count\n    \
+                 largest = max(values, default=0.0)\n    smallest = min(values, default=0.0)\n    \
+                 spread = largest - smallest\n    print(count, total, average, ";
+    let mut end = 0;
+    while end < typed.len() {
+        end = (end + 20).min(typed.len());
+        let t = warm_up(&typed[..end], false);
+        assert_eq!(t.refreshed_tokens, 0);
+    }
+    let fresh_evaluated = warm_up(typed, false).evaluated_tokens;
+    assert!(fresh_evaluated < 16, "typing read {fresh_evaluated} tokens");
+    // The pause: the whole moved suffix is decoded again, once.
+    let refreshed = warm_up(typed, true).refreshed_tokens;
+    assert!(refreshed > 100, "refreshed {refreshed} tokens");
+    assert_eq!(warm_up(typed, true).refreshed_tokens, 0);
+    let full = doc(typed);
+    let at_end = input(&full, at + typed.len());
+    let (prepared, req) = request(&at_end);
+    let out = engine.generate_blocking(req).unwrap();
+    assert!(out.timings.evaluated_tokens <= 2, "{:?}", out.timings);
+    let after = quill::complete::finish(&at_end, &prepared, out, &cfg);
+    // The same answer as a prompt read from nothing.
+    let (prepared, mut req) = request(&at_end);
+    req.reuse_cache = false;
+    let out = engine.generate_blocking(req).unwrap();
+    let fresh = quill::complete::finish(&at_end, &prepared, out, &cfg);
+    eprintln!(
+        "refreshed {refreshed}: {:?}\nfresh: {:?}",
+        after.text, fresh.text
+    );
+    assert!(!fresh.text.trim().is_empty());
+    assert_eq!(after.text, fresh.text);
+}
+
 /// A completion after the context from other files changed (the cursor entered a new
 /// function) and the user typed: the prompt differs at its head and at the cursor. The
 /// file between them is moved behind the new head, not read again.

@@ -484,6 +484,7 @@ fn finish(a: Active, stop: StopReason) -> Output {
             generate_ms: ms_since(prompt_done),
             drafted_tokens: a.drafted,
             accepted_tokens: a.kept,
+            refreshed_tokens: 0,
         },
         candidates,
         fits: Vec::new(),

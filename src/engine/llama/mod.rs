@@ -56,6 +56,16 @@ const MAX_MOVES: usize = 4;
 /// more is read afresh with the rest.
 const MAX_MOVED_HEAD: usize = 4 * PROMPT_CHUNK;
 
+/// Tokens changed in front of moved keys and values before a warm-up decodes them again
+/// ([`Request::refresh_stale`]): a few keystrokes are not worth re-reading a suffix of
+/// hundreds of tokens in every pause (a laptop's CPU and battery), a quarter of
+/// [`MAX_STALE`] is.
+const REFRESH_AFTER: usize = MAX_STALE / 4;
+/// A refresh decodes steps of about this long at the measured prompt speed (at least
+/// [`REFRESH_MIN_CHUNK`] tokens): a request that preempts it waits for one step.
+const REFRESH_STEP_S: f64 = 0.1;
+const REFRESH_MIN_CHUNK: usize = 8;
+
 /// Answers kept for draft lookup.
 const RECENT_ANSWERS: usize = 8;
 
@@ -610,9 +620,12 @@ impl<'m> LlamaRunner<'m> {
         self.cached.clear();
         self.cached.extend_from_slice(tokens);
         self.prompt_len = n;
+        // Both stale parts lost their cells from the edit to the moved ones (decoded
+        // afresh) and moved with the rest.
+        for stale in [&mut self.stale, &mut self.head_stale] {
+            stale.edited(keep, chunk_old as usize, chunk_new);
+        }
         if head {
-            // The suffix's stale part moved with the rest.
-            self.stale.moved(chunk_old as usize, delta as isize);
             self.head_stale.add(changed, chunk_new);
         } else {
             self.stale.add(changed, chunk_new);
@@ -627,6 +640,79 @@ impl<'m> LlamaRunner<'m> {
             "reused the suffix, shifted"
         );
         Ok(Some(keep + k))
+    }
+
+    /// Decodes the cached prompt again from where its moved (stale) part starts, when
+    /// more than [`REFRESH_AFTER`] tokens changed in front of it: into the scratch
+    /// sequence, which shares the cells in front, in steps of about [`REFRESH_STEP_S`];
+    /// then the scratch sequence becomes sequence 0. Preempted between two steps, it keeps
+    /// what it decoded and the old cells after it, whose staleness stays counted. Returns
+    /// the tokens decoded.
+    fn refresh_stale(&mut self, cancel: &CancelToken) -> Result<usize, EngineError> {
+        let end = self.prompt_len.min(self.cached.len());
+        let from = [self.stale, self.head_stale]
+            .iter()
+            .filter(|s| s.tokens > REFRESH_AFTER)
+            .filter_map(|s| s.from)
+            .min();
+        let Some(from) = from.filter(|&f| f < end) else {
+            return Ok(0);
+        };
+        // The old cells stay until the swap: both copies of the part must fit.
+        if self.cached.len() + (end - from) > self.ctx.n_ctx() as usize || !self.can_shift {
+            return Ok(0);
+        }
+        let ok = |r: Result<(), llama_cpp_2::context::kv_cache::KvCacheConversionError>| {
+            r.map_err(|e| EngineError::Backend(e.to_string()))
+        };
+        let scratch = SCRATCH_SEQ as i32;
+        // Generated tokens after the prompt are not kept.
+        ok(self.ctx.kv_cache_seq_rm(0, Some(end as u32), None))?;
+        self.cached.truncate(end);
+        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
+        ok(self
+            .ctx
+            .kv_cache_seq_cp(0, scratch, Some(0), Some(from as u32)))?;
+        let step = self
+            .prompt_tps
+            .map_or(REFRESH_MIN_CHUNK, |tps| (tps * REFRESH_STEP_S) as usize)
+            .clamp(
+                REFRESH_MIN_CHUNK,
+                (self.ctx.n_batch() as usize).max(REFRESH_MIN_CHUNK),
+            );
+        let mut pos = from;
+        while pos < end && !cancel.is_cancelled() {
+            let n = step.min(end - pos);
+            self.batch.clear();
+            for (j, tok) in self.cached[pos..pos + n].iter().enumerate() {
+                self.batch
+                    .add(*tok, (pos + j) as i32, &[scratch], false)
+                    .map_err(|e| EngineError::Backend(e.to_string()))?;
+            }
+            self.decode()?;
+            pos += n;
+        }
+        // The rest keeps its old cells.
+        if pos < end {
+            ok(self
+                .ctx
+                .kv_cache_seq_cp(0, scratch, Some(pos as u32), Some(end as u32)))?;
+        }
+        ok(self.ctx.kv_cache_seq_rm(0, None, None))?;
+        ok(self.ctx.kv_cache_seq_cp(scratch, 0, None, None))?;
+        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
+        for stale in [&mut self.stale, &mut self.head_stale] {
+            stale.refreshed(from, pos, end);
+        }
+        tracing::debug!(
+            from,
+            to = pos,
+            of = end,
+            stale = self.stale.tokens,
+            head_stale = self.head_stale.tokens,
+            "decoded the moved part again"
+        );
+        Ok(pos - from)
     }
 
     /// Removes the keys and values of draft tokens the model did not confirm.
@@ -672,10 +758,30 @@ impl Stale {
         }
     }
 
-    /// The keys and values from `at` on moved by `delta` positions.
-    fn moved(&mut self, at: usize, delta: isize) {
-        if let Some(s) = self.from.filter(|&s| s >= at) {
-            self.from = Some(s.saturating_add_signed(delta));
+    /// The cache from `start` to `to` (of a prompt of `end` tokens) was decoded afresh:
+    /// a stale part starting in there now starts at `to` (still counting what changed in
+    /// front of it), or is gone when the rest was decoded too.
+    fn refreshed(&mut self, start: usize, to: usize, end: usize) {
+        if self.from.is_some_and(|s| start <= s && s < to) {
+            if to >= end {
+                *self = Stale::default();
+            } else {
+                self.from = Some(to);
+            }
+        }
+    }
+
+    /// An edit replaced the cells from `keep` up to `old_at` with freshly decoded ones
+    /// and moved those from `old_at` on to `new_at`: a stale part starting in the
+    /// replaced cells now starts where the moved ones do, one in the moved cells moved
+    /// with them, one in front of the edit stays.
+    fn edited(&mut self, keep: usize, old_at: usize, new_at: usize) {
+        if let Some(s) = self.from.filter(|&s| s >= keep) {
+            self.from = Some(if s >= old_at {
+                s - old_at + new_at
+            } else {
+                new_at
+            });
         }
     }
 }
@@ -1138,6 +1244,9 @@ impl Backend for LlamaRunner<'_> {
             return self.score(&score, cancel, timings);
         }
         if max_tokens == 0 {
+            if req.refresh_stale {
+                timings.refreshed_tokens = self.refresh_stale(cancel)? as u32;
+            }
             return Ok(Output {
                 text: String::new(),
                 stop: StopReason::PrefillOnly,
@@ -1255,16 +1364,63 @@ mod tests {
         s.add(5, 100);
         s.add(3, 120);
         assert_eq!((s.tokens, s.from), (8, Some(100)));
-        // A change in front of it moves it; one behind it does not.
-        s.moved(50, 7);
+        // An edit in front of it moves it; one behind it does not.
+        s.edited(50, 60, 67);
         assert_eq!(s.from, Some(107));
-        s.moved(200, -7);
+        s.edited(200, 210, 203);
         assert_eq!(s.from, Some(107));
         // Read again from behind its start: still stale; from its start: fresh.
         s.reread_from(110);
         assert_eq!(s.tokens, 8);
         s.reread_from(107);
         assert_eq!((s.tokens, s.from), (0, None));
+    }
+
+    /// Typing at the cursor decodes the typed tokens and the first ones after them afresh
+    /// and moves the rest of the suffix: the stale part is the moved rest, wherever the
+    /// cursor is, and reading the prompt again from the cursor forgets it. (It used to
+    /// keep the first edit's position: once the bound forced a read, every later request
+    /// read the suffix again.)
+    #[test]
+    fn the_stale_part_follows_the_cursor() {
+        let mut s = Stale::default();
+        // The cursor at 266: typed 2 tokens, 2 fresh, the suffix moved from 268 to 270.
+        s.edited(266, 268, 270);
+        s.add(2, 270);
+        // Typed on at 268: the cells from there to the moved ones are new, those move.
+        s.edited(268, 270, 272);
+        s.add(2, 272);
+        assert_eq!((s.tokens, s.from), (4, Some(272)));
+        // Read again from the cursor (268 + 2 typed): nothing stale is left.
+        s.reread_from(270);
+        assert_eq!((s.tokens, s.from), (0, None));
+        // A stale part in front of an edit stays where it is.
+        s.add(3, 100);
+        s.edited(150, 160, 170);
+        assert_eq!(s.from, Some(100));
+    }
+
+    #[test]
+    fn a_refresh_forgets_what_it_decoded_again() {
+        let stale = |from| Stale {
+            tokens: 70,
+            from: Some(from),
+        };
+        // Decoded again to the end: nothing stale is left.
+        let mut s = stale(100);
+        s.refreshed(100, 300, 300);
+        assert_eq!((s.tokens, s.from), (0, None));
+        // Preempted half-way: the rest is stale, and still counts what changed.
+        let mut s = stale(100);
+        s.refreshed(100, 180, 300);
+        assert_eq!((s.tokens, s.from), (70, Some(180)));
+        // A part that starts in front of the refresh, or behind where it stopped, stays.
+        let mut s = stale(50);
+        s.refreshed(100, 300, 300);
+        assert_eq!(s.from, Some(50));
+        let mut s = stale(200);
+        s.refreshed(100, 180, 300);
+        assert_eq!(s.from, Some(200));
     }
 
     #[test]
