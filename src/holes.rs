@@ -29,9 +29,15 @@ pub struct Hole {
 /// `//`), so a file of an unknown language can still carry holes.
 pub fn find(text: &str, language: Option<Language>) -> Vec<Hole> {
     let leaders: Vec<&str> = match language {
-        Some(l) => vec![l.line_comment()],
+        Some(l) => l
+            .line_comments()
+            .iter()
+            .copied()
+            .chain(l.block_comment().map(|(open, _)| open))
+            .collect(),
         None => vec!["#", "//", "--"],
     };
+    let close = language.and_then(Language::block_comment).map(|(_, c)| c);
     let mut holes = Vec::new();
     let mut pos = 0;
     for line in text.split_inclusive('\n') {
@@ -42,6 +48,9 @@ pub fn find(text: &str, language: Option<Language>) -> Vec<Hole> {
             if let Some(rest) = trimmed.strip_prefix(leader)
                 && let Some(after) = rest.trim_start().strip_prefix(MARKER)
             {
+                let after = close
+                    .and_then(|c| after.trim_end().strip_suffix(c))
+                    .unwrap_or(after);
                 let hint = after
                     .trim_start_matches([':', ' ', '-', '—'])
                     .trim()
@@ -66,13 +75,13 @@ pub fn open(text: &str, hole: &Hole, language: Option<Language>) -> (String, usi
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..hole.start]);
     if let Some(hint) = &hole.hint {
-        let c = language.map_or("#", Language::line_comment);
+        let comment = language.map_or_else(|| format!("# {hint}"), |l| l.comment(hint));
         let nl = if text[hole.end..].starts_with("\r\n") {
             "\r\n"
         } else {
             "\n"
         };
-        out.push_str(&format!("{}{c} {hint}{nl}", hole.indent));
+        out.push_str(&format!("{}{comment}{nl}", hole.indent));
     }
     out.push_str(&hole.indent);
     let cursor = out.len();

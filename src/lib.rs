@@ -5,6 +5,7 @@
 pub mod assist;
 pub mod batch;
 pub mod bench;
+pub mod brackets;
 pub mod complete;
 pub mod config;
 pub mod context;

@@ -8,7 +8,8 @@ use tree_sitter::{
     InputEdit, Node, ParseOptions, ParseState, Parser, Point, QueryCursor, StreamingIterator, Tree,
 };
 
-use crate::lang::{Language, QueryKind};
+use crate::brackets;
+use crate::lang::{Blocks, Language, QueryKind};
 
 /// Files larger than this are completed without syntax checks: parsing them on every
 /// keystroke would cost more than the check is worth.
@@ -78,6 +79,44 @@ pub fn error_count(node: Node<'_>) -> usize {
             }
             if !cursor.goto_parent() {
                 return count;
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// Bytes of the text under `node` inside ERROR nodes (the outermost ones), leaving out
+/// `skip` (the inserted text, whose own errors the count of nodes judges). Where the user's
+/// half-typed code already has an error, an answer can leave the count as it was while the
+/// error swallows more of the file around it: this says so.
+pub fn error_extent(node: Node<'_>, skip: std::ops::Range<usize>) -> usize {
+    if !node.has_error() {
+        return 0;
+    }
+    let mut extent = 0;
+    let mut cursor = node.walk();
+    let mut depth = 0usize;
+    loop {
+        let n = cursor.node();
+        let outermost_error = n.is_error();
+        if outermost_error {
+            let (a, b) = (n.start_byte(), n.end_byte());
+            let overlap = b.min(skip.end).saturating_sub(a.max(skip.start));
+            extent += (b - a) - overlap;
+        }
+        if !outermost_error && n.has_error() && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                return extent;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return extent;
             }
             depth -= 1;
         }
@@ -162,6 +201,8 @@ pub struct InsertionCheck<'a> {
     scope_start: usize,
     scope_errors: usize,
     total_errors: usize,
+    /// [`error_extent`] of the whole text.
+    total_extent: usize,
 }
 
 impl<'a> InsertionCheck<'a> {
@@ -179,6 +220,7 @@ impl<'a> InsertionCheck<'a> {
             None => (0, error_count(tree.root_node())),
         };
         let total_errors = error_count(tree.root_node());
+        let total_extent = error_extent(tree.root_node(), 0..0);
         Some(InsertionCheck {
             lang,
             text,
@@ -187,15 +229,43 @@ impl<'a> InsertionCheck<'a> {
             scope_start,
             scope_errors,
             total_errors,
+            total_extent,
         })
     }
 
     /// True when inserting `inserted` adds no syntax errors to the enclosing scope, nor to
     /// the file (a stray opening brace can push its error past the scope's end).
+    ///
+    /// A one-line answer that ends by opening brackets (`for (…) {`, `f(`) or a keyword
+    /// block (`do |x|`) is what the user goes on to write: the lines after it will close
+    /// them. It is checked with their closers after it, so a block-opening line passes
+    /// where its body is not written yet; an answer over several lines that leaves a
+    /// bracket open still fails (a block cut short).
     pub fn accepts(&self, inserted: &str) -> bool {
         if inserted.is_empty() {
             return true;
         }
+        if self.accepts_exactly(inserted) {
+            return true;
+        }
+        if inserted.trim().contains('\n') {
+            return false;
+        }
+        let last_line = inserted.trim_end();
+        if last_line.ends_with(['{', '(', '[']) {
+            let closers = brackets::unclosed(last_line, Some(self.lang));
+            return !closers.is_empty() && self.accepts_exactly(&format!("{inserted}{closers}"));
+        }
+        // `xs.each do |x|`, `if [ -f x ]; then`: a keyword line closes it.
+        match self.lang.blocks() {
+            Blocks::Keywords(closers) if self.lang.opens_block(last_line) => closers
+                .iter()
+                .any(|end| self.accepts_exactly(&format!("{inserted}\n{end}"))),
+            _ => false,
+        }
+    }
+
+    fn accepts_exactly(&self, inserted: &str) -> bool {
         let mut new_text = String::with_capacity(self.text.len() + inserted.len());
         new_text.push_str(&self.text[..self.offset]);
         new_text.push_str(inserted);
@@ -210,6 +280,13 @@ impl<'a> InsertionCheck<'a> {
             return false;
         }
         let end = self.offset + inserted.len();
+        // As many errors as before, but spread over more of the code around the answer.
+        if total > 0
+            && total == self.total_errors
+            && error_extent(tree.root_node(), self.offset..end) > self.total_extent
+        {
+            return false;
+        }
         let scope_errors = match enclosing_scope(self.lang, &tree, &new_text, self.offset, end) {
             Some(n) if n.start_byte() == self.scope_start => error_count(n),
             // The insertion changed which scope encloses it; the file-wide count decides.
@@ -271,6 +348,37 @@ mod tests {
             "fn main() {\n    $0\n}\n",
             "if true {\n        println!(\"x\");\n    }"
         ));
+    }
+
+    /// A line that opens a block is what the user is writing: the next lines close it.
+    #[test]
+    fn a_line_that_opens_a_block_passes() {
+        let ts = "function f(stops: number[]): number {\n  let best = 0;\n  $0\n}\n";
+        assert!(check(
+            Language::TypeScript,
+            ts,
+            "for (let i = 1; i < stops.length; i++) {"
+        ));
+        let rs = "fn f(xs: &[u32]) -> u32 {\n    let mut n = 0;\n    $0\n    n\n}\n";
+        assert!(check(Language::Rust, rs, "for x in xs {"));
+        let go = "func f(xs []int) int {\n\tn := 0\n\t$0\n\treturn n\n}\n";
+        assert!(check(Language::Go, go, "for _, x := range xs {"));
+        assert!(check(Language::Go, go, "n = max(n, len("));
+        // Open elsewhere than at its end: still an error.
+        assert!(!check(Language::Rust, rs, "for x in xs {\n        n += x;"));
+        assert!(!check(Language::Rust, rs, "for x in xs { n += x;"));
+    }
+
+    /// Where the code already has an error at the cursor (a JSON member being added
+    /// after a trailing comma), an answer that leaves the error count as it was is still
+    /// refused when the error grows over the code around it.
+    #[test]
+    fn an_error_that_grows_over_the_code_is_refused() {
+        let json = "{\n  \"name\": \"quill\",\n  $0\n}\n";
+        assert!(check(Language::Json, json, "\"port\": 80"));
+        for bad in ["\"port\" 80", "\"port\": }"] {
+            assert!(!check(Language::Json, json, bad), "{bad}");
+        }
     }
 
     #[test]

@@ -6,26 +6,11 @@ use crate::engine::ChatMessage;
 use crate::lang::Language;
 
 fn fence(lang: Option<Language>) -> &'static str {
-    match lang {
-        Some(Language::Python) => "python",
-        Some(Language::Rust) => "rust",
-        Some(Language::JavaScript) => "javascript",
-        Some(Language::TypeScript) => "typescript",
-        Some(Language::Tsx) => "tsx",
-        Some(Language::Go) => "go",
-        None => "",
-    }
+    lang.map_or("", |l| l.spec().fence)
 }
 
 fn language_name(lang: Option<Language>) -> &'static str {
-    match lang {
-        Some(Language::Python) => "Python",
-        Some(Language::Rust) => "Rust",
-        Some(Language::JavaScript) => "JavaScript",
-        Some(Language::TypeScript | Language::Tsx) => "TypeScript",
-        Some(Language::Go) => "Go",
-        None => "source",
-    }
+    lang.map_or("source", |l| l.spec().display)
 }
 
 /// `code` with its file line numbers, `  12 | ` style, so answers can name lines.
@@ -61,15 +46,7 @@ pub fn strip_line_numbers(code: &str) -> String {
 }
 
 fn doc_style(lang: Option<Language>) -> &'static str {
-    match lang {
-        Some(Language::Python) => "a docstring",
-        Some(Language::Rust) => "a `///` doc comment",
-        Some(Language::Go) => "a `//` doc comment starting with the function's name",
-        Some(Language::JavaScript | Language::TypeScript | Language::Tsx) => {
-            "a JSDoc `/** ... */` comment"
-        }
-        None => "a documentation comment",
-    }
+    lang.map_or("a documentation comment", |l| l.spec().doc_style)
 }
 
 pub fn messages(q: &Query<'_>) -> Vec<ChatMessage> {

@@ -425,7 +425,7 @@ impl TaskFeed {
                         return None;
                     }
                 };
-                let language = Language::from_path(&path);
+                let language = Language::detect(&path, &text);
                 if crate::holes::find(&text, language).is_empty() {
                     self.emit(Record::error(
                         Some(id),

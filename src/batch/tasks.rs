@@ -57,12 +57,12 @@ fn language(
     obj: &serde_json::Map<String, Value>,
     path: Option<&str>,
 ) -> Result<Option<Language>, String> {
-    match str_field(obj, "language")? {
-        Some(l) => Language::from_name(&l).map(Some).ok_or_else(|| {
-            format!("unknown language {l:?} (python, rust, javascript, typescript, go)")
-        }),
-        None => Ok(path.and_then(|p| Language::from_path(std::path::Path::new(p)))),
-    }
+    // A language quill has no rules for is no error: the task gets plain
+    // fill-in-the-middle, as an unknown file does in the editor.
+    Ok(match str_field(obj, "language")? {
+        Some(l) => Language::from_name(&l),
+        None => path.and_then(|p| Language::from_path(std::path::Path::new(p))),
+    })
 }
 
 /// Parses input `text` (JSON Lines). Blank lines are skipped; every other line becomes a
@@ -193,7 +193,7 @@ not json
 {"id": 7, "prefix": "p", "path": "m.go"}"#;
         let (tasks, bad) = parse(input);
         let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c", "7"]);
+        assert_eq!(ids, ["a", "b", "c", "e", "7"]);
         assert!(matches!(
             tasks[0].kind,
             Kind::Fim {
@@ -201,20 +201,21 @@ not json
                 ..
             }
         ));
+        // A language without rules: plain fill-in-the-middle, no error.
+        assert!(matches!(tasks[3].kind, Kind::Fim { language: None, .. }));
         assert!(matches!(
-            tasks[3].kind,
+            tasks[4].kind,
             Kind::Fim {
                 language: Some(Language::Go),
                 ..
             }
         ));
         let errs: Vec<(usize, &str)> = bad.iter().map(|b| (b.line, b.error.as_str())).collect();
-        assert_eq!(errs.len(), 6, "{errs:?}");
+        assert_eq!(errs.len(), 5, "{errs:?}");
         assert!(errs[0].1.starts_with("invalid JSON") && errs[0].0 == 5);
         assert!(errs[1].1.contains("missing \"id\""));
         assert!(errs[2].1.contains("duplicate id"));
         assert!(errs[3].1.contains("unknown kind"));
-        assert!(errs[4].1.contains("unknown language"));
-        assert!(errs[5].1.contains("JSON object"));
+        assert!(errs[4].1.contains("JSON object"));
     }
 }

@@ -280,7 +280,7 @@ fn a_task_cut_to_nothing_is_rescued_by_ranked_candidates() {
     let run_with = |s: BatchSettings| run_on(&e, input, &out, false, s).1.remove(0);
     let rescued = run_with(s.clone());
     assert!(
-        rescued.text.as_deref().unwrap().contains("# 1"),
+        rescued.text.as_deref().unwrap().contains("or 1"),
         "{rescued:?}"
     );
     s.completion.rescue_candidates = 0;
@@ -291,10 +291,10 @@ fn a_task_cut_to_nothing_is_rescued_by_ranked_candidates() {
 
 #[test]
 fn likelihood_reads_each_task_s_candidates_in_place() {
-    // The code after the hole reads best after the `# 2` candidate: ranked by likelihood
+    // The code after the hole reads best after the `or 2` candidate: ranked by likelihood
     // that one is the answer, by confidence the greedy one.
     let mut fake = FakeBackend::new(|_| "y = x + 1".into());
-    let seen = fake.read_best("# 2");
+    let seen = fake.read_best("or 2");
     let e = fake.spawn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
@@ -306,12 +306,12 @@ fn likelihood_reads_each_task_s_candidates_in_place() {
     let (summary, records) = run_on(&e, input, &out, false, s.clone());
     assert_eq!((summary.tasks, summary.failed), (2, 0));
     for r in &records {
-        assert_eq!(r.text.as_deref(), Some("y = x + 1  # 2"), "{r:?}");
+        assert_eq!(r.text.as_deref(), Some("y = x + 1 or 2"), "{r:?}");
     }
     // Three candidates a task, each read after its line's start with the code after it.
     let read = seen.lock().unwrap().clone();
     assert_eq!(read.len(), 6, "{read:?}");
-    assert!(read.contains(&("    y = x + 1  # 1".into(), "\n    return y\n".into())));
+    assert!(read.contains(&("    y = x + 1 or 1".into(), "\n    return y\n".into())));
     s.completion.candidate_ranking = crate::config::Ranking::Confidence;
     let (_, records) = run_on(&e, input, &out, false, s);
     assert!(

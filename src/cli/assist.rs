@@ -74,7 +74,7 @@ fn locate(
         Err(e) => return Err(e),
     };
     let text = read_source(&path)?;
-    let lang = language_for(&path, language)?;
+    let lang = language_for(&path, &text, language)?;
     let index = LineIndex::new(&text);
     let offset = match line {
         None => 0,

@@ -147,12 +147,14 @@ impl StdioClient {
         Ok(serde_json::from_slice(&body)?)
     }
 
-    /// Opens `path` holding `text` (Python) and returns its URI.
+    /// Opens `path` holding `text` and returns its URI. The language id is the one an
+    /// editor sends for the file's extension.
     pub(super) fn open(&mut self, path: &Path, text: &str) -> Result<String> {
         let u = uri(path)?;
+        let language = quill::lang::Language::from_path(path).map_or("plaintext", |l| l.name());
         self.notify(
             "textDocument/didOpen",
-            json!({"textDocument": {"uri": u, "languageId": "python", "version": 1, "text": text}}),
+            json!({"textDocument": {"uri": u, "languageId": language, "version": 1, "text": text}}),
         )?;
         Ok(u)
     }

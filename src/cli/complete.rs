@@ -79,14 +79,20 @@ pub fn parse_target(s: &str) -> Result<Target> {
     }
 }
 
-/// The language for `path`, or the one named by `--language`.
-pub fn language_for(path: &Path, named: Option<&str>) -> Result<Option<Language>> {
-    match named {
-        Some(n) => Language::from_name(n).map(Some).with_context(|| {
-            format!("unknown language {n:?}: quill knows python, rust, javascript, typescript, go")
-        }),
-        None => Ok(Language::from_path(path)),
+/// The language named by `--language`, else the one of `path`. A name quill has no rules
+/// for is no error: the file gets plain fill-in-the-middle (a note says so).
+/// Without a name, the file's extension, then its `#!` line, say which.
+pub fn language_for(path: &Path, text: &str, named: Option<&str>) -> Result<Option<Language>> {
+    let Some(n) = named else {
+        return Ok(Language::detect(path, text));
+    };
+    let lang = Language::from_name(n);
+    if lang.is_none() {
+        tracing::warn!(
+            "quill has no rules for language {n:?}: plain fill-in-the-middle, no syntax check"
+        );
     }
+    Ok(lang)
 }
 
 pub fn run(args: CompleteArgs) -> Result<ExitCode> {
@@ -101,7 +107,7 @@ pub fn run(args: CompleteArgs) -> Result<ExitCode> {
             .unwrap_or(index.offset(&text, target.line, 0, Encoding::Chars)),
     }
     .with_context(|| format!("bad position {}", args.target))?;
-    let language = language_for(&target.path, args.language.as_deref())?;
+    let language = language_for(&target.path, &text, args.language.as_deref())?;
     let loaded = load(&args.model)?;
     let cfg = args.completion.config();
     let path_str = target.path.display().to_string();

@@ -341,8 +341,16 @@ fn task_context(
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
-    let lang = Language::from_name(&args.language)
-        .with_context(|| format!("unknown language {:?}", args.language))?;
+    // Tasks are cut from files of the language, found by its extensions: it must be one
+    // quill knows.
+    let lang = Language::from_name(&args.language).with_context(|| {
+        let known: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
+        format!(
+            "quill eval finds tasks by a known language's extensions; {:?} is not one ({})",
+            args.language,
+            known.join(", ")
+        )
+    })?;
     let corpus = args.corpus.as_deref().map(corpus::find).transpose()?;
     if let Some(c) = corpus.filter(|c| c.language != lang) {
         bail!(

@@ -30,14 +30,16 @@ pub struct FillArgs {
 
 pub fn run(args: FillArgs) -> Result<ExitCode> {
     let text = read_source(&args.file)?;
-    let language = language_for(&args.file, args.language.as_deref())?;
+    let language = language_for(&args.file, &text, args.language.as_deref())?;
     let holes = quill::holes::find(&text, language);
     if holes.is_empty() {
         eprintln!(
-            "{} has no holes: mark lines with a `{} {}` comment",
+            "{} has no holes: mark lines with a `{}` comment",
             args.file.display(),
-            language.map_or("#", |l| l.line_comment()),
-            quill::holes::MARKER
+            language.map_or_else(
+                || format!("# {}", quill::holes::MARKER),
+                |l| l.comment(quill::holes::MARKER)
+            ),
         );
         return Ok(ExitCode::from(1));
     }

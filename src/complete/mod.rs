@@ -646,7 +646,7 @@ mod tests {
     fn an_answer_cut_to_nothing_is_rescued_by_ranked_candidates() {
         // A whole-line hole where the model repeats the line after the cursor: cut to
         // nothing, then the next most likely answers are tried (the fake's rank 1 is its
-        // first line with `# 1`).
+        // first line with `or 1`).
         let text = "def f(x):\n    return x\n";
         let offset = "def f(x):\n".len();
         let engine = FakeBackend::new(|_| "    return x\n".to_string()).spawn();
@@ -655,7 +655,7 @@ mod tests {
         let mut cfg = CompletionConfig::default();
         let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
         assert_eq!(c.raw, "    return x\n");
-        assert!(c.text.contains("# 1"), "{:?}", c.text);
+        assert!(c.text.contains("or 1"), "{:?}", c.text);
         cfg.rescue_candidates = 0;
         let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
         assert_eq!(c.text, "");
@@ -782,13 +782,13 @@ mod tests {
 
     #[test]
     fn likelihood_ranks_by_how_the_code_after_reads_with_each_candidate() {
-        // The fake's candidates: the answer, then its line with `# 1`, `# 2`. The code
-        // after the hole reads best after `# 2` (the verifier's pick); by confidence the
+        // The fake's candidates: the answer, then its line with `or 1`, `or 2`. The code
+        // after the hole reads best after `or 2` (the verifier's pick); by confidence the
         // greedy answer stays first.
         let text = "def f(x):\n    \n    return y\n";
         let offset = "def f(x):\n    ".len();
         let mut fake = FakeBackend::new(|_| "y = x + 1".to_string());
-        let seen = fake.read_best("# 2");
+        let seen = fake.read_best("or 2");
         let engine = fake.spawn();
         let mut input = Input::new(text, offset);
         input.language = Some(Language::Python);
@@ -798,8 +798,8 @@ mod tests {
             ..CompletionConfig::default()
         };
         let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "y = x + 1  # 2");
-        assert_eq!(c.alternatives, ["y = x + 1", "y = x + 1  # 1"]);
+        assert_eq!(c.text, "y = x + 1 or 2");
+        assert_eq!(c.alternatives, ["y = x + 1", "y = x + 1 or 1"]);
         assert!(c.ranked.iter().all(|s| s.fit.is_some()), "{:?}", c.ranked);
         // Each candidate is read with its line's start, then the code after the hole.
         let seen = seen.lock().unwrap().clone();

@@ -17,6 +17,7 @@
 //!   output starts repeating the code after the cursor, and optionally at a blank line.
 //! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
 
+use crate::brackets;
 use crate::config::{CompletionConfig, Multiline};
 use crate::lang::Language;
 
@@ -51,6 +52,18 @@ pub struct Shape {
     pub max_lines: usize,
     /// A blank line ends a block.
     pub stop_at_blank_line: bool,
+    /// Brackets the code after the cursor closes that the code before it did not open
+    /// ([`brackets::owed`]): a line that opens that many is a header whose body and closing
+    /// bracket are in the file already.
+    pub owed: i32,
+    /// Brackets the cursor's line opens before the cursor and leaves open (`Math.max(`:
+    /// 1). A first line of the model's that closes them finishes the statement: the
+    /// answer is that line, not the lines after it (`}` of the loop around it).
+    pub line_open: usize,
+    /// The code before the cursor has comments after code on a line (`x += 1; // why`):
+    /// the model's are kept too. Where it has none, the ones the model adds (an Instruct
+    /// model's chatter: `total += x * x; // x * x is x squared`) are cut.
+    pub trailing_comments: bool,
     /// One statement is asked for: after its first line only deeper lines and a closing
     /// bracket at the cursor's column follow.
     pub statement: bool,
@@ -168,9 +181,13 @@ impl Shape {
             next_line,
             next_indent,
             min_indent,
-            bracket_closers: language != Some(Language::Python),
+            bracket_closers: language
+                .is_none_or(|l| l.blocks() != crate::lang::Blocks::Indentation),
             max_lines: cfg.max_block_lines,
             stop_at_blank_line: cfg.stop_at_blank_line,
+            owed: brackets::owed(text, offset, language),
+            line_open: brackets::unclosed(line_before, language).chars().count(),
+            trailing_comments: has_trailing_comments(&text[..line_start], language),
             statement,
             whole_lines,
         }
@@ -229,12 +246,16 @@ impl Shape {
                 return cut_before;
             }
             if self.mode == Mode::Line {
-                open += bracket_balance(line, self.language);
+                open += brackets::balance(line, self.language);
                 lines += 1;
                 // `f(` and a line break: the call goes on over the next lines, unless
                 // they are in the file already.
                 let own = indent_of(&self.line_before);
-                if open <= 0 || lines >= self.max_lines || self.continued_below(own) {
+                if open <= 0
+                    || lines >= self.max_lines
+                    || self.continued_below(own)
+                    || open <= self.owed
+                {
                     return cut_after;
                 }
             } else {
@@ -253,9 +274,10 @@ impl Shape {
                         };
                         min_indent = own + 1;
                         // The code after the cursor is deeper: it is this line's body already
-                        // (the hole is a `def` or `if` line), so the answer is this line.
+                        // (the hole is a `def` or `if` line), so the answer is this line,
+                        // unless it opens brackets the code after does not close.
                         let after = self.line_before.len() + indent_of(&self.line_after);
-                        header_only = after > own && bracket_balance(line, self.language) <= 0;
+                        header_only = after > own && self.closed_below(line);
                     } else if first && !self.line_before.is_empty() {
                         // The model's first line finishes the cursor's line; the code
                         // below it is deeper: its body, or its bracket's contents, are
@@ -265,7 +287,11 @@ impl Shape {
                         } else {
                             indent_of(&self.line_before)
                         };
-                        header_only = self.continued_below(own);
+                        // A line that closes what the cursor's line opened (`Math.max(` then
+                        // `a, b);`) ends the statement.
+                        let closes_cursor_line = self.line_open > 0
+                            && self.line_open as i32 + brackets::balance(line, self.language) <= 0;
+                        header_only = self.continued_below(own) || closes_cursor_line;
                     } else if lines == 0 && self.line_before.is_empty() {
                         // At column 0 the model's first line sets the block's indentation:
                         // a body line of the function above is not followed by new
@@ -275,7 +301,10 @@ impl Shape {
                         let indent = indent_of(line);
                         if indent < min_indent {
                             let at_cursor = self.statement && indent + 1 == min_indent;
-                            let closer = is_closer_line(trimmed);
+                            let closer = is_closer_line(trimmed)
+                                || self
+                                    .language
+                                    .is_some_and(|l| l.closes_keyword_block(trimmed));
                             // `} else {`, `elif x:`: the same statement goes on.
                             let goes_on = at_cursor && !closer && continues_statement(trimmed);
                             if !goes_on {
@@ -315,6 +344,11 @@ impl Shape {
             }
             pos = next;
         }
+    }
+
+    /// True when the code after the cursor closes every bracket `line` leaves open.
+    fn closed_below(&self, line: &str) -> bool {
+        brackets::balance(line, self.language) <= self.owed.max(0)
     }
 
     /// True when the first line after the cursor's is deeper than `own`, the cursor
@@ -364,6 +398,9 @@ impl Shape {
             }
         }
         let mut out = kept.trim_end().to_string();
+        if !self.trailing_comments {
+            out = cut_trailing_comments(&out, self.language);
+        }
         self.drop_repeated_indent(&mut out);
         if self.mode == Mode::Line {
             out = trim_overlap(&out, self.line_after.trim_end()).to_string();
@@ -416,42 +453,39 @@ impl Shape {
     }
 }
 
+/// Lines of code before the cursor looked at for comments after code.
+const COMMENT_STYLE_LINES: usize = 200;
+
+/// True when one of the last lines of `before` has a comment after its code.
+fn has_trailing_comments(before: &str, language: Option<Language>) -> bool {
+    before
+        .lines()
+        .rev()
+        .take(COMMENT_STYLE_LINES)
+        .any(|l| brackets::trailing_comment(l, language).is_some())
+}
+
+/// `text` with each line's comment after code cut (and the space before it).
+fn cut_trailing_comments(text: &str, language: Option<Language>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive('\n') {
+        let (line, end) = match piece.strip_suffix('\n') {
+            Some(l) => (l, "\n"),
+            None => (piece, ""),
+        };
+        match brackets::trailing_comment(line, language) {
+            Some(at) => out.push_str(line[..at].trim_end()),
+            None => out.push_str(line),
+        }
+        out.push_str(end);
+    }
+    out
+}
+
 /// True when `text` has a non-blank line that has ended (a line break after it).
 pub fn has_whole_line(text: &str) -> bool {
     text.split_inclusive('\n')
         .any(|l| l.ends_with('\n') && !l.trim().is_empty())
-}
-
-/// Brackets `line` opens minus those it closes, outside string literals and before a
-/// `comment` (a rough scan: quotes toggle, a backslash escapes).
-fn bracket_balance(line: &str, language: Option<Language>) -> i32 {
-    let comment = language.map(Language::line_comment);
-    // In Rust a quote that does not close two or three characters on starts a lifetime.
-    let lifetimes = language == Some(Language::Rust);
-    let mut depth = 0;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            _ if comment.is_some_and(|m| line[i..].starts_with(m)) => break,
-            '\'' if lifetimes && !line[i + 1..].chars().take(3).skip(1).any(|c| c == '\'') => {}
-            '"' | '\'' | '`' => quote = Some(c),
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    depth
 }
 
 /// Drops the end of `completion` that the text right of the cursor already has, e.g. the
@@ -824,15 +858,55 @@ mod tests {
     }
 
     #[test]
-    fn bracket_balance_skips_strings_comments_and_lifetimes() {
+    fn comments_the_model_adds_after_code_are_cut_unless_the_file_has_them() {
         use Language::*;
-        assert_eq!(bracket_balance("f(a, [b", Some(Python)), 2);
-        assert_eq!(bracket_balance("f(\")\", x)", Some(Python)), 0);
-        assert_eq!(bracket_balance("f(  # )", Some(Python)), 1);
-        assert_eq!(bracket_balance("f(x, '\\'', y", Some(Python)), 1);
-        assert_eq!(bracket_balance("fn f<'a>(x: &'a str", Some(Rust)), 1);
-        assert_eq!(bracket_balance("g('(', x", Some(Rust)), 1);
-        assert_eq!(bracket_balance("g(x) // (", Some(Rust)), 0);
+        let plain = "class A {\n    f(xs: number[]) {\n        let total = 0;\n        for (const x of xs) {\n            $0\n        }\n    }\n}\n";
+        let s = shape(plain, TypeScript);
+        assert_eq!(
+            s.finish("total += x * x; // x * x is x squared"),
+            "total += x * x;"
+        );
+        // A comment line of its own stays; so does `//` in a string.
+        assert_eq!(
+            s.finish("// square it\n            total += x * x;"),
+            "// square it\n            total += x * x;"
+        );
+        assert_eq!(s.finish("log(\"a // b\");"), "log(\"a // b\");");
+        // The file writes comments after code: the model's stay.
+        let commented = plain.replace("let total = 0;", "let total = 0; // running sum");
+        assert_eq!(
+            shape(&commented, TypeScript).finish("total += x * x; // square"),
+            "total += x * x; // square"
+        );
+        let py = shape("def f(xs):\n    $0\n", Python);
+        assert_eq!(py.finish("return sum(xs)  # add them up"), "return sum(xs)");
+    }
+
+    /// After an opening bracket at a line's end the answer may run over lines (the
+    /// arguments of a call), but a first line that closes it is the whole statement.
+    #[test]
+    fn a_line_that_closes_the_cursors_bracket_is_the_answer() {
+        use Language::*;
+        let ts = "function f(stops: Stop[]): number {\n  let best = 0;\n  for (let i = 1; i < stops.length; i++) {\n    best = Math.max($0\n\nexport function g() {}\n";
+        let s = shape(ts, TypeScript);
+        let raw = "best, distanceBetween(stops[i - 1].at, stops[i].at));\n  }\n  return best;\n}\n";
+        assert!(s.should_stop("best, distanceBetween(stops[i - 1].at, stops[i].at));\n"));
+        assert_eq!(
+            s.finish(raw),
+            "best, distanceBetween(stops[i - 1].at, stops[i].at));"
+        );
+        // Arguments over several lines go on to the closing bracket.
+        let args = shape("const x = g($0\n", TypeScript);
+        assert_eq!(
+            args.finish("\n  1,\n  2,\n);\nreturn x;\n"),
+            "\n  1,\n  2,\n);"
+        );
+        // A body the first line opens is written.
+        let js = shape("items.forEach($0\n", JavaScript);
+        assert_eq!(
+            js.finish("(x) => {\n  total += x;\n});\n"),
+            "(x) => {\n  total += x;\n});"
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn fim_prompt(p: &FimParts<'_>) -> Vec<Piece> {
         }
     } else if !p.context.is_empty() {
         // No repository tokens: show the context as comments at the top of the prefix.
-        let c = p.language.map_or("//", Language::line_comment);
+        let c = p.language.and_then(Language::line_comment).unwrap_or("//");
         for file in p.context {
             lead.push_str(&format!("{c} {}\n", file.path));
             for line in file.text.lines() {

@@ -101,6 +101,19 @@ struct Excerpt {
     text: String,
 }
 
+/// True when `other` can be context for `current`: a file of the same language family
+/// (JavaScript and TypeScript, C and C++), or, where neither language is known, of the
+/// same extension. Code of another language leads the model into that language.
+fn related(current: &Source<'_>, other: &Source<'_>) -> bool {
+    let ext = |p: &str| {
+        std::path::Path::new(p)
+            .extension()
+            .map(|e| e.to_ascii_lowercase())
+    };
+    Language::same_family(current.language, other.language)
+        && (current.language.is_some() || ext(current.path) == ext(other.path))
+}
+
 /// The context files for a completion at `offset` of `current`, most useful first within
 /// the budget, then sorted by path.
 pub fn build(
@@ -115,6 +128,7 @@ pub fn build(
     let others: Vec<&Source<'_>> = others
         .iter()
         .filter(|s| s.path != current.path && s.text.len() <= opts.max_source_bytes)
+        .filter(|s| related(current, s))
         .take(opts.max_sources)
         .collect();
     if opts.budget == 0 || others.is_empty() {
@@ -163,14 +177,14 @@ pub fn build(
         let module = module_name(src.path);
         // Whether the current file can name this file's top-level definitions: it imports
         // the module, qualifies names with it (`helpers.f`, `helpers::f`), or the language
-        // shares names between the files of a folder (Go's packages; Rust's `use super::*`
-        // and crate paths are too varied to tell).
+        // shares names between the files of a folder (Go's packages, Java's and C#'s;
+        // Rust's `use super::*` and crate paths are too varied to tell).
         let imported = import_ids.iter().any(|ids| ids.contains(&module));
         let qualified = wanted.contains_key(&module);
         let whole = statements
             .iter()
             .any(|(_, stmt)| imports_whole(lang, stmt, &module));
-        let reachable = imported || qualified || matches!(lang, Language::Go | Language::Rust);
+        let reachable = imported || qualified || lang.spec().folder_shares_names;
         for def in definitions(lang, tree, src.text) {
             // Local to a function, a dunder method every class has, a name the current
             // file defines itself: never what the cursor needs from elsewhere.

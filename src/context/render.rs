@@ -3,7 +3,7 @@
 
 use tree_sitter::{Node, Tree};
 
-use super::symbols::{Definition, docstring, signature};
+use super::symbols::{Definition, docstring, keyword_end, signature};
 use crate::lang::Language;
 
 /// The definition as the model sees it: whole when short; a class, struct, enum, trait
@@ -126,7 +126,7 @@ fn members_outline(
     let head = text[node.start_byte()..body.start_byte()].trim_end();
     let mut out = match lang {
         Language::Python => head.to_string(),
-        _ if head.ends_with('{') => head.to_string(),
+        _ if head.ends_with('{') || keyword_end(lang).is_some() => head.to_string(),
         _ => format!("{head} {{"),
     };
     // The class's docstring says what it is for.
@@ -143,10 +143,15 @@ fn members_outline(
     if left_out {
         out.push_str(&match lang {
             Language::Python => format!("\n{indent}..."),
-            _ => format!("\n{indent}// ..."),
+            _ => format!("\n{indent}{}", lang.comment("...")),
         });
     }
-    if lang != Language::Python {
+    if let Some(end) = keyword_end(lang) {
+        let line_start = text[..node.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+        let outer = &text[line_start..node.start_byte()];
+        let outer = if outer.trim().is_empty() { outer } else { "" };
+        out.push_str(&format!("\n{outer}{end}"));
+    } else if lang != Language::Python {
         let line_start = text[..node.start_byte()].rfind('\n').map_or(0, |i| i + 1);
         let outer = &text[line_start..node.start_byte()];
         let outer = if outer.trim().is_empty() { outer } else { "" };

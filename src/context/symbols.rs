@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tree_sitter::{QueryCursor, StreamingIterator, Tree};
 
-use crate::lang::{Language, QueryKind};
+use crate::lang::{Blocks, Language, QueryKind};
 
 /// A named definition in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +128,18 @@ pub(crate) fn signature(lang: Language, node: tree_sitter::Node<'_>, text: &str)
                 None => format!("{head}\n{indent}..."),
             }
         }
-        _ => format!("{head} {{ ... }}"),
+        _ => match keyword_end(lang) {
+            Some(end) => format!("{head} ... {end}"),
+            None => format!("{head} {{ ... }}"),
+        },
+    }
+}
+
+/// The word that ends a block in languages that end blocks with one (`end`: Ruby, Lua).
+pub(crate) fn keyword_end(lang: Language) -> Option<&'static str> {
+    match lang.blocks() {
+        Blocks::Keywords(words) => words.first().copied().filter(|w| *w == "end"),
+        _ => None,
     }
 }
 
@@ -144,7 +155,7 @@ pub fn header(lang: Language, node: tree_sitter::Node<'_>, text: &str) -> String
     let head = text[node.start_byte()..body.start_byte()].trim_end();
     match lang {
         Language::Python => format!("{indent}{head}"),
-        _ if head.ends_with('{') => format!("{indent}{head}"),
+        _ if head.ends_with('{') || keyword_end(lang).is_some() => format!("{indent}{head}"),
         _ => format!("{indent}{head} {{"),
     }
 }
@@ -295,7 +306,17 @@ pub fn imports_whole(lang: Language, stmt: &str, module: &str) -> bool {
                 .is_some_and(|(_, names)| has(names)),
             None => has(stmt),
         },
-        Language::JavaScript | Language::TypeScript => !stmt.contains('{') && has(stmt),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => {
+            !stmt.contains('{') && has(stmt)
+        }
+        // `#include "geometry.h"`, `require_relative 'geometry'`, `source ./lib.sh`,
+        // `require("geometry")`: a file is only ever included whole.
+        Language::C
+        | Language::Cpp
+        | Language::Ruby
+        | Language::Lua
+        | Language::Bash
+        | Language::Php => has(stmt),
         Language::Rust => has(stmt.rsplit("::").next().unwrap_or(stmt)),
         _ => false,
     }

@@ -509,3 +509,23 @@ fn a_long_rust_struct_or_trait_keeps_its_braces() {
     let reparsed = parse(Language::Rust, &server, None).unwrap();
     assert!(!reparsed.root_node().has_error(), "{server}");
 }
+
+/// Context comes from files of the same language family, never from whatever was edited
+/// last: Java and Rust before TypeScript code lead the model into Java or Rust.
+#[test]
+fn context_comes_from_the_same_language_family() {
+    let ts = "export function sumSquares(xs: number[]): number {\n  let total = 0;\n  for (const x of xs) {\n    total += ";
+    let ts_tree = parse(Language::TypeScript, ts, None).unwrap();
+    let current = src("app/sum.ts", ts, &ts_tree, 5);
+    let rs = "pub fn sum_squares(xs: &[i32]) -> i32 {\n    let mut total = 0;\n    for x in xs {\n        total += x * x;\n    }\n    total\n}\n";
+    let rs_tree = parse(Language::Rust, rs, None).unwrap();
+    let js = "export function sumCubes(xs) {\n  let total = 0;\n  for (const x of xs) {\n    total += x * x * x;\n  }\n  return total;\n}\n";
+    let js_tree = parse(Language::JavaScript, js, None).unwrap();
+    let others = [
+        src("app/main.rs", rs, &rs_tree, 4),
+        src("app/cubes.js", js, &js_tree, 3),
+    ];
+    let ctx = build_at_end(&current, &others);
+    assert!(ctx.iter().all(|c| c.path != "app/main.rs"), "{ctx:?}");
+    assert!(ctx.iter().any(|c| c.path == "app/cubes.js"), "{ctx:?}");
+}

@@ -188,13 +188,18 @@ impl Backend for FakeBackend {
         }
         cancel.check()?;
         timings.generate_ms = gen_start.elapsed().as_secs_f64() * 1000.0;
-        // Ranked candidates: the answer, and for the later ranks its first line with a
-        // comment saying which, each less sure than the one before.
+        // Ranked candidates: the answer, and for the later ranks its first line with ` or N`
+        // after it (an expression, which post-processing keeps where it would cut a
+        // comment; a blank line becomes the comment `# N`), each less sure than the one
+        // before.
         let variant = |rank: u32| super::Candidate {
             text: if rank == 0 {
                 text.clone()
             } else {
-                format!("{}  # {rank}", text.lines().next().unwrap_or(""))
+                match text.lines().next().unwrap_or("") {
+                    blank if blank.trim().is_empty() => format!("{blank}# {rank}"),
+                    first => format!("{first} or {rank}"),
+                }
             },
             stop,
             mean_logprob: -0.1 * (rank as f32 + 1.0),

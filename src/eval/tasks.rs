@@ -143,7 +143,7 @@ fn good_line(
     let line = &text[start..end];
     let content = line.trim();
     let indent = line.len() - line.trim_start().len();
-    if content.len() < 8 || content.len() > 100 || content.starts_with(lang.line_comment()) {
+    if content.len() < 8 || content.len() > 100 || lang.is_comment(content) {
         return None;
     }
     if content.starts_with('@') || !content.is_ascii() {

@@ -100,11 +100,12 @@ pub struct DocumentStore {
     clock: AtomicU64,
 }
 
-/// The language for an LSP language id, falling back to the file extension.
-pub fn language_of(uri: &Uri, language_id: &str) -> Option<Language> {
+/// The language for an LSP language id, falling back to the file extension, then to a
+/// `#!` line (`text`, the document's text when it was opened).
+pub fn language_of(uri: &Uri, language_id: &str, text: &str) -> Option<Language> {
     Language::from_name(language_id).or_else(|| {
         let path = uri.path().as_str();
-        Language::from_path(std::path::Path::new(path))
+        Language::detect(std::path::Path::new(path), text)
     })
 }
 
@@ -127,7 +128,7 @@ impl DocumentStore {
     }
 
     pub fn open(&self, uri: Uri, language_id: String, version: i32, text: String) {
-        let language = language_of(&uri, &language_id);
+        let language = language_of(&uri, &language_id, &text);
         let tree = parse(language, &text, None);
         let unparsable = gave_up(language, &text, &tree);
         let index = Arc::new(LineIndex::new(&text));

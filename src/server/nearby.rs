@@ -128,8 +128,9 @@ impl DiskCache {
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let path = e.path();
-                // The name first: most entries are not of the language, and need no stat.
-                if Language::from_path(&path) != Some(lang)
+                // The name first: most entries are not of the language (family: a C++ file
+                // sees the headers beside it), and need no stat.
+                if Language::from_path(&path).is_none_or(|l| l.family() != lang.family())
                     || path == current
                     || open.contains(&path)
                 {

@@ -6,6 +6,7 @@
 
 mod cli;
 mod fuzz;
+mod languages;
 mod lsp;
 mod lsp_assist;
 mod lsp_client;

@@ -1,0 +1,3 @@
+; `source file` and `. file`.
+((command name: (command_name (word) @_cmd)) @import
+ (#any-of? @_cmd "source" "."))

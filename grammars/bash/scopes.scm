@@ -1,0 +1,2 @@
+; Units of code a completion is checked in and an explanation is about.
+(function_definition) @scope

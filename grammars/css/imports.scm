@@ -1,0 +1,2 @@
+; `@import url(...)`, `@import "x.css"`.
+(import_statement) @import

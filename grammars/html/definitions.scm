@@ -1,0 +1,1 @@
+; HTML defines nothing other files can refer to by name.

@@ -1,0 +1,1 @@
+; JSON defines nothing other files can refer to.

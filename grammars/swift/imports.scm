@@ -1,0 +1,2 @@
+; `import Foundation`, `import struct Foo.Bar`, `@testable import App`.
+(import_declaration) @import

@@ -1,0 +1,1 @@
+; TOML defines nothing other files can refer to.

@@ -1,0 +1,1 @@
+; TOML has no imports.

@@ -1,0 +1,1 @@
+; YAML defines nothing other files can refer to.
