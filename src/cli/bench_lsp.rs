@@ -37,9 +37,13 @@ pub(super) struct StdioClient {
 
 impl StdioClient {
     /// Starts `quill serve` and initializes it with `options` (the server's settings; a
-    /// warm-up is always asked for).
+    /// warm-up is always asked for). `QUILL_BENCH_SERVER` names another build's binary to
+    /// serve (an earlier commit, to compare side by side with the same replay).
     pub(super) fn start(options: &Value) -> Result<Self> {
-        let exe = std::env::current_exe().context("find the quill binary")?;
+        let exe = match std::env::var_os("QUILL_BENCH_SERVER") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => std::env::current_exe().context("find the quill binary")?,
+        };
         let mut child = Command::new(exe)
             .arg("serve")
             .stdin(Stdio::piped())

@@ -24,7 +24,9 @@ use super::{CompletionArgs, Loaded, ModelArgs, load_config};
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Language of the tasks: python (the interpreter's standard library), rust (crates in
-    /// the cargo registry), javascript (npm's own sources), typescript or go (with --source)
+    /// the cargo registry), javascript (npm's own sources), any other language quill knows
+    /// with --source (scripts/eval-corpora.sh fetches C, C++, Java, Kotlin, Swift and
+    /// TypeScript trees newer than the models)
     #[arg(long, default_value = "python")]
     pub language: String,
     /// Folder to take source files from instead of the language's default

@@ -87,19 +87,39 @@ impl Entry {
 
     /// How many characters were typed at the entry's cursor to get from its document to
     /// `text` with the cursor at `offset`; `None` when `text` is not such a document.
+    ///
+    /// An editor that closes brackets as they are typed (`(` gives `()`, the cursor
+    /// between) puts the closers of the typed text's open brackets right after the cursor:
+    /// that is still typing at the entry's cursor.
     fn typed<'t>(&self, text: &'t str, offset: usize) -> Option<&'t str> {
         let (old, at) = (self.text.as_str(), self.offset);
         if offset < at
             || offset > text.len()
-            || text.len() - offset != old.len() - at
+            || text.len() - offset < old.len() - at
             || !text.is_char_boundary(at)
             || !text.is_char_boundary(offset)
-            || text[offset..] != old[at..]
             || text[..at] != old[..at]
         {
             return None;
         }
-        Some(&text[at..offset])
+        let closed = text[offset..].strip_suffix(&old[at..])?;
+        let typed = &text[at..offset];
+        (closed.is_empty() || closed == crate::brackets::unclosed(typed, None)).then_some(typed)
+    }
+
+    /// Where the cursor is in `text` if it is this entry's document with text typed at its
+    /// cursor (and maybe the closers an editor added after it), and what was typed.
+    fn typed_anywhere<'t>(&self, text: &'t str) -> Option<&'t str> {
+        // Typed at the entry's cursor, the cursor has moved by what the text grew, less
+        // the closers after it.
+        let end = (self.offset + text.len()).checked_sub(self.text.len())?;
+        let closers = text
+            .get(..end)?
+            .bytes()
+            .rev()
+            .take_while(|b| matches!(b, b')' | b']' | b'}'))
+            .count();
+        (0..=closers).find_map(|k| self.typed(text, end - k))
     }
 }
 
@@ -352,9 +372,7 @@ impl SuggestionCache {
             if p.ended.is_some() || g.cancel.is_cancelled() {
                 continue;
             }
-            // Typed at the entry's cursor, the cursor has moved by what the text grew.
-            let offset = (e.offset + text.len()).checked_sub(e.text.len());
-            let keep = offset.and_then(|o| e.typed(text, o)).is_some_and(|typed| {
+            let keep = e.typed_anywhere(text).is_some_and(|typed| {
                 let stream = e.stream(&p);
                 stream.starts_with(typed) || typed.starts_with(&stream)
             });
@@ -454,6 +472,43 @@ mod tests {
             .as_deref(),
             Some("")
         );
+    }
+
+    /// An editor that closes brackets (`(` gives `()`): typing what was suggested still
+    /// hits, and the closer already there is not written twice.
+    #[test]
+    fn typing_with_auto_closed_brackets_hits() {
+        let doc = "function f(stops) {\n  let best = 0;\n  for (const s of stops) {\n    best = Mat$0\n  }\n}\n";
+        let raw = "h.max(best, s.km);\n  }\n";
+        let offset = doc.find("$0").unwrap();
+        let text = doc.replace("$0", "");
+        let cache = SuggestionCache::default();
+        let ts = |t: &str, o: usize| {
+            Shape::at(
+                t,
+                o,
+                Some(Language::TypeScript),
+                &CompletionConfig::default(),
+            )
+        };
+        let (_, rec) = cache.insert(
+            "doc",
+            Arc::new(text.clone()),
+            offset,
+            String::new(),
+            Arc::new(ts(&text, offset)),
+            None,
+        );
+        rec.end(raw, Ended::Cut, None);
+        // `h.max(` typed, the editor's `)` after the cursor.
+        let new = format!("{}h.max(){}", &text[..offset], &text[offset..]);
+        let at = offset + "h.max(".len();
+        let shape = ts(&new, at);
+        let found = cache.lookup("doc", &new, at, &shape).expect("a hit");
+        assert_eq!(shape.finish(&found.remaining), "best, s.km");
+        // Closers that are not the typed brackets' are another document.
+        let other = format!("{}h.max(]{}", &text[..offset], &text[offset..]);
+        assert!(cache.lookup("doc", &other, at, &ts(&other, at)).is_none());
     }
 
     #[test]

@@ -504,6 +504,17 @@ fn trim_overlap<'a>(completion: &'a str, after: &str) -> &'a str {
             return &completion[..completion.len() - head.len()];
         }
     }
+    // Closers an editor put after the cursor (`Math.max(|)`): the completion writes them
+    // and ends its statement after them (`a, b);`). It stops before them; the end of the
+    // statement is the user's to type after the closer.
+    if after.chars().all(|c| matches!(c, ')' | ']' | '}'))
+        && let Some(p) = completion.rfind(after)
+        && completion[p + after.len()..]
+            .chars()
+            .all(|c| matches!(c, ';' | ',') || c.is_whitespace())
+    {
+        return &completion[..p];
+    }
     completion
 }
 
@@ -915,5 +926,8 @@ mod tests {
         assert_eq!(trim_overlap("a)", "):"), "a");
         assert_eq!(trim_overlap("abc", ""), "abc");
         assert_eq!(trim_overlap("x", ")"), "x");
+        // An auto-closed bracket the completion closes, then ends its statement.
+        assert_eq!(trim_overlap("best, f(a, b));", ")"), "best, f(a, b)");
+        assert_eq!(trim_overlap("xs[i]];", "]"), "xs[i]");
     }
 }
