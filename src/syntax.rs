@@ -86,37 +86,54 @@ pub fn error_count(node: Node<'_>) -> usize {
 }
 
 /// Bytes of the text under `node` inside ERROR nodes (the outermost ones), leaving out
-/// `skip` (the inserted text, whose own errors the count of nodes judges). Where the user's
-/// half-typed code already has an error, an answer can leave the count as it was while the
-/// error swallows more of the file around it: this says so.
+/// `skip` (the inserted text, whose own errors the count of nodes judges). Where the
+/// user's half-typed code already has an error, an answer can leave the count as it was
+/// while the error swallows more of the code around it: this says so.
 pub fn error_extent(node: Node<'_>, skip: std::ops::Range<usize>) -> usize {
-    if !node.has_error() {
-        return 0;
-    }
     let mut extent = 0;
+    let mut outer: Option<std::ops::Range<usize>> = None;
+    for e in error_spans(node) {
+        // Spans come parents first: a nested one is inside the last outermost one.
+        if outer
+            .as_ref()
+            .is_some_and(|o| e.start >= o.start && e.end <= o.end)
+        {
+            continue;
+        }
+        let overlap = e.end.min(skip.end).saturating_sub(e.start.max(skip.start));
+        extent += (e.end - e.start) - overlap;
+        outer = Some(e);
+    }
+    extent
+}
+
+/// True when an ERROR node under `node` lies wholly inside `range` (the inserted text):
+/// the answer itself does not parse there, whatever the code around it does.
+pub fn error_inside(node: Node<'_>, range: std::ops::Range<usize>) -> bool {
+    if !node.has_error() {
+        return false;
+    }
     let mut cursor = node.walk();
     let mut depth = 0usize;
     loop {
         let n = cursor.node();
-        let outermost_error = n.is_error();
-        if outermost_error {
-            let (a, b) = (n.start_byte(), n.end_byte());
-            let overlap = b.min(skip.end).saturating_sub(a.max(skip.start));
-            extent += (b - a) - overlap;
+        if n.is_error() && n.start_byte() >= range.start && n.end_byte() <= range.end {
+            return true;
         }
-        if !outermost_error && n.has_error() && cursor.goto_first_child() {
+        let overlaps = n.start_byte() < range.end && n.end_byte() > range.start;
+        if n.has_error() && overlaps && cursor.goto_first_child() {
             depth += 1;
             continue;
         }
         loop {
             if depth == 0 {
-                return extent;
+                return false;
             }
             if cursor.goto_next_sibling() {
                 break;
             }
             if !cursor.goto_parent() {
-                return extent;
+                return false;
             }
             depth -= 1;
         }
@@ -203,6 +220,46 @@ pub struct InsertionCheck<'a> {
     total_errors: usize,
     /// [`error_extent`] of the whole text.
     total_extent: usize,
+    /// Where the code after the cursor's line is misparsed already (a method being
+    /// written in the middle of a class: the rest of the class reads as its body), the
+    /// tail's errors move with any insertion. Then an answer is judged on the code up to
+    /// the cursor's line end, the brackets still open closed after it: this is that
+    /// text's error count without the answer.
+    truncated: Option<usize>,
+    /// The end of the cursor's line.
+    line_end: usize,
+}
+
+/// The ERROR and MISSING nodes under `node`, as byte ranges.
+fn error_spans(node: Node<'_>) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    if !node.has_error() {
+        return out;
+    }
+    let mut cursor = node.walk();
+    let mut depth = 0usize;
+    loop {
+        let n = cursor.node();
+        if n.is_error() || n.is_missing() {
+            out.push(n.start_byte()..n.end_byte());
+        }
+        if n.has_error() && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                return out;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return out;
+            }
+            depth -= 1;
+        }
+    }
 }
 
 impl<'a> InsertionCheck<'a> {
@@ -220,8 +277,12 @@ impl<'a> InsertionCheck<'a> {
             None => (0, error_count(tree.root_node())),
         };
         let total_errors = error_count(tree.root_node());
+        let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        let broken_after = error_spans(tree.root_node())
+            .iter()
+            .any(|e| e.start > line_end);
         let total_extent = error_extent(tree.root_node(), 0..0);
-        Some(InsertionCheck {
+        let mut check = InsertionCheck {
             lang,
             text,
             offset,
@@ -230,7 +291,34 @@ impl<'a> InsertionCheck<'a> {
             scope_errors,
             total_errors,
             total_extent,
-        })
+            truncated: None,
+            line_end,
+        };
+        if broken_after {
+            check.truncated = check.truncated_errors("").map(|(n, _)| n);
+        }
+        Some(check)
+    }
+
+    /// The code up to the cursor's line end with `inserted` at the cursor and the brackets
+    /// left open closed: its error count, and whether an ERROR lies inside `inserted`.
+    fn truncated_errors(&self, inserted: &str) -> Option<(usize, bool)> {
+        let mut doc = String::with_capacity(self.line_end + inserted.len() + 16);
+        doc.push_str(&self.text[..self.offset]);
+        doc.push_str(inserted);
+        doc.push_str(&self.text[self.offset..self.line_end]);
+        let closers = brackets::unclosed(&doc, Some(self.lang));
+        if !closers.is_empty() {
+            doc.push('\n');
+            doc.push_str(&closers);
+        }
+        doc.push('\n');
+        let tree = parse(self.lang, &doc, None)?;
+        let range = self.offset..self.offset + inserted.len();
+        Some((
+            error_count(tree.root_node()),
+            error_inside(tree.root_node(), range),
+        ))
     }
 
     /// True when inserting `inserted` adds no syntax errors to the enclosing scope, nor to
@@ -266,6 +354,14 @@ impl<'a> InsertionCheck<'a> {
     }
 
     fn accepts_exactly(&self, inserted: &str) -> bool {
+        if let Some(before) = self.truncated {
+            return match self.truncated_errors(inserted) {
+                Some((after, inside)) => {
+                    after < before || (after == before && !(after > 0 && inside))
+                }
+                None => true,
+            };
+        }
         let mut new_text = String::with_capacity(self.text.len() + inserted.len());
         new_text.push_str(&self.text[..self.offset]);
         new_text.push_str(inserted);
@@ -280,10 +376,13 @@ impl<'a> InsertionCheck<'a> {
             return false;
         }
         let end = self.offset + inserted.len();
-        // As many errors as before, but spread over more of the code around the answer.
+        // As many errors as before, one of them inside the answer (it fixed the user's
+        // error, `"a": 1,` then nothing, and made its own, `"b": 2,,`), or spread over
+        // more of the code around it.
         if total > 0
             && total == self.total_errors
-            && error_extent(tree.root_node(), self.offset..end) > self.total_extent
+            && (error_inside(tree.root_node(), self.offset..end)
+                || error_extent(tree.root_node(), self.offset..end) > self.total_extent)
         {
             return false;
         }
@@ -371,14 +470,25 @@ mod tests {
 
     /// Where the code already has an error at the cursor (a JSON member being added
     /// after a trailing comma), an answer that leaves the error count as it was is still
-    /// refused when the error grows over the code around it.
+    /// refused when the error is its own.
     #[test]
-    fn an_error_that_grows_over_the_code_is_refused() {
+    fn an_answer_that_trades_the_users_error_for_its_own_is_refused() {
         let json = "{\n  \"name\": \"quill\",\n  $0\n}\n";
         assert!(check(Language::Json, json, "\"port\": 80"));
-        for bad in ["\"port\" 80", "\"port\": }"] {
+        for bad in ["\"port\" 80", "\"port\": }", "\"port\": 80,,"] {
             assert!(!check(Language::Json, json, bad), "{bad}");
         }
+    }
+
+    /// A method typed in the middle of a class: the rest of the class after the cursor is
+    /// misparsed (its methods read as the new method's body), and any insertion moves
+    /// those errors. The answer is judged on the code up to the cursor's line.
+    #[test]
+    fn code_misparsed_after_the_cursor_does_not_judge_the_answer() {
+        let java = "class R {\n    static double longest(double[] xs) {\n        double best = 0;\n        for (int i = 1; i < xs.length; i++) {\n            best = Math.max(best, $0\n\n    static double other(double[] xs) {\n        return xs[0];\n    }\n}\n";
+        assert!(check(Language::Java, java, "xs[i] - xs[i - 1]);"));
+        assert!(!check(Language::Java, java, "xs[i] - xs[i - 1]));"));
+        assert!(!check(Language::Java, java, "xs[i] - ;"));
     }
 
     #[test]

@@ -563,13 +563,14 @@ fn run_typing(
     }
     writeln!(
         out,
-        "cache hits {} ({:.0}%); accepted whole {}, by line {}, by word {}; empty {}",
+        "cache hits {} ({:.0}%); accepted whole {}, by line {}, by word {}; empty {} ({} where code was still to come on the line)",
         report.cache_hits,
         report.hit_rate * 100.0,
         report.accepted_whole,
         report.accepted_line,
         report.accepted_word,
-        report.empty
+        report.empty,
+        report.empty_wanted
     )?;
     writeln!(
         out,

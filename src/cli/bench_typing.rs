@@ -62,6 +62,10 @@ pub struct TypingReport {
     pub accepted_word: usize,
     /// Requests that showed nothing.
     pub empty: usize,
+    /// Of those, the ones where the programmer still had code to type on that line (or,
+    /// at a blank line, on the next): a blank where ghost text was wanted. The others are
+    /// at the end of a finished line, where nothing is right.
+    pub empty_wanted: usize,
     pub generated_tokens: u64,
     pub tokens_per_keystroke: f64,
     /// Draft tokens the model kept, over those it checked.
@@ -179,12 +183,20 @@ pub(super) fn replay(
         r.cache_hits += usize::from(s.cached);
         r.empty += usize::from(s.text.is_empty());
         let line_start = doc[..cursor].rfind('\n').map_or(0, |i| i + 1);
+        let wanted = if doc[line_start..cursor].trim().is_empty() {
+            // A blank line: the next code typed, wherever it is.
+            !rest.trim().is_empty()
+        } else {
+            !rest.split('\n').next().unwrap_or("").trim().is_empty()
+        };
+        r.empty_wanted += usize::from(s.text.is_empty() && wanted);
         r.steps.push(json!({
             "ms": ms.round(),
             "first_ms": s.first_ms.map(f64::round),
             "cached": s.cached,
             "line": &doc[line_start..cursor],
             "answer": s.text,
+            "rest": rest.split('\n').next().unwrap_or(""),
         }));
         asked.push(Asked {
             doc: doc.to_string(),

@@ -465,6 +465,7 @@ pub fn settle(
         tracing::debug!(
             rejected,
             kept = chosen.len(),
+            answer = ?text,
             "syntax check dropped candidates"
         );
     }

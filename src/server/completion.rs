@@ -122,7 +122,7 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
         .chain(job.snap.uri.to_file_path().map(|p| p.into_owned()))
         .collect();
     let disk = match (job.snap.uri.to_file_path(), job.snap.language) {
-        (Some(path), Some(lang)) => state.disk.near(&path, lang, &open),
+        (Some(path), Some(lang)) => state.disk.near(&path, &job.snap.text, lang, &open),
         _ => Vec::new(),
     };
     let paths: Vec<String> = others.iter().map(|s| state.display_path(&s.uri)).collect();

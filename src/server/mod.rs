@@ -10,6 +10,7 @@ mod completion;
 pub mod documents;
 mod handlers;
 mod health;
+mod imported;
 mod isolate;
 mod likelihood;
 mod model;

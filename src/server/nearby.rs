@@ -1,6 +1,7 @@
-//! Files near the current one on disk (same folder, same language, not open), read and
-//! parsed for context. Bounded: a few files, none large, a bounded look at the folder; the
-//! files read are cached by modification time, least recently used dropped first.
+//! Files near the current one on disk (those it imports, then its folder's of the same
+//! language family; not open), read and parsed for context. Bounded: a few files, none
+//! large, a bounded look at the folder; the files read are cached by modification time,
+//! least recently used dropped first.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -98,30 +99,46 @@ impl Cached {
 pub struct DiskCache {
     cached: Mutex<Cached>,
     limits: Limits,
+    includes: super::imported::IncludePaths,
 }
 
 impl DiskCache {
     pub fn with_limits(limits: Limits) -> Self {
         DiskCache {
-            cached: Mutex::default(),
             limits,
+            ..DiskCache::default()
         }
     }
 
-    /// Up to `MAX_FILES` files of `lang` in `current`'s folder, newest first, skipping
-    /// `open` ones and anything unreadable, large or binary. Only the first
-    /// `limits.listed` entries of the folder are looked at.
+    /// Up to `MAX_FILES` files for context of `current` (holding `text`, of `lang`): the
+    /// files its imports name ([`super::imported`]), then its folder's files of the same
+    /// language family, newest first; skipping `open` ones and anything unreadable, large
+    /// or binary. Only the first `limits.listed` entries of the folder are looked at.
     pub fn near(
         &self,
         current: &Path,
+        text: &str,
         lang: Language,
         open: &HashSet<PathBuf>,
     ) -> Vec<Arc<DiskFile>> {
         let Some(dir) = current.parent() else {
             return Vec::new();
         };
+        let targets = super::imported::targets(lang, text);
+        let mut out: Vec<Arc<DiskFile>> =
+            super::imported::resolve(current, &targets, &self.includes)
+                .into_iter()
+                .filter(|p| !open.contains(p))
+                .filter_map(|p| {
+                    let meta = std::fs::metadata(&p).ok()?;
+                    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                    (meta.len() <= MAX_BYTES).then_some((p, mtime))
+                })
+                .take(MAX_FILES)
+                .filter_map(|(p, mtime)| self.load(p, mtime, lang))
+                .collect();
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
+            return out;
         };
         let mut found: Vec<(SystemTime, PathBuf)> = entries
             .take(self.limits.listed)
@@ -142,18 +159,26 @@ impl DiskCache {
             })
             .collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        found
-            .into_iter()
-            .take(MAX_FILES)
-            .filter_map(|(mtime, path)| self.load(path, mtime, lang))
-            .collect()
+        let room = MAX_FILES.saturating_sub(out.len());
+        let imported: HashSet<PathBuf> = out.iter().map(|f| f.path.clone()).collect();
+        out.extend(
+            found
+                .into_iter()
+                .filter(|(_, p)| !imported.contains(p))
+                .take(room)
+                .filter_map(|(mtime, path)| self.load(path, mtime, lang)),
+        );
+        out
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Reads and parses `path` (as its own language: a C++ file's header is C++, a
+    /// TypeScript file's import may be JavaScript; else as `lang`).
     fn load(&self, path: PathBuf, mtime: SystemTime, lang: Language) -> Option<Arc<DiskFile>> {
+        let lang = Language::from_path(&path).unwrap_or(lang);
         {
             let mut cached = self.lock();
             let now = cached.tick();
@@ -221,7 +246,7 @@ mod tests {
         std::fs::write(p("blob.py"), b"\0\0\0").unwrap();
         let cache = DiskCache::default();
         let open: HashSet<PathBuf> = [p("open.py")].into_iter().collect();
-        let got = cache.near(&p("main.py"), Language::Python, &open);
+        let got = cache.near(&p("main.py"), "", Language::Python, &open);
         let names: Vec<String> = got
             .iter()
             .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
@@ -244,21 +269,21 @@ mod tests {
         let open = HashSet::new();
         let current = p("main.py".into());
         // Unlimited enough: the usual cap of files handed on.
-        let all = DiskCache::default().near(&current, Language::Python, &open);
+        let all = DiskCache::default().near(&current, "", Language::Python, &open);
         assert_eq!(all.len(), MAX_FILES);
         // Five entries listed: at most five files, whatever order the folder lists in.
         let few = DiskCache::with_limits(Limits {
             listed: 5,
             ..Limits::default()
         });
-        let got = few.near(&current, Language::Python, &open);
+        let got = few.near(&current, "", Language::Python, &open);
         assert!(!got.is_empty() && got.len() <= 5, "{}", got.len());
         // None listed, none read.
         let none = DiskCache::with_limits(Limits {
             listed: 0,
             ..Limits::default()
         });
-        assert!(none.near(&current, Language::Python, &open).is_empty());
+        assert!(none.near(&current, "", Language::Python, &open).is_empty());
         assert_eq!(none.size(), (0, 0));
     }
 
@@ -278,7 +303,7 @@ mod tests {
             d
         };
         let dirs: Vec<PathBuf> = ["a", "b", "c", "d"].iter().map(|n| folder(n)).collect();
-        let near = |d: &Path| cache.near(&d.join("main.py"), Language::Python, &open);
+        let near = |d: &Path| cache.near(&d.join("main.py"), "", Language::Python, &open);
         for d in &dirs[..3] {
             assert_eq!(near(d).len(), 1);
         }
@@ -311,7 +336,7 @@ mod tests {
             std::fs::write(d.join("lib.py"), &body).unwrap();
             assert_eq!(
                 cache
-                    .near(&d.join("main.py"), Language::Python, &open)
+                    .near(&d.join("main.py"), "", Language::Python, &open)
                     .len(),
                 1
             );
@@ -333,7 +358,7 @@ mod tests {
         let open = HashSet::new();
         let main = dir.path().join("main.py");
         assert_eq!(
-            cache.near(&main, Language::Python, &open)[0].text,
+            cache.near(&main, "", Language::Python, &open)[0].text,
             "A = 1\n"
         );
         std::fs::write(&lib, "A = 22\n").unwrap();
@@ -345,7 +370,7 @@ mod tests {
             .set_modified(later)
             .unwrap();
         assert_eq!(
-            cache.near(&main, Language::Python, &open)[0].text,
+            cache.near(&main, "", Language::Python, &open)[0].text,
             "A = 22\n"
         );
         assert_eq!(cache.size(), (1, "A = 22\n".len()));

@@ -41,6 +41,36 @@ fn main() {
 }
 "#;
 
+const CPP: &str = r#"#include <vector>
+
+// The largest value in `values`, or 0 when it is empty.
+long largest(const std::vector<long>& values) {
+    long best = 0;
+    for (long v : values) {
+        $0
+    }
+    return best;
+}
+
+int main() {
+    return static_cast<int>(largest({3, 9, 2}));
+}
+"#;
+
+const JAVA: &str = r#"import java.util.List;
+
+public final class Stats {
+    /** The sum of the squares of `xs`. */
+    public static long sumOfSquares(List<Long> xs) {
+        long total = 0;
+        for (long x : xs) {
+            $0
+        }
+        return total;
+    }
+}
+"#;
+
 /// Completes `marked` and checks the result: not empty, the file still parses without
 /// errors, and the completion does not repeat the code after the cursor.
 fn check_completion(
@@ -105,6 +135,20 @@ fn small_model_completes_python_and_rust_functions() {
     let py = check_completion(&engine, &counter, PYTHON, Language::Python, "geometry.py");
     assert!(py.contains("dy"), "{py}");
     check_completion(&engine, &counter, RUST, Language::Rust, "src/lib.rs");
+}
+
+/// C++ and Java, with their grammars: the answer parses and does not repeat the code after
+/// the cursor.
+#[test]
+fn small_model_completes_cpp_and_java_functions() {
+    let Some((path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let (engine, counter) = load(path, SMALL);
+    let cpp = check_completion(&engine, &counter, CPP, Language::Cpp, "src/stats.cpp");
+    assert!(cpp.contains("best"), "{cpp}");
+    let java = check_completion(&engine, &counter, JAVA, Language::Java, "src/Stats.java");
+    assert!(java.contains("total"), "{java}");
 }
 
 #[test]
