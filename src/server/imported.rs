@@ -173,10 +173,13 @@ pub fn targets(lang: Language, text: &str) -> Vec<Target> {
     out
 }
 
+/// Each file a compile database lists, and its quote include folders.
+type Database = HashMap<PathBuf, Vec<PathBuf>>;
+
 /// Include folders from compile databases, cached by the database's modification time.
 #[derive(Debug, Default)]
 pub struct IncludePaths {
-    cached: Mutex<HashMap<PathBuf, (SystemTime, HashMap<PathBuf, Vec<PathBuf>>)>>,
+    cached: Mutex<HashMap<PathBuf, (SystemTime, Database)>>,
 }
 
 impl IncludePaths {
@@ -231,7 +234,7 @@ fn find_database(file: &Path) -> Option<PathBuf> {
 }
 
 /// Each file's quote include folders (`-I`, `-iquote`), from a compile database's text.
-fn parse_database(text: &str) -> HashMap<PathBuf, Vec<PathBuf>> {
+fn parse_database(text: &str) -> Database {
     let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(text) else {
         return HashMap::new();
     };
