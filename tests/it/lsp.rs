@@ -187,7 +187,8 @@ async fn the_ask_now_key_is_answered_without_the_debounce() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_answer_to_the_ask_now_key_is_rescued() {
     // The model ends at once. Typing gets nothing; the user's key gets the ranked
-    // candidates, which do not end before writing code (the fake's rank 1 is `or 1`).
+    // candidates, which do not end before writing code (the fake's rank 1 of an empty
+    // answer is the line `# 1`).
     let fake = Fake::default();
     let (mut c, _) = start(
         fake.factory("", 0, 0),
@@ -201,7 +202,7 @@ async fn an_empty_answer_to_the_ask_now_key_is_rescued() {
     assert_eq!(inline_text(&r).unwrap_or_default(), "", "{r}");
     let before = fake.prompts.lock().unwrap().len();
     let r = c.inline_as("file:///w/a.py", 1, 4, 1).await.unwrap();
-    assert!(inline_text(&r).is_some_and(|t| t.contains("or 1")), "{r}");
+    assert!(inline_text(&r).is_some_and(|t| t.contains("# 1")), "{r}");
     assert_eq!(
         fake.prompts.lock().unwrap().len(),
         before + 1,
