@@ -23,7 +23,13 @@ local M = {}
 ---@field root_markers string[]      files that mark a project root
 M.defaults = {
   cmd = { 'quill', 'serve' },
-  filetypes = { 'python', 'rust', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go' },
+  -- Every language quill checks and reads context for (its README's table), by Neovim's
+  -- filetype names; other filetypes can be added and get plain fill-in-the-middle.
+  filetypes = {
+    'python', 'rust', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go',
+    'c', 'cpp', 'java', 'cs', 'kotlin', 'php', 'ruby', 'sh', 'bash', 'zsh', 'lua', 'scala',
+    'swift', 'json', 'jsonc', 'yaml', 'toml', 'html', 'css',
+  },
   settings = {},
   trigger = 'auto',
   debounce_ms = 150,
