@@ -54,31 +54,50 @@ pub fn parse(lang: Language, text: &str, old: Option<&Tree>) -> Option<Tree> {
 /// A cursor walk, not recursion: a deeply nested document (thousands of open brackets)
 /// must not overflow a small thread stack.
 pub fn error_count(node: Node<'_>) -> usize {
-    if !node.has_error() {
-        return 0;
-    }
     let mut count = 0;
+    walk_errors(node, |n| {
+        count += usize::from(n.is_error() || n.is_missing());
+        ControlFlow::Continue(true)
+    });
+    count
+}
+
+/// Visits the nodes under `node` (itself first) that have an error or are one, parents
+/// before children; `visit` says whether to go into a node's children
+/// (`Continue(false)`: skip them, `Break`: stop). A cursor walk, not recursion.
+fn walk_errors(node: Node<'_>, mut visit: impl FnMut(Node<'_>) -> ControlFlow<(), bool>) {
+    if !node.has_error() {
+        return;
+    }
     let mut cursor = node.walk();
     // Levels below `node` (the cursor's own `depth()` costs a pass over its stack).
     let mut depth = 0usize;
     loop {
         let n = cursor.node();
-        count += usize::from(n.is_error() || n.is_missing());
+        let into = match visit(n) {
+            ControlFlow::Break(()) => return,
+            ControlFlow::Continue(into) => into,
+        };
         // Into the children only where there is an error to find.
-        if n.has_error() && cursor.goto_first_child() {
+        if into && n.has_error() && cursor.goto_first_child() {
             depth += 1;
             continue;
         }
-        // Then the next sibling, climbing until there is one; back at `node`: done.
+        // Then the next sibling with an error, climbing until there is one; back at
+        // `node`: done.
         loop {
             if depth == 0 {
-                return count;
+                return;
             }
             if cursor.goto_next_sibling() {
-                break;
+                let sib = cursor.node();
+                if sib.has_error() || sib.is_missing() {
+                    break;
+                }
+                continue;
             }
             if !cursor.goto_parent() {
-                return count;
+                return;
             }
             depth -= 1;
         }
@@ -110,34 +129,15 @@ pub fn error_extent(node: Node<'_>, skip: std::ops::Range<usize>) -> usize {
 /// True when an ERROR node under `node` lies wholly inside `range` (the inserted text):
 /// the answer itself does not parse there, whatever the code around it does.
 pub fn error_inside(node: Node<'_>, range: std::ops::Range<usize>) -> bool {
-    if !node.has_error() {
-        return false;
-    }
-    let mut cursor = node.walk();
-    let mut depth = 0usize;
-    loop {
-        let n = cursor.node();
+    let mut found = false;
+    walk_errors(node, |n| {
         if n.is_error() && n.start_byte() >= range.start && n.end_byte() <= range.end {
-            return true;
+            found = true;
+            return ControlFlow::Break(());
         }
-        let overlaps = n.start_byte() < range.end && n.end_byte() > range.start;
-        if n.has_error() && overlaps && cursor.goto_first_child() {
-            depth += 1;
-            continue;
-        }
-        loop {
-            if depth == 0 {
-                return false;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return false;
-            }
-            depth -= 1;
-        }
-    }
+        ControlFlow::Continue(n.start_byte() < range.end && n.end_byte() > range.start)
+    });
+    found
 }
 
 /// The smallest `@scope` node (function, class, …) containing `start..end`.
@@ -233,33 +233,13 @@ pub struct InsertionCheck<'a> {
 /// The ERROR and MISSING nodes under `node`, as byte ranges.
 fn error_spans(node: Node<'_>) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
-    if !node.has_error() {
-        return out;
-    }
-    let mut cursor = node.walk();
-    let mut depth = 0usize;
-    loop {
-        let n = cursor.node();
+    walk_errors(node, |n| {
         if n.is_error() || n.is_missing() {
             out.push(n.start_byte()..n.end_byte());
         }
-        if n.has_error() && cursor.goto_first_child() {
-            depth += 1;
-            continue;
-        }
-        loop {
-            if depth == 0 {
-                return out;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return out;
-            }
-            depth -= 1;
-        }
-    }
+        ControlFlow::Continue(true)
+    });
+    out
 }
 
 impl<'a> InsertionCheck<'a> {
