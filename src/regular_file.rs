@@ -77,6 +77,23 @@ pub fn read(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// Why a source file was not read: the file itself, or what it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+}
+
+/// The text of the source file at `path`: a regular file of at most
+/// [`MAX_SOURCE_BYTES`](crate::text::MAX_SOURCE_BYTES), UTF-8 and not binary. Every command
+/// that reads a file a user names (complete, fill, explain, batch, eval, bench) reads it here.
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
+    let bytes = read(path, crate::text::MAX_SOURCE_BYTES as u64)?;
+    Ok(crate::text::decode_source(&bytes)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +131,17 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
         assert!(matches!(read(&link, 10), Err(ReadError::NotRegular(_))));
+        let err = read_source(&fifo).unwrap_err();
+        assert_eq!(err.to_string(), "is a FIFO, not a regular file");
+    }
+
+    #[test]
+    fn sources_are_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.py");
+        std::fs::write(&p, b"x = 1\n").unwrap();
+        assert_eq!(read_source(&p).unwrap(), "x = 1\n");
+        std::fs::write(&p, b"x\0y").unwrap();
+        assert!(matches!(read_source(&p), Err(SourceError::Text(_))));
     }
 }

@@ -118,8 +118,7 @@ fn skip_line(reader: &mut impl BufRead, max: u64) -> std::io::Result<bool> {
 /// a device such as `/dev/zero` never ends) of at most [`MAX_FILE_BYTES`], decoded as a
 /// source file. The error says why not.
 pub fn read_task_file(path: &Path) -> Result<String, String> {
-    let bytes = crate::regular_file::read(path, MAX_FILE_BYTES).map_err(|e| e.to_string())?;
-    crate::text::decode_source(&bytes).map_err(|e| e.to_string())
+    crate::regular_file::read_source(path).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -226,12 +226,12 @@ pub fn run_session(
     lines: usize,
     server_options: &Value,
 ) -> Result<LspReport> {
-    let text = std::fs::read_to_string(file)?;
+    let text = super::read_source(file)?;
     let steps: Vec<Step> = typing_steps(&text, start_line, lines);
     let mut c = StdioClient::start(server_options)?;
     c.wait_ready()?;
     for other in others {
-        c.open(other, &std::fs::read_to_string(other)?)?;
+        c.open(other, &super::read_source(other)?)?;
     }
     let mut current = steps[0].text.clone();
     let u = c.open(file, &current)?;

@@ -80,7 +80,7 @@ impl LlamaServer {
             .into();
         let mut extra = Vec::new();
         for path in others {
-            let text = std::fs::read_to_string(path)?;
+            let text = super::read_source(path)?;
             let lines: Vec<&str> = text.split_inclusive('\n').collect();
             for chunk in lines.chunks(CHUNK_LINES) {
                 if extra.len() < MAX_CHUNKS {

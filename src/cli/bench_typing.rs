@@ -297,7 +297,7 @@ impl Quill {
         let mut client = StdioClient::start(options)?;
         client.wait_ready()?;
         for other in others {
-            client.open(other, &std::fs::read_to_string(other)?)?;
+            client.open(other, &super::read_source(other)?)?;
         }
         let u = client.open(file, doc)?;
         Ok(Quill {

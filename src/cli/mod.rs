@@ -256,17 +256,15 @@ pub fn load_config(cfg: EngineConfig) -> Result<Loaded> {
     })
 }
 
-/// Reads a source file for completion, refusing what cannot be code.
+/// Reads a source file a command names, refusing what cannot be code: a FIFO or device
+/// (which would block or never end), a directory, a huge or binary file.
 pub fn read_source(path: &std::path::Path) -> Result<String> {
-    // Bounded: `/dev/zero` or an endless pipe gets "too large", not all the memory.
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(quill::text::MAX_SOURCE_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    quill::text::decode_source(&bytes)
-        .with_context(|| format!("{} cannot be completed", path.display()))
+    quill::regular_file::read_source(path).map_err(|e| match e {
+        quill::regular_file::SourceError::Read(e) => {
+            anyhow::anyhow!("cannot read {}: {e}", path.display())
+        }
+        quill::regular_file::SourceError::Text(e) => {
+            anyhow::anyhow!("{} cannot be completed: {e}", path.display())
+        }
+    })
 }

@@ -135,7 +135,7 @@ fn read_sources(root: &Path, paths: Vec<PathBuf>) -> Vec<SourceFile> {
     paths
         .into_iter()
         .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
+            let text = crate::regular_file::read_source(&p).ok()?;
             let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
             let group = rel
                 .parent()

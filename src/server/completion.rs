@@ -74,12 +74,6 @@ pub(super) fn job(state: &State, uri: &Uri, at: At) -> Result<Option<Job>> {
     })?;
     crate::text::check_source(snap.text.as_bytes())
         .map_err(|e| request_failed(format!("{} cannot be completed: {e}", uri.as_str())))?;
-    if let Some(why) = &snap.lost {
-        return Err(request_failed(format!(
-            "{} is out of sync with the editor ({why}): close and reopen it",
-            uri.as_str()
-        )));
-    }
     let snap = snap.with_lf_breaks();
     let offset = match at {
         At::Position(pos) => position::offset(&snap.text, &snap.index, pos, state.encoding())

@@ -4,6 +4,12 @@
 //! Edits apply synchronously under the document's map entry (never across an `.await`);
 //! readers take a [`Snapshot`] (shared text and a cheap tree clone) and work without locks.
 //! An edit whose version is not newer than the stored one is refused with a log line.
+//!
+//! Invariant: a change is always applied. A range past the end of a line or of the
+//! document (editors send them after their own bugs or races) is clamped the way editors'
+//! text models clamp (VS Code's `validatePosition`): to the line's end, or to the end of
+//! the text, with a warning in the log. The document never goes dead; a full-text change
+//! (or reopening) puts it right if the editor's copy really differs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +20,7 @@ use tree_sitter::{InputEdit, Point, Tree};
 
 use crate::lang::Language;
 use crate::syntax::{self, MAX_CHECKED_BYTES};
-use crate::text::{Encoding, LineIndex, PositionError};
+use crate::text::{Encoding, LineIndex};
 
 /// One open document.
 #[derive(Debug, Clone)]
@@ -27,9 +33,6 @@ struct Document {
     index: Arc<LineIndex>,
     /// When this document was last opened, changed or completed in (store-wide counter).
     touched: u64,
-    /// Why the text no longer matches the editor's (a change that could not be applied);
-    /// `None` while in sync. A full-text change or reopening brings it back.
-    lost: Option<Arc<str>>,
     /// tree-sitter gave up on this text (`syntax::PARSE_BUDGET`): it is not parsed again
     /// on every edit, only after a full-text change or a reopen.
     unparsable: bool,
@@ -46,8 +49,6 @@ pub struct Snapshot {
     pub tree: Option<Tree>,
     pub index: Arc<LineIndex>,
     pub touched: u64,
-    /// Why the text no longer matches the editor's, if it does not.
-    pub lost: Option<Arc<str>>,
     /// tree-sitter gave up on this text: nothing should parse it again.
     pub unparsable: bool,
 }
@@ -87,10 +88,6 @@ pub enum ChangeError {
     NotOpen(String),
     #[error("change to version {got} of {uri} is not newer than version {have}; ignored")]
     Stale { uri: String, got: i32, have: i32 },
-    #[error("change to {uri} has a bad range: {source}")]
-    BadRange { uri: String, source: PositionError },
-    #[error("{0} is out of sync with the editor; change ignored until a full-text change")]
-    OutOfSync(String),
 }
 
 /// All open documents, keyed by URI.
@@ -143,7 +140,6 @@ impl DocumentStore {
                 tree,
                 index,
                 touched,
-                lost: None,
                 unparsable,
             },
         );
@@ -183,16 +179,10 @@ impl DocumentStore {
                 have: doc.version,
             });
         }
-        // Work on copies so a bad range leaves the document as it was. A refused change
-        // leaves it different from the editor's copy, though: it is marked lost, ranged
-        // changes are ignored from then on, and a full-text change brings it back.
         let mut text = doc.text.as_ref().clone();
         let mut index = doc.index.as_ref().clone();
         let mut tree = doc.tree.clone();
         let mut last = 0;
-        let mut refused = None;
-        let was_lost = doc.lost.is_some();
-        let mut lost = doc.lost.clone();
         let mut unparsable = doc.unparsable;
         for change in changes {
             match change.range {
@@ -201,40 +191,33 @@ impl DocumentStore {
                     index = LineIndex::new(&text);
                     tree = None;
                     last = text.len();
-                    lost = None;
                     unparsable = false;
                 }
-                Some(_) if lost.is_some() => {}
-                Some(range) => match byte_range(&text, &index, range, enc) {
-                    Ok((start, end)) => {
-                        if let Some(t) = tree.as_mut() {
-                            t.edit(&edit(&text, start, end, &change.text));
-                        }
-                        text.replace_range(start..end, &change.text);
-                        index = LineIndex::new(&text);
-                        last = start + change.text.len();
+                Some(range) => {
+                    let (start, end, clamped) = byte_range(&text, &index, range, enc);
+                    if clamped {
+                        tracing::warn!(
+                            "{}: change range {}:{}-{}:{} lies outside the document ({} lines); \
+                             clamped as editors do",
+                            uri.as_str(),
+                            range.start.line,
+                            range.start.character,
+                            range.end.line,
+                            range.end.character,
+                            index.lines()
+                        );
                     }
-                    Err(source) => {
-                        let e = ChangeError::BadRange {
-                            uri: uri.as_str().to_string(),
-                            source,
-                        };
-                        lost = Some(e.to_string().into());
-                        refused = Some(e);
+                    if let Some(t) = tree.as_mut() {
+                        t.edit(&edit(&text, start, end, &change.text));
                     }
-                },
+                    text.replace_range(start..end, &change.text);
+                    index = LineIndex::new(&text);
+                    last = start + change.text.len();
+                }
             }
         }
         doc.version = version;
         doc.touched = touched;
-        if let Some(why) = lost {
-            doc.lost = Some(why);
-            return Err(refused.unwrap_or_else(|| ChangeError::OutOfSync(uri.as_str().to_string())));
-        }
-        if was_lost {
-            tracing::info!("{} is in sync again", uri.as_str());
-        }
-        doc.lost = None;
         doc.tree = if unparsable {
             None
         } else {
@@ -264,7 +247,6 @@ impl DocumentStore {
             tree: d.tree.clone(),
             index: d.index.clone(),
             touched: d.touched,
-            lost: d.lost.clone(),
             unparsable: d.unparsable,
         })
     }
@@ -274,7 +256,7 @@ impl DocumentStore {
         let mut out: Vec<Snapshot> = self
             .docs
             .iter()
-            .filter(|e| e.key() != except && e.lost.is_none())
+            .filter(|e| e.key() != except)
             .filter_map(|e| self.snapshot(e.key()))
             .collect();
         out.sort_by_key(|s| std::cmp::Reverse(s.touched));
@@ -282,24 +264,28 @@ impl DocumentStore {
     }
 }
 
-/// The byte range of an LSP range in `text`. A position past the end of its line clamps to
-/// the line's end (clients send such ranges for whole-line deletions).
-fn byte_range(
-    text: &str,
-    index: &LineIndex,
-    range: Range,
-    enc: Encoding,
-) -> Result<(usize, usize), PositionError> {
-    let pos = |p: tower_lsp_server::ls_types::Position| {
+/// The byte range of an LSP range in `text`, and whether it had to be clamped. A position
+/// past the end of its line clamps to the line's end (clients send such ranges for
+/// whole-line deletions, silently); one past the last line clamps to the end of the text
+/// (only a confused editor sends that: `true`, for the log).
+fn byte_range(text: &str, index: &LineIndex, range: Range, enc: Encoding) -> (usize, usize, bool) {
+    let mut clamped = false;
+    let mut pos = |p: tower_lsp_server::ls_types::Position| {
+        let line = p.line as usize;
         // A range may end at the start of the line after the last one.
-        if p.line as usize == index.lines() && p.character == 0 {
-            return Ok(text.len());
+        if line == index.lines() && p.character == 0 {
+            return text.len();
         }
-        index.offset_clamped(text, p.line as usize, p.character as usize, enc)
+        index
+            .offset_clamped(text, line, p.character as usize, enc)
+            .unwrap_or_else(|_| {
+                clamped = true;
+                text.len()
+            })
     };
-    let start = pos(range.start)?;
-    let end = pos(range.end)?;
-    Ok((start.min(end), start.max(end)))
+    let start = pos(range.start);
+    let end = pos(range.end);
+    (start.min(end), start.max(end), clamped)
 }
 
 /// The tree-sitter edit for replacing `text[start..end]` with `new`.
@@ -427,44 +413,33 @@ mod tests {
     }
 
     #[test]
-    fn stale_and_bad_changes_are_refused_without_damage() {
+    fn stale_changes_are_refused_and_ranges_past_the_end_clamped() {
         let store = DocumentStore::default();
         store.open(uri(), "python".into(), 5, "x = 1\n".into());
         let err = store
             .change(&uri(), 5, vec![change(0, 0, 0, 0, "y")], Encoding::Utf16)
             .unwrap_err();
         assert!(matches!(err, ChangeError::Stale { .. }));
-        let err = store
-            .change(&uri(), 6, vec![change(9, 0, 9, 0, "y")], Encoding::Utf16)
-            .unwrap_err();
-        assert!(matches!(err, ChangeError::BadRange { .. }));
-        let s = store.snapshot(&uri()).unwrap();
-        assert_eq!(s.text.as_str(), "x = 1\n");
-        assert!(s.lost.as_deref().unwrap().contains("bad range"));
-        // The editor applied that change; later ranged changes would land on the wrong
-        // text, so they are ignored until a full-text change brings the document back.
-        let err = store
-            .change(&uri(), 7, vec![change(0, 0, 0, 0, "z")], Encoding::Utf16)
-            .unwrap_err();
-        assert!(matches!(err, ChangeError::OutOfSync(_)));
         assert_eq!(store.snapshot(&uri()).unwrap().text.as_str(), "x = 1\n");
-        let full = TextDocumentContentChangeEvent {
-            range: None,
-            range_length: None,
-            text: "zx = 1\n".into(),
-        };
+        // A range past the last line lands at the end of the text, as in VS Code's model.
         store
-            .change(
-                &uri(),
-                8,
-                vec![full, change(0, 0, 0, 0, "y")],
-                Encoding::Utf16,
-            )
+            .change(&uri(), 6, vec![change(9, 0, 9, 4, "y")], Encoding::Utf16)
+            .unwrap();
+        assert_eq!(store.snapshot(&uri()).unwrap().text.as_str(), "x = 1\ny");
+        // From the middle of the text to past its end: the rest is replaced.
+        store
+            .change(&uri(), 7, vec![change(0, 4, 30, 2, "2\n")], Encoding::Utf16)
+            .unwrap();
+        // The document keeps following the editor's later changes.
+        store
+            .change(&uri(), 8, vec![change(0, 0, 0, 0, "z")], Encoding::Utf16)
             .unwrap();
         let s = store.snapshot(&uri()).unwrap();
+        assert_eq!((s.text.as_str(), s.version), ("zx = 2\n", 8));
+        let fresh = syntax::parse(Language::Python, &s.text, None).unwrap();
         assert_eq!(
-            (s.text.as_str(), s.version, s.lost.is_none()),
-            ("yzx = 1\n", 8, true)
+            s.tree.unwrap().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
         );
     }
 

@@ -23,7 +23,6 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{LanguageServer, LspService};
 
 use super::completion::{complete, completion_response, inline_response};
-use super::documents::ChangeError;
 use super::{Options, Server, State, position};
 use crate::engine::EngineState;
 
@@ -290,19 +289,6 @@ impl LanguageServer for Server {
                 if !super::suggest::edited(&self.state, &uri, at) {
                     self.schedule_warmup(uri, at);
                 }
-            }
-            Err(e @ ChangeError::BadRange { .. }) => {
-                tracing::warn!("{e}");
-                let path = self.state.display_path(&uri);
-                self.client
-                    .show_message(
-                        MessageType::WARNING,
-                        format!(
-                            "quill: lost track of {path}'s text ({e}); no suggestions there until \
-                             you close and reopen it"
-                        ),
-                    )
-                    .await;
             }
             Err(e) => tracing::warn!("{e}"),
         }

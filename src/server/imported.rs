@@ -198,8 +198,9 @@ impl IncludePaths {
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = cached.get(&db).is_some_and(|(t, _)| *t == mtime);
         if !fresh {
-            let entries = std::fs::read_to_string(&db)
+            let entries = crate::regular_file::read(&db, MAX_DATABASE_BYTES)
                 .ok()
+                .and_then(|b| String::from_utf8(b).ok())
                 .map(|t| parse_database(&t))
                 .unwrap_or_default();
             cached.insert(db.clone(), (mtime, entries));

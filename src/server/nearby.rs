@@ -190,10 +190,8 @@ impl DiskCache {
             }
         }
         // Read and parse without the lock: other requests use the cache meanwhile.
-        let bytes = std::fs::read(&path).ok()?;
-        if bytes.len() as u64 > MAX_BYTES {
-            return None; // It grew since it was listed.
-        }
+        // Regular files only, capped: it may have grown, or been swapped, since it was listed.
+        let bytes = crate::regular_file::read(&path, MAX_BYTES).ok()?;
         let text = crate::text::decode_source(&bytes).ok()?;
         let tree = crate::syntax::parse(lang, &text, None);
         let file = Arc::new(DiskFile {

@@ -86,6 +86,32 @@ fn binary_file_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("binary"));
 }
 
+/// A FIFO or a device named as the file to complete or explain is refused at once: before,
+/// `quill complete FIFO:1:1` waited forever for a writer.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.py");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.display().to_string();
+    for args in [
+        vec!["complete".to_string(), format!("{fifo}:1:1")],
+        vec!["explain".to_string(), format!("{fifo}:1")],
+        vec!["fill".to_string(), fifo.clone()],
+        vec!["complete".to_string(), "/dev/zero:1:1".to_string()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = quill(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn unknown_model_lists_known_ones() {
     let dir = tempfile::tempdir().unwrap();
