@@ -199,15 +199,36 @@ export function extractFromTarGz(gz: Buffer, want: (name: string) => boolean): B
 // ---- download ----
 
 /** GETs a URL's bytes (http(s) with redirects, or file://). */
-export async function fetchBytes(url: string): Promise<Buffer> {
+export async function fetchBytes(url: string, timeoutMs?: number): Promise<Buffer> {
   if (url.startsWith('file://')) {
     return fs.promises.readFile(fileURLToPath(url));
   }
-  const res = await fetch(url, { redirect: 'follow' });
+  const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  const res = await fetch(url, { redirect: 'follow', signal });
   if (!res.ok) {
     throw new Error(`${url}: HTTP ${res.status}`);
   }
   return Buffer.from(await res.arrayBuffer());
+}
+
+/** Whether `baseUrl` holds a release for `target`: its SHA256SUMS can be read and lists
+ *  the archive. `why` says what is missing otherwise (nothing published there yet, no
+ *  network, an archive for other platforms only). Asked before offering a download, so the
+ *  offer is made only when there is something to download. */
+export async function releaseAvailable(
+  baseUrl: string,
+  target: string,
+  get: (url: string) => Promise<Buffer> = (url) => fetchBytes(url, 15_000),
+  version = SERVER_VERSION,
+): Promise<{ ok: true } | { ok: false; why: string }> {
+  const name = archiveName(version, target);
+  let text: string;
+  try {
+    text = (await get(`${baseUrl}/SHA256SUMS`)).toString('utf8');
+  } catch (e) {
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
+  }
+  return parseSha256Sums(text).has(name) ? { ok: true } : { ok: false, why: `its SHA256SUMS lists no ${name}` };
 }
 
 export interface DownloadOptions {

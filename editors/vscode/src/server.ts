@@ -1,6 +1,8 @@
 // Starts `quill serve` with vscode-languageclient, keeps the status bar in step with it, and
 // restarts it with a backoff when it dies.
 
+import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -22,6 +24,7 @@ import {
   explicitPath,
   findServer,
   makeExecutable,
+  releaseAvailable,
   releaseTarget,
   releaseUrl,
   type FoundServer,
@@ -153,7 +156,7 @@ export class QuillServer implements vscode.Disposable {
     this.stopping = false;
     this.found = this.findServer();
     if (!this.found) {
-      this.notFound();
+      await this.notFound();
       return;
     }
     this.output.appendLine(`quill: starting ${this.found.path} (${SOURCE_LABEL[this.found.source]})`);
@@ -175,8 +178,11 @@ export class QuillServer implements vscode.Disposable {
   }
 
   /** No executable: say so, or offer to download a release binary when the user has not
-   *  named one and this platform has releases. */
-  private notFound(): void {
+   *  named one, this platform has releases and the release folder holds one. Until quill is
+   *  published (the default release address is a placeholder), there is nothing to
+   *  download: the user is told so and pointed at the install instructions instead of an
+   *  offer that fails after the click. */
+  private async notFound(): Promise<void> {
     const target = releaseTarget();
     if (explicitPath(this.clientCfg.path) || !target || !this.dirs.storageDir) {
       this.cannotStart(`cannot find "${this.clientCfg.path}". Install quill or set quill.path.`);
@@ -184,6 +190,27 @@ export class QuillServer implements vscode.Disposable {
     }
     const url = releaseUrl();
     this.status.setState({ kind: 'down', reason: 'quill is not installed' });
+    const release = await releaseAvailable(url, target);
+    if (!release.ok) {
+      this.output.appendLine(
+        `quill: no quill executable (bundled, on PATH or downloaded), and no release to download at ${url}: ${release.why}`,
+      );
+      void vscode.window
+        .showWarningMessage(
+          `quill: the quill server is not installed (not on PATH), and there is no quill ${SERVER_VERSION} release ` +
+            `for ${target} to download yet. Build it from source and put it on PATH, or set quill.path.`,
+          'How to Install',
+          'Open Settings',
+        )
+        .then((choice) => {
+          if (choice === 'How to Install') {
+            void this.showInstructions();
+          } else if (choice === 'Open Settings') {
+            void vscode.commands.executeCommand('workbench.action.openSettings', 'quill.path');
+          }
+        });
+      return;
+    }
     this.output.appendLine(`quill: no quill executable (bundled, on PATH or downloaded); offering ${url}`);
     void vscode.window
       .showInformationMessage(
@@ -198,6 +225,21 @@ export class QuillServer implements vscode.Disposable {
           void vscode.commands.executeCommand('workbench.action.openSettings', 'quill.path');
         }
       });
+  }
+
+  /** The extension's README (its Install section says how to build and install the
+   *  server), rendered; the extension's page where the Markdown preview is missing. */
+  private async showInstructions(): Promise<void> {
+    const readme = this.dirs.extensionDir && path.join(this.dirs.extensionDir, 'README.md');
+    if (readme && fs.existsSync(readme)) {
+      try {
+        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(readme));
+        return;
+      } catch {
+        // no Markdown preview: the extension's page shows the README too
+      }
+    }
+    await vscode.commands.executeCommand('extension.open', 'quill.quill-vscode');
   }
 
   /** Downloads the release binary into global storage (checked against SHA256SUMS), then

@@ -234,10 +234,35 @@ describe('binary: the extension when no server is found', () => {
     s.dispose();
   });
 
-  it('unset and nowhere: offers the download where release binaries exist', async function () {
+  it('unset and nowhere, no release published: says so and points at the install instructions', async function () {
     if (!releaseTarget()) {
       this.skip();
     }
+    const s = server({ extensionDir: path.join(tmp, 'ext'), storageDir: path.join(tmp, 'storage') });
+    await s.start();
+    assert.strictEqual(vs.shown.length, 1);
+    assert.strictEqual(vs.shown[0].kind, 'warning');
+    assert.match(vs.shown[0].message, new RegExp(`not installed.*no quill ${SERVER_VERSION.replace(/\./g, '\\.')} release for ${releaseTarget()} to download yet`));
+    assert.doesNotMatch(vs.shown[0].message, /Download quill/);
+    assert.deepStrictEqual(vs.shown[0].items, ['How to Install', 'Open Settings']);
+    assert.match(vs.statusItems[0].text, /down/);
+    s.dispose();
+  });
+
+  /** A release folder whose SHA256SUMS lists this platform's archive (the archive itself
+   *  is not there: a download fails). */
+  const listedRelease = () => {
+    const dir = path.join(tmp, 'listed-release');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'SHA256SUMS'), `${'0'.repeat(64)}  ${archiveName(SERVER_VERSION, releaseTarget()!)}\n`);
+    process.env.QUILL_RELEASE_URL = pathToFileURL(dir).href;
+  };
+
+  it('unset and nowhere: offers the download where the release lists a binary for this platform', async function () {
+    if (!releaseTarget()) {
+      this.skip();
+    }
+    listedRelease();
     const s = server({ extensionDir: path.join(tmp, 'ext'), storageDir: path.join(tmp, 'storage') });
     await s.start();
     assert.strictEqual(vs.shown.length, 1);
@@ -252,6 +277,7 @@ describe('binary: the extension when no server is found', () => {
     if (!releaseTarget()) {
       this.skip();
     }
+    listedRelease();
     vs.messageAnswer = 'Download';
     const storage = path.join(tmp, 'storage');
     const s = server({ storageDir: storage });
@@ -260,7 +286,7 @@ describe('binary: the extension when no server is found', () => {
       await settle();
     }
     const error = vs.shown.find((m) => m.kind === 'error');
-    assert.match(error?.message ?? '', /downloading the server from file:.*no-release failed: .*ENOENT/);
+    assert.match(error?.message ?? '', /downloading the server from file:.*listed-release failed: .*ENOENT/);
     assert.strictEqual(vs.progress[0]?.options.title, 'quill: downloading the server');
     assert.ok(!fs.existsSync(downloadedPath(storage)));
     s.dispose();

@@ -1,0 +1,832 @@
+#!/usr/bin/env python3
+"""End-to-end tests of quill's VS Code extension in a real VS Code (code-server), driven
+through headless Chromium with Playwright. Run by run.sh, which installs what this needs.
+
+Every check reads what the workbench shows: ghost text (the editor's `.ghost-text-decoration`
+spans), the editor's lines, the inline suggestion toolbar (`1/3`), the status bar item, its
+hover, notifications, the explanation panel (a webview). Waits are generous (the model runs
+on a CPU that may be busy) and poll for a condition; no check measures time.
+
+Tests (in this order; any subset by name, setup always runs):
+  install   no server anywhere: the extension says there is no release to download yet
+  start     status bar: starting/loading, then the model, ready
+  ghost     typing shows ghost text; Tab accepts it (the editor and the saved file change)
+  word      Ctrl+Right accepts one word of it, the rest stays
+  manual    inlineTrigger manual (settings.json while running): typing shows none, Alt+\\ asks
+  grow      timeBudgetMs: partial ghost text, then the whole line in its place
+  cycle     quill.candidates = 3 set in the Settings UI reaches the server: 1/3, Alt+] another
+  timings   the status bar's hover shows the last completion's timings
+  explain   code action "Explain this code": the answer in the side panel
+  fix       code action "Fix this code": the fix applied to the file
+  down      the server dies and cannot start: "quill: down"; Restart Server brings it back
+  backend   quill.backend that does not answer: "quill: backend down", then back
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+HERE = Path(__file__).resolve().parent
+WAIT = 300  # seconds to wait for anything the model does (a busy 2-core machine is slow)
+UI_WAIT = 60  # seconds for the workbench to react
+EXT_ID = "quill.quill-vscode"
+VERBOSE = os.environ.get("QUILL_E2E_VERBOSE") == "1"
+
+ORDER = ["install", "start", "ghost", "word", "manual", "grow", "cycle", "timings", "explain", "fix", "down",
+         "backend"]
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def vlog(msg):
+    if VERBOSE:
+        log("    " + msg)
+
+
+# ---- what the page shows (JavaScript run in the workbench) ---------------------------------
+
+# Installed before the workbench loads: records every text the quill status bar item and the
+# ghost text take, in order, so that short states (loading, a partial suggestion) are seen
+# however fast they pass.
+RECORDER_JS = r"""
+(() => {
+  const q = window.__quill = { status: [], ghost: [] };
+  const statusText = () => {
+    const s = document.getElementById('quill.quill-vscode');
+    if (!s) return null;
+    const icon = [...s.querySelectorAll('.codicon')].map(i => [...i.classList].find(c => c.startsWith('codicon-') && c !== 'codicon-modifier-spin')).filter(Boolean)[0];
+    return (icon ? '$(' + icon.slice(8) + ') ' : '') + s.innerText.replace(/\u00a0/g, ' ').trim();
+  };
+  const ghostText = () => [...document.querySelectorAll('.part.editor .ghost-text-decoration, .part.editor .ghost-text-decoration-preview')]
+    .map(e => e.textContent).join('').replace(/\u00a0/g, ' ');
+  q.statusText = statusText;
+  q.ghostText = ghostText;
+  const push = (a, v) => { if (v !== null && a[a.length - 1] !== v) a.push(v); };
+  const rec = () => { push(q.status, statusText()); push(q.ghost, ghostText()); };
+  new MutationObserver(rec).observe(document, { subtree: true, childList: true, characterData: true });
+})();
+"""
+
+# The text editor of stats.py: {line number: text}, ghost text left out, for the lines drawn.
+EDITOR_LINES_JS = r"""
+() => {
+  const eds = [...document.querySelectorAll('.part.editor .monaco-editor')].filter(e => e.querySelector('.margin .line-numbers'));
+  const ed = eds.find(e => (e.getAttribute('data-uri') || '').endsWith('stats.py')) || eds[0];
+  if (!ed) return null;
+  const numbers = {};
+  for (const n of ed.querySelectorAll('.margin-view-overlays > div')) {
+    const ln = n.querySelector('.line-numbers');
+    if (ln) numbers[parseFloat(n.style.top)] = parseInt(ln.textContent, 10);
+  }
+  const out = {};
+  for (const l of ed.querySelectorAll('.view-lines > .view-line')) {
+    const c = l.cloneNode(true);
+    c.querySelectorAll('[class*="ghost-text"]').forEach(g => g.remove());
+    const n = numbers[parseFloat(l.style.top)];
+    if (n) out[n] = c.textContent.replace(/\u00a0/g, ' ');
+  }
+  return out;
+}
+"""
+
+
+class Workbench:
+    """One code-server and the page that shows it."""
+
+    def __init__(self, args, browser, name, settings, env_extra=None, home=None):
+        self.args = args
+        self.name = name
+        self.root = Path(args.out) / "run" / name
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.ws = self.root / "ws"
+        self.ud = self.root / "user-data"
+        self.exts = self.root / "extensions"
+        for d in (self.ws, self.ud / "User", self.exts):
+            d.mkdir(parents=True)
+        shutil.copy(HERE / "fixtures" / "stats.py", self.ws / "stats.py")
+        self.settings_path = self.ud / "User" / "settings.json"
+        self.write_settings(settings)
+        # quill.path is machine-overridable: a remote window (code-server is one) may take it
+        # only from the remote machine's settings, so it goes there too.
+        if "quill.path" in settings:
+            (self.ud / "Machine").mkdir()
+            (self.ud / "Machine" / "settings.json").write_text(json.dumps({"quill.path": settings["quill.path"]}) + "\n")
+        (self.root / "config.yaml").write_text("auth: none\n")
+        env = dict(os.environ)
+        env["PATH"] = str(Path(args.node).parent) + os.pathsep + env["PATH"]
+        if home:
+            env["HOME"] = str(home)
+        env.pop("QUILL_RELEASE_URL", None)
+        env.update(env_extra or {})
+        self.env = env
+        common = ["--config", str(self.root / "config.yaml"), "--user-data-dir", str(self.ud),
+                  "--extensions-dir", str(self.exts)]
+        r = subprocess.run([args.node, args.code_server, *common, "--install-extension", args.vsix],
+                           env=env, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0 or not list(self.exts.glob(EXT_ID + "-*")):
+            raise Failure(f"installing {args.vsix} failed: {r.stdout}{r.stderr}")
+        self.port = free_port()
+        self.log_file = open(self.root / "code-server.log", "w")
+        self.proc = subprocess.Popen(
+            [args.node, args.code_server, *common, "--auth", "none", "--bind-addr", f"127.0.0.1:{self.port}",
+             "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(self.ws)],
+            env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}/?folder={self.ws}"
+        wait_until(f"code-server to listen on {self.port}", lambda: http_ok(f"http://127.0.0.1:{self.port}/healthz"),
+                   UI_WAIT, poll=0.3)
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.context.add_init_script(RECORDER_JS)
+        self.page = self.context.new_page()
+        self.page.goto(self.url)
+        self.page.wait_for_selector(".monaco-workbench .part.statusbar", timeout=UI_WAIT * 1000)
+
+    # -- settings.json, as the user edits it while VS Code runs
+
+    def read_settings(self):
+        try:
+            return json.loads(self.settings_path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def write_settings(self, settings):
+        tmp = self.settings_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+        os.replace(tmp, self.settings_path)
+
+    def update_settings(self, **changes):
+        """Edits settings.json as a user would while VS Code runs, and waits until the
+        workbench has read it: each edit also flips a ruler in the editor (`editor.rulers`),
+        which the editor draws once it has the new settings."""
+        s = self.read_settings()
+        for k, v in changes.items():
+            key = k.replace("__", ".")
+            if v is None:
+                s.pop(key, None)
+            else:
+                s[key] = v
+        self.ruler = not getattr(self, "ruler", False)
+        s["editor.rulers"] = [100] if self.ruler else []
+        self.write_settings(s)
+        want = self.ruler
+        wait_until("VS Code to read settings.json", lambda: self.js(
+            "() => document.querySelectorAll('.part.editor .monaco-editor .view-ruler').length > 0") == want
+            or None, UI_WAIT)
+
+    # -- reading the page
+
+    def js(self, script, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def status(self):
+        return self.js("() => window.__quill.statusText()")
+
+    def status_seen(self):
+        return self.js("() => window.__quill.status.slice()")
+
+    def ghost(self):
+        return self.js("() => window.__quill.ghostText()")
+
+    def ghost_seen(self):
+        return self.js("() => window.__quill.ghost.slice()")
+
+    def clear_ghost_seen(self):
+        self.js("() => { window.__quill.ghost = [window.__quill.ghostText()]; }")
+
+    def lines(self):
+        return {int(k): v for k, v in (self.js(EDITOR_LINES_JS) or {}).items()}
+
+    def line(self, n):
+        return self.lines().get(n)
+
+    def toasts(self):
+        return self.js("""() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+            .map(t => t.innerText.replace(/\\u00a0/g, ' '))""")
+
+    def suggestion_count(self):
+        """The inline suggestion toolbar's "1/3"."""
+        return self.js("""() => { const e = document.querySelector('.part.editor .inlineSuggestionsHints .availableSuggestionCount');
+            return e ? e.innerText.trim() : null; }""")
+
+    def cursor(self):
+        """The status bar's "Ln 21, Col 12"."""
+        return self.js("""() => { const e = document.getElementById('status.editor.selection');
+            return e ? e.innerText.trim() : null; }""")
+
+    # -- acting
+
+    def shot(self, name):
+        path = Path(self.args.out) / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        vlog(f"screenshot {path}")
+        return path
+
+    def press(self, *keys):
+        for k in keys:
+            self.page.keyboard.press(k)
+
+    def type(self, text):
+        self.page.keyboard.type(text, delay=40)
+
+    def command(self, title):
+        """Runs a command from the command palette (F1) by its title."""
+        self.press("Escape")
+        self.press("F1")
+        self.page.wait_for_selector(".quick-input-widget .quick-input-box input", state="visible", timeout=UI_WAIT * 1000)
+        self.type(title)
+        row = self.page.locator(".quick-input-widget .quick-input-list .monaco-list-row", has_text=title).first
+        row.wait_for(state="visible", timeout=UI_WAIT * 1000)
+        row.click()
+
+    def open_stats(self):
+        """stats.py in the editor, focused (Quick Open the first time, its tab later)."""
+        tab = self.page.locator(".part.editor .tabs-container .tab", has_text="stats.py")
+        if tab.count() == 0:
+            self.press("Escape", "Control+p")
+            self.page.wait_for_selector(".quick-input-widget .quick-input-box input", state="visible",
+                                        timeout=UI_WAIT * 1000)
+            self.type("stats.py")
+            self.page.locator(".quick-input-widget .monaco-list-row", has_text="stats.py").first.wait_for(
+                timeout=UI_WAIT * 1000)
+            self.press("Enter")
+        else:
+            tab.first.click()
+        wait_until("the stats.py editor", lambda: len(self.lines()) > 0, UI_WAIT)
+        self.page.locator(".part.editor .monaco-editor .view-lines").first.click()
+        self.press("Escape")
+
+    def goto(self, line, column=None):
+        self.press("Escape", "Control+g")
+        self.page.wait_for_selector(".quick-input-widget .quick-input-box input", state="visible", timeout=UI_WAIT * 1000)
+        self.type(f"{line}:{column}" if column else str(line))
+        self.press("Enter")
+        want = f"Ln {line}, Col {column}" if column else f"Ln {line},"
+        wait_until(f"the cursor at {want}", lambda: (self.cursor() or "").startswith(want), UI_WAIT)
+        if not column:
+            self.press("End")
+
+    def save(self):
+        self.press("Control+s")
+
+    def disk(self):
+        return (self.ws / "stats.py").read_text()
+
+    def wait_ghost(self, what="ghost text", timeout=WAIT):
+        return wait_until(what, lambda: self.ghost().strip() or None, timeout)
+
+    def wait_ready(self, what="the status bar to show the model, ready", timeout=WAIT):
+        return wait_until(what, lambda: self.status() if (self.status() or "").startswith("$(sparkle) ") else None,
+                          timeout)
+
+    def clear_notifications(self):
+        self.command("Notifications: Clear All Notifications")
+        self.press("Escape")
+
+    def server_pid(self):
+        try:
+            return int((self.root / "server.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def close(self):
+        try:
+            self.context.close()
+        except Exception:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except Exception:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except Exception:
+                pass
+        self.log_file.close()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def wait_until(what, fn, timeout, poll=0.25):
+    """fn() until it returns something truthy (returned); Failure after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+        except Failure:
+            raise
+        except Exception as e:  # the page may be between two states
+            last = f"({type(e).__name__}: {e})"
+            if time.monotonic() > deadline:
+                raise Failure(f"waited {timeout} s for {what}; last: {last}")
+            time.sleep(poll)
+            continue
+        if last:
+            vlog(f"{what}: {str(last)[:120]!r}")
+            return last
+        if time.monotonic() > deadline:
+            raise Failure(f"waited {timeout} s for {what}")
+        time.sleep(poll)
+
+
+def check(cond, msg, *a):
+    if not cond:
+        raise Failure(msg % a if a else msg)
+
+
+def base_settings(args, wrapper):
+    return {
+        # quill: the wrapper that runs the binary under test (VS Code's extension host takes
+        # PATH from a login shell, so an explicit path is what a test can rely on).
+        "quill.path": str(wrapper),
+        "quill.model": args.model,
+        "quill.maxTokens": 32,  # short answers: the tests wait for the model less
+        "quill.prefetch": False,  # no background generation between the steps
+        "quill.timeBudgetMs": 0,  # whole lines, except in the "grow" test
+        # the workbench: quiet, nothing else completing or popping up
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": False,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+        "chat.disableAIFeatures": True,
+        "editor.inlineSuggest.showToolbar": "always",
+        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+        "editor.suggestOnTriggerCharacters": False,
+        "editor.wordBasedSuggestions": "off",
+        "editor.autoClosingBrackets": "never",
+        "editor.autoClosingQuotes": "never",
+        "editor.minimap.enabled": False,
+        "editor.lightbulb.enabled": "off",
+        "files.autoSave": "off",
+        "security.workspace.trust.enabled": False,
+        "extensions.autoCheckUpdates": False,
+        "extensions.autoUpdate": False,
+        "telemetry.telemetryLevel": "off",
+        "update.mode": "none",
+        "window.commandCenter": False,
+    }
+
+
+# ---- the tests -------------------------------------------------------------------------------
+
+class Suite:
+    def __init__(self, args, browser):
+        self.args = args
+        self.browser = browser
+        self.wb = None
+        self.root = Path(args.out) / "run"
+        self.bin = self.root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        # A private copy of the server: the original may be rebuilt while the tests run.
+        self.quill = self.bin / "quill-under-test"
+        shutil.copy2(args.quill, self.quill)
+        self.down_flag = self.root / "server-down"
+        self.wrapper = self.bin / "quill"
+        self.wrapper.write_text(
+            "#!/bin/sh\n"
+            "# quill for the VS Code e2e: refuses to start while the test keeps the server down.\n"
+            f"if [ -e '{self.down_flag}' ]; then echo 'quill (e2e): kept down by the test' >&2; exit 1; fi\n"
+            f"if [ \"$1\" = serve ]; then echo $$ > '{self.root}/main/server.pid'; fi\n"
+            f"exec '{self.quill}' \"$@\"\n")
+        self.wrapper.chmod(0o755)
+
+    def main(self):
+        if self.wb is None:
+            self.wb = Workbench(self.args, self.browser, "main", base_settings(self.args, self.wrapper))
+        return self.wb
+
+    def close(self):
+        if self.wb:
+            self.wb.close()
+
+    # -- install: no quill on PATH, none bundled or downloaded, no quill.path
+
+    def test_install(self):
+        home = self.root / "install-home"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        settings = base_settings(self.args, self.wrapper)
+        del settings["quill.path"]
+        wb = Workbench(self.args, self.browser, "install", settings, home=home)
+        try:
+            toast = wait_until("a notification about the missing server",
+                               lambda: next((t for t in wb.toasts() if "not installed" in t or "not found" in t
+                                             or "cannot find" in t), None), UI_WAIT * 2)
+            wb.shot("install-no-server")
+            log(f"    notification: {' '.join(toast.split())[:200]}")
+            check("Download quill" not in toast,
+                  "the extension offers a download although no release has been published: %r", toast)
+            check("release" in toast and ("build" in toast.lower() or "install" in toast.lower()),
+                  "the notification does not say that there is no release to download and how to install: %r", toast)
+            status = wait_until("the status bar item", wb.status, UI_WAIT)
+            check("quill: down" in status, "status bar %r, not 'quill: down'", status)
+            # Its button opens the install instructions (the extension's README).
+            btn = wb.page.locator(".notifications-toasts .notification-toast .monaco-button", has_text="How to Install")
+            check(btn.count() > 0, "no 'How to Install' button on %r", toast)
+            btn.first.click()
+            wait_until("the README with the install instructions", lambda: any(
+                "cargo build --release" in (f.evaluate("() => document.body ? document.body.innerText : ''") or "")
+                for f in wb.page.frames if f != wb.page.main_frame), UI_WAIT)
+            wb.shot("install-instructions")
+        finally:
+            wb.close()
+
+    # -- start: the status bar from starting to ready
+
+    def test_start(self):
+        wb = self.main()
+        ready = wb.wait_ready()
+        seen = wb.status_seen()
+        log(f"    status bar: {' -> '.join(seen)}")
+        check(self.args.model in ready, "status bar %r does not name the model %s", ready, self.args.model)
+        early = [s for s in seen if "quill: loading" in s or "quill: starting" in s]
+        check(early, "the status bar never showed starting or loading before ready: %s", seen)
+        check(any("quill: loading" in s for s in seen) or any("quill: starting" in s for s in seen),
+              "no loading state in %s", seen)
+
+    # -- ghost: type, see ghost text, Tab accepts it
+
+    def test_ghost(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.goto(21)  # the empty line at the end of distance()
+        wb.type("    return ")
+        ghost = wb.wait_ghost("ghost text after typing '    return ' in distance()")
+        log(f"    ghost text: {ghost!r}")
+        wb.shot("ghost-text")
+        # The README's picture: the editor with the ghost text and the status bar's model.
+        wb.page.screenshot(path=str(Path(self.args.out) / "ghost-text-readme.png"),
+                           clip={"x": 352, "y": 30, "width": 928, "height": 770})
+        before = wb.line(21)
+        check(before.rstrip() == "    return", "line 21 shows %r before accepting", before)
+        wb.press("Tab")
+        want = ("    return " + ghost).rstrip()
+        got = wait_until("the accepted text in line 21", lambda: wb.line(21) if (wb.line(21) or "").rstrip() == want
+                         else None, UI_WAIT)
+        check(not wb.ghost().strip() or not want.endswith(wb.ghost().strip()), "ghost text still shown after Tab")
+        wb.save()
+        wait_until("the saved file to have the accepted line", lambda: want in wb.disk(), UI_WAIT)
+        log(f"    accepted: {got.strip()!r}")
+
+    # -- word: Ctrl+Right accepts the next word only
+
+    def test_word(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.goto(5)  # mean()'s docstring: a new line after it
+        wb.press("Enter")
+        wb.type("    # Add up the")
+        ghost = wb.wait_ghost("ghost text after '    average = '")
+        log(f"    ghost text: {ghost!r}")
+        check(len(ghost.split()) >= 2, "ghost text %r has fewer than two words", ghost)
+        line_before = wb.line(6)
+        wb.press("Control+ArrowRight")
+        after = wait_until("part of the ghost text accepted",
+                           lambda: wb.line(6) if wb.line(6) != line_before else None, UI_WAIT)
+        accepted = after[len(line_before):]
+        log(f"    accepted a word: {accepted!r}; left as ghost text: {wb.ghost()!r}")
+        check(accepted and ghost.startswith(accepted), "accepted %r is not the start of %r", accepted, ghost)
+        if len(accepted.strip()) < len(ghost.strip()):
+            rest = wait_until("the rest still shown as ghost text", lambda: wb.ghost().strip() or None, UI_WAIT)
+            check((accepted + rest).strip() == ghost.strip() or ghost.startswith(accepted),
+                  "ghost text after the word %r does not continue %r", rest, ghost)
+        wb.shot("accept-word")
+        wb.press("Escape", "Control+z", "Control+z", "Control+z")
+
+    # -- manual: only Alt+\ asks
+
+    def test_manual(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.update_settings(quill__inlineTrigger="manual")
+        try:
+            # The setting is read by the extension when VS Code reloads settings.json; let
+            # the explicit request below tell when it has: typing first shows nothing.
+            wb.goto(14)  # "    return a - b" in add(): a new line after it
+            wb.press("Enter")
+            wb.clear_ghost_seen()
+            wb.type("    result = a")
+            # Typing asks nothing in manual mode: give an answer time to come (a negative
+            # check can only wait), then ask explicitly.
+            time.sleep(3)
+            check(not wb.ghost().strip(), "ghost text while typing with inlineTrigger manual: %r", wb.ghost())
+            wb.press("Alt+Backslash")
+            ghost = wb.wait_ghost("ghost text after Alt+\\")
+            log(f"    Alt+\\ ghost text: {ghost!r}")
+            wb.shot("manual-trigger")
+        finally:
+            wb.press("Escape", "Control+z", "Control+z", "Control+z")
+            wb.update_settings(quill__inlineTrigger=None)
+
+    # -- grow: a partial suggestion replaced by the whole line
+
+    def test_grow(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.update_settings(quill__timeBudgetMs=1)
+        try:
+            wb.goto(20)  # after "    dy = a[1] - b[1]"
+            wb.press("Enter")
+            wb.clear_ghost_seen()
+            wb.type('    print("distance from", a, "to", b, "is"')
+            start = wb.cursor()
+
+            def grown():
+                seen = [g.strip() for g in wb.ghost_seen() if g.strip()]
+                for i, p in enumerate(seen):
+                    for f in seen[i + 1:]:
+                        if f != p and f.startswith(p):
+                            return (p, f)
+                return None
+            partial, full = wait_until("a partial ghost text, then a longer one in its place", grown, WAIT)
+            log(f"    partial: {partial!r} -> whole: {full!r}")
+            check(wb.cursor() == start, "the cursor moved (%s -> %s)", start, wb.cursor())
+            wb.shot("grow")
+        finally:
+            wb.press("Escape", "Control+z", "Control+z", "Control+z")
+            wb.update_settings(quill__timeBudgetMs=0)
+
+    # -- cycle: quill.candidates in the Settings UI; Alt+] shows another candidate
+
+    def test_cycle(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.goto(13)  # add()'s docstring: a new line after it
+        wb.press("Enter")
+        wb.type("    total = ")
+        wb.wait_ghost("ghost text with one candidate")
+        one = wait_until("the toolbar's count", wb.suggestion_count, UI_WAIT)
+        check(one == "1/1", "with quill.candidates 1 the toolbar shows %r, not 1/1", one)
+        wb.press("Escape", "Control+z", "Control+z", "Control+z")
+        # The Settings UI: search, type 3 into the number box.
+        wb.command("Preferences: Open User Settings")
+        wb.page.wait_for_selector(".settings-editor", timeout=UI_WAIT * 1000)
+        wb.type("quill.candidates")
+        box = wb.page.locator(".settings-editor .setting-item-number", has_text="Candidates").locator("input").first
+        box.wait_for(state="visible", timeout=UI_WAIT * 1000)
+        box.click()
+        box.press("Control+a")
+        box.type("3")
+        box.press("Enter")
+        wait_until("quill.candidates 3 in settings.json", lambda: wb.read_settings().get("quill.candidates") == 3,
+                   UI_WAIT)
+        wb.shot("settings-ui-candidates")
+        wb.press("Control+w")
+        wb.open_stats()
+        try:
+            wb.goto(13)
+            wb.press("Enter")
+            wb.type("    total = ")
+            first = wb.wait_ghost("ghost text with three candidates")
+            count = wait_until("the toolbar to count more than one candidate",
+                               lambda: (c := wb.suggestion_count()) and not c.endswith("/1") and c, WAIT)
+            log(f"    candidate {count}: {first!r}")
+            wb.press("Alt+BracketRight")
+            other = wait_until("another candidate after Alt+]",
+                               lambda: (g := wb.ghost()) and g != first and g, UI_WAIT)
+            count2 = wb.suggestion_count()
+            log(f"    Alt+] -> candidate {count2}: {other!r}")
+            check(count2 and count2.startswith("2/"), "the toolbar shows %r after Alt+], not 2/…", count2)
+            wb.shot("cycle")
+        finally:
+            wb.press("Escape", "Control+z", "Control+z", "Control+z")
+            wb.update_settings(quill__candidates=None)
+
+    # -- timings: the status bar's hover
+
+    def test_timings(self):
+        wb = self.main()
+        wb.wait_ready()
+        item = wb.page.locator('[id="quill.quill-vscode"]')
+
+        def hover_text():
+            wb.page.mouse.move(0, 0)
+            item.hover()
+            hov = wb.page.locator(".workbench-hover, .monaco-hover", has_text="Last completion")
+            try:
+                hov.first.wait_for(state="visible", timeout=5000)
+            except Exception:
+                return None
+            return hov.first.inner_text()
+        text = wait_until("the status bar hover with the last completion's timings", hover_text, UI_WAIT)
+        log(f"    hover: {' | '.join(text.splitlines()[:3])}")
+        check("ms" in text and "tokens" in text, "no timings in the hover: %r", text)
+        wb.shot("status-timings")
+        wb.page.mouse.move(640, 400)
+
+    # -- explain and fix: code actions (Ctrl+.)
+
+    def code_action(self, wb, title):
+        wb.press("Escape", "Control+period")
+        row = wb.page.locator(".action-widget .monaco-list-row", has_text=title).first
+        row.wait_for(state="visible", timeout=WAIT * 1000)
+        wb.shot("code-actions")
+        row.click()
+
+    def webview_texts(self, wb):
+        out = []
+        for f in wb.page.frames:
+            if f == wb.page.main_frame:
+                continue
+            try:
+                t = f.evaluate("() => document.body ? document.body.innerText : ''")
+            except Exception:
+                continue
+            if t and t.strip():
+                out.append(t)
+        return out
+
+    def test_explain(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.goto(14, 12)  # inside "return a - b"
+        self.code_action(wb, "Explain this code")
+        tab = wb.page.locator(".part.editor .tab", has_text="quill: explanation")
+        tab.first.wait_for(state="visible", timeout=WAIT * 1000)
+        text = wait_until("the explanation in the panel", lambda: next(
+            (t for t in self.webview_texts(wb) if len(t.strip()) > 20), None), WAIT)
+        log(f"    explanation: {' '.join(text.split())[:160]!r}")
+        wb.shot("explain")
+        tab.first.hover()
+        wb.page.locator(".part.editor .tab", has_text="quill: explanation").locator(".codicon-close").first.click()
+
+    def test_fix(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        before = wb.line(14)
+        check(before == "    return a - b", "line 14 is %r", before)
+        wb.goto(14, 12)
+        self.code_action(wb, "Fix this code")
+
+        def fixed():
+            lines = wb.lines()
+            if lines.get(14) != before:
+                return lines
+            shown = [t for t in self.webview_texts(wb) if t.strip()]
+            if shown:
+                raise Failure(f"the fix was not applied; the answer was shown instead: {shown[0][:300]!r}")
+            return None
+        lines = wait_until("the fix applied to add()", fixed, WAIT)
+        body = "\n".join(lines[k] for k in sorted(lines) if 12 <= k <= 16)
+        log(f"    add() now:\n{body}")
+        check("a + b" in body, "the fix does not return a + b:\n%s", body)
+        wb.shot("fix")
+        wb.save()
+        wait_until("the saved file to have the fix", lambda: "a - b" not in wb.disk(), UI_WAIT)
+
+    # -- down: the server dies and cannot come back until Restart Server
+
+    def test_down(self):
+        wb = self.main()
+        wb.wait_ready()
+        pid = wb.server_pid()
+        check(pid, "no pid of quill serve")
+        self.down_flag.touch()
+        try:
+            os.kill(pid, signal.SIGKILL)
+            wait_until("the status bar to show 'quill: down'", lambda: "quill: down" in (wb.status() or ""), UI_WAIT)
+            toast = wait_until("the notification that the server stopped",
+                               lambda: next((t for t in wb.toasts() if "stopped" in t), None), UI_WAIT)
+            log(f"    {wb.status()!r}; notification: {' '.join(toast.split())[:120]!r}")
+            wb.shot("status-down")
+        finally:
+            self.down_flag.unlink(missing_ok=True)
+        wb.clear_notifications()
+        wb.command("quill: Restart Server")
+        ready = wb.wait_ready("ready again after quill: Restart Server")
+        check(wb.server_pid() != pid, "the same server pid after the restart")
+        log(f"    restarted: {ready!r}")
+
+    # -- backend: an inference server that does not answer
+
+    def test_backend(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.open_stats()
+        wb.update_settings(quill__backend={"url": "http://127.0.0.1:9", "api": "llama-server", "timeoutMs": 2000})
+        try:
+            wb.goto(20)
+            wb.press("Enter")
+
+            def down():
+                if "backend down" in (wb.status() or ""):
+                    return wb.status()
+                return None
+            # Each request (Alt+\ asks now) tries the backend; the status bar follows.
+            deadline = time.monotonic() + WAIT
+            st = None
+            while st is None:
+                wb.press("Alt+Backslash")
+                try:
+                    st = wait_until("'quill: backend down' in the status bar", down, 10)
+                except Failure:
+                    if time.monotonic() > deadline:
+                        raise Failure(f"no 'backend down' in the status bar; seen: {wb.status_seen()[-6:]}")
+            log(f"    {st!r}")
+            wb.shot("status-backend-down")
+        finally:
+            wb.press("Escape", "Control+z")
+            wb.update_settings(quill__backend=None)
+        ready = wb.wait_ready("ready again without the backend")
+        log(f"    back: {ready!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--code-server", required=True)
+    ap.add_argument("--node", required=True)
+    ap.add_argument("--chromium", required=True)
+    ap.add_argument("--vsix", required=True)
+    ap.add_argument("--quill", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("tests", nargs="*")
+    args = ap.parse_args()
+    selected = args.tests or ORDER
+    unknown = [t for t in selected if t not in ORDER]
+    if unknown:
+        log(f"unknown tests {unknown}; known: {' '.join(ORDER)}")
+        return 2
+    out = Path(args.out)
+    for old in out.glob("*.png"):
+        old.unlink()
+    shutil.rmtree(out / "run", ignore_errors=True)
+    results = []
+    t_all = time.monotonic()
+
+    def stop(signum, _frame):
+        raise SystemExit(f"stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
+        suite = Suite(args, browser)
+        try:
+            for name in selected:
+                log(f"RUN  {name}")
+                t0 = time.monotonic()
+                try:
+                    getattr(suite, f"test_{name}")()
+                    results.append((name, True, time.monotonic() - t0, ""))
+                    log(f"PASS {name} ({time.monotonic() - t0:.0f} s)")
+                except Exception as e:  # noqa: BLE001 - every failure is reported, the rest go on
+                    msg = str(e) if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
+                    results.append((name, False, time.monotonic() - t0, msg))
+                    log(f"FAIL {name} ({time.monotonic() - t0:.0f} s): {msg}")
+                    if VERBOSE or not isinstance(e, Failure):
+                        traceback.print_exc(limit=3)
+                    try:
+                        if suite.wb:
+                            suite.wb.shot(f"FAILED-{name}")
+                    except Exception:
+                        pass
+        finally:
+            suite.close()
+            browser.close()
+    log("")
+    log(f"==> summary ({time.monotonic() - t_all:.0f} s)")
+    for name, ok, secs, msg in results:
+        log(f"{'PASS' if ok else 'FAIL'}  {name} ({secs:.0f} s){'' if ok else ': ' + msg[:200]}")
+    failed = sum(1 for r in results if not r[1])
+    log(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
