@@ -93,6 +93,21 @@ fn is_closer_line(trimmed: &str) -> bool {
         && trimmed.chars().all(|c| "})];,".contains(c))
 }
 
+/// True for a line of opening braces alone: in Allman style (`if (x)` then `{` below it at
+/// the same indentation) it goes on with the header above it.
+fn is_opener_line(trimmed: &str) -> bool {
+    !trimmed.is_empty() && trimmed.chars().all(|c| c == '{')
+}
+
+/// True for a line that leaves its statement open: a header such as `if (x)` or `else`,
+/// not one ending a statement or a block (`;`, `{`, `}`).
+fn leaves_header_open(trimmed: &str) -> bool {
+    !trimmed.is_empty() && !trimmed.ends_with([';', '{', '}', ','])
+}
+
+/// Comment lines the model may open whole lines with before the statement they describe.
+const LEAD_COMMENTS: usize = 2;
+
 /// True for a line that goes on with the statement above it at the same indentation.
 fn continues_statement(trimmed: &str) -> bool {
     trimmed.starts_with(['}', ')', ']'])
@@ -215,6 +230,13 @@ impl Shape {
         let mut first = true;
         let mut min_indent = self.min_indent;
         let mut header_only = false;
+        // A header-only line that leaves a bracket the code below closes unopened: the
+        // next line may be its Allman-style `{`.
+        let mut opener_due = false;
+        // Comment lines before the first line of code (whole lines only).
+        let mut lead_comments = 0;
+        // The last non-blank line accepted, trimmed.
+        let mut previous = "";
         // Line mode: brackets the model opened and has not closed yet.
         let mut open = 0i32;
         loop {
@@ -262,7 +284,21 @@ impl Shape {
                 if trimmed.is_empty() && lines > 0 && self.stop_at_blank_line {
                     return cut_before;
                 }
-                if !trimmed.is_empty() {
+                // Whole lines opening with a comment: the statement is the code after it, and
+                // the comment stays with it.
+                let lead_comment = lines == 0
+                    && self.whole_lines
+                    && lead_comments < LEAD_COMMENTS
+                    && self.language.is_some_and(|l| l.is_comment(trimmed));
+                if lead_comment {
+                    lead_comments += 1;
+                } else if opener_due {
+                    return if is_opener_line(trimmed) {
+                        cut_after
+                    } else {
+                        cut_before
+                    };
+                } else if !trimmed.is_empty() {
                     // The first segment continues the cursor's line, so its indentation is
                     // the cursor's, whatever it looks like.
                     if lines == 0 && self.whole_lines {
@@ -305,8 +341,13 @@ impl Shape {
                                 || self
                                     .language
                                     .is_some_and(|l| l.closes_keyword_block(trimmed));
-                            // `} else {`, `elif x:`: the same statement goes on.
-                            let goes_on = at_cursor && !closer && continues_statement(trimmed);
+                            // `} else {`, `elif x:`, Allman's `{` under `if (x)`: the same
+                            // statement goes on.
+                            let allman = self.bracket_closers
+                                && is_opener_line(trimmed)
+                                && leaves_header_open(previous);
+                            let goes_on =
+                                at_cursor && !closer && (continues_statement(trimmed) || allman);
                             if !goes_on {
                                 let closes = if self.statement {
                                     at_cursor && closer
@@ -329,8 +370,22 @@ impl Shape {
                         return cut_before;
                     }
                     lines += 1;
-                    if lines >= self.max_lines || header_only {
+                    previous = trimmed;
+                    if lines >= self.max_lines {
                         return cut_after;
+                    }
+                    if header_only {
+                        // `if (x)` whose body and `}` are below, Allman style: its `{` may
+                        // be the model's next line.
+                        if lines == 1
+                            && self.bracket_closers
+                            && brackets::balance(line, self.language) < self.owed
+                            && leaves_header_open(trimmed)
+                        {
+                            opener_due = true;
+                        } else {
+                            return cut_after;
+                        }
                     }
                 }
             }
@@ -811,6 +866,58 @@ mod tests {
             Rust,
         );
         assert_eq!(s.finish("if a > 0 {\n        h();\n    }\n"), "if a > 0 {");
+    }
+
+    #[test]
+    fn allman_braces_go_on_with_their_header() {
+        use Language::*;
+        // `if (l==r)` then `{` under it: one statement, its block included; before, the
+        // `{` at the cursor's column ended the answer and left a braceless `if` that took
+        // the code after the hole as its body.
+        let s = shape(
+            "int f(int l, int r) {\n    while (l<r)\n    {\n        l+=1;\n    }\n$0    return l;\n}\n",
+            Cpp,
+        );
+        assert_eq!(
+            s.finish("    if (l==r)\n    {\n        l+=2;\n    }\n    return l;\n"),
+            "    if (l==r)\n    {\n        l+=2;\n    }\n"
+        );
+        // A header whose body and `}` are below already: its `{` on the next line too.
+        let s = shape(
+            "void f(int a) {\n    if (a)\n    {\n        h();\n    }\n$0        g();\n    }\n}\n",
+            Cpp,
+        );
+        assert_eq!(
+            s.finish("    if (a==0)\n    {\n        g();\n"),
+            "    if (a==0)\n    {\n"
+        );
+        // K&R style is unchanged: the header with its brace, alone.
+        assert_eq!(
+            s.finish("    if (a==0) {\n        g();\n"),
+            "    if (a==0) {\n"
+        );
+        // A statement ended with `;` is not a header: a `{` after it is not its block.
+        let s = shape("void f() {\n$0    g();\n}\n", Cpp);
+        assert_eq!(s.finish("    h();\n    {\n"), "    h();\n");
+    }
+
+    #[test]
+    fn a_comment_opening_whole_lines_stays_with_its_statement() {
+        use Language::*;
+        // The hole is a header with its body below; the model explains it first.
+        let s = shape(
+            "int f(double n) {\n    int r = 0;\n$0        r = 1;\n    }\n    return r;\n}\n",
+            Java,
+        );
+        assert_eq!(
+            s.finish("    // positive numbers\n    if (n > 0) {\n        r = 1;\n"),
+            "    // positive numbers\n    if (n > 0) {\n"
+        );
+        let s = shape("def f(x):\n    y = x * 2\n$0    return y\n", Python);
+        assert_eq!(
+            s.finish("    # double again\n    y *= 2\n    return y\n"),
+            "    # double again\n    y *= 2\n"
+        );
     }
 
     #[test]
