@@ -82,9 +82,9 @@ fi
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [[ -x "$chromium" ]] || die "no chromium (apt-get install chromium, or set CHROMIUM)"
 
-# The extension, as run-tests.sh packages it.
+# The extension, as run-tests.sh packages it; packaged again when its sources are newer.
 vsix=$ext/quill.vsix
-if [[ ! -s "$vsix" ]]; then
+if [[ ! -s "$vsix" ]] || [[ -n "$(cd "$ext" && find src package.json README.md images -newer "$vsix" -print -quit)" ]]; then
   say "packaging quill.vsix"
   (cd "$ext" && quiet "$logs/vsix.log" sh -c 'npm ci --no-audit --no-fund && npm run -s compile && npm run -s package') \
     || die "packaging quill.vsix failed"

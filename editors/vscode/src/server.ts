@@ -228,10 +228,12 @@ export class QuillServer implements vscode.Disposable {
   }
 
   /** The extension's README (its Install section says how to build and install the
-   *  server), rendered; the extension's page where the Markdown preview is missing. */
+   *  server), rendered; the extension's page where the Markdown preview is missing. vsce
+   *  packs README.md as `readme.md`; a checkout (the development host) has `README.md`. */
   private async showInstructions(): Promise<void> {
-    const readme = this.dirs.extensionDir && path.join(this.dirs.extensionDir, 'README.md');
-    if (readme && fs.existsSync(readme)) {
+    const dir = this.dirs.extensionDir;
+    const readme = dir && ['readme.md', 'README.md'].map((name) => path.join(dir, name)).find((p) => fs.existsSync(p));
+    if (readme) {
       try {
         await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(readme));
         return;

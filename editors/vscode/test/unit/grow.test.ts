@@ -220,4 +220,12 @@ describe('growing ghost text: Grow', () => {
       assert.ok(kb.when?.includes(clause), `the when clause lacks ${clause}: ${kb.when}`);
     }
   });
+
+  it('package.json binds Alt+\\ to Trigger Inline Suggestion (VS Code has no default key for it)', () => {
+    const m = manifest() as unknown as { contributes: { keybindings?: { key: string; command: string; when?: string }[] } };
+    const kb = (m.contributes.keybindings ?? []).find((k) => k.command === TRIGGER_COMMAND);
+    assert.ok(kb, 'no keybinding for editor.action.inlineSuggest.trigger');
+    assert.strictEqual(kb.key, 'alt+\\');
+    assert.ok(kb.when?.includes('editorTextFocus'), `the when clause: ${kb.when}`);
+  });
 });
