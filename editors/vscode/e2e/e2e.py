@@ -414,6 +414,9 @@ def base_settings(args, wrapper):
         "quill.maxTokens": 32,  # short answers: the tests wait for the model less
         "quill.prefetch": False,  # no background generation between the steps
         "quill.timeBudgetMs": 0,  # whole lines, except in the "grow" test
+        # QUILL_E2E_VERBOSE=1: the LSP messages in the quill output channel's log
+        # (user-data/logs/*/exthost*/output_logging_*/*-quill.log), for reading a failure.
+        "quill.trace.server": "verbose" if VERBOSE else "off",
         # the workbench: quiet, nothing else completing or popping up
         "workbench.startupEditor": "none",
         "workbench.editor.useModal": "off",  # settings.json and the Settings UI in a tab, not a modal editor
@@ -555,7 +558,7 @@ class Suite:
         wb.fresh_stats()
         wb.goto(5)  # mean()'s docstring: a new line after it
         wb.press("Enter")
-        wb.type("    # Add up the")
+        wb.type("# Add up the")  # after Enter VS Code indents the line itself
         wb.wait_ghost("ghost text after '    # Add up the'")
         ghost = wb.ghost()  # as shown, a leading space included
         log(f"    ghost text: {ghost!r}")
@@ -597,7 +600,7 @@ class Suite:
             wb.goto(14)  # "    return a - b" in add(): a new line after it
             wb.press("Enter")
             wb.clear_ghost_seen()
-            wb.type("    result = a")
+            wb.type("result = a")
             # Typing asks nothing in manual mode: give an answer time to come (a negative
             # check can only wait), then ask explicitly.
             time.sleep(3)
@@ -621,7 +624,7 @@ class Suite:
             wb.goto(20)  # after "    dy = a[1] - b[1]"
             wb.press("Enter")
             wb.clear_ghost_seen()
-            wb.type('    print("distance from", a, "to", b, "is"')
+            wb.type('print("distance from", a, "to", b, "is"')
             start = wb.cursor()
 
             def grown():
@@ -647,7 +650,7 @@ class Suite:
         wb.fresh_stats()
         wb.goto(13)  # add()'s docstring: a new line after it
         wb.press("Enter")
-        wb.type("    total = ")
+        wb.type("total = ")
         wb.wait_ghost("ghost text with one candidate")
         one = wait_until("the toolbar's count", wb.suggestion_count, UI_WAIT)
         check(one == "1/1", "with quill.candidates 1 the toolbar shows %r, not 1/1", one)
@@ -670,7 +673,7 @@ class Suite:
         try:
             wb.goto(13)
             wb.press("Enter")
-            wb.type("    total = ")
+            wb.type("total = ")
             wb.wait_ghost("ghost text with three candidates")
             first = wb.ghost()
             # Alt+] asks for the other candidates (VS Code's explicit request) and shows the next.

@@ -3,8 +3,9 @@
 // sends `quill/suggestionReady` { uri, version, position } once the whole suggestion is in its
 // cache. If the user is still where that answer was made (the active editor, the document
 // version, the cursor), has not hidden the ghost text and has not turned quill's ghost text
-// off, the extension asks again with `editor.action.inlineSuggest.trigger`: the server
-// answers at once from its cache and VS Code replaces the partial ghost text.
+// off, the extension hides the partial ghost text and asks again with
+// `editor.action.inlineSuggest.trigger` (VS Code would take the request as answered
+// otherwise): the server answers at once from its cache and the whole suggestion shows.
 //
 // The manual trigger (`quill.inlineTrigger: manual`) re-asks too: only an explicit request
 // (Alt+\) reaches the server there, so a partial answer is always one the user asked for,
@@ -167,10 +168,15 @@ export class Grow implements vscode.Disposable {
     };
     const decision = reask({ ready, editor, answered: this.answered, enabled: this.host.enabled() });
     if (decision !== true) {
+      this.host.log?.(`quill: the suggestion grew; not asking again: ${decision}`);
       return false;
     }
-    // Asked once for this state; the answer (from the cache) records it anew.
+    // Asked once for this state; the answer (from the cache) records it anew. VS Code
+    // takes an explicit request at the state of the inline suggestions it already has
+    // from an explicit request (its toolbar asks for them all) as answered, and asks the
+    // provider nothing: hide them first, so that the trigger really asks.
     this.forget();
+    await vscode.commands.executeCommand(HIDE_COMMAND);
     await vscode.commands.executeCommand(TRIGGER_COMMAND);
     return true;
   }
