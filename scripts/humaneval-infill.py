@@ -80,6 +80,12 @@ class Lang:
         raise NotImplementedError
 
 
+# Compilers get a generous limit of their own: on a loaded machine javac or rustc can take
+# long, and a slow compile is not a failed answer. `--timeout` limits running the tests (an
+# answer that loops forever fails).
+COMPILE_TIMEOUT = 300.0
+
+
 def sh(cmd, d, timeout, env=None):
     try:
         r = subprocess.run(cmd, cwd=d, capture_output=True, timeout=timeout, env=env)
@@ -140,7 +146,7 @@ class Cpp(Lang):
 
     def run(self, p, source, d, timeout):
         (Path(d) / "t.cpp").write_text(source + "\n" + p["test"])
-        return (sh(["g++", "-std=c++17", "-o", "t", "t.cpp"], d, timeout)
+        return (sh(["g++", "-std=c++17", "-o", "t", "t.cpp"], d, COMPILE_TIMEOUT)
                 and sh(["./t"], d, timeout))
 
 
@@ -155,7 +161,7 @@ class Java(Lang):
 
     def run(self, p, source, d, timeout):
         (Path(d) / "Main.java").write_text(source + "\n" + p["test"])
-        return (sh(["javac", "-nowarn", "Main.java"], d, timeout)
+        return (sh(["javac", "-nowarn", "Main.java"], d, COMPILE_TIMEOUT)
                 and sh(["java", "-ea", "Main"], d, timeout))
 
 
@@ -201,7 +207,7 @@ class Go(Lang):
         (d / "main_test.go").write_text(p["test_setup"] + "\n" + imports + "\n" + test)
         env = dict(os.environ, GOFLAGS="-mod=vendor", GOPROXY="off", GO111MODULE="on",
                    GOCACHE=str(CACHE / "humaneval-x" / "gocache"))
-        return sh(["go", "test", "./..."], d, timeout * 6, env)
+        return sh(["go", "test", "./..."], d, COMPILE_TIMEOUT + timeout, env)
 
 
 class Rust(Lang):
@@ -219,7 +225,7 @@ class Rust(Lang):
     def run(self, p, source, d, timeout):
         (Path(d) / "t.rs").write_text(source + "\n" + p["test"])
         return (sh(["rustc", "--edition", "2021", "--test", "-A", "warnings", "-o", "t", "t.rs"],
-                   d, timeout * 3)
+                   d, COMPILE_TIMEOUT)
                 and sh(["./t", "--test-threads", "1"], d, timeout))
 
 
@@ -395,7 +401,7 @@ def main():
             p.add_argument("--tasks", type=int, default=120, help="0 = every hole")
             p.add_argument("--seed", type=int, default=1)
         else:
-            p.add_argument("--timeout", type=float, default=10.0)
+            p.add_argument("--timeout", type=float, default=20.0)
             p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
 
     p = sub.add_parser("tasks"); common(p); p.set_defaults(f=cmd_tasks)
