@@ -16,6 +16,10 @@
 //! - A block ends where indentation returns below it, at a Markdown fence, where the
 //!   output starts repeating the code after the cursor, and optionally at a blank line.
 //! - What overlaps the text right of the cursor (an auto-closed bracket) is trimmed.
+//! - Brace languages written Allman style: a `{` alone under a header goes on with that
+//!   header (also after a header whose body is below already, when the code below closes
+//!   a bracket it does not open). Whole lines that open with a comment keep it with the
+//!   statement after it.
 
 use crate::brackets;
 use crate::config::{CompletionConfig, Multiline};
