@@ -15,6 +15,18 @@ have_libclang() {
     || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
 }
 
+# Installs Debian packages (none: nothing to do); without apt-get, says what is missing.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing: $*; install them with your package manager" >&2
+    return 1
+  fi
+  say "installing $*"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
 # llama.cpp is built from source by llama-cpp-sys-2: it needs cmake, a C++ compiler and
 # libclang (for bindgen). Models are fetched from PyPI with pip.
 ensure_system_deps() {
@@ -24,15 +36,7 @@ ensure_system_deps() {
   command -v clang >/dev/null 2>&1 || missing+=(clang)
   have_libclang || missing+=(libclang-dev)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-  if [ ${#missing[@]} -gt 0 ]; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-      echo "missing: ${missing[*]}; install them with your package manager" >&2
-      return 1
-    fi
-    say "installing ${missing[*]}"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  apt_install "${missing[@]}" || return 1
   if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install Rust from https://rustup.rs" >&2
     return 1
@@ -42,13 +46,7 @@ ensure_system_deps() {
 # The VS Code extension is built and tested with Node.js and npm (Node 18 or newer).
 ensure_node() {
   if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then return 0; fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "node and npm not found: install Node.js 18 or newer" >&2
-    return 1
-  fi
-  say "installing nodejs npm"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+  apt_install nodejs npm
 }
 
 # The VS Code end-to-end suite (editors/vscode/e2e) drives code-server in headless
@@ -61,13 +59,5 @@ ensure_vscode_e2e_deps() {
   command -v make >/dev/null 2>&1 || missing+=(make)
   [ -f /usr/include/krb5.h ] || [ -f /usr/include/gssapi/gssapi.h ] || missing+=(libkrb5-dev)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-  if [ ${#missing[@]} -gt 0 ]; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-      echo "missing: ${missing[*]}; install them with your package manager" >&2
-      return 1
-    fi
-    say "installing ${missing[*]}"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  apt_install "${missing[@]}" || return 1
 }
