@@ -190,6 +190,9 @@ pub struct Found {
     pub entry: Arc<Entry>,
     /// Sees the generation's next progress (already marked as seen up to this answer).
     pub progress: watch::Receiver<Progress>,
+    /// With ranked candidates, once the generation ended: those that go on from what was
+    /// typed at the entry's cursor, continued from the cursor (the first is `remaining`'s).
+    pub candidates: Vec<crate::engine::Candidate>,
 }
 
 impl Entry {
@@ -202,6 +205,15 @@ impl Entry {
         let p = rx.borrow_and_update().clone();
         let stream = self.stream(&p);
         let running = p.ended.is_none();
+        let candidates = p
+            .candidates
+            .iter()
+            .filter_map(|c| {
+                let text = format!("{}{}", self.lead, self.shape.inserted(&c.text));
+                let text = text.strip_prefix(typed)?.to_string();
+                Some(crate::engine::Candidate { text, ..c.clone() })
+            })
+            .collect::<Vec<_>>();
         let found = |remaining: &str, settled| Found {
             remaining: remaining.to_string(),
             settled,
@@ -209,6 +221,7 @@ impl Entry {
             ended: p.ended,
             entry: self.clone(),
             progress: rx.clone(),
+            candidates: candidates.clone(),
         };
         if let Some(remaining) = stream.strip_prefix(typed) {
             let over = match p.ended {
@@ -390,6 +403,16 @@ impl SuggestionCache {
             e.stop();
         }
         d.order.retain(|k| k != key);
+    }
+
+    /// Forgets every document's generations (stopping those still running): what they
+    /// generated no longer answers for the model or settings now in force.
+    pub fn clear(&self) {
+        let mut d = self.lock();
+        for e in d.docs.drain().flat_map(|(_, entries)| entries) {
+            e.stop();
+        }
+        d.order.clear();
     }
 }
 

@@ -143,6 +143,11 @@ impl Server {
             .settings
             .write()
             .unwrap_or_else(|e| e.into_inner()) = next.clone();
+        // Answers generated under the old settings (another model or backend, another
+        // number of candidates or token limit) must not be served from the cache.
+        if before.needs_reload(&next) || before.completion() != next.completion() {
+            self.state.suggestions.clear();
+        }
         if before.needs_reload(&next) && self.state.model().is_some() {
             tracing::info!("engine settings changed: restarting the model");
             self.start_model().await;

@@ -57,6 +57,15 @@ impl Health {
         }
     }
 
+    /// Forgets the outage under way: another engine (or inference server) takes over, and
+    /// the old one's failure says nothing about it.
+    pub fn reset(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.outage.take().is_some() {
+            tracing::info!("another engine takes over: the inference server's outage is forgotten");
+        }
+    }
+
     /// The error of the outage under way, if any.
     pub fn outage(&self) -> Option<String> {
         self.inner

@@ -54,6 +54,7 @@ impl Server {
     }
 
     async fn start_model_now(&self) {
+        self.state.health.reset();
         let settings = self.state.settings();
         let factory = self.options.factory.clone();
         let made = tokio::task::spawn_blocking(move || factory(&settings)).await;

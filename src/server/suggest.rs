@@ -177,8 +177,7 @@ pub(super) async fn answer(
             };
             // Ranked candidates come with this request's own generation only, or with a
             // rescue the user asked for earlier at this state.
-            let ranked =
-                Some(found.entry.progress().candidates).filter(|c| (mine || asked) && c.len() > 1);
+            let ranked = Some(found.candidates.clone()).filter(|c| (mine || asked) && c.len() > 1);
             let (text, alternatives, back) = match ranked {
                 Some(candidates) => {
                     let settle = (cfg.syntax_check, cfg.candidate_ranking);

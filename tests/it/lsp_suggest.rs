@@ -88,6 +88,40 @@ async fn ranked_candidates_are_items_of_one_answer() {
     let r = c.inline(URI, 0, 6).await.unwrap();
     assert_eq!(r["items"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(inline_text(&r).as_deref(), Some("x(a, b)"));
+    // Asked for the others there (VS Code's next suggestion is an explicit request): each
+    // candidate that goes on from the typed text, continued from the cursor.
+    let r = c.inline_as(URI, 0, 6, 1).await.unwrap();
+    assert_eq!(items(&r), ["x(a, b)", "x(a, b) or 1", "x(a, b) or 2"]);
+    c.shutdown().await;
+}
+
+/// A settings change that shapes answers (here the number of candidates) empties the
+/// suggestion cache: the next request at the same state asks the model again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_cached_under_other_settings_are_not_served() {
+    let fake = Fake::default();
+    let factory = fake.factory("max(a, b)\n", 0, 0);
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(items(&r), ["max(a, b)"]);
+    // A setting that does not shape answers keeps the cache.
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"debounceMs": 10}}),
+    )
+    .await;
+    let _ = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(fake.prompts.lock().unwrap().len(), 1);
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"candidates": 3}}),
+    )
+    .await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(items(&r), ["max(a, b)", "max(a, b) or 1", "max(a, b) or 2"]);
+    assert_eq!(fake.prompts.lock().unwrap().len(), 2);
     c.shutdown().await;
 }
 

@@ -416,3 +416,52 @@ async fn the_editor_server_survives_the_inference_server_going_away() {
     assert!(items.len() >= 2, "{r}");
     c.shutdown().await;
 }
+
+/// Leaving an inference server that is down (`backend` set back to none) clears its
+/// outage: once the in-process model is loaded, `quill/status` says ready, not the old
+/// server's failure (VS Code's status bar kept "backend down" until a completion
+/// succeeded).
+// The model lock is held for the whole test on purpose: real-model tests take turns.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_server_that_is_down_clears_its_outage() {
+    let Some((_path, _guard)) = real_model(SMALL) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, mut c) = LspClient::serve(|_| {});
+    let root = format!("file://{}", dir.path().display());
+    c.handshake(
+        json!({"textDocument": {"inlineCompletion": {}}}),
+        // Port 9 (discard) refuses connections here.
+        json!({"model": SMALL, "warmup": false, "prefetch": false, "timeBudgetMs": 0,
+               "backend": {"url": "http://127.0.0.1:9", "api": "llama-server"}}),
+        Some(&root),
+    )
+    .await;
+    let state = |s: &Value| s["state"].as_str().unwrap_or_default().to_string();
+    let uri = format!("{root}/app.py");
+    c.open(&uri, "python", APP).await;
+    loop {
+        let s = c.request("quill/status", Value::Null).await.unwrap();
+        if state(&s).starts_with("failed") {
+            break;
+        }
+        // The request fails; the status then reports the outage.
+        let _ = c.inline(&uri, 2, 4).await;
+    }
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"backend": null}}),
+    )
+    .await;
+    let s = loop {
+        let s = c.request("quill/status", Value::Null).await.unwrap();
+        if s["model"]["name"] == SMALL && !state(&s).starts_with("loading") {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(state(&s), "ready", "{s}");
+    c.shutdown().await;
+}
