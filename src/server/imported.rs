@@ -11,6 +11,9 @@
 //! - JavaScript and TypeScript: relative `import … from './x'` and `require('./x')`, with
 //!   the extensions and `index` files the module resolution tries;
 //! - Python: `from .x import …`, `from . import x`, `import x` beside the file;
+//! - PHP `use A\\B\\C;` (PSR-4: `…/B/C.php`) and C# `using A.B;` (the `…/B/` folder's
+//!   `.cs` files): the file's own `namespace` gives the root, its trailing components being
+//!   the file's trailing folders (`namespace App\\Http` in `app/Http/`: `App` is `app/`);
 //! - Ruby `require_relative`, PHP `require`/`include`, shell `source`/`.`, Lua `require`.
 //!
 //! Go's and Rust's imports name packages and crates, not files: their folders' files are
@@ -25,6 +28,9 @@ use crate::lang::Language;
 
 /// Import statements looked at (the top of a file holds them).
 const MAX_TARGETS: usize = 32;
+/// Files taken from one C# namespace's folder, and folder entries looked at for them.
+const NAMESPACE_FILES: usize = 4;
+const NAMESPACE_LISTED: usize = 200;
 /// Folders climbed looking for a compile database.
 const DATABASE_DEPTH: usize = 8;
 /// Compile databases larger than this are not read.
@@ -44,6 +50,14 @@ pub enum Target {
         path: String,
         package: String,
         extensions: &'static [&'static str],
+    },
+    /// A name under a namespace whose trailing components are folders (PHP, C#): the
+    /// name's components, and the importing file's namespace, to find the root. A name
+    /// that is a folder (a C# namespace) gives that folder's files with the extension.
+    Namespaced {
+        name: Vec<String>,
+        namespace: Vec<String>,
+        extension: &'static str,
     },
 }
 
@@ -76,12 +90,65 @@ fn package_path(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The namespace a PHP (`namespace A\\B;`) or C# (`namespace A.B;`, `namespace A.B {`)
+/// file declares, as components.
+fn namespace_of(text: &str, separator: char) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("namespace "))
+        .map(|n| n.trim_end_matches(['{', ';', ' ']).trim())
+        .map(|n| split_name(n, separator))
+        .unwrap_or_default()
+}
+
+fn split_name(name: &str, separator: char) -> Vec<String> {
+    name.split(separator)
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The names a PHP `use` statement imports (`use A\\B;`, `use A\\B as C;`,
+/// `use A\\{B, C as D};`); functions and constants (`use function`, `use const`) are
+/// not files.
+fn php_uses(rest: &str) -> Vec<Vec<String>> {
+    let rest = rest.trim().trim_end_matches(';').trim();
+    if rest.starts_with("function ") || rest.starts_with("const ") {
+        return Vec::new();
+    }
+    let strip_alias = |n: &str| n.split(" as ").next().unwrap_or("").trim().to_string();
+    if let Some((head, group)) = rest.split_once('{') {
+        let head = head.trim().trim_end_matches('\\');
+        return group
+            .trim_end_matches('}')
+            .split(',')
+            .map(|n| split_name(&format!("{head}\\{}", strip_alias(n)), '\\'))
+            .filter(|n| n.len() > 1)
+            .collect();
+    }
+    rest.split(',')
+        .map(|n| split_name(&strip_alias(n), '\\'))
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 /// What `text`'s import statements name (at most [`MAX_TARGETS`]).
 pub fn targets(lang: Language, text: &str) -> Vec<Target> {
     let mut out = Vec::new();
     let package = match lang {
         Language::Java | Language::Kotlin | Language::Scala => package_path(text),
         _ => String::new(),
+    };
+    let namespace = match lang {
+        Language::Php => namespace_of(text, '\\'),
+        Language::CSharp => namespace_of(text, '.'),
+        _ => Vec::new(),
+    };
+    let namespaced = |name: Vec<String>, extension| Target::Namespaced {
+        name,
+        namespace: namespace.clone(),
+        extension,
     };
     for line in text.lines().map(str::trim) {
         if out.len() >= MAX_TARGETS {
@@ -151,11 +218,39 @@ pub fn targets(lang: Language, text: &str) -> Vec<Target> {
                 .strip_prefix("require_relative")
                 .and_then(quoted)
                 .map(|p| Target::Relative(p.to_string(), &["", ".rb"])),
-            Language::Php => ["require_once", "include_once", "require", "include"]
-                .iter()
-                .find_map(|k| line.strip_prefix(k))
-                .and_then(|rest| quoted(rest))
-                .map(|p| Target::Relative(p.trim_start_matches('/').to_string(), &[""])),
+            Language::Php => {
+                if let Some(rest) = line.strip_prefix("use ") {
+                    // A `use` inside a class body is a trait; those name classes too.
+                    out.extend(
+                        php_uses(rest)
+                            .into_iter()
+                            .map(|n| namespaced(n, ".php"))
+                            .take(MAX_TARGETS - out.len()),
+                    );
+                    None
+                } else {
+                    ["require_once", "include_once", "require", "include"]
+                        .iter()
+                        .find_map(|k| line.strip_prefix(k))
+                        .and_then(|rest| quoted(rest))
+                        .map(|p| Target::Relative(p.trim_start_matches('/').to_string(), &[""]))
+                }
+            }
+            // `using A.B;`, `using static A.B.C;`, `using X = A.B;`, `global using A.B;`;
+            // not the statement `using (var r = …)` / `using var r = …`.
+            Language::CSharp => line
+                .strip_prefix("global ")
+                .unwrap_or(line)
+                .strip_prefix("using ")
+                .filter(|r| {
+                    r.trim_end().ends_with(';') && !r.starts_with('(') && !r.starts_with("var ")
+                })
+                .map(|r| r.trim_end().trim_end_matches(';'))
+                .map(|r| r.strip_prefix("static ").unwrap_or(r))
+                .map(|r| r.rsplit_once('=').map_or(r, |(_, n)| n).trim())
+                .map(|n| split_name(n, '.'))
+                .filter(|n| !n.is_empty())
+                .map(|n| namespaced(n, ".cs")),
             Language::Bash => line
                 .strip_prefix("source ")
                 .or_else(|| line.strip_prefix(". "))
@@ -310,6 +405,19 @@ pub fn resolve(current: &Path, targets: &[Target], includes: &IncludePaths) -> V
                         .find(|c| c.is_file())
                 })
             }
+            Target::Namespaced {
+                name,
+                namespace,
+                extension,
+            } => {
+                for f in namespaced(dir, name, namespace, extension) {
+                    let f = normalize(&f);
+                    if f != current && !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+                None
+            }
         };
         if let Some(f) = found.map(|f| normalize(&f))
             && f != current
@@ -319,6 +427,49 @@ pub fn resolve(current: &Path, targets: &[Target], includes: &IncludePaths) -> V
         }
     }
     out
+}
+
+/// The files `name` names from a file in `dir` that declares `namespace`: the root is
+/// `dir` less the namespace's trailing components that are its trailing folders, and
+/// stands for the namespace's other (leading) components, which `name` must start with.
+/// `A/B/C.ext` when that file exists, else the `.ext` files of the folder `A/B/C`.
+fn namespaced(dir: &Path, name: &[String], namespace: &[String], extension: &str) -> Vec<PathBuf> {
+    let folders: Vec<&str> = dir
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_str().unwrap_or(""))
+        .collect();
+    let matched = namespace
+        .iter()
+        .rev()
+        .zip(&folders)
+        .take_while(|(n, f)| n.as_str() == **f)
+        .count();
+    let prefix = &namespace[..namespace.len() - matched];
+    let (Some(root), Some(rest)) = (dir.ancestors().nth(matched), name.strip_prefix(prefix)) else {
+        return Vec::new();
+    };
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    let path = rest.iter().fold(root.to_path_buf(), |p, c| p.join(c));
+    let file = path.with_file_name(format!("{}{extension}", rest[rest.len() - 1]));
+    if file.is_file() {
+        return vec![file];
+    }
+    let Ok(entries) = std::fs::read_dir(&path) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .take(NAMESPACE_LISTED)
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == extension.strip_prefix('.'))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files.truncate(NAMESPACE_FILES);
+    files
 }
 
 /// `a/./b/../c` as `a/c`, without touching the disk (symbolic links stay as named).
@@ -395,6 +546,48 @@ mod tests {
             t(Php, "<?php\nrequire_once __DIR__ . '/lib/geo.php';\n"),
             [Target::Relative("lib/geo.php".into(), &[""])]
         );
+        let names = |n: &[&str]| n.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            t(
+                Php,
+                "<?php\nnamespace App\\Http;\n\nuse App\\Models\\User;\nuse App\\Geo\\{Point, Line as L};\nuse function App\\helper;\n"
+            ),
+            [
+                Target::Namespaced {
+                    name: names(&["App", "Models", "User"]),
+                    namespace: names(&["App", "Http"]),
+                    extension: ".php"
+                },
+                Target::Namespaced {
+                    name: names(&["App", "Geo", "Point"]),
+                    namespace: names(&["App", "Http"]),
+                    extension: ".php"
+                },
+                Target::Namespaced {
+                    name: names(&["App", "Geo", "Line"]),
+                    namespace: names(&["App", "Http"]),
+                    extension: ".php"
+                },
+            ]
+        );
+        assert_eq!(
+            t(
+                CSharp,
+                "using System;\nusing static Trip.Geo.Geometry;\nnamespace Trip.Report;\nclass R { void F() { using (var r = Open()) {} } }\n"
+            ),
+            [
+                Target::Namespaced {
+                    name: names(&["System"]),
+                    namespace: names(&["Trip", "Report"]),
+                    extension: ".cs"
+                },
+                Target::Namespaced {
+                    name: names(&["Trip", "Geo", "Geometry"]),
+                    namespace: names(&["Trip", "Report"]),
+                    extension: ".cs"
+                },
+            ]
+        );
         assert_eq!(
             t(Bash, "source ./lib.sh\n. \"$HOME/x\"\n"),
             [Target::Relative("./lib.sh".into(), &["", ".sh"])]
@@ -464,6 +657,35 @@ mod tests {
         assert_eq!(
             resolve(&r.join("web/app/report.ts"), &ts, &none),
             [r.join("web/lib/geometry.ts")]
+        );
+        // PHP (PSR-4): `App` is the folder `app/`, found from the file's own namespace.
+        write("php/app/Models/User.php");
+        write("php/app/Http/Controller.php");
+        let ts = targets(
+            Language::Php,
+            "<?php\nnamespace App\\Http;\nuse App\\Models\\User;\nuse Vendor\\Lib\\Thing;\n",
+        );
+        assert_eq!(
+            resolve(&r.join("php/app/Http/Controller.php"), &ts, &none),
+            [r.join("php/app/Models/User.php")]
+        );
+        // C#: a namespace is a folder (its files); a type named by `using static` is a file.
+        write("cs/Trip.Core/Geo/Point.cs");
+        write("cs/Trip.Core/Geo/Line.cs");
+        write("cs/Trip.Core/Geo/notes.txt");
+        write("cs/Trip.Core/Util/Clock.cs");
+        write("cs/Trip.Core/Report/Report.cs");
+        let ts = targets(
+            Language::CSharp,
+            "using System.Linq;\nusing Trip.Core.Geo;\nusing static Trip.Core.Util.Clock;\nnamespace Trip.Core.Report\n{\n}\n",
+        );
+        assert_eq!(
+            resolve(&r.join("cs/Trip.Core/Report/Report.cs"), &ts, &none),
+            [
+                r.join("cs/Trip.Core/Geo/Line.cs"),
+                r.join("cs/Trip.Core/Geo/Point.cs"),
+                r.join("cs/Trip.Core/Util/Clock.cs"),
+            ]
         );
     }
 }
