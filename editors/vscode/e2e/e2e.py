@@ -146,7 +146,9 @@ class Workbench:
         self.log_file = open(self.root / "code-server.log", "w")
         self.proc = subprocess.Popen(
             [args.node, args.code_server, *common, "--auth", "none", "--bind-addr", f"127.0.0.1:{self.port}",
-             "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(self.ws)],
+             "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+             # Verbose: log channels at Trace, so the quill channel shows the LSP messages.
+             *(["--log", "trace"] if VERBOSE else []), str(self.ws)],
             env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}/?folder={self.ws}"
         wait_until(f"code-server to listen on {self.port}", lambda: http_ok(f"http://127.0.0.1:{self.port}/healthz"),
@@ -747,8 +749,10 @@ class Suite:
             (t for t in self.webview_texts(wb) if "explanation" in t and len(t.strip()) > 40), None), WAIT)
         log(f"    explanation: {' '.join(text.split())[:160]!r}")
         wb.shot("explain")
-        tab.first.hover()
-        wb.page.locator(".part.editor .tab", has_text="quill: explanation").locator(".codicon-close").first.click()
+        # Close the panel (its tab focused, Ctrl+W) so that the next test sees its own answer.
+        tab.first.click()
+        wb.press("Control+w")
+        tab.first.wait_for(state="detached", timeout=UI_WAIT * 1000)
 
     def test_fix(self):
         wb = self.main()
@@ -812,11 +816,14 @@ class Suite:
                 if "backend down" in (wb.status() or ""):
                     return wb.status()
                 return None
+            # The server has switched to the backend (an answer of the model before it would
+            # stay on screen, and Alt+\ with a suggestion showing asks nothing).
+            wait_until("the backend in the status bar", lambda: "127.0.0.1:9" in (wb.status() or ""), UI_WAIT)
             # Each request (Alt+\ asks now) tries the backend; the status bar follows.
             deadline = time.monotonic() + WAIT
             st = None
             while st is None:
-                wb.press("Alt+Backslash")
+                wb.press("Escape", "Alt+Backslash")
                 try:
                     st = wait_until("'quill: backend down' in the status bar", down, 10)
                 except Failure:

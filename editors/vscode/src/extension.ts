@@ -11,7 +11,7 @@ import { StatusBar } from './status';
 let server: QuillServer | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const output = vscode.window.createOutputChannel('quill');
+  const output = vscode.window.createOutputChannel('quill', { log: true });
   const status = new StatusBar('quill.showMenu');
   const panel = new MarkdownPanel();
   // The commands reach the server lazily: it is created just below and may restart.

@@ -67,6 +67,7 @@ export function isServerAnswer(uri: string): boolean {
 export function showDocumentMiddleware(panel: MarkdownPanel) {
   return async function showDocument(
     params: ShowDocumentParams,
+    token: CancellationToken,
     next: ShowDocumentRequest.HandlerSignature,
   ): Promise<ShowDocumentResult> {
     if (params.external !== true && isServerAnswer(params.uri)) {
@@ -79,7 +80,7 @@ export function showDocumentMiddleware(panel: MarkdownPanel) {
         // fall through: let VS Code open it as a file
       }
     }
-    const result = await next(params, CancellationToken.None);
+    const result = await next(params, token);
     return result instanceof ResponseError ? { success: false } : result;
   };
 }

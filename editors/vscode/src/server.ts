@@ -86,7 +86,7 @@ export class QuillServer implements vscode.Disposable {
 
   constructor(
     private readonly status: StatusBar,
-    private readonly output: vscode.OutputChannel,
+    private readonly output: vscode.LogOutputChannel,
     private readonly hooks: ServerHooks,
     private readonly dirs: ServerDirs = {},
   ) {

@@ -376,6 +376,30 @@ describe('growing ghost text: quill/suggestionReady through the language client'
     assert.strictEqual(triggers(), 1, 'no re-ask after Escape');
     assert.ok(READY(), 'the server is fine');
   });
+
+  it("requests reach the server with LSP 3.18's trigger kinds: an explicit one as Invoked (1), typing as Automatic (2)", async () => {
+    // VS Code numbers them Invoke 0 / Automatic 1; vscode-languageclient before 10 sent
+    // those numbers as they were, so the server took typing for an explicit request and
+    // Alt+] (next suggestion: an explicit request) for typing.
+    const kinds = () =>
+      fs
+        .readFileSync(path.join(injectDir, 'client.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((m) => m.method === 'textDocument/inlineCompletion')
+        .map((m) => m.params.context.triggerKind);
+    const before = kinds().length;
+    for (const triggerKind of [InlineCompletionTriggerKind.Invoke, InlineCompletionTriggerKind.Automatic]) {
+      await vs.inlineProviders[0].provider.provideInlineCompletionItems(
+        doc,
+        new Position(4, 11),
+        { triggerKind },
+        new CancellationTokenSource().token,
+      );
+    }
+    assert.deepStrictEqual(kinds().slice(before), [1, 2]);
+  });
 });
 
 describe('the extension without a model', function () {

@@ -203,6 +203,14 @@ export enum ViewColumn {
   Beside = -2,
   One = 1,
 }
+export enum LogLevel {
+  Off = 0,
+  Trace = 1,
+  Debug = 2,
+  Info = 3,
+  Warning = 4,
+  Error = 5,
+}
 export enum InlineCompletionTriggerKind {
   Invoke = 0,
   Automatic = 1,
@@ -365,12 +373,20 @@ export const window = {
   onDidCloseTerminal: (listener: (t: any) => void) => test.closeTerminal.event(listener),
   onDidChangeActiveTextEditor: (l: (e: any) => void) => test.changeActiveEditor.event(l),
   onDidChangeTextEditorSelection: (l: (e: any) => void) => test.changeSelection.event(l),
+  onDidChangeVisibleTextEditors: new EventEmitter<any>().event,
   visibleTextEditors: [] as any[],
   tabGroups: { all: [] as any[], onDidChangeTabs: new EventEmitter<any>().event, onDidChangeTabGroups: new EventEmitter<any>().event },
   showTextDocument: () => Promise.resolve(undefined),
-  createOutputChannel(name: string): any {
+  createOutputChannel(name: string, _options?: { log: true }): any {
     const lines: string[] = [];
-    return { name, lines, appendLine: (l: string) => lines.push(l), append: () => undefined, show: () => undefined, dispose: () => undefined };
+    // QUILL_MOCK_LOG=1 prints the channel on stderr (what the extension and its client log).
+    const log = (l: string) => {
+      lines.push(l);
+      if (process.env.QUILL_MOCK_LOG === '1') {
+        process.stderr.write(`[${name}] ${l}\n`);
+      }
+    };
+    return { name, lines, appendLine: log, append: () => undefined, trace: log, debug: log, info: log, warn: log, error: log, logLevel: LogLevel.Info, onDidChangeLogLevel: () => new Disposable(() => undefined), show: () => undefined, dispose: () => undefined };
   },
 };
 
@@ -447,7 +463,7 @@ export const env = {
   openExternal: () => Promise.resolve(false),
 };
 
-export const version = '1.82.0';
+export const version = '1.91.0';
 
 export const workspace = {
   getConfiguration(section?: string): any {

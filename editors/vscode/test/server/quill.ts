@@ -42,9 +42,13 @@ export class Quill {
       }
     });
     this.conn = createProtocolConnection(new StreamMessageReader(this.proc.stdout), new StreamMessageWriter(this.proc.stdin));
-    this.conn.onNotification('window/showMessage', (p: { type: number; message: string }) => this.messages.push(p));
+    this.conn.onNotification('window/showMessage', (p: { type: number; message: string }) => {
+      this.messages.push(p);
+    });
     this.conn.onNotification('window/logMessage', () => undefined);
-    this.conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: unknown[] }) => this.diagnostics.push(p));
+    this.conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: unknown[] }) => {
+      this.diagnostics.push(p);
+    });
     this.conn.onRequest('window/workDoneProgress/create', (p: { token: string | number }) => {
       this.created.push(p.token);
       return null;

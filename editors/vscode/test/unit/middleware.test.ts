@@ -78,12 +78,12 @@ describe('server command middleware', () => {
     fs.writeFileSync(file, '# quill: refactor not applied\n\nThe edit broke the **syntax**.\n');
     const mw = showDocumentMiddleware(panel);
     const next = async () => ({ success: false });
-    const r = await mw({ uri: `file://${file}` }, next as any);
+    const r = await mw({ uri: `file://${file}` }, CancellationToken.None, next as any);
     assert.deepStrictEqual(r, { success: true });
     assert.strictEqual(panel.shown?.title, 'quill: refactor not applied');
     assert.strictEqual(panel.shown?.markdown, 'The edit broke the **syntax**.\n');
     let passed = 0;
-    await mw({ uri: 'file:///w/a.py' }, (async (_p: unknown, token: unknown) => {
+    await mw({ uri: 'file:///w/a.py' }, CancellationToken.None, (async (_p: unknown, token: unknown) => {
       assert.strictEqual(token, CancellationToken.None);
       passed++;
       return { success: true };
