@@ -11,9 +11,9 @@
 //! - JavaScript and TypeScript: relative `import … from './x'` and `require('./x')`, with
 //!   the extensions and `index` files the module resolution tries;
 //! - Python: `from .x import …`, `from . import x`, `import x` beside the file;
-//! - PHP `use A\\B\\C;` (PSR-4: `…/B/C.php`) and C# `using A.B;` (the `…/B/` folder's
+//! - PHP `use A\B\C;` (PSR-4: `…/B/C.php`) and C# `using A.B;` (the `…/B/` folder's
 //!   `.cs` files): the file's own `namespace` gives the root, its trailing components being
-//!   the file's trailing folders (`namespace App\\Http` in `app/Http/`: `App` is `app/`);
+//!   the file's trailing folders (`namespace App\Http` in `app/Http/`: `App` is `app/`);
 //! - Ruby `require_relative`, PHP `require`/`include`, shell `source`/`.`, Lua `require`.
 //!
 //! Go's and Rust's imports name packages and crates, not files: their folders' files are
@@ -90,7 +90,7 @@ fn package_path(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The namespace a PHP (`namespace A\\B;`) or C# (`namespace A.B;`, `namespace A.B {`)
+/// The namespace a PHP (`namespace A\B;`) or C# (`namespace A.B;`, `namespace A.B {`)
 /// file declares, as components.
 fn namespace_of(text: &str, separator: char) -> Vec<String> {
     text.lines()
@@ -109,8 +109,8 @@ fn split_name(name: &str, separator: char) -> Vec<String> {
         .collect()
 }
 
-/// The names a PHP `use` statement imports (`use A\\B;`, `use A\\B as C;`,
-/// `use A\\{B, C as D};`); functions and constants (`use function`, `use const`) are
+/// The names a PHP `use` statement imports (`use A\B;`, `use A\B as C;`,
+/// `use A\{B, C as D};`); functions and constants (`use function`, `use const`) are
 /// not files.
 fn php_uses(rest: &str) -> Vec<Vec<String>> {
     let rest = rest.trim().trim_end_matches(';').trim();
