@@ -138,7 +138,7 @@ fn main() -> Result<(), Error> {
 }
 
 fn context<'m>(model: &'m LlamaModel, backend: &LlamaBackend) -> Result<LlamaContext<'m>, Error> {
-    let threads = i32::try_from(quill::config::default_threads()).unwrap_or(1);
+    let threads = i32::try_from(quill::engine::config::default_threads()).unwrap_or(1);
     // quill's `flashAttention: auto` on a CPU: off for heads narrower than 128.
     let head_dim = model.n_embd() / i32::try_from(model.n_head())?.max(1);
     let params = LlamaContextParams::default()

@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
     let backend = LlamaBackend::init()?;
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default())?;
-    let threads = i32::try_from(quill::config::default_threads()).unwrap_or(1);
+    let threads = i32::try_from(quill::engine::config::default_threads()).unwrap_or(1);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(4096))
         .with_n_batch(512)

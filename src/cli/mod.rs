@@ -22,7 +22,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use quill::config::{CompletionConfig, EngineConfig, default_threads};
+use quill::config::CompletionConfig;
+use quill::engine::config::{EngineConfig, default_threads};
 use quill::engine::{Engine, ModelInfo};
 use quill::tokenizer::Counter;
 
@@ -114,12 +115,12 @@ pub struct ModelArgs {
     #[arg(long)]
     pub gpu_layers: Option<u32>,
     /// Context window in tokens
-    #[arg(long, default_value_t = quill::config::DEFAULT_CONTEXT_SIZE)]
+    #[arg(long, default_value_t = quill::engine::config::DEFAULT_CONTEXT_SIZE)]
     pub context_size: u32,
     /// llama.cpp's flash attention kernel. `auto` turns it off on a CPU for models whose
     /// attention heads are narrower than 128 (there it is slower: the 0.5B generates ~40%
     /// faster without it) and leaves it to llama.cpp elsewhere
-    #[arg(long, default_value = "auto", value_parser = quill::config::FlashAttention::NAMES)]
+    #[arg(long, default_value = "auto", value_parser = quill::engine::config::FlashAttention::NAMES)]
     pub flash_attention: String,
     /// Run the model on this inference server (llama-server, vLLM, Ollama, any
     /// OpenAI-compatible API) instead of in-process, e.g. http://127.0.0.1:8080. `--model`
@@ -163,8 +164,9 @@ impl ModelArgs {
             cfg.gpu_layers = n;
         }
         cfg.context_size = self.context_size;
-        cfg.flash_attention = quill::config::FlashAttention::from_name(&self.flash_attention)
-            .expect("clap checked the name");
+        cfg.flash_attention =
+            quill::engine::config::FlashAttention::from_name(&self.flash_attention)
+                .expect("clap checked the name");
         Ok(cfg)
     }
 }

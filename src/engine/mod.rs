@@ -7,6 +7,7 @@
 //! fairness, background warm-up, cancellation) lives in [`queue`] and is tested with the
 //! deterministic [`fake`] backend; [`llama`] is the real one.
 
+pub mod config;
 pub mod draft;
 /// Tests only (the `fake-engine` feature, on for this crate's own tests).
 #[cfg(any(test, feature = "fake-engine"))]
@@ -26,7 +27,7 @@ pub use queue::{Engine, EngineState, Starter, Ticket};
 /// Starts the engine `cfg` describes: the model in-process, or a client of the inference
 /// server it names. Either way the handle is valid at once; loading continues in the
 /// background (see [`Engine::ready_blocking`]).
-pub fn spawn(cfg: crate::config::EngineConfig) -> Engine {
+pub fn spawn(cfg: config::EngineConfig) -> Engine {
     match cfg.remote.clone() {
         Some(remote) => {
             let file = Some(cfg.model_path).filter(|p| !p.as_os_str().is_empty());
@@ -275,7 +276,7 @@ impl Request {
             shift_suffix: false,
             fresh_suffix: 2,
             draft: DraftConfig {
-                max: crate::config::default_draft_tokens(),
+                max: config::default_draft_tokens(),
                 ..DraftConfig::default()
             },
             waiting: None,

@@ -8,7 +8,7 @@ use tower_lsp_server::ls_types::{MessageType, ProgressToken};
 
 use super::Server;
 use super::settings::Settings;
-use crate::config::EngineConfig;
+use crate::engine::config::EngineConfig;
 use crate::engine::{Engine, EngineState};
 use crate::tokenizer::Counter;
 

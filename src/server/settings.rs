@@ -7,9 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{
-    CompletionConfig, DEFAULT_CONTEXT_SIZE, FlashAttention, Ranking, default_gpu_layers,
-    default_threads,
+use crate::config::{CompletionConfig, Ranking};
+use crate::engine::config::{
+    DEFAULT_CONTEXT_SIZE, FlashAttention, default_gpu_layers, default_threads,
 };
 use crate::engine::remote::RemoteConfig;
 use crate::engine::remote::wire::Api;

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use quill::complete::{Input, complete_blocking};
-use quill::config::{CompletionConfig, EngineConfig};
+use quill::config::CompletionConfig;
+use quill::engine::config::EngineConfig;
 use quill::engine::{CancelReason, EngineError, EngineState, Piece, Request};
 use quill::lang::Language;
 use quill::syntax::{error_count, parse};

@@ -221,7 +221,7 @@ fn a_settled_answer_stops_the_servers_generation() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("llama-server.log");
     let server = LlamaServer::start(&path, 1, &log);
-    let mut cfg = quill::config::EngineConfig::new(path.clone(), SMALL.into());
+    let mut cfg = quill::engine::config::EngineConfig::new(path.clone(), SMALL.into());
     cfg.remote = Some(quill::engine::remote::RemoteConfig::new(
         &server.url(),
         quill::engine::remote::wire::Api::LlamaServer,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use quill::config::EngineConfig;
 use quill::engine::Engine;
+use quill::engine::config::EngineConfig;
 use quill::models::{Manifest, Presence, model_path, presence};
 use quill::tokenizer::Counter;
 

@@ -28,7 +28,7 @@ use super::{
     Backend, CancelToken, Candidate, Engine, EngineError, Fit, ModelInfo, Output, Piece, Request,
     Sampling, Score, Special, StopReason, Timings, common_prefix, common_suffix, ms_since,
 };
-use crate::config::{EngineConfig, GPU_BUILD};
+use crate::engine::config::{EngineConfig, GPU_BUILD};
 
 /// The most ranked candidates a request gets (sequences the context holds at least).
 pub const MAX_CANDIDATES: u32 = 8;
@@ -130,7 +130,7 @@ pub fn spawn(cfg: EngineConfig) -> Engine {
         let head_dim = u32::try_from(model.n_embd()).unwrap_or(0) / model.n_head().max(1);
         let flash = cfg
             .flash_attention
-            .resolve(gpu_layers > 0 && crate::config::GPU_BUILD, head_dim);
+            .resolve(gpu_layers > 0 && GPU_BUILD, head_dim);
         let ctx_params = ctx_params.with_flash_attention_policy(match flash {
             None => -1,
             Some(true) => 1,
