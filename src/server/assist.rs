@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
-use super::completion::{At, gather_context, invalid_params, job};
 use super::documents::Snapshot;
+use super::job::{At, gather_context, invalid_params, job};
 use super::progress::Interrupted;
 use super::{Server, position};
 use crate::assist::{self, Action, Outcome, Problem, Query, Target};

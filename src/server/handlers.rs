@@ -62,18 +62,18 @@ impl Server {
         let work = super::assist::ActionData {
             action: "explain".into(),
             uri: serde_json::from_value(params["textDocument"]["uri"].clone())
-                .map_err(|e| super::completion::invalid_params(format!("textDocument.uri: {e}")))?,
+                .map_err(|e| super::job::invalid_params(format!("textDocument.uri: {e}")))?,
             version: None,
             range: match (params.get("range"), params.get("position")) {
                 (Some(r), _) => serde_json::from_value(r.clone())
-                    .map_err(|e| super::completion::invalid_params(format!("range: {e}")))?,
+                    .map_err(|e| super::job::invalid_params(format!("range: {e}")))?,
                 (None, Some(p)) => {
                     let p: Position = serde_json::from_value(p.clone())
-                        .map_err(|e| super::completion::invalid_params(format!("position: {e}")))?;
+                        .map_err(|e| super::job::invalid_params(format!("position: {e}")))?;
                     Range::new(p, p)
                 }
                 _ => {
-                    return Err(super::completion::invalid_params(
+                    return Err(super::job::invalid_params(
                         "quill/explain needs a range or a position",
                     ));
                 }

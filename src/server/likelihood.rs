@@ -9,7 +9,7 @@ use crate::complete::{Prepared, verify};
 use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{EngineError, Output, Priority, Waiting};
 
-use super::completion::Job;
+use super::job::Job;
 
 /// What reading needs besides the engine's answer, taken when the generation starts:
 /// `None` unless `ranking` is likelihood and several candidates were asked for.

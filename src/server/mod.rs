@@ -12,6 +12,7 @@ mod handlers;
 mod health;
 mod imported;
 mod isolate;
+mod job;
 mod likelihood;
 mod model;
 mod nearby;
@@ -91,7 +92,7 @@ pub struct State {
     pub totals: std::sync::Mutex<suggest::Totals>,
     /// Per document: the context of the last completion and the start of the top-level
     /// scope it was built in (kept while the cursor stays there; see `completion.rs`).
-    pub(crate) contexts: DashMap<Uri, completion::KeptContext>,
+    pub(crate) contexts: DashMap<Uri, job::KeptContext>,
     /// The inference server's health, with a `backend` set.
     pub health: health::Health,
     /// How many times a dead engine was restarted in a row (the supervisor's backoff).

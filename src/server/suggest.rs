@@ -28,8 +28,8 @@ use tower_lsp_server::ls_types::Uri;
 use tower_lsp_server::ls_types::notification::Notification;
 
 use super::State;
-use super::completion::{Job, prepare_job, request_failed};
 use super::documents::Snapshot;
+use super::job::{Job, prepare_job, request_failed};
 use super::likelihood::Reader;
 use crate::complete::cache::{Ended, Entry, Found, Generation, Recorder};
 use crate::complete::partial::{ready_words, rest_of_line};
@@ -656,9 +656,7 @@ fn prefetch(state: &Arc<State>, snap: Snapshot, at: usize) {
     tracing::debug!(uri = snap.uri.as_str(), lead = ?lead, "prefetch");
     let state = state.clone();
     tokio::spawn(async move {
-        let Ok(Some(job)) =
-            super::completion::job(&state, &snap.uri, super::completion::At::Offset(at))
-        else {
+        let Ok(Some(job)) = super::job::job(&state, &snap.uri, super::job::At::Offset(at)) else {
             return;
         };
         let next = Arc::new(next);

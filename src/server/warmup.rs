@@ -8,7 +8,7 @@ use std::time::Duration;
 use tower_lsp_server::ls_types::Uri;
 
 use super::Server;
-use super::completion::{At, job, prepare_job};
+use super::job::{At, job, prepare_job};
 use crate::complete::Shape;
 use crate::engine::{Priority, Request};
 
