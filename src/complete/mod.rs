@@ -5,10 +5,8 @@
 //! the server's `suggest` does the same with its suggestion cache. Callers that run many prompts at once (batch) use the two halves.
 
 pub mod budget;
-pub mod cache;
 #[cfg(test)]
 mod fuzz;
-pub mod partial;
 pub mod post;
 pub mod prompt;
 pub mod verify;

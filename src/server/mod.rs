@@ -16,11 +16,13 @@ mod job;
 mod likelihood;
 mod model;
 mod nearby;
+mod partial;
 pub mod position;
 mod progress;
 mod review;
 pub mod settings;
 mod suggest;
+mod suggestions;
 #[cfg(test)]
 mod sync_fuzz;
 mod transport;
@@ -85,7 +87,7 @@ pub struct State {
     /// Review findings published as diagnostics.
     pub reviews: review::Reviews,
     /// Recent generations per document, reused while the user types on.
-    pub suggestions: crate::complete::cache::SuggestionCache,
+    pub suggestions: suggestions::SuggestionCache,
     /// Per document: the suggestion shown last (to recognise an accept).
     pub(crate) shown: DashMap<Uri, suggest::Shown>,
     /// Counts for `quill/status`.

@@ -1,5 +1,5 @@
 //! Ghost text at typing speed: every inline completion is answered from a generation
-//! recorded in the suggestion cache ([`crate::complete::cache`]).
+//! recorded in the suggestion cache ([`super::suggestions`]).
 //!
 //! - A request first looks for a generation that fits its document and cursor: one made
 //!   at an earlier state, with what the user typed since being the start of its output
@@ -31,8 +31,8 @@ use super::State;
 use super::documents::Snapshot;
 use super::job::{Job, prepare_job, request_failed};
 use super::likelihood::Reader;
-use crate::complete::cache::{Ended, Entry, Found, Generation, Recorder};
-use crate::complete::partial::{ready_words, rest_of_line};
+use super::partial::{ready_words, rest_of_line};
+use super::suggestions::{Ended, Entry, Found, Generation, Recorder};
 use crate::complete::{Completion, Served, Shape, rescue, settle};
 use crate::config::CompletionConfig;
 use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
@@ -517,7 +517,7 @@ fn ready_later(
     job: &Job,
     shape: Shape,
     entry: Arc<Entry>,
-    mut progress: tokio::sync::watch::Receiver<crate::complete::cache::Progress>,
+    mut progress: tokio::sync::watch::Receiver<super::suggestions::Progress>,
 ) {
     let Some(client) = state.client.get().cloned() else {
         return;

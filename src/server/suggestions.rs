@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use super::Shape;
-use super::post::has_whole_line;
+use crate::complete::Shape;
+use crate::complete::post::has_whole_line;
 use crate::engine::{CancelReason, CancelToken, Waiting};
 
 /// Entries kept per document (most recently used first).
