@@ -192,12 +192,12 @@ pub struct CompletionArgs {
     pub draft_tokens: usize,
     /// Ranked candidates: answers generated side by side from one prompt (the greedy one
     /// and continuations of the next most likely tokens where its code starts), the best kept
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=quill::engine::llama::MAX_CANDIDATES as i64))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=quill::engine::MAX_CANDIDATES as i64))]
     pub candidates: u32,
     /// When the answer is empty (the model ended at once, or post-processing left nothing:
     /// it repeated the code after the cursor, or broke the syntax): try this many ranked
     /// candidates and keep the best non-empty one; 0 turns it off
-    #[arg(long, default_value_t = CompletionConfig::default().rescue_candidates, value_parser = clap::value_parser!(u32).range(0..=quill::engine::llama::MAX_CANDIDATES as i64))]
+    #[arg(long, default_value_t = CompletionConfig::default().rescue_candidates, value_parser = clap::value_parser!(u32).range(0..=quill::engine::MAX_CANDIDATES as i64))]
     pub rescue: u32,
     /// With --candidates: the candidates after the first sample at this temperature from
     /// where they leave the greedy answer (0: each takes the next most likely token there)

@@ -24,6 +24,10 @@ use std::time::Instant;
 pub use draft::DraftConfig;
 pub use queue::{Engine, EngineState, Starter, Ticket};
 
+/// The most ranked candidates a request gets, from any engine (the in-process one keeps
+/// at least this many sequences in its context). Settings and flags are bounded by it.
+pub const MAX_CANDIDATES: u32 = 8;
+
 /// Starts the engine `cfg` describes: the model in-process, or a client of the inference
 /// server it names. Either way the handle is valid at once; loading continues in the
 /// background (see [`Engine::ready_blocking`]).

@@ -231,7 +231,7 @@ impl Settings {
             "timeBudgetMs" => self.time_budget_ms = uint(0, 60_000)?,
             "draftTokens" => self.draft_tokens = uint(0, 64)? as usize,
             "candidates" => {
-                self.candidates = uint(1, u64::from(crate::engine::llama::MAX_CANDIDATES))? as u32
+                self.candidates = uint(1, u64::from(crate::engine::MAX_CANDIDATES))? as u32
             }
             "rankBy" => {
                 self.rank_by = v.as_str().and_then(Ranking::from_name).ok_or_else(|| {

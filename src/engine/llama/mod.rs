@@ -30,8 +30,7 @@ use super::{
 };
 use crate::engine::config::{EngineConfig, GPU_BUILD};
 
-/// The most ranked candidates a request gets (sequences the context holds at least).
-pub const MAX_CANDIDATES: u32 = 8;
+use crate::engine::MAX_CANDIDATES;
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
 /// request stop sooner (a chunk is the longest a cancellation waits) at little cost in
