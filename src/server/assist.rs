@@ -283,12 +283,12 @@ impl Server {
             .await;
         let answer = match answer {
             Ok(Ok(a)) => {
-                state.health.record(Ok(()));
+                state.record_health(&model, Ok(()));
                 a
             }
             Ok(Err(e)) if e.is_cancelled() => return Err(Error::request_cancelled()),
             Ok(Err(e)) => {
-                state.health.record(Err(&e));
+                state.record_health(&model, Err(&e));
                 return Err(failed(e.to_string()));
             }
             Err(Interrupted::Cancelled) => return Err(Error::request_cancelled()),

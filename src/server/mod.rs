@@ -146,6 +146,19 @@ impl State {
         self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records in [`health::Health`] how a request to `model` went, when `model` is still
+    /// the one in use: a request to an engine that another has replaced (the user removed
+    /// the backend while it was in flight) says nothing about the new one.
+    pub fn record_health(
+        &self,
+        model: &Arc<Model>,
+        result: Result<(), &crate::engine::EngineError>,
+    ) {
+        if self.model().is_some_and(|m| Arc::ptr_eq(&m, model)) {
+            self.health.record(result);
+        }
+    }
+
     /// Bumps and returns the document's turn.
     pub fn bump(&self, uri: &Uri) -> u64 {
         let mut g = self.turns.entry(uri.clone()).or_insert(0);

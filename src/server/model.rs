@@ -54,7 +54,6 @@ impl Server {
     }
 
     async fn start_model_now(&self) {
-        self.state.health.reset();
         let settings = self.state.settings();
         let factory = self.options.factory.clone();
         let made = tokio::task::spawn_blocking(move || factory(&settings)).await;
@@ -62,6 +61,7 @@ impl Server {
             Ok(Ok(m)) => Arc::new(m),
             Ok(Err(e)) => {
                 *self.state.model.write().unwrap_or_else(|e| e.into_inner()) = None;
+                self.state.health.reset();
                 tracing::error!("cannot start the model: {e:#}");
                 self.client
                     .show_message(MessageType::ERROR, format!("quill: {e:#}"))
@@ -75,6 +75,9 @@ impl Server {
         };
         // The old engine (if any) stops when its last in-flight request lets go of it.
         *self.state.model.write().unwrap_or_else(|e| e.into_inner()) = Some(model.clone());
+        // The old engine's outage says nothing about this one; its requests still in
+        // flight no longer count (`State::record_health`).
+        self.state.health.reset();
         let client = self.client.clone();
         let progress = *self
             .state

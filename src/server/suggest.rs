@@ -399,6 +399,7 @@ async fn start(
     let feed = slot.clone();
     // The first streamed text shows the model (or its server) answers again.
     let alive = state.clone();
+    let alive_model = job.model.clone();
     let mut heard = false;
     // Tokens seen, for the totals of a generation stopped before its end.
     let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -407,7 +408,7 @@ async fn start(
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !heard {
             heard = true;
-            alive.health.record(Ok(()));
+            alive.record_health(&alive_model, Ok(()));
         }
         if let Some(r) = feed.get() {
             r.update(text);
@@ -433,13 +434,14 @@ async fn start(
         t.prefetches += u64::from(background);
     });
     let state = state.clone();
+    let model = job.model.clone();
     tokio::spawn(async move {
         match ticket.wait().await {
             Ok(mut out) => {
                 if let Some(reader) = reader {
                     reader.read(&mut out).await;
                 }
-                state.health.record(Ok(()));
+                state.record_health(&model, Ok(()));
                 let t = out.timings;
                 if !background {
                     // What the last completion cost (status lines), also when its request
@@ -479,7 +481,7 @@ async fn start(
                 recorder.abandon(None);
             }
             Err(e) => {
-                state.health.record(Err(&e));
+                state.record_health(&model, Err(&e));
                 recorder.abandon(Some(e.to_string()));
             }
         }
