@@ -1,7 +1,19 @@
-//! Pieces of the benchmarks that are worth testing on their own: the typing replay and
-//! the statistics. The commands that run them live in the CLI (`quill bench`).
+//! The benchmarks' logic: the typing replays (a simulated programmer, [`typist`] and
+//! [`replay`], against `quill serve` over stdio, [`lsp`], or llama-server driven as
+//! llama.vim drives it, [`peer`]), their projects ([`scenarios`]) and the statistics.
+//! `quill bench` (the CLI) parses its flags, calls these and prints.
 
+pub mod lsp;
+pub mod peer;
+pub mod replay;
+pub mod scenarios;
 pub mod typist;
+
+/// The text of a file a benchmark reads, through the checks every user file goes through.
+pub fn read_source(path: &std::path::Path) -> anyhow::Result<String> {
+    crate::regular_file::read_source(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
 
 /// One simulated keystroke pause: the document as it is then and the cursor in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use quill::bench::{mean, percentile, typing_steps};
+use quill::bench::{mean, percentile, scenarios, typing_steps};
 use quill::complete::{Input, RunOptions, run_blocking};
 use quill::engine::{Piece, Request};
 use quill::text::LineIndex;
@@ -56,7 +56,7 @@ pub struct BenchArgs {
     /// inventory.py), `typescript`, `rust`, `go`, `java`, `cpp` (benches/data/LANGUAGE/:
     /// two functions of a trip report typed next to the geometry module it imports).
     /// Replaces --file, --line and --lines
-    #[arg(long, value_parser = SCENARIOS.map(|s| s.name))]
+    #[arg(long, value_parser = scenarios::SCENARIOS.map(|s| s.name))]
     pub scenario: Option<String>,
     /// With --lsp: more server settings, as JSON (e.g. '{"suggestionCache": false}')
     #[arg(long, value_name = "JSON")]
@@ -349,90 +349,19 @@ fn raw_engine(loaded: &super::Loaded, text: &str, reps: usize) -> Result<quill::
     })
 }
 
-/// A typing replay's project: the file typed in, the lines typed (1-based first line,
-/// count), and the files open beside it.
-struct ReplayScenario {
-    name: &'static str,
-    file: &'static str,
-    line: usize,
-    lines: usize,
-    others: &'static [&'static str],
-}
-
-/// One project per language, the same task in each (a trip report over a geometry module
-/// it imports; two functions typed, the first a loop that calls the other file), except
-/// Python's, the replay the earlier numbers in BENCHMARKS.md were taken on.
-const SCENARIOS: [ReplayScenario; 6] = [
-    ReplayScenario {
-        name: "python",
-        file: "benches/data/report.py",
-        // Two functions of report.py (`overdue`, `category_share`) and the blank lines.
-        line: 28,
-        lines: 11,
-        others: &["benches/data/inventory.py", "examples/holes.py"],
-    },
-    ReplayScenario {
-        name: "typescript",
-        file: "benches/data/typescript/report.ts",
-        line: 26,
-        lines: 15,
-        others: &["benches/data/typescript/geometry.ts"],
-    },
-    ReplayScenario {
-        name: "rust",
-        file: "benches/data/rust/report.rs",
-        line: 27,
-        lines: 15,
-        others: &["benches/data/rust/geometry.rs"],
-    },
-    ReplayScenario {
-        name: "go",
-        file: "benches/data/go/report.go",
-        line: 35,
-        lines: 15,
-        others: &["benches/data/go/geometry.go"],
-    },
-    ReplayScenario {
-        name: "java",
-        file: "benches/data/java/Report.java",
-        line: 32,
-        lines: 15,
-        others: &["benches/data/java/Geometry.java"],
-    },
-    ReplayScenario {
-        name: "cpp",
-        file: "benches/data/cpp/report.cpp",
-        line: 36,
-        lines: 15,
-        others: &["benches/data/cpp/geometry.h"],
-    },
-];
-
 fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     let people = args.replay == "people";
     let default_file = args.file == std::path::Path::new("benches/data/inventory.py");
     let scenario = match &args.scenario {
-        Some(name) => SCENARIOS.iter().find(|s| s.name == name),
-        None if default_file => Some(&SCENARIOS[0]),
+        Some(name) => Some(scenarios::find(name)?),
+        None if default_file => Some(&scenarios::SCENARIOS[0]),
         None => None,
     };
     let file = scenario.map_or_else(|| args.file.clone(), |s| PathBuf::from(s.file));
     let source = read_source(&file)?;
-    let lines = LineIndex::new(&source).lines();
-    let (start_line, n_lines) = match (args.line, scenario) {
-        (Some(l), _) if l >= 1 => (l - 1, args.lines),
-        (Some(_), _) => bail!("--line starts at 1"),
-        (None, Some(s)) if people => (s.line - 1, s.lines),
-        (None, _) => (lines * 2 / 3, args.lines),
-    };
-    let others: Vec<PathBuf> = match scenario {
-        Some(s) => s.others.iter().map(PathBuf::from).collect(),
-        None => SCENARIOS[0].others.iter().map(PathBuf::from).collect(),
-    };
-    let others: Vec<PathBuf> = others
-        .into_iter()
-        .filter(|p| p != &file && p.exists())
-        .collect();
+    let (start_line, n_lines) =
+        scenarios::lines_typed(&source, scenario, args.line, args.lines, people)?;
+    let others = scenarios::open_beside(scenario, &file);
     // The server's settings from the command line's flags.
     let mut options = serde_json::json!({});
     if let Some(m) = &args.model.model {
@@ -468,7 +397,7 @@ fn run_lsp(args: &BenchArgs) -> Result<ExitCode> {
     if people {
         return run_typing(args, &file, &source, &others, start_line, n_lines, &options);
     }
-    let report = super::bench_lsp::run_session(&file, &others, start_line, n_lines, &options)?;
+    let report = quill::bench::lsp::run_session(&file, &others, start_line, n_lines, &options)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -507,12 +436,12 @@ fn run_typing(
     n_lines: usize,
     options: &serde_json::Value,
 ) -> Result<ExitCode> {
-    use super::bench_typing::{Quill, Scenario, replay, verify};
+    use quill::bench::replay::{Quill, Scenario, replay, verify};
     let mut scenario = Scenario::new(source, start_line, n_lines)?;
     scenario.keystroke = std::time::Duration::from_millis(args.keystroke_ms);
     let (report, engine) = match &args.peer {
         Some(url) => {
-            let mut peer = super::bench_peer::LlamaServer::new(url, others)?;
+            let mut peer = quill::bench::peer::LlamaServer::new(url, others)?;
             let (r, _) = replay(&mut peer, "llama-server (llama.vim's requests)", &scenario)?;
             (
                 r,

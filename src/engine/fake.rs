@@ -203,6 +203,7 @@ impl Backend for FakeBackend {
             },
             stop,
             mean_logprob: -0.1 * (rank as f32 + 1.0),
+            min_logprob: -0.2 * (rank as f32 + 1.0),
             fit: None,
         };
         let candidates = match (req.first_rank, req.candidates) {

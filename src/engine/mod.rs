@@ -162,7 +162,8 @@ pub struct Request {
     /// One candidate of several run as separate requests (batch slots): leave the greedy
     /// answer after its indentation with the `n`-th most likely token (0: the greedy
     /// answer; end-of-generation only as that) and report the answer's mean token
-    /// log-probability in [`Output::candidates`].
+    /// log-probability in [`Output::candidates`]. `Some(0)` on a request of its own is
+    /// the greedy answer with its confidence, in every engine.
     pub first_rank: Option<u32>,
     /// Above 0: the candidates after the first sample every token from where they leave
     /// the greedy answer, at this temperature (from the [`CANDIDATE_TOP_K`] most likely;
@@ -383,9 +384,57 @@ pub struct Candidate {
     pub stop: StopReason,
     /// The mean log-probability of its tokens (the model's confidence in it).
     pub mean_logprob: f32,
+    /// The least log-probability of its tokens (its most doubtful choice).
+    pub min_logprob: f32,
     /// How the model read the file with it in the hole, when it was read
     /// ([`crate::config::Ranking::Likelihood`]; set by the caller, not the engine).
     pub fit: Option<Fit>,
+}
+
+/// The log-probabilities of an answer's tokens as they are picked (the end-of-generation
+/// token too: the model chose to end there), summed up for [`Candidate`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Confidence {
+    sum: f64,
+    n: u32,
+    min: f32,
+}
+
+impl Confidence {
+    pub fn add(&mut self, logprob: f32) {
+        self.min = if self.n == 0 {
+            logprob
+        } else {
+            self.min.min(logprob)
+        };
+        self.sum += f64::from(logprob);
+        self.n += 1;
+    }
+
+    /// How many tokens were added.
+    pub fn count(&self) -> u32 {
+        self.n
+    }
+
+    pub fn mean(&self) -> f32 {
+        (self.sum / f64::from(self.n.max(1))) as f32
+    }
+
+    /// The least log-probability added (0 with none).
+    pub fn least(&self) -> f32 {
+        self.min
+    }
+
+    /// A candidate with these log-probabilities.
+    pub fn candidate(&self, text: String, stop: StopReason) -> Candidate {
+        Candidate {
+            text,
+            stop,
+            mean_logprob: self.mean(),
+            min_logprob: self.least(),
+            fit: None,
+        }
+    }
 }
 
 /// Why a request was cancelled.

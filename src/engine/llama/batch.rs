@@ -39,8 +39,7 @@ struct Active {
     drafted: u32,
     kept: u32,
     /// With [`Request::first_rank`]: the sum of the picked tokens' log-probabilities.
-    logprob: Option<f64>,
-    picked_eog: bool,
+    confidence: Option<crate::engine::Confidence>,
     /// How a ranked candidate ([`Request::first_rank`]) picks its tokens.
     ranked: Option<Ranked>,
 }
@@ -75,7 +74,7 @@ impl LlamaRunner<'_> {
         let n_slots = parallel.clamp(1, self.n_seq_max.max(1));
         // The interactive cache (sequence 0) is about to be overwritten.
         self.ctx.clear_kv_cache();
-        self.cached.clear();
+        self.cache = super::Cache::default();
         let mut slots: Vec<Slot> = (0..n_slots).map(|_| Slot::default()).collect();
         let n_batch = self.ctx.n_batch() as usize;
         let per_seq = self.ctx.n_ctx() as usize / n_slots;
@@ -209,7 +208,7 @@ impl LlamaRunner<'_> {
         };
         // Leave a clean cache for the interactive path.
         self.ctx.clear_kv_cache();
-        self.cached.clear();
+        self.cache = super::Cache::default();
         result
     }
 
@@ -378,8 +377,7 @@ impl LlamaRunner<'_> {
             prompt_done: None,
             drafted: 0,
             kept: 0,
-            logprob: req_rank.map(|_| 0.0),
-            picked_eog: false,
+            confidence: req_rank.map(|_| crate::engine::Confidence::default()),
             ranked: req_rank.map(|r| Ranked::new(r as usize, temperature, seed)),
         });
         Ok(())
@@ -408,13 +406,12 @@ impl LlamaRunner<'_> {
             ),
             None => a.picker.pick(&self.ctx, idx),
         };
-        if let Some(sum) = a.logprob.as_mut() {
+        if let Some(c) = a.confidence.as_mut() {
             let logits = self.ctx.get_logits_ith(idx);
-            *sum += f64::from(logits[token.0 as usize] - log_sum_exp(logits));
+            c.add(logits[token.0 as usize] - log_sum_exp(logits));
         }
         if !a.req.ignore_eog && vocab.is_eog(token) {
             // Counted for the mean: the model chose to end here.
-            a.picked_eog = true;
             return Step::Finished(StopReason::EndOfGeneration);
         }
         a.generated += 1;
@@ -459,17 +456,9 @@ fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
 fn finish(a: Active, stop: StopReason) -> Output {
     let prompt_done = a.prompt_done.unwrap_or_else(Instant::now);
     let prompt_ms = prompt_done.duration_since(a.started).as_secs_f64() * 1000.0;
-    let picked = a.generated + usize::from(a.picked_eog);
     let candidates = a
-        .logprob
-        .map(|sum| {
-            vec![crate::engine::Candidate {
-                text: a.text.clone(),
-                stop,
-                mean_logprob: (sum / picked.max(1) as f64) as f32,
-                fit: None,
-            }]
-        })
+        .confidence
+        .map(|c| vec![c.candidate(a.text.clone(), stop)])
         .unwrap_or_default();
     Output {
         text: a.text,

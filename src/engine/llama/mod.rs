@@ -6,8 +6,10 @@
 //! [`CancelToken`] in between, so a cancelled request stops within one chunk.
 
 mod batch;
+mod cache_plan;
 mod ranked;
 
+use cache_plan::{Cache, Op, Plan, SCRATCH_SEQ};
 use ranked::Ranked;
 
 use std::num::NonZeroU32;
@@ -25,8 +27,8 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::draft::{DraftStats, Recent};
 use super::{
-    Backend, CancelToken, Candidate, Engine, EngineError, Fit, ModelInfo, Output, Piece, Request,
-    Sampling, Score, Special, StopReason, Timings, common_prefix, common_suffix, ms_since,
+    Backend, CancelToken, Candidate, Confidence, Engine, EngineError, Fit, ModelInfo, Output,
+    Piece, Request, Sampling, Score, Special, StopReason, Timings, common_prefix, ms_since,
 };
 use crate::engine::config::{EngineConfig, GPU_BUILD};
 
@@ -41,25 +43,6 @@ const PROMPT_CHUNK: usize = 64;
 /// it mostly idle (BENCHMARKS.md, "On a GPU").
 const CHUNK_TARGET_S: f64 = 0.05;
 
-/// Tokens decoded in front of a reused (shifted) suffix before it is decoded afresh.
-const MAX_STALE: usize = 256;
-/// A suffix shorter than this is decoded rather than shifted.
-const MIN_SHIFTED: usize = 16;
-/// Most tokens decoded in front of a moved suffix (one decode, not cancelled midway).
-const MAX_MIDDLE: usize = 2 * PROMPT_CHUNK;
-/// A run of the previous prompt shorter than this is not moved behind a changed head.
-const MIN_MOVED_RUN: usize = 64;
-/// Runs moved for one prompt at most (each a change in front of the cursor).
-const MAX_MOVES: usize = 4;
-/// Most tokens of a changed head decoded in front of a moved run: a context change of
-/// more is read afresh with the rest.
-const MAX_MOVED_HEAD: usize = 4 * PROMPT_CHUNK;
-
-/// Tokens changed in front of moved keys and values before a warm-up decodes them again
-/// ([`Request::refresh_stale`]): a few keystrokes are not worth re-reading a suffix of
-/// hundreds of tokens in every pause (a laptop's CPU and battery), a quarter of
-/// [`MAX_STALE`] is.
-const REFRESH_AFTER: usize = MAX_STALE / 4;
 /// A refresh decodes steps of about this long at the measured prompt speed (at least
 /// [`REFRESH_MIN_CHUNK`] tokens): a request that preempts it waits for one step.
 const REFRESH_STEP_S: f64 = 0.1;
@@ -67,9 +50,6 @@ const REFRESH_MIN_CHUNK: usize = 8;
 
 /// Answers kept for draft lookup.
 const RECENT_ANSWERS: usize = 8;
-
-/// The sequence the suffix shift decodes in before it becomes sequence 0.
-const SCRATCH_SEQ: usize = 1;
 
 /// llama.cpp's process-wide initialisation, done once. Its logs go to `tracing` first, so
 /// nothing reaches stdout (which carries the protocol in `quill serve`).
@@ -268,15 +248,9 @@ struct LlamaRunner<'m> {
     ctx: LlamaContext<'m>,
     /// Sequences the context holds (batch slots).
     n_seq_max: usize,
-    /// Tokens whose keys and values are in the KV cache (sequence 0), in order.
-    cached: Vec<LlamaToken>,
-    /// How many of `cached` the last prompt was (the rest was generated).
-    prompt_len: usize,
-    /// Tokens decoded in front of a shifted suffix since it was last decoded afresh.
-    stale: Stale,
-    /// Tokens decoded in front of the file moved behind a changed head (the context from
-    /// other files) since it was last decoded afresh.
-    head_stale: Stale,
+    /// What sequence 0 of the KV cache holds; changed only by executing a
+    /// [`cache_plan`] plan, by generation (which appends) and by clearing.
+    cache: Cache<LlamaToken>,
     /// The model's memory can move keys and values to new positions.
     can_shift: bool,
     batch: LlamaBatch<'static>,
@@ -293,10 +267,7 @@ impl<'m> LlamaRunner<'m> {
             model,
             ctx,
             n_seq_max,
-            cached: Vec::new(),
-            prompt_len: 0,
-            stale: Stale::default(),
-            head_stale: Stale::default(),
+            cache: Cache::default(),
             can_shift: !model.is_recurrent() && !model.is_hybrid(),
             batch,
             prompt_tps: None,
@@ -388,83 +359,129 @@ impl<'m> LlamaRunner<'m> {
             .map_err(|e| EngineError::Backend(format!("applying the chat template: {e}")))
     }
 
-    /// Brings the KV cache to `tokens[..tokens.len() - 1]` plus the last token with logits,
-    /// reusing the common prefix. With `shift`, also the code after an edit: see
-    /// [`LlamaRunner::evaluate_shifted`]. Returns how many tokens were reused.
+    /// Brings sequence 0 to `tokens` as [`cache_plan`] plans it (the common prefix kept;
+    /// with `shift`, `Some(fresh)`, the code after an edit moved), the last token with
+    /// its logits in the batch. Returns how many tokens were reused.
     fn evaluate(
         &mut self,
         tokens: &[LlamaToken],
         cancel: &CancelToken,
         shift: Option<usize>,
     ) -> Result<usize, EngineError> {
-        let mut keep = common_prefix(&self.cached, tokens);
-        if keep == tokens.len() {
-            // The last token must be decoded again to get its logits.
-            keep = keep.saturating_sub(1);
+        cancel.check()?;
+        let plan = self.cache.plan(tokens, shift, self.can_shift);
+        if self.execute(&plan, cancel)? {
+            self.cache = plan.after;
+            return Ok(plan.reused);
         }
-        if let Some(fresh) = shift
-            && self.can_shift
-        {
-            if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, false)? {
-                return Ok(reused);
-            }
-            // The prompt also changed far in front of the cursor (the context from other
-            // files at its head): move the old prompt from the longest run both share near
-            // the head behind the new head, until the edit at the cursor is the usual one.
-            let mut decoded = 0;
-            for _ in 0..MAX_MOVES {
-                let Some(head) = self.move_common_run(tokens, keep, cancel)? else {
-                    break;
-                };
-                decoded += head;
-                keep = common_prefix(&self.cached, tokens).min(tokens.len() - 1);
-                if let Some(reused) = self.evaluate_shifted(tokens, keep, fresh, cancel, false)? {
-                    return Ok(reused.saturating_sub(decoded));
-                }
-            }
-            if decoded > 0 {
-                // The head's tokens were decoded, not reused.
-                return Ok(self
-                    .evaluate_plain(tokens, keep, cancel)?
-                    .saturating_sub(decoded));
-            }
-        }
-        self.evaluate_plain(tokens, keep, cancel)
+        // The memory could not drop part of a sequence (a recurrent model): read afresh.
+        self.ctx.clear_kv_cache();
+        self.cache = Cache::default();
+        let plan = Cache::fresh_read(tokens);
+        self.execute(&plan, cancel)?;
+        self.cache = plan.after;
+        Ok(0)
     }
 
-    /// Decodes `tokens` from `keep` on, after what the cache holds up to there; returns
-    /// `keep`.
-    fn evaluate_plain(
+    /// Runs `plan`'s operations; `false` when the memory refused to remove cells. A
+    /// cancellation between two chunks of the prompt read into sequence 0 (the plan's
+    /// last operation) keeps what was decoded.
+    fn execute(
         &mut self,
-        tokens: &[LlamaToken],
-        mut keep: usize,
+        plan: &Plan<LlamaToken>,
         cancel: &CancelToken,
-    ) -> Result<usize, EngineError> {
-        if keep < self.cached.len() {
-            let removed = self
-                .ctx
-                .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
-                .unwrap_or(false);
-            if !removed {
-                self.ctx.clear_kv_cache();
-                keep = 0;
+    ) -> Result<bool, EngineError> {
+        for op in &plan.ops {
+            let Op::Decode {
+                seq: 0,
+                at,
+                tokens,
+                logits,
+            } = op
+            else {
+                if !self.run_op(op)? {
+                    return Ok(false);
+                }
+                continue;
+            };
+            let mut done = 0;
+            let result = self.decode_into(0, *at, tokens, *logits, Some(cancel), &mut done);
+            if let Err(e) = result {
+                if e.is_cancelled() {
+                    let mut kept = plan.after.clone();
+                    kept.cached.truncate(at + done);
+                    kept.prompt_len = at + done;
+                    self.cache = kept;
+                }
+                return Err(e);
             }
-            self.cached.truncate(keep);
         }
-        // Everything reused stale from `keep` on is decoded afresh now.
-        self.stale.reread_from(keep);
-        self.head_stale.reread_from(keep);
-        let reused = keep;
-        let mut rest = &tokens[keep..];
+        Ok(true)
+    }
+
+    /// Runs one operation on the cell store; `false` when the memory refused a removal.
+    fn run_op(&mut self, op: &Op<LlamaToken>) -> Result<bool, EngineError> {
+        let pos = |p: usize| p as u32;
+        let backend = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
+            EngineError::Backend(e.to_string())
+        };
+        match op {
+            Op::Remove { seq, from, to } => self
+                .ctx
+                .clear_kv_cache_seq(Some(*seq as u32), Some(pos(*from)), to.map(pos))
+                .map_err(backend),
+            Op::Shift {
+                seq,
+                from,
+                to,
+                delta,
+            } => {
+                self.ctx
+                    .kv_cache_seq_add(*seq, Some(pos(*from)), Some(pos(*to)), *delta as i32)
+                    .map_err(backend)?;
+                Ok(true)
+            }
+            Op::Copy { src, dst, from, to } => {
+                self.ctx
+                    .kv_cache_seq_cp(*src, *dst, Some(pos(*from)), to.map(pos))
+                    .map_err(backend)?;
+                Ok(true)
+            }
+            Op::Decode {
+                seq,
+                at,
+                tokens,
+                logits,
+            } => {
+                self.decode_into(*seq, *at, tokens, *logits, None, &mut 0)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Decodes `tokens` into sequence `seq` at positions `at..`, in chunks of about
+    /// [`CHUNK_TARGET_S`] (checking `cancel` between them, when given); the last token
+    /// with logits when `logits`. `done`: how many were decoded.
+    fn decode_into(
+        &mut self,
+        seq: i32,
+        at: usize,
+        tokens: &[LlamaToken],
+        logits: bool,
+        cancel: Option<&CancelToken>,
+        done: &mut usize,
+    ) -> Result<(), EngineError> {
+        let mut rest = tokens;
         while !rest.is_empty() {
-            cancel.check()?;
+            if let Some(c) = cancel {
+                c.check()?;
+            }
             let (chunk, after) = rest.split_at(self.prompt_chunk().min(rest.len()));
             self.batch.clear();
             for (j, tok) in chunk.iter().enumerate() {
-                let pos = (self.cached.len() + j) as i32;
-                let logits = after.is_empty() && j + 1 == chunk.len();
+                let last = logits && after.is_empty() && j + 1 == chunk.len();
                 self.batch
-                    .add(*tok, pos, &[0], logits)
+                    .add(*tok, (at + *done + j) as i32, &[seq], last)
                     .map_err(|e| EngineError::Backend(e.to_string()))?;
             }
             let started = Instant::now();
@@ -474,204 +491,25 @@ impl<'m> LlamaRunner<'m> {
                 let tps = chunk.len() as f64 / started.elapsed().as_secs_f64().max(1e-6);
                 self.prompt_tps = Some(self.prompt_tps.map_or(tps, |old| 0.5 * (old + tps)));
             }
-            self.cached.extend_from_slice(chunk);
+            *done += chunk.len();
             rest = after;
         }
-        self.prompt_len = tokens.len();
-        Ok(reused)
-    }
-
-    /// When the previous prompt and `tokens` differ in two places (the context from other
-    /// files at the head changed, and the user typed at the cursor), the single edit of
-    /// [`Self::evaluate_shifted`] spans the whole file between them. This moves the
-    /// longest run of tokens both share in front of their common end, starting near the
-    /// first difference (the file up to the cursor; [`best_run`]), behind the new head
-    /// first, as if the head were the only edit: the cache then holds the new head and
-    /// the old prompt from that run on. The tokens it decoded, when it did.
-    ///
-    /// The moved run was computed attending to the old head: the same approximation as
-    /// a moved suffix, counted against the same bound.
-    fn move_common_run(
-        &mut self,
-        tokens: &[LlamaToken],
-        keep: usize,
-        cancel: &CancelToken,
-    ) -> Result<Option<usize>, EngineError> {
-        let old_end = self.prompt_len.min(self.cached.len());
-        if keep + 1 >= tokens.len() || keep + 1 >= old_end {
-            return Ok(None);
-        }
-        let (old, new) = (
-            &self.cached[keep..old_end - 1],
-            &tokens[keep..tokens.len() - 1],
-        );
-        // Not the end both share (the suffix): that is the usual edit's to move, and when
-        // it did not, its staleness bound asked for it to be read again.
-        let tail = common_suffix(old, new);
-        let Some((a, b)) = best_run(
-            &old[..old.len() - tail],
-            &new[..new.len() - tail],
-            MIN_MOVED_RUN,
-            MAX_MOVED_HEAD,
-        ) else {
-            return Ok(None);
-        };
-        // The new head, then the old prompt from the run on.
-        let mut between = tokens[..keep + b].to_vec();
-        between.extend_from_slice(&self.cached[keep + a..old_end]);
-        let n = between.len();
-        let moved = self.evaluate_shifted(&between, keep, 0, cancel, true)?;
-        Ok(moved.map(|reused| n - reused))
-    }
-
-    /// Reuses the end of the previous prompt after an edit in its middle: when the user
-    /// types at the cursor, a fill-in-the-middle prompt changes at the end of its prefix
-    /// while everything after (the suffix) stays the same. The suffix's keys and values
-    /// are kept and moved to their new positions (a RoPE shift), only the edited middle and
-    /// the final token are decoded.
-    ///
-    /// This is an approximation: the moved suffix was computed attending to the old text
-    /// before it. It is bounded: the first `fresh` tokens after the edit are always
-    /// decoded afresh, and after `MAX_STALE` tokens changed in front of a moved suffix the
-    /// whole suffix is. Returns `None` when it does not apply.
-    fn evaluate_shifted(
-        &mut self,
-        tokens: &[LlamaToken],
-        keep: usize,
-        fresh: usize,
-        cancel: &CancelToken,
-        head: bool,
-    ) -> Result<Option<usize>, EngineError> {
-        let max_middle = if head { MAX_MOVED_HEAD } else { MAX_MIDDLE };
-        let n = tokens.len();
-        let old_end = self.prompt_len.min(self.cached.len());
-        if keep + 1 >= n || keep + 1 >= old_end {
-            return Ok(None);
-        }
-        // Both prompts without their final token (the same `<|fim_middle|>`, whose logits
-        // are needed anew).
-        let old = &self.cached[keep..old_end - 1];
-        let new = &tokens[keep..n - 1];
-        let common = common_suffix(old, new);
-        // The code right after the cursor is decoded afresh: it is what the edit changes
-        // the meaning of most. Only the farther suffix is moved.
-        let k = common.saturating_sub(fresh);
-        let middle = new.len() - k;
-        // Tokens the moved suffix has not seen: the edit itself.
-        let changed = middle - (common - k);
-        let budget = if head { &self.head_stale } else { &self.stale };
-        if k < MIN_SHIFTED || budget.tokens + changed > MAX_STALE || middle > max_middle {
-            return Ok(None);
-        }
-        cancel.check()?;
-        let chunk_old = (old_end - 1 - k) as u32;
-        let chunk_new = n - 1 - k;
-        let delta = chunk_new as i32 - chunk_old as i32;
-        let ok = |r: Result<(), llama_cpp_2::context::kv_cache::KvCacheConversionError>| {
-            r.map_err(|e| EngineError::Backend(e.to_string()))
-        };
-        // llama.cpp only decodes a sequence forward (each batch starts right after the
-        // sequence's last cached position), so the edited middle cannot be decoded into
-        // sequence 0 in front of the moved suffix. It is decoded in the scratch sequence 1,
-        // which shares the prefix's cells; the suffix's cells are added to it; the final
-        // token is decoded there; then sequence 0 becomes sequence 1.
-        let scratch = SCRATCH_SEQ as i32;
-        // 1. Drop the old final token and what was generated, then the old middle; move
-        //    the suffix to its new positions.
-        ok(self
-            .ctx
-            .kv_cache_seq_rm(0, Some((old_end - 1) as u32), None))?;
-        ok(self
-            .ctx
-            .kv_cache_seq_rm(0, Some(keep as u32), Some(chunk_old)))?;
-        if delta != 0 {
-            ok(self
-                .ctx
-                .kv_cache_seq_add(0, Some(chunk_old), Some(old_end as u32 - 1), delta))?;
-        }
-        // 2. The prefix into the scratch sequence, and the middle decoded after it.
-        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
-        ok(self
-            .ctx
-            .kv_cache_seq_cp(0, scratch, Some(0), Some(keep as u32)))?;
-        if chunk_new > keep {
-            self.batch.clear();
-            for (j, tok) in tokens[keep..chunk_new].iter().enumerate() {
-                self.batch
-                    .add(*tok, (keep + j) as i32, &[scratch], false)
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
-            }
-            self.decode()?;
-        }
-        // 3. The moved suffix joins it; the final token is decoded with logits.
-        ok(self
-            .ctx
-            .kv_cache_seq_cp(0, scratch, Some(chunk_new as u32), Some((n - 1) as u32)))?;
-        self.batch.clear();
-        self.batch
-            .add(tokens[n - 1], (n - 1) as i32, &[scratch], true)
-            .map_err(|e| EngineError::Backend(e.to_string()))?;
-        self.decode()?;
-        // 4. Sequence 0 is now the scratch sequence (the cells are shared, nothing copied).
-        ok(self.ctx.kv_cache_seq_rm(0, None, None))?;
-        ok(self.ctx.kv_cache_seq_cp(scratch, 0, None, None))?;
-        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
-        self.cached.clear();
-        self.cached.extend_from_slice(tokens);
-        self.prompt_len = n;
-        // Both stale parts lost their cells from the edit to the moved ones (decoded
-        // afresh) and moved with the rest.
-        for stale in [&mut self.stale, &mut self.head_stale] {
-            stale.edited(keep, chunk_old as usize, chunk_new);
-        }
-        if head {
-            self.head_stale.add(changed, chunk_new);
-        } else {
-            self.stale.add(changed, chunk_new);
-        }
-        tracing::debug!(
-            keep,
-            shifted = k,
-            decoded = middle + 1,
-            stale = self.stale.tokens,
-            head_stale = self.head_stale.tokens,
-            head,
-            "reused the suffix, shifted"
-        );
-        Ok(Some(keep + k))
+        Ok(())
     }
 
     /// Decodes the cached prompt again from where its moved (stale) part starts, when
-    /// more than [`REFRESH_AFTER`] tokens changed in front of it: into the scratch
-    /// sequence, which shares the cells in front, in steps of about [`REFRESH_STEP_S`];
-    /// then the scratch sequence becomes sequence 0. Preempted between two steps, it keeps
-    /// what it decoded and the old cells after it, whose staleness stays counted. Returns
-    /// the tokens decoded.
+    /// enough changed in front of it ([`Cache::refresh`]): into the scratch sequence,
+    /// which shares the cells in front, in steps of about [`REFRESH_STEP_S`]; then the
+    /// scratch sequence becomes sequence 0. Preempted between two steps, it keeps what it
+    /// decoded and the old cells after it, whose staleness stays counted. Returns the
+    /// tokens decoded.
     fn refresh_stale(&mut self, cancel: &CancelToken) -> Result<usize, EngineError> {
-        let end = self.prompt_len.min(self.cached.len());
-        let from = [self.stale, self.head_stale]
-            .iter()
-            .filter(|s| s.tokens > REFRESH_AFTER)
-            .filter_map(|s| s.from)
-            .min();
-        let Some(from) = from.filter(|&f| f < end) else {
-            return Ok(0);
-        };
-        // The old cells stay until the swap: both copies of the part must fit.
-        if self.cached.len() + (end - from) > self.ctx.n_ctx() as usize || !self.can_shift {
+        if !self.can_shift {
             return Ok(0);
         }
-        let ok = |r: Result<(), llama_cpp_2::context::kv_cache::KvCacheConversionError>| {
-            r.map_err(|e| EngineError::Backend(e.to_string()))
+        let Some(r) = self.cache.refresh(self.ctx.n_ctx() as usize) else {
+            return Ok(0);
         };
-        let scratch = SCRATCH_SEQ as i32;
-        // Generated tokens after the prompt are not kept.
-        ok(self.ctx.kv_cache_seq_rm(0, Some(end as u32), None))?;
-        self.cached.truncate(end);
-        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
-        ok(self
-            .ctx
-            .kv_cache_seq_cp(0, scratch, Some(0), Some(from as u32)))?;
         let step = self
             .prompt_tps
             .map_or(REFRESH_MIN_CHUNK, |tps| (tps * REFRESH_STEP_S) as usize)
@@ -679,39 +517,34 @@ impl<'m> LlamaRunner<'m> {
                 REFRESH_MIN_CHUNK,
                 (self.ctx.n_batch() as usize).max(REFRESH_MIN_CHUNK),
             );
-        let mut pos = from;
-        while pos < end && !cancel.is_cancelled() {
-            let n = step.min(end - pos);
-            self.batch.clear();
-            for (j, tok) in self.cached[pos..pos + n].iter().enumerate() {
-                self.batch
-                    .add(*tok, (pos + j) as i32, &[scratch], false)
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
-            }
-            self.decode()?;
+        let mut ok = true;
+        for op in r.start() {
+            ok &= self.run_op(&op)?;
+        }
+        let mut pos = r.from;
+        while ok && pos < r.end && !cancel.is_cancelled() {
+            let n = step.min(r.end - pos);
+            self.run_op(&r.step(&self.cache.cached, pos, n))?;
             pos += n;
         }
-        // The rest keeps its old cells.
-        if pos < end {
-            ok(self
-                .ctx
-                .kv_cache_seq_cp(0, scratch, Some(pos as u32), Some(end as u32)))?;
+        for op in r.finish(pos) {
+            ok &= self.run_op(&op)?;
         }
-        ok(self.ctx.kv_cache_seq_rm(0, None, None))?;
-        ok(self.ctx.kv_cache_seq_cp(scratch, 0, None, None))?;
-        ok(self.ctx.kv_cache_seq_rm(scratch, None, None))?;
-        for stale in [&mut self.stale, &mut self.head_stale] {
-            stale.refreshed(from, pos, end);
+        if !ok {
+            self.ctx.clear_kv_cache();
+            self.cache = Cache::default();
+            return Ok(0);
         }
+        self.cache = r.after(&self.cache, pos);
         tracing::debug!(
-            from,
+            from = r.from,
             to = pos,
-            of = end,
-            stale = self.stale.tokens,
-            head_stale = self.head_stale.tokens,
+            of = r.end,
+            stale = self.cache.stale.tokens,
+            head_stale = self.cache.head_stale.tokens,
             "decoded the moved part again"
         );
-        Ok(pos - from)
+        Ok(pos - r.from)
     }
 
     /// Removes the keys and values of draft tokens the model did not confirm.
@@ -721,7 +554,7 @@ impl<'m> LlamaRunner<'m> {
     ) -> Result<(), EngineError> {
         pending.clear();
         self.ctx
-            .kv_cache_seq_rm(0, Some(self.cached.len() as u32), None)
+            .kv_cache_seq_rm(0, Some(self.cache.cached.len() as u32), None)
             .map_err(|e| EngineError::Backend(e.to_string()))
     }
 
@@ -729,95 +562,10 @@ impl<'m> LlamaRunner<'m> {
         self.ctx.decode(&mut self.batch).map_err(|e| {
             // The cache may hold part of the failed batch: start clean next time.
             self.ctx.clear_kv_cache();
-            self.cached.clear();
+            self.cache = Cache::default();
             EngineError::Backend(e.to_string())
         })
     }
-}
-
-/// Tokens decoded in front of keys and values that were moved rather than decoded again
-/// (the approximation of [`LlamaRunner::evaluate_shifted`]), and where the moved part
-/// starts.
-#[derive(Debug, Default, Clone, Copy)]
-struct Stale {
-    tokens: usize,
-    from: Option<usize>,
-}
-
-impl Stale {
-    fn add(&mut self, changed: usize, at: usize) {
-        self.tokens += changed;
-        self.from = Some(self.from.map_or(at, |s| s.min(at)));
-    }
-
-    /// The prompt is decoded afresh from `keep` on.
-    fn reread_from(&mut self, keep: usize) {
-        if self.from.is_some_and(|s| keep <= s) {
-            *self = Stale::default();
-        }
-    }
-
-    /// The cache from `start` to `to` (of a prompt of `end` tokens) was decoded afresh:
-    /// a stale part starting in there now starts at `to` (still counting what changed in
-    /// front of it), or is gone when the rest was decoded too.
-    fn refreshed(&mut self, start: usize, to: usize, end: usize) {
-        if self.from.is_some_and(|s| start <= s && s < to) {
-            if to >= end {
-                *self = Stale::default();
-            } else {
-                self.from = Some(to);
-            }
-        }
-    }
-
-    /// An edit replaced the cells from `keep` up to `old_at` with freshly decoded ones
-    /// and moved those from `old_at` on to `new_at`: a stale part starting in the
-    /// replaced cells now starts where the moved ones do, one in the moved cells moved
-    /// with them, one in front of the edit stays.
-    fn edited(&mut self, keep: usize, old_at: usize, new_at: usize) {
-        if let Some(s) = self.from.filter(|&s| s >= keep) {
-            self.from = Some(if s >= old_at {
-                s - old_at + new_at
-            } else {
-                new_at
-            });
-        }
-    }
-}
-
-/// Where the longest run of at least `min` tokens that `old` and `new` share, among
-/// those that start in the first `max_start` tokens of `new`, starts in each. A run that
-/// starts farther would leave more than that to decode in front of it; a longer one is
-/// more reused (and a short run that matches some other place of `old`, code repeated
-/// in the file, is not taken for the file itself).
-fn best_run<T: PartialEq>(
-    old: &[T],
-    new: &[T],
-    min: usize,
-    max_start: usize,
-) -> Option<(usize, usize)> {
-    if min == 0 || old.len() < min || new.len() < min {
-        return None;
-    }
-    let mut best: Option<(usize, usize, usize)> = None;
-    // Length of the common run ending at old[i - 1], new[j - 1], by j, for the last row.
-    let mut prev = vec![0u32; new.len() + 1];
-    let mut cur = vec![0u32; new.len() + 1];
-    for i in 1..=old.len() {
-        for j in 1..=new.len() {
-            cur[j] = if old[i - 1] == new[j - 1] {
-                prev[j - 1] + 1
-            } else {
-                0
-            };
-            let n = cur[j] as usize;
-            if n >= min && j - n <= max_start && best.is_none_or(|(_, _, b)| n > b) {
-                best = Some((i - n, j - n, n));
-            }
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    best.map(|(a, b, _)| (a, b))
 }
 
 /// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
@@ -830,8 +578,7 @@ struct Growing {
     decoded: Vec<LlamaToken>,
     bytes: Vec<u8>,
     text: String,
-    logprob: f64,
-    picked: usize,
+    confidence: Confidence,
     stop: Option<StopReason>,
 }
 
@@ -867,13 +614,12 @@ impl LlamaRunner<'_> {
                     decoded: Vec::new(),
                     bytes: Vec::new(),
                     text: String::new(),
-                    logprob: 0.0,
-                    picked: 0,
+                    confidence: Confidence::default(),
                     stop: None,
                 }
             })
             .collect();
-        let at = self.cached.len();
+        let at = self.cache.cached.len();
         for g in &growing[1..] {
             self.ctx
                 .kv_cache_seq_rm(g.seq, None, None)
@@ -893,25 +639,23 @@ impl LlamaRunner<'_> {
                 // Cancelled: sequence 0 holds what the greedy candidate decoded so far. A
                 // failed decode has cleared the cache already.
                 if e.is_cancelled() {
-                    self.cached.extend_from_slice(&growing[0].decoded);
+                    self.cache.cached.extend_from_slice(&growing[0].decoded);
                 }
                 return Err(e);
             }
         }
-        self.cached.extend_from_slice(&growing[0].decoded);
-        let answer = &self.cached[self.prompt_len.min(self.cached.len())..];
+        self.cache.cached.extend_from_slice(&growing[0].decoded);
+        let answer = &self.cache.cached[self.cache.prompt_len.min(self.cache.cached.len())..];
         if !answer.is_empty() {
             self.recent.push(answer);
         }
-        timings.generated_tokens = growing.iter().map(|g| g.picked as u32).sum();
+        timings.generated_tokens = growing.iter().map(|g| g.confidence.count()).sum();
         timings.generate_ms = ms_since(gen_start);
         let candidates: Vec<Candidate> = growing
             .into_iter()
-            .map(|g| Candidate {
-                mean_logprob: (g.logprob / g.picked.max(1) as f64) as f32,
-                stop: g.stop.unwrap_or(StopReason::MaxTokens),
-                text: g.text,
-                fit: None,
+            .map(|g| {
+                g.confidence
+                    .candidate(g.text, g.stop.unwrap_or(StopReason::MaxTokens))
             })
             .collect();
         Ok(Output {
@@ -947,8 +691,7 @@ impl LlamaRunner<'_> {
                     g.stop = Some(StopReason::Deadline);
                     continue;
                 }
-                g.logprob += f64::from(logprob);
-                g.picked += 1;
+                g.confidence.add(logprob);
                 if !req.ignore_eog && vocab.is_eog(token) {
                     g.stop = Some(StopReason::EndOfGeneration);
                     continue;
@@ -969,7 +712,7 @@ impl LlamaRunner<'_> {
                     g.stop = Some(StopReason::StopRule);
                     continue;
                 }
-                if g.picked >= max_tokens {
+                if g.confidence.count() as usize >= max_tokens {
                     g.stop = Some(StopReason::MaxTokens);
                     continue;
                 }
@@ -1010,10 +753,10 @@ impl LlamaRunner<'_> {
         timings: Timings,
     ) -> Result<Output, EngineError> {
         let before = self.tokenize(&score.before)?;
-        let shared = common_prefix(&self.cached, &before);
+        let shared = common_prefix(&self.cache.cached, &before);
         let rows = RowsIn {
             from: 0,
-            into: SCRATCH_SEQ as i32,
+            into: SCRATCH_SEQ,
             room: self.ctx.n_ctx() as usize,
         };
         self.read_rows(score, &before, shared, rows, cancel, timings)
@@ -1226,9 +969,7 @@ impl Backend for LlamaRunner<'_> {
         let max_tokens = (req.max_tokens as usize).min(room);
         if !req.reuse_cache {
             self.ctx.clear_kv_cache();
-            self.cached.clear();
-            self.stale = Stale::default();
-            self.head_stale = Stale::default();
+            self.cache = Cache::default();
         }
         let shift = req.shift_suffix.then_some(req.fresh_suffix);
         let reused = self.evaluate(&tokens, cancel, shift)?;
@@ -1256,7 +997,9 @@ impl Backend for LlamaRunner<'_> {
         }
 
         let n_candidates = (req.candidates as usize).min(self.n_seq_max);
-        if n_candidates > 1 && req.sampling.temperature <= 0.0 {
+        // `first_rank` 0 alone: the greedy answer with its confidence, as a candidate.
+        let confidence = req.first_rank == Some(0);
+        if (n_candidates > 1 || confidence) && req.sampling.temperature <= 0.0 {
             return self.generate_candidates(req, cancel, n_candidates, max_tokens, timings);
         }
         let gen_start = Instant::now();
@@ -1267,7 +1010,7 @@ impl Backend for LlamaRunner<'_> {
         let speculate = matches!(picker, Picker::Greedy) && req.draft.max > 0;
         let mut logits_idx = self.batch.n_tokens() - 1;
         // Draft tokens decoded after the one at `logits_idx`, not yet confirmed. Their keys
-        // and values are in the cache past `self.cached`.
+        // and values are in the cache past `self.cache.cached`.
         let mut pending: std::collections::VecDeque<LlamaToken> = Default::default();
         let mut stats = DraftStats::default();
         let mut bytes: Vec<u8> = Vec::new();
@@ -1299,7 +1042,7 @@ impl Backend for LlamaRunner<'_> {
             if pending.front() == Some(&token) {
                 // The draft was right: this token's logits are already computed.
                 pending.pop_front();
-                self.cached.push(token);
+                self.cache.cached.push(token);
                 stats.accepted += 1;
                 logits_idx += 1;
                 continue;
@@ -1308,7 +1051,7 @@ impl Backend for LlamaRunner<'_> {
                 self.drop_unconfirmed(&mut pending)?;
             }
             let draft = if speculate {
-                let mut tail = self.cached.clone();
+                let mut tail = self.cache.cached.clone();
                 tail.push(token);
                 let room = max_tokens.saturating_sub(generated + 1);
                 let recent = self.recent.slices();
@@ -1317,7 +1060,7 @@ impl Backend for LlamaRunner<'_> {
                 Vec::new()
             };
             self.batch.clear();
-            let at = self.cached.len();
+            let at = self.cache.cached.len();
             for (j, t) in std::iter::once(token)
                 .chain(draft.iter().copied())
                 .enumerate()
@@ -1327,7 +1070,7 @@ impl Backend for LlamaRunner<'_> {
                     .map_err(|e| EngineError::Backend(e.to_string()))?;
             }
             self.decode()?;
-            self.cached.push(token);
+            self.cache.cached.push(token);
             stats.drafted += draft.len() as u32;
             pending.extend(draft);
             logits_idx = 0;
@@ -1335,7 +1078,7 @@ impl Backend for LlamaRunner<'_> {
         if !pending.is_empty() {
             self.drop_unconfirmed(&mut pending)?;
         }
-        let answer = &self.cached[self.prompt_len.min(self.cached.len())..];
+        let answer = &self.cache.cached[self.cache.prompt_len.min(self.cache.cached.len())..];
         if !answer.is_empty() {
             self.recent.push(answer);
         }
@@ -1350,90 +1093,5 @@ impl Backend for LlamaRunner<'_> {
             candidates: Vec::new(),
             fits: Vec::new(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Stale, best_run};
-
-    #[test]
-    fn stale_parts_move_and_are_forgotten_once_read_again() {
-        let mut s = Stale::default();
-        s.add(5, 100);
-        s.add(3, 120);
-        assert_eq!((s.tokens, s.from), (8, Some(100)));
-        // An edit in front of it moves it; one behind it does not.
-        s.edited(50, 60, 67);
-        assert_eq!(s.from, Some(107));
-        s.edited(200, 210, 203);
-        assert_eq!(s.from, Some(107));
-        // Read again from behind its start: still stale; from its start: fresh.
-        s.reread_from(110);
-        assert_eq!(s.tokens, 8);
-        s.reread_from(107);
-        assert_eq!((s.tokens, s.from), (0, None));
-    }
-
-    /// Typing at the cursor decodes the typed tokens and the first ones after them afresh
-    /// and moves the rest of the suffix: the stale part is the moved rest, wherever the
-    /// cursor is, and reading the prompt again from the cursor forgets it. (It used to
-    /// keep the first edit's position: once the bound forced a read, every later request
-    /// read the suffix again.)
-    #[test]
-    fn the_stale_part_follows_the_cursor() {
-        let mut s = Stale::default();
-        // The cursor at 266: typed 2 tokens, 2 fresh, the suffix moved from 268 to 270.
-        s.edited(266, 268, 270);
-        s.add(2, 270);
-        // Typed on at 268: the cells from there to the moved ones are new, those move.
-        s.edited(268, 270, 272);
-        s.add(2, 272);
-        assert_eq!((s.tokens, s.from), (4, Some(272)));
-        // Read again from the cursor (268 + 2 typed): nothing stale is left.
-        s.reread_from(270);
-        assert_eq!((s.tokens, s.from), (0, None));
-        // A stale part in front of an edit stays where it is.
-        s.add(3, 100);
-        s.edited(150, 160, 170);
-        assert_eq!(s.from, Some(100));
-    }
-
-    #[test]
-    fn a_refresh_forgets_what_it_decoded_again() {
-        let stale = |from| Stale {
-            tokens: 70,
-            from: Some(from),
-        };
-        // Decoded again to the end: nothing stale is left.
-        let mut s = stale(100);
-        s.refreshed(100, 300, 300);
-        assert_eq!((s.tokens, s.from), (0, None));
-        // Preempted half-way: the rest is stale, and still counts what changed.
-        let mut s = stale(100);
-        s.refreshed(100, 180, 300);
-        assert_eq!((s.tokens, s.from), (70, Some(180)));
-        // A part that starts in front of the refresh, or behind where it stopped, stays.
-        let mut s = stale(50);
-        s.refreshed(100, 300, 300);
-        assert_eq!(s.from, Some(50));
-        let mut s = stale(200);
-        s.refreshed(100, 180, 300);
-        assert_eq!(s.from, Some(200));
-    }
-
-    #[test]
-    fn the_longest_run_near_the_head_is_found_in_both() {
-        // A changed head (1 2 -> 7 8 9), the same body, an edit at the end.
-        let old = [1, 2, 10, 11, 12, 13, 14, 3];
-        let new = [7, 8, 9, 10, 11, 12, 13, 14, 5];
-        assert_eq!(best_run(&old, &new, 3, 8), Some((2, 3)));
-        // [30 31 32 33] is longer than [20 21]; starting past 3 in `new`, it is too far.
-        let old = [20, 21, 1, 30, 31, 32, 33];
-        let new = [9, 20, 21, 2, 30, 31, 32, 33];
-        assert_eq!(best_run(&old, &new, 2, 8), Some((3, 4)));
-        assert_eq!(best_run(&old, &new, 2, 3), Some((0, 1)));
-        assert_eq!(best_run::<u8>(&[], &[1], 1, 8), None);
-        assert_eq!(best_run(&[1, 2], &[3, 4], 1, 8), None);
     }
 }

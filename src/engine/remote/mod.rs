@@ -22,7 +22,7 @@ use self::http::{Client, Msg, Stream};
 use self::prompt::SpecialTexts;
 use self::wire::{Api, Chunk, Finish, Params, Prompt, TokenLogprob, Usage};
 use super::{
-    Backend, BatchSource, CancelToken, Candidate, Engine, EngineError, ModelInfo, Output, Request,
+    Backend, BatchSource, CancelToken, Confidence, Engine, EngineError, ModelInfo, Output, Request,
     Sampling, StopFn, StopReason, Timings, ms_since,
 };
 
@@ -246,10 +246,9 @@ struct Progress {
     usage: Usage,
     started: Instant,
     first: Option<Instant>,
-    /// The sum of the generated tokens' log-probabilities, and how many the server
-    /// reported (asked for by ranked candidates).
-    logprob: f64,
-    scored: u32,
+    /// The generated tokens' log-probabilities, as far as the server reported them
+    /// (asked for by ranked candidates).
+    confidence: Confidence,
     /// A ranked candidate's probe: each token with the most likely ones at its place.
     probed: Option<Vec<TokenLogprob>>,
 }
@@ -263,26 +262,21 @@ impl Progress {
             usage: Usage::default(),
             started: Instant::now(),
             first: None,
-            logprob: 0.0,
-            scored: 0,
+            confidence: Confidence::default(),
             probed: None,
         }
     }
 
-    /// A ranked candidate's answer, which starts with the token `first` (put at the end
-    /// of the prompt) of log-probability `logprob`.
-    fn starting_with(first: &str, logprob: f32) -> Self {
+    /// A ranked candidate's answer, which starts with `first` (put at the end of the
+    /// prompt), tokens of these log-probabilities.
+    fn starting_with(first: &str, logprobs: impl IntoIterator<Item = f32>) -> Self {
         let mut p = Progress::new();
         p.text = first.to_string();
         p.pieces = 1;
-        p.logprob = f64::from(logprob);
-        p.scored = 1;
+        for lp in logprobs {
+            p.confidence.add(lp);
+        }
         p
-    }
-
-    /// The mean log-probability of the answer's tokens.
-    fn mean_logprob(&self) -> f32 {
-        (self.logprob / f64::from(self.scored.max(1))) as f32
     }
 
     /// Takes one chunk; `Some` once the answer is settled.
@@ -292,8 +286,7 @@ impl Progress {
         }
         for lp in chunk.logprobs {
             // The end-of-generation token counts too: the model chose to end there.
-            self.logprob += f64::from(lp.logprob);
-            self.scored += 1;
+            self.confidence.add(lp.logprob);
             if let Some(p) = self.probed.as_mut() {
                 p.push(lp);
             }
@@ -325,8 +318,8 @@ impl Progress {
     }
 
     fn output(self, stop: StopReason) -> Output {
-        let mean_logprob = self.mean_logprob();
-        let scored = self.scored > 0;
+        let confidence = self.confidence;
+        let scored = confidence.count() > 0;
         let u = self.usage;
         let first = self.first.unwrap_or_else(Instant::now);
         let prompt_tokens = u.prompt_tokens.unwrap_or(0);
@@ -344,12 +337,7 @@ impl Progress {
         };
         // Ranked candidates' answers carry their confidence.
         let candidates = if scored {
-            vec![Candidate {
-                text: self.text.clone(),
-                stop,
-                mean_logprob,
-                fit: None,
-            }]
+            vec![confidence.candidate(self.text.clone(), stop)]
         } else {
             Vec::new()
         };
@@ -603,12 +591,8 @@ impl RemoteBackend {
                         if ranked && out.candidates.is_empty() {
                             // A server that reports no log-probabilities: the answer is
                             // still a candidate (and the only one: nothing to branch from).
-                            out.candidates.push(Candidate {
-                                text: out.text.clone(),
-                                stop,
-                                mean_logprob: 0.0,
-                                fit: None,
-                            });
+                            out.candidates
+                                .push(Confidence::default().candidate(out.text.clone(), stop));
                         }
                         out
                     });
@@ -679,10 +663,9 @@ impl RemoteBackend {
         };
         // The greedy answer's indentation, then the alternative.
         let lead: String = probed[..at].iter().map(|t| t.text.as_str()).collect();
-        let lead_logprob: f32 = probed[..at].iter().map(|t| t.logprob).sum();
-        let mut progress = Progress::starting_with(&(lead + &first), lead_logprob + logprob);
+        let logprobs = probed[..at].iter().map(|t| t.logprob).chain([logprob]);
+        let mut progress = Progress::starting_with(&(lead + &first), logprobs);
         progress.pieces = at as u32 + 1;
-        progress.scored = at as u32 + 1;
         progress.started = lane.progress.started;
         progress.first = lane.progress.first;
         let max = lane.req.max_tokens.saturating_sub(at as u32 + 1);

@@ -1,8 +1,8 @@
 //! `quill bench --lsp` (the default replay): a simulated programmer
-//! ([`quill::bench::typist`]) retypes code with ghost text on screen, accepting
+//! ([`crate::bench::typist`]) retypes code with ghost text on screen, accepting
 //! suggestions whole or by line or word, typing some by hand, backspacing typos and
 //! starting new lines. The same replay drives `quill serve` over stdio or, with `--peer`,
-//! llama.cpp's llama-server the way llama.vim drives it (`bench_peer`), so the two can be
+//! llama.cpp's llama-server the way llama.vim drives it ([`crate::bench::peer`]), so the two can be
 //! measured side by side.
 
 use std::path::PathBuf;
@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use quill::bench::typist::{Accept, Action, Typist};
-use quill::bench::{mean, percentile};
-use quill::text::{Encoding, LineIndex};
+use crate::bench::typist::{Accept, Action, Typist};
+use crate::bench::{mean, percentile};
+use crate::text::{Encoding, LineIndex};
 
-use super::bench_lsp::{StdioClient, change};
+use crate::bench::lsp::{StdioClient, change};
 
 /// A ghost-text source under test.
-pub(super) trait Completer {
+pub trait Completer {
     /// The document changed from `old` to `new`.
     fn edit(&mut self, old: &str, new: &str) -> Result<()>;
     /// The suggestion at byte `cursor` of `doc`.
@@ -28,7 +28,7 @@ pub(super) trait Completer {
     fn generated(&mut self) -> Result<(u64, u64, u64)>;
 }
 
-pub(super) struct Suggestion {
+pub struct Suggestion {
     pub text: String,
     /// Answered without a model call of its own (a cache).
     pub cached: bool,
@@ -96,7 +96,7 @@ pub struct Verified {
 }
 
 /// One state the replay asked about, with the answer it got.
-pub(super) struct Asked {
+pub struct Asked {
     pub doc: String,
     pub cursor: usize,
     pub text: String,
@@ -114,7 +114,7 @@ fn right(answer: &str, rest: &str) -> bool {
 }
 
 /// The code to type: `lines` lines from 0-based `start` of `text`, removed from it.
-pub(super) struct Scenario {
+pub struct Scenario {
     pub head: String,
     pub target: String,
     pub tail: String,
@@ -149,7 +149,7 @@ impl Scenario {
 }
 
 /// Runs the replay against `c`; returns the report and every state asked about.
-pub(super) fn replay(
+pub fn replay(
     c: &mut dyn Completer,
     engine: &str,
     scenario: &Scenario,
@@ -280,7 +280,7 @@ fn keystrokes(before: &str, action: &Action) -> Vec<String> {
 }
 
 /// `quill serve` over stdio.
-pub(super) struct Quill {
+pub struct Quill {
     client: StdioClient,
     uri: String,
     version: i64,
@@ -297,7 +297,7 @@ impl Quill {
         let mut client = StdioClient::start(options)?;
         client.wait_ready()?;
         for other in others {
-            client.open(other, &super::read_source(other)?)?;
+            client.open(other, &crate::bench::read_source(other)?)?;
         }
         let u = client.open(file, doc)?;
         Ok(Quill {
@@ -380,7 +380,7 @@ impl Completer for Quill {
 
 /// Asks a fresh server (no suggestion cache, no early answers) about every state the
 /// replay answered from the cache, and compares.
-pub(super) fn verify(
+pub fn verify(
     options: &Value,
     others: &[PathBuf],
     file: &std::path::Path,
@@ -423,7 +423,7 @@ pub(super) fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quill::bench::typist::Accept;
+    use crate::bench::typist::Accept;
 
     #[test]
     fn keystrokes_send_each_key() {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::bench_typing::{Completer, Suggestion};
+use crate::bench::replay::{Completer, Suggestion};
 
 const N_PREFIX: usize = 256;
 const N_SUFFIX: usize = 64;
@@ -33,7 +33,7 @@ struct Counters {
     accepted: u64,
 }
 
-pub(super) struct LlamaServer {
+pub struct LlamaServer {
     url: String,
     agent: ureq::Agent,
     extra: Vec<Value>,
@@ -80,7 +80,7 @@ impl LlamaServer {
             .into();
         let mut extra = Vec::new();
         for path in others {
-            let text = super::read_source(path)?;
+            let text = crate::bench::read_source(path)?;
             let lines: Vec<&str> = text.split_inclusive('\n').collect();
             for chunk in lines.chunks(CHUNK_LINES) {
                 if extra.len() < MAX_CHUNKS {

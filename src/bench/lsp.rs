@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use quill::bench::{Step, mean, percentile, typing_steps};
-use quill::text::{Encoding, LineIndex};
+use crate::bench::{Step, mean, percentile, typing_steps};
+use crate::text::{Encoding, LineIndex};
 
 /// What the session measured.
 #[derive(Debug, serde::Serialize)]
@@ -26,7 +26,7 @@ pub struct LspReport {
     pub empty: usize,
 }
 
-pub(super) struct StdioClient {
+pub struct StdioClient {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -39,7 +39,7 @@ impl StdioClient {
     /// Starts `quill serve` and initializes it with `options` (the server's settings; a
     /// warm-up is always asked for). `QUILL_BENCH_SERVER` names another build's binary to
     /// serve (an earlier commit, to compare side by side with the same replay).
-    pub(super) fn start(options: &Value) -> Result<Self> {
+    pub fn start(options: &Value) -> Result<Self> {
         let exe = match std::env::var_os("QUILL_BENCH_SERVER") {
             Some(p) => std::path::PathBuf::from(p),
             None => std::env::current_exe().context("find the quill binary")?,
@@ -83,11 +83,11 @@ impl StdioClient {
         Ok(())
     }
 
-    pub(super) fn notify(&mut self, method: &str, params: Value) -> Result<()> {
+    pub fn notify(&mut self, method: &str, params: Value) -> Result<()> {
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
     }
 
-    pub(super) fn request(&mut self, method: &str, params: Value) -> Result<Value> {
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
@@ -122,7 +122,7 @@ impl StdioClient {
 
     /// Waits for the server's notification `method` (one already read counts) and
     /// returns its parameters.
-    pub(super) fn wait_note(&mut self, method: &str) -> Result<Value> {
+    pub fn wait_note(&mut self, method: &str) -> Result<Value> {
         loop {
             if let Some(i) = self.notes.iter().position(|n| n["method"] == method) {
                 return Ok(self.notes.remove(i)["params"].clone());
@@ -153,9 +153,9 @@ impl StdioClient {
 
     /// Opens `path` holding `text` and returns its URI. The language id is the one an
     /// editor sends for the file's extension.
-    pub(super) fn open(&mut self, path: &Path, text: &str) -> Result<String> {
+    pub fn open(&mut self, path: &Path, text: &str) -> Result<String> {
         let u = uri(path)?;
-        let language = quill::lang::Language::from_path(path).map_or("plaintext", |l| l.name());
+        let language = crate::lang::Language::from_path(path).map_or("plaintext", |l| l.name());
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": u, "languageId": language, "version": 1, "text": text}}),
@@ -164,7 +164,7 @@ impl StdioClient {
     }
 
     /// Waits until the server's model has loaded.
-    pub(super) fn wait_ready(&mut self) -> Result<()> {
+    pub fn wait_ready(&mut self) -> Result<()> {
         loop {
             let s = self.request("quill/status", Value::Null)?;
             match s["state"].as_str() {
@@ -175,7 +175,7 @@ impl StdioClient {
         }
     }
 
-    pub(super) fn finish(mut self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         self.request("shutdown", Value::Null)?;
         self.notify("exit", Value::Null)?;
         self.child.wait()?;
@@ -189,7 +189,7 @@ fn uri(path: &Path) -> Result<String> {
 }
 
 /// The single-range change that turns `old` into `new` (UTF-16 positions).
-pub(super) fn change(old: &str, new: &str) -> Value {
+pub fn change(old: &str, new: &str) -> Value {
     let prefix = old
         .char_indices()
         .zip(new.chars())
@@ -226,12 +226,12 @@ pub fn run_session(
     lines: usize,
     server_options: &Value,
 ) -> Result<LspReport> {
-    let text = super::read_source(file)?;
+    let text = crate::bench::read_source(file)?;
     let steps: Vec<Step> = typing_steps(&text, start_line, lines);
     let mut c = StdioClient::start(server_options)?;
     c.wait_ready()?;
     for other in others {
-        c.open(other, &super::read_source(other)?)?;
+        c.open(other, &crate::bench::read_source(other)?)?;
     }
     let mut current = steps[0].text.clone();
     let u = c.open(file, &current)?;
