@@ -152,12 +152,6 @@ pub struct CompletionConfig {
     pub candidate_temperature: f32,
     /// How ranked candidates are ordered.
     pub candidate_ranking: Ranking,
-    /// With ranked candidates (`candidates` above 1): the greedy answer is generated alone
-    /// first, with its mean token log-probability, and the other candidates only when it
-    /// is below this (the model unsure of it) or the answer came out empty. `None` ranks
-    /// every answer. Most answers the model is sure of are the ranked answer too, so this
-    /// keeps most of the ranking's gain for a fraction of its cost (BENCHMARKS.md).
-    pub unsure_below: Option<f32>,
 }
 
 impl Default for CompletionConfig {
@@ -180,7 +174,6 @@ impl Default for CompletionConfig {
             rescue_candidates: 3,
             candidate_temperature: 0.0,
             candidate_ranking: Ranking::Confidence,
-            unsure_below: None,
         }
     }
 }

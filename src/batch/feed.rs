@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use super::output::Record;
 use super::tasks::{Kind, Task};
 use crate::assist::answer::code_blocks;
-use crate::complete::{Input, Prepared, finish, prepare, ranks_when_unsure, second_look, verify};
+use crate::complete::{Input, Prepared, finish, prepare, rescue, verify};
 use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{
     BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
@@ -304,20 +304,12 @@ impl TaskFeed {
     }
 
     /// Runs `task` as ranked candidates, one request each (queued in `ready`); a group
-    /// gathers them. `done`: the candidates of the first ranks, generated already (the
-    /// requests take the ranks after them); `spent`: what earlier requests for the task cost.
-    fn group(
-        &mut self,
-        task: Fim,
-        done: Vec<crate::engine::Candidate>,
-        reqs: Vec<Request>,
-        spent: Usage,
-    ) {
+    /// gathers them. `spent`: what earlier requests for the task cost.
+    fn group(&mut self, task: Fim, reqs: Vec<Request>, spent: Usage) {
         let group = self.groups.len();
-        let first = done.len();
         self.groups.push(Some(Group {
             task,
-            candidates: done.into_iter().enumerate().collect(),
+            candidates: Vec::new(),
             left: reqs.len(),
             error: None,
             prompt_tokens: spent.0,
@@ -325,7 +317,7 @@ impl TaskFeed {
             ms: 0.0,
             spent_ms: spent.2,
         }));
-        for (rank, req) in (first..).zip(reqs) {
+        for (rank, req) in reqs.into_iter().enumerate() {
             let tag = self.tag();
             self.running.insert(tag, Running::Candidate { group, rank });
             self.ready.push_back((tag, req));
@@ -369,13 +361,7 @@ impl TaskFeed {
             } => {
                 let offset = prefix.len();
                 let text = format!("{prefix}{suffix}");
-                let cfg = &self.settings.completion;
-                // Ranked when unsure: the greedy answer alone first ([`second_look`]).
-                let n = if ranks_when_unsure(cfg) {
-                    1
-                } else {
-                    cfg.candidates.max(1)
-                };
+                let n = self.settings.completion.candidates.max(1);
                 match self.fim_requests(&id, &text, offset, language, path.clone(), n) {
                     Ok((prepared, mut reqs)) => {
                         let task = Fim {
@@ -392,7 +378,7 @@ impl TaskFeed {
                             self.running.insert(tag, Running::Fim(task));
                             return Some((tag, reqs.remove(0)));
                         }
-                        self.group(task, Vec::new(), reqs, Usage::default());
+                        self.group(task, reqs, Usage::default());
                         return self.ready.pop_front();
                     }
                     Err(e) => self.emit(Record::error(Some(id), line, e)),
@@ -556,28 +542,21 @@ impl BatchSource for TaskFeed {
             Running::Fim(task) => match result {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);
-                    let greedy = out.candidates.first().cloned();
-                    let cfg = &self.settings.completion;
-                    let c = finish(&task.input(), &task.prepared, out, cfg);
-                    if let Some(n) = second_look(&c, cfg) {
-                        // Ranked candidates: the model was unsure of its answer, or
-                        // nothing was left of it.
-                        let reuse = ranks_when_unsure(cfg);
+                    let c = finish(
+                        &task.input(),
+                        &task.prepared,
+                        out,
+                        &self.settings.completion,
+                    );
+                    if let Some(n) = rescue(&c, &self.settings.completion) {
+                        // Nothing left of what the model wrote: ranked candidates.
                         let (text, offset, language) =
                             (task.text.clone(), task.offset, task.language);
                         let path = task.path.clone();
-                        if let Ok((_, mut reqs)) =
+                        if let Ok((_, reqs)) =
                             self.fim_requests(&task.id, &text, offset, language, path, n)
                         {
-                            // The greedy answer is candidate 0 already.
-                            let done = match greedy.filter(|_| reuse) {
-                                Some(greedy) => {
-                                    reqs.remove(0);
-                                    vec![greedy]
-                                }
-                                None => Vec::new(),
-                            };
-                            self.group(task, done, reqs, Usage(p, g, ms));
+                            self.group(task, reqs, Usage(p, g, ms));
                             return;
                         }
                     }

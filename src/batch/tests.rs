@@ -321,38 +321,3 @@ fn likelihood_reads_each_task_s_candidates_in_place() {
     );
     assert_eq!(seen.lock().unwrap().len(), 6, "confidence reads nothing");
 }
-
-#[test]
-fn ranked_when_unsure_generates_candidates_only_for_unsure_answers() {
-    // The fake's greedy answer has a mean log-probability of -0.1; the code after the
-    // hole reads best after its `or 2` candidate.
-    let mut fake = FakeBackend::new(|_| "y = x + 1".into());
-    let seen = fake.read_best("or 2");
-    let e = fake.spawn();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.jsonl");
-    let input = r#"{"id": "a", "prefix": "def f(x):\n    ", "suffix": "\n    return y\n", "language": "python"}
-{"id": "b", "prefix": "def g(x):\n    ", "suffix": "\n    return y\n", "language": "python"}"#;
-    let mut s = settings();
-    s.completion.candidates = 3;
-    s.completion.candidate_ranking = crate::config::Ranking::Likelihood;
-    let ranked = run_on(&e, input, &out, false, s.clone()).1;
-    assert_eq!(seen.lock().unwrap().len(), 6);
-    seen.lock().unwrap().clear();
-    // Sure of both answers: greedy, nothing else generated or read.
-    s.completion.unsure_below = Some(-0.5);
-    let sure = run_on(&e, input, &out, false, s.clone()).1;
-    assert!(seen.lock().unwrap().is_empty());
-    // Unsure of both: the same answers as ranking every task, at the same cost (the
-    // greedy answer is not generated twice).
-    s.completion.unsure_below = Some(-0.05);
-    let unsure = run_on(&e, input, &out, false, s).1;
-    assert_eq!(seen.lock().unwrap().len(), 6);
-    for ((r, s), u) in ranked.iter().zip(&sure).zip(&unsure) {
-        assert_eq!(r.text.as_deref(), Some("y = x + 1 or 2"), "{r:?}");
-        assert_eq!(u.text, r.text, "{u:?}");
-        assert_eq!(u.generated_tokens, r.generated_tokens, "{u:?} {r:?}");
-        assert_eq!(s.text.as_deref(), Some("y = x + 1"), "{s:?}");
-        assert!(s.generated_tokens < r.generated_tokens, "{s:?}");
-    }
-}

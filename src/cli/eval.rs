@@ -72,9 +72,8 @@ pub struct EvalArgs {
     /// from one prompt, the best kept; 1 off), temperature (candidates after the first
     /// sample at it where they leave the greedy answer; 0: the next most likely token
     /// there), rank (confidence|consensus|likelihood: how candidates are ordered), rescue (ranked
-    /// candidates tried when post-processing left nothing of the model's answer; 0 off),
-    /// unsure (with candidates: the greedy answer first, the others only when its mean
-    /// token log-probability is below this). Without it, one run with the flags' settings.
+    /// candidates tried when post-processing left nothing of the model's answer; 0 off).
+    /// Without it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
     pub compare: Option<Vec<String>>,
     /// Print the tasks (id, the code before the cursor on its line, the expected answer;
@@ -150,12 +149,6 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             "fresh" => c.completion.fresh_suffix_tokens = n()?,
             "candidates" => c.completion.candidates = n()? as u32,
             "rescue" => c.completion.rescue_candidates = n()? as u32,
-            "unsure" => {
-                c.completion.unsure_below = Some(
-                    v.parse()
-                        .with_context(|| format!("{k}={v}: a mean log-probability, e.g. -0.3"))?,
-                )
-            }
             "temperature" => {
                 c.completion.candidate_temperature = v
                     .parse()

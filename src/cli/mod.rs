@@ -205,11 +205,6 @@ pub struct CompletionArgs {
     /// (how likely the model reads the file with each in the hole, the code after it too)
     #[arg(long, default_value = "confidence", value_parser = ["confidence", "consensus", "likelihood"])]
     pub rank_by: String,
-    /// With --candidates: generate the greedy answer alone first, and the other candidates
-    /// only when the model is unsure of it (its mean token log-probability below this, e.g.
-    /// -0.3) or it came out empty. Most of the ranking's gain for a fraction of its cost
-    #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
-    pub unsure_below: Option<f32>,
 }
 
 impl CompletionArgs {
@@ -224,7 +219,6 @@ impl CompletionArgs {
             candidate_temperature: self.candidate_temperature.max(0.0),
             candidate_ranking: quill::config::Ranking::from_name(&self.rank_by)
                 .unwrap_or(quill::config::Ranking::Confidence),
-            unsure_below: self.unsure_below,
             ..CompletionConfig::default()
         };
         if let Some(m) = self.max_tokens {

@@ -90,11 +90,6 @@ impl Prepared {
         req.draft.max = cfg.draft_tokens;
         req.fresh_suffix = cfg.fresh_suffix_tokens;
         req.candidates = cfg.candidates.max(1);
-        if ranks_when_unsure(cfg) {
-            // The greedy answer alone first, with its confidence ([`second_look`]).
-            req.candidates = 1;
-            req.first_rank = Some(0);
-        }
         req.candidate_temperature = cfg.candidate_temperature;
         req.deadline = cfg
             .time_budget_ms
@@ -126,10 +121,6 @@ pub struct Completion {
     /// `quill eval --dump` shows).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ranked: Vec<Scored>,
-    /// The greedy answer's mean token log-probability, where the engine reported it
-    /// (ranked candidates, or a first answer of [`CompletionConfig::unsure_below`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
 }
 
 /// Where a completion's text came from.
@@ -333,7 +324,6 @@ pub fn finish(
         context_tokens: prepared.context_tokens,
         served: Served::Model,
         ranked,
-        confidence: output.candidates.first().map(|c| c.mean_logprob),
     }
 }
 
@@ -550,21 +540,16 @@ pub fn run_blocking(
     if cfg.candidate_ranking == Ranking::Likelihood {
         read_candidates(engine, &prepared, &mut completion)?;
     }
-    if let Some(n) = second_look(&completion, cfg) {
+    if let Some(n) = rescue(&completion, cfg) {
         let ranked = CompletionConfig {
             candidates: n,
-            unsure_below: None,
             ..cfg.clone()
         };
         let mut req = prepared.request(&ranked, opts.key.clone());
         req.reuse_cache = opts.reuse_cache;
         req.shift_suffix = opts.shift_suffix;
         let output = engine.generate_blocking(req)?;
-        let mut second = finish(input, &prepared, output, &ranked);
-        if ranked.candidate_ranking == Ranking::Likelihood {
-            read_candidates(engine, &prepared, &mut second)?;
-        }
-        completion.rescue_with(second);
+        completion.rescue_with(finish(input, &prepared, output, cfg));
     }
     Ok(Completed {
         completion,
@@ -599,32 +584,18 @@ fn read_candidates(
     }
 }
 
-/// Whether the greedy answer goes first alone and its ranked candidates only follow when
-/// the model is unsure of it ([`CompletionConfig::unsure_below`]).
-pub fn ranks_when_unsure(cfg: &CompletionConfig) -> bool {
-    cfg.candidates > 1 && cfg.unsure_below.is_some()
-}
-
-/// How many ranked candidates to generate after a first answer, `None` when it stands:
-/// - a greedy answer the model was unsure of, or that came out empty, when ranked
-///   candidates wait for that ([`ranks_when_unsure`]): `candidates`;
-/// - an empty answer otherwise (the model ended at once, or post-processing left nothing
-///   of what it wrote; [`CompletionConfig::rescue_candidates`]): the candidates after the
-///   greedy one do not end before they write code, so a hole the model would leave empty
-///   gets its most likely filling.
-pub fn second_look(c: &Completion, cfg: &CompletionConfig) -> Option<u32> {
-    let empty = c.text.trim().is_empty();
-    if ranks_when_unsure(cfg) && c.ranked.is_empty() {
-        let threshold = cfg.unsure_below.unwrap_or(f32::INFINITY);
-        let unsure = c.confidence.is_none_or(|m| m < threshold);
-        return (empty || unsure).then_some(cfg.candidates);
-    }
-    (cfg.candidates <= 1 && cfg.rescue_candidates > 1 && empty).then_some(cfg.rescue_candidates)
+/// How many ranked candidates to try when the answer is empty: the model ended at once,
+/// or post-processing left nothing of what it wrote ([`CompletionConfig::rescue_candidates`]);
+/// `None` when not needed. The candidates after the greedy one do not end before they
+/// write code, so a hole the model would leave empty gets its most likely filling.
+pub fn rescue(c: &Completion, cfg: &CompletionConfig) -> Option<u32> {
+    (cfg.candidates <= 1 && cfg.rescue_candidates > 1 && c.text.trim().is_empty())
+        .then_some(cfg.rescue_candidates)
 }
 
 impl Completion {
-    /// Takes the answer of the ranked candidates generated after this one
-    /// ([`second_look`]), if they have one; the cost adds up either way.
+    /// Takes the answer of the ranked candidates generated to rescue this empty one, if
+    /// they have one; the cost adds up either way.
     pub fn rescue_with(&mut self, ranked: Completion) {
         let t = &mut self.timings;
         t.generated_tokens += ranked.timings.generated_tokens;
@@ -637,7 +608,6 @@ impl Completion {
             self.ranked = ranked.ranked;
             self.stop = ranked.stop;
             self.rejected = ranked.rejected;
-            self.confidence = ranked.confidence.or(self.confidence);
         }
     }
 }
@@ -842,57 +812,6 @@ mod tests {
         let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
         assert_eq!(c.text, "y = x + 1");
         assert!(c.ranked.iter().all(|s| s.fit.is_none()));
-    }
-
-    #[test]
-    fn ranked_when_unsure_ranks_only_the_answers_the_model_is_unsure_of() {
-        // The fake's greedy answer has a mean log-probability of -0.1; the code after the
-        // hole reads best after its `or 2` candidate.
-        let text = "def f(x):\n    \n    return y\n";
-        let offset = "def f(x):\n    ".len();
-        let mut fake = FakeBackend::new(|_| "y = x + 1".to_string());
-        let seen = fake.read_best("or 2");
-        let engine = fake.spawn();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let mut cfg = CompletionConfig {
-            candidates: 3,
-            candidate_ranking: Ranking::Likelihood,
-            unsure_below: Some(-0.5),
-            ..CompletionConfig::default()
-        };
-        // Sure of it: the greedy answer stands, no other candidate is generated or read.
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "y = x + 1");
-        assert_eq!(c.confidence, Some(-0.1));
-        assert!(c.ranked.is_empty() && c.alternatives.is_empty(), "{c:?}");
-        assert!(seen.lock().unwrap().is_empty());
-        // Unsure of it: ranked as with `unsure_below` unset.
-        cfg.unsure_below = Some(-0.05);
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "y = x + 1 or 2");
-        assert_eq!(c.alternatives, ["y = x + 1", "y = x + 1 or 1"]);
-        assert_eq!(seen.lock().unwrap().len(), 3);
-        cfg.unsure_below = None;
-        let every = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!((every.text, every.alternatives), (c.text, c.alternatives));
-    }
-
-    #[test]
-    fn ranked_when_unsure_ranks_an_empty_answer() {
-        // The model ends at once, however sure: the candidates are generated.
-        let text = "def f(x):\n    return x\n";
-        let offset = "def f(x):\n".len();
-        let engine = FakeBackend::new(|_| String::new()).spawn();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let cfg = CompletionConfig {
-            candidates: 3,
-            unsure_below: Some(-9.0),
-            ..CompletionConfig::default()
-        };
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert!(c.text.contains("# 1"), "{:?}", c.text);
     }
 
     #[test]

@@ -162,8 +162,7 @@ pub struct Request {
     /// One candidate of several run as separate requests (batch slots): leave the greedy
     /// answer after its indentation with the `n`-th most likely token (0: the greedy
     /// answer; end-of-generation only as that) and report the answer's mean token
-    /// log-probability in [`Output::candidates`]. `Some(0)` on a request of its own is
-    /// the greedy answer with its confidence, in every engine.
+    /// log-probability in [`Output::candidates`].
     pub first_rank: Option<u32>,
     /// Above 0: the candidates after the first sample every token from where they leave
     /// the greedy answer, at this temperature (from the [`CANDIDATE_TOP_K`] most likely;

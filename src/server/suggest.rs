@@ -33,7 +33,7 @@ use super::job::{Job, prepare_job, request_failed};
 use super::likelihood::Reader;
 use super::partial::{ready_words, rest_of_line};
 use super::suggestions::{Ended, Entry, Found, Generation, Recorder};
-use crate::complete::{Completion, Served, Shape, second_look, settle};
+use crate::complete::{Completion, Served, Shape, rescue, settle};
 use crate::config::CompletionConfig;
 use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
 use crate::text::LineIndex;
@@ -200,7 +200,7 @@ pub(super) async fn answer(
             // Asked for with a key and nothing to show: the user waits for an answer, so
             // try the ranked candidates, which do not end before writing code (typing
             // does not wait for a second generation).
-            if let Some(n) = second_look(&c, &cfg).filter(|_| asked && !rescued) {
+            if let Some(n) = rescue(&c, &cfg).filter(|_| asked && !rescued) {
                 let ranked = CompletionConfig {
                     candidates: n,
                     ..cfg.clone()
@@ -330,7 +330,6 @@ fn completion(shape: &Shape, text: String, found: &Found, served: Served) -> Com
         served,
         alternatives: Vec::new(),
         ranked: Vec::new(),
-        confidence: None,
     }
 }
 

@@ -385,35 +385,42 @@ impl<'m> LlamaRunner<'m> {
 
     /// Runs `plan`'s operations; `false` when the memory refused to remove cells. A
     /// cancellation between two chunks of the prompt read into sequence 0 (the plan's
-    /// last operation) keeps what was decoded.
+    /// last operation) keeps what was decoded; any other failure clears the cache.
     fn execute(
         &mut self,
         plan: &Plan<LlamaToken>,
         cancel: &CancelToken,
     ) -> Result<bool, EngineError> {
         for op in &plan.ops {
-            let Op::Decode {
-                seq: 0,
-                at,
-                tokens,
-                logits,
-            } = op
-            else {
-                if !self.run_op(op)? {
-                    return Ok(false);
+            let result = match op {
+                Op::Decode {
+                    seq: 0,
+                    at,
+                    tokens,
+                    logits,
+                } => {
+                    let mut done = 0;
+                    let r = self.decode_into(0, *at, tokens, *logits, Some(cancel), &mut done);
+                    if r.as_ref().is_err_and(|e| e.is_cancelled()) {
+                        let mut kept = plan.after.clone();
+                        kept.cached.truncate(at + done);
+                        kept.prompt_len = at + done;
+                        self.cache = kept;
+                        return r.map(|_| false);
+                    }
+                    r.map(|_| true)
                 }
-                continue;
+                _ => self.run_op(op),
             };
-            let mut done = 0;
-            let result = self.decode_into(0, *at, tokens, *logits, Some(cancel), &mut done);
-            if let Err(e) = result {
-                if e.is_cancelled() {
-                    let mut kept = plan.after.clone();
-                    kept.cached.truncate(at + done);
-                    kept.prompt_len = at + done;
-                    self.cache = kept;
+            match result {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => {
+                    // Part of the plan ran: nothing is known of the cells.
+                    self.ctx.clear_kv_cache();
+                    self.cache = Cache::default();
+                    return Err(e);
                 }
-                return Err(e);
             }
         }
         Ok(true)
@@ -997,9 +1004,7 @@ impl Backend for LlamaRunner<'_> {
         }
 
         let n_candidates = (req.candidates as usize).min(self.n_seq_max);
-        // `first_rank` 0 alone: the greedy answer with its confidence, as a candidate.
-        let confidence = req.first_rank == Some(0);
-        if (n_candidates > 1 || confidence) && req.sampling.temperature <= 0.0 {
+        if n_candidates > 1 && req.sampling.temperature <= 0.0 {
             return self.generate_candidates(req, cancel, n_candidates, max_tokens, timings);
         }
         let gen_start = Instant::now();
