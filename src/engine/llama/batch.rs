@@ -38,7 +38,7 @@ struct Active {
     /// Draft tokens checked, and kept (speculative decoding).
     drafted: u32,
     kept: u32,
-    /// With [`Request::first_rank`]: the sum of the picked tokens' log-probabilities.
+    /// With [`Request::first_rank`]: the picked tokens' log-probabilities.
     confidence: Option<crate::engine::Confidence>,
     /// How a ranked candidate ([`Request::first_rank`]) picks its tokens.
     ranked: Option<Ranked>,
