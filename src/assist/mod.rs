@@ -10,7 +10,7 @@ mod prompts;
 use tree_sitter::Tree;
 
 use crate::context::ContextFile;
-use crate::engine::{ChatMessage, Engine, EngineError, Piece, Request};
+use crate::engine::{ChatMessage, Engine, EngineError, Generate, Piece, Request, Work};
 use crate::lang::Language;
 pub use answer::Finding;
 pub use edit::{EditError, Replacement};
@@ -310,11 +310,12 @@ pub async fn ask(
     max_tokens: u32,
     mut on_token: impl FnMut(usize) + Send + 'static,
 ) -> Result<String, EngineError> {
-    let mut req = Request::new(vec![Piece::Chat(messages)], max_tokens);
-    req.stop = Some(Box::new(move |t: &str| {
+    let mut g = Generate::new(max_tokens);
+    g.stop = Some(Box::new(move |t: &str| {
         on_token(t.len());
         false
     }));
+    let req = Request::new(vec![Piece::Chat(messages)], Work::Generate(g));
     Ok(engine.generate(req).await?.text)
 }
 
@@ -324,7 +325,7 @@ pub fn ask_blocking(
     messages: Vec<ChatMessage>,
     max_tokens: u32,
 ) -> Result<String, EngineError> {
-    let req = Request::new(vec![Piece::Chat(messages)], max_tokens);
+    let req = Request::generate(vec![Piece::Chat(messages)], max_tokens);
     Ok(engine.generate_blocking(req)?.text)
 }
 

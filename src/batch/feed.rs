@@ -11,7 +11,8 @@ use crate::assist::answer::code_blocks;
 use crate::complete::{Input, Prepared, finish, prepare, rescue, verify};
 use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{
-    BatchSource, ChatMessage, EngineError, ModelInfo, Output, Piece, Request, Sampling,
+    Answers, BatchSource, ChatMessage, EngineError, Generate, ModelInfo, Output, Piece, Request,
+    Sampling, Work,
 };
 use crate::holes::Filling;
 use crate::lang::Language;
@@ -270,9 +271,20 @@ impl TaskFeed {
             &self.info,
         )
         .map_err(|e| e.to_string())?;
-        let mut req = prepared.request(&self.settings.completion, None);
-        req.sampling = self.sampling(id);
+        let req = self.fim_request_for(&prepared, id, None);
         Ok((prepared, req))
+    }
+
+    /// `prepared`'s request with this batch's sampling; `answers` replaces what the
+    /// settings ask for.
+    fn fim_request_for(&self, prepared: &Prepared, id: &str, answers: Option<Answers>) -> Request {
+        let cfg = &self.settings.completion;
+        let mut g = prepared.generation(cfg);
+        g.sampling = self.sampling(id);
+        if let Some(a) = answers {
+            g.answers = a;
+        }
+        prepared.request_for(g, cfg, None)
     }
 
     /// A FIM task's requests: one, or with `n` ranked candidates one per batch slot, the
@@ -288,18 +300,16 @@ impl TaskFeed {
         n: u32,
     ) -> Result<(Prepared, Vec<Request>), String> {
         let (prepared, first) = self.fim_request(id, text, offset, language, path.as_deref())?;
-        let mut reqs = vec![first];
-        for _ in 1..n {
-            let mut req = prepared.request(&self.settings.completion, None);
-            req.sampling = self.sampling(id);
-            reqs.push(req);
+        if n <= 1 {
+            return Ok((prepared, vec![first]));
         }
-        if n > 1 {
-            for (rank, req) in reqs.iter_mut().enumerate() {
-                req.candidates = 1;
-                req.first_rank = Some(rank as u32);
-            }
-        }
+        let temperature = self.settings.completion.candidate_temperature;
+        let reqs = (0..n)
+            .map(|rank| {
+                let rank = Answers::Rank { rank, temperature };
+                self.fim_request_for(&prepared, id, Some(rank))
+            })
+            .collect();
         Ok((prepared, reqs))
     }
 
@@ -401,14 +411,15 @@ impl TaskFeed {
                         ctx.trim_end()
                     ));
                 }
-                let mut req = Request::new(
+                let mut g = Generate::new(self.settings.max_tokens_instruction);
+                g.sampling = self.sampling(&id);
+                let req = Request::new(
                     vec![Piece::Chat(vec![
                         ChatMessage::new("system", system),
                         ChatMessage::new("user", user),
                     ])],
-                    self.settings.max_tokens_instruction,
+                    Work::Generate(g),
                 );
-                req.sampling = self.sampling(&id);
                 let tag = self.tag();
                 self.running.insert(tag, Running::Instruction { id, line });
                 return Some((tag, req));

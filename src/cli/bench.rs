@@ -10,7 +10,7 @@ use clap::Args;
 
 use quill::bench::{mean, percentile, scenarios, typing_steps};
 use quill::complete::{Input, RunOptions, run_blocking};
-use quill::engine::{Piece, Request};
+use quill::engine::{Generate, Piece, Request, Work};
 use quill::text::LineIndex;
 
 use super::complete::language_for;
@@ -318,12 +318,20 @@ fn raw_engine(loaded: &super::Loaded, text: &str, reps: usize) -> Result<quill::
             }
         }
     }
+    // `max_tokens` 0: read the prompt only.
     let run = |prompt: &str, max_tokens: u32| -> Result<quill::engine::Timings> {
-        let mut req = Request::new(vec![Piece::Text(prompt.to_string())], max_tokens);
-        req.reuse_cache = false;
-        req.ignore_eog = true;
+        let mut g = Generate::new(max_tokens);
+        g.ignore_eog = true;
         // Raw speed: one token a decode, as llama-bench's tg.
-        req.draft = quill::engine::DraftConfig::OFF;
+        g.draft = quill::engine::DraftConfig::OFF;
+        let work = match max_tokens {
+            0 => Work::Prefill {
+                refresh_stale: false,
+            },
+            _ => Work::Generate(g),
+        };
+        let mut req = Request::new(vec![Piece::Text(prompt.to_string())], work);
+        req.reuse_cache = false;
         Ok(loaded
             .engine
             .generate_blocking(req)

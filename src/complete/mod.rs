@@ -18,7 +18,9 @@ use tree_sitter::Tree;
 
 use crate::config::{CompletionConfig, Ranking};
 use crate::context::ContextFile;
-use crate::engine::{Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason, Timings};
+use crate::engine::{
+    Engine, EngineError, Generate, ModelInfo, Output, Piece, Request, StopReason, Timings, Work,
+};
 use crate::lang::Language;
 use crate::syntax::InsertionCheck;
 use crate::tokenizer::CountTokens;
@@ -79,22 +81,39 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The engine request, with the post-processing rules as its stop function.
-    pub fn request(&self, cfg: &CompletionConfig, key: Option<String>) -> Request {
-        let mut req = Request::new(self.prompt.clone(), self.max_tokens);
+    /// How to generate this completion: the post-processing rules are the stop
+    /// function, `cfg` says how many candidates.
+    pub fn generation(&self, cfg: &CompletionConfig) -> Generate {
+        let mut g = Generate::new(self.max_tokens);
         let shape = self.shape.clone();
-        req.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
+        g.stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
+        g.draft.max = cfg.draft_tokens;
         let shape = self.shape.clone();
-        req.others_stop = Some(Box::new(move |text: &str| shape.should_stop(text)));
+        g.ranked(
+            cfg.candidates,
+            cfg.candidate_temperature,
+            Some(Box::new(move |text: &str| shape.should_stop(text))),
+        )
+    }
+
+    /// The engine request for `generation`, within `cfg`'s time budget.
+    pub fn request_for(
+        &self,
+        generation: Generate,
+        cfg: &CompletionConfig,
+        key: Option<String>,
+    ) -> Request {
+        let mut req = Request::new(self.prompt.clone(), Work::Generate(generation));
         req.key = key;
-        req.draft.max = cfg.draft_tokens;
-        req.fresh_suffix = cfg.fresh_suffix_tokens;
-        req.candidates = cfg.candidates.max(1);
-        req.candidate_temperature = cfg.candidate_temperature;
         req.deadline = cfg
             .time_budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
         req
+    }
+
+    /// The engine request as `cfg` says.
+    pub fn request(&self, cfg: &CompletionConfig, key: Option<String>) -> Request {
+        self.request_for(self.generation(cfg), cfg, key)
     }
 }
 
@@ -534,7 +553,7 @@ pub fn run_blocking(
     let prepared = prepare(input, cfg, counter, &info)?;
     let mut req = prepared.request(cfg, opts.key.clone());
     req.reuse_cache = opts.reuse_cache;
-    req.shift_suffix = opts.shift_suffix;
+    req.shift_suffix = opts.shift_suffix.then_some(cfg.fresh_suffix_tokens);
     let output = engine.generate_blocking(req)?;
     let mut completion = finish(input, &prepared, output, cfg);
     if cfg.candidate_ranking == Ranking::Likelihood {
@@ -547,7 +566,7 @@ pub fn run_blocking(
         };
         let mut req = prepared.request(&ranked, opts.key.clone());
         req.reuse_cache = opts.reuse_cache;
-        req.shift_suffix = opts.shift_suffix;
+        req.shift_suffix = opts.shift_suffix.then_some(cfg.fresh_suffix_tokens);
         let output = engine.generate_blocking(req)?;
         completion.rescue_with(finish(input, &prepared, output, cfg));
     }
@@ -623,249 +642,4 @@ pub fn complete_blocking(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::fake::FakeBackend;
-    use crate::tokenizer::ApproxCounter;
-
-    fn run(marked: &str, lang: Language, answer: &'static str) -> Completion {
-        let offset = marked.find("$0").unwrap();
-        let text = marked.replace("$0", "");
-        let engine = FakeBackend::new(move |_| answer.to_string()).spawn();
-        let mut input = Input::new(&text, offset);
-        input.language = Some(lang);
-        input.path = Some("t.py");
-        complete_blocking(
-            &engine,
-            &input,
-            &CompletionConfig::default(),
-            &ApproxCounter,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn an_answer_cut_to_nothing_is_rescued_by_ranked_candidates() {
-        // A whole-line hole where the model repeats the line after the cursor: cut to
-        // nothing, then the next most likely answers are tried (the fake's rank 1 is its
-        // first line with `or 1`).
-        let text = "def f(x):\n    return x\n";
-        let offset = "def f(x):\n".len();
-        let engine = FakeBackend::new(|_| "    return x\n".to_string()).spawn();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let mut cfg = CompletionConfig::default();
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.raw, "    return x\n");
-        assert!(c.text.contains("or 1"), "{:?}", c.text);
-        cfg.rescue_candidates = 0;
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "");
-    }
-
-    #[test]
-    fn an_answer_the_model_ends_at_once_is_rescued() {
-        // A hole the model would leave empty (it ends before writing anything): the
-        // ranked candidates after the greedy one do not end before they write code.
-        let text = "def f(x):\n    return x\n";
-        let offset = "def f(x):\n".len();
-        let engine = FakeBackend::new(|_| String::new()).spawn();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let c = complete_blocking(
-            &engine,
-            &input,
-            &CompletionConfig::default(),
-            &ApproxCounter,
-        )
-        .unwrap();
-        assert_eq!(c.raw, "");
-        assert!(c.text.contains("# 1"), "{:?}", c.text);
-    }
-
-    #[test]
-    fn pipeline_cuts_and_checks() {
-        let c = run(
-            "def f(x):\n    $0\n\nprint(f(1))\n",
-            Language::Python,
-            "return x + 1\n\nprint(f(1))\n```\n",
-        );
-        assert_eq!(c.text, "return x + 1");
-        assert_eq!(c.mode, Mode::Block);
-        assert_eq!(c.stop, StopReason::StopRule);
-    }
-
-    #[test]
-    fn syntax_check_falls_back_to_shorter_block() {
-        // The last line opens a bracket that never closes: drop it, keep the rest.
-        let c = run(
-            "def f(x):\n    $0\n",
-            Language::Python,
-            "y = x + 1\n    return (y",
-        );
-        assert_eq!(c.text, "y = x + 1");
-        assert_eq!(c.rejected, 1);
-    }
-
-    /// A cursor on the empty line between two lines of Python, and its shape.
-    fn between_two_lines() -> (Input<'static>, Shape) {
-        let text = "total = 0\n\nprint(total)\n";
-        let offset = "total = 0\n".len();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let shape = Shape::at(text, offset, input.language, &CompletionConfig::default());
-        (input, shape)
-    }
-
-    fn c(text: &str, mean_logprob: f32) -> crate::engine::Candidate {
-        crate::engine::Candidate {
-            text: text.into(),
-            stop: StopReason::EndOfGeneration,
-            mean_logprob,
-            min_logprob: mean_logprob,
-            fit: None,
-        }
-    }
-
-    #[test]
-    fn candidates_rank_clean_then_confident() {
-        let (input, shape) = between_two_lines();
-        // The greedy answer's last line leaves a bracket open (the check drops it): a
-        // clean one wins, the more confident of the clean ones first; empty and repeated
-        // answers are left out of the alternatives.
-        let (best, rejected, others) = rank(
-            &input,
-            &shape,
-            &[
-                c("total += 1\nfoo(", -0.1),
-                c("total += 2", -0.9),
-                c("total += 3", -0.5),
-                c("", -0.05),
-                c("total += 3", -0.7),
-            ],
-            true,
-            Ranking::Confidence,
-        );
-        assert_eq!(best, "total += 3");
-        assert_eq!(rejected, 0);
-        assert_eq!(others, ["total += 2", "total += 1"]);
-        // Equals keep their order: the greedy answer stays first.
-        let pair = [c("a", -0.5), c("b", -0.5)];
-        let (best, _, others) = rank(&input, &shape, &pair, true, Ranking::Confidence);
-        assert_eq!((best.as_str(), others), ("a", vec!["b".to_string()]));
-    }
-
-    #[test]
-    fn consensus_ranks_the_answer_most_like_the_others_first() {
-        let (input, shape) = between_two_lines();
-        // Samples agree on `total += x` (twice, and once nearly); the greedy answer and
-        // the most confident one are alone. An empty answer agrees with nothing.
-        let cands = [
-            c("total = 1", -0.2),
-            c("total += x", -0.6),
-            c("print(1)", -0.1),
-            c("total += x", -0.5),
-            c("total += xs", -0.4),
-            c("", -0.01),
-        ];
-        let scored = order(&input, &shape, &cands, true, Ranking::Consensus);
-        assert_eq!(scored[0].text, "total += x");
-        // Of the two equal texts, the more confident one first (index 3).
-        assert_eq!((scored[0].index, scored[1].index), (3, 1));
-        assert_eq!(scored[2].text, "total += xs");
-        assert_eq!(scored.last().unwrap().text, "");
-        assert!(scored[0].agreement > scored[2].agreement);
-        let (best_text, _, others) = best(&scored);
-        assert_eq!(best_text, "total += x");
-        assert_eq!(others, ["total += xs", "total = 1", "print(1)"]);
-        // By confidence the same candidates put the lone most likely answer first.
-        let (best_text, _, _) = rank(&input, &shape, &cands, true, Ranking::Confidence);
-        assert_eq!(best_text, "print(1)");
-    }
-
-    #[test]
-    fn likelihood_ranks_by_how_the_code_after_reads_with_each_candidate() {
-        // The fake's candidates: the answer, then its line with `or 1`, `or 2`. The code
-        // after the hole reads best after `or 2` (the verifier's pick); by confidence the
-        // greedy answer stays first.
-        let text = "def f(x):\n    \n    return y\n";
-        let offset = "def f(x):\n    ".len();
-        let mut fake = FakeBackend::new(|_| "y = x + 1".to_string());
-        let seen = fake.read_best("or 2");
-        let engine = fake.spawn();
-        let mut input = Input::new(text, offset);
-        input.language = Some(Language::Python);
-        let mut cfg = CompletionConfig {
-            candidates: 3,
-            candidate_ranking: Ranking::Likelihood,
-            ..CompletionConfig::default()
-        };
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "y = x + 1 or 2");
-        assert_eq!(c.alternatives, ["y = x + 1", "y = x + 1 or 1"]);
-        assert!(c.ranked.iter().all(|s| s.fit.is_some()), "{:?}", c.ranked);
-        // Each candidate is read with its line's start, then the code after the hole.
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 3, "{seen:?}");
-        assert_eq!(seen[0], ("    y = x + 1".into(), "\n    return y\n".into()));
-        cfg.candidate_ranking = Ranking::Confidence;
-        let c = complete_blocking(&engine, &input, &cfg, &ApproxCounter).unwrap();
-        assert_eq!(c.text, "y = x + 1");
-        assert!(c.ranked.iter().all(|s| s.fit.is_none()));
-    }
-
-    #[test]
-    fn bad_position_is_an_error() {
-        let engine = FakeBackend::new(|_| String::new()).spawn();
-        let input = Input::new("é", 1);
-        let err = complete_blocking(
-            &engine,
-            &input,
-            &CompletionConfig::default(),
-            &ApproxCounter,
-        )
-        .unwrap_err();
-        assert!(matches!(err, CompleteError::BadPosition { .. }));
-    }
-
-    #[test]
-    fn cut_prefix_keeps_imports_and_enclosing_function() {
-        let body: String = (0..200).map(|i| format!("    v{i} = {i}\n")).collect();
-        let head = format!("import os\n\ndef build(path):\n{body}    return os.path.join(path, ");
-        let offset = head.len();
-        let text = format!("{head})\n");
-        let mut input = Input::new(&text, offset);
-        input.language = Some(Language::Python);
-        let cfg = CompletionConfig {
-            prefix_tokens: 200,
-            suffix_tokens: 0,
-            ..CompletionConfig::default()
-        };
-        let p = prepare(&input, &cfg, &ApproxCounter, &FakeBackend::info()).unwrap();
-        let rendered = crate::engine::fake::render(&p.prompt);
-        assert!(
-            rendered.starts_with("<|fim_prefix|>import os\n\ndef build(path):\n    v"),
-            "{rendered}"
-        );
-        assert!(!rendered.contains("v0 = 0"));
-    }
-
-    #[test]
-    fn context_is_cut_to_budget_on_line_boundaries() {
-        let files = vec![
-            ContextFile {
-                path: "a.py".into(),
-                text: "def a():\n    pass\n".into(),
-            },
-            ContextFile {
-                path: "b.py".into(),
-                text: "x = 1\n".repeat(100),
-            },
-        ];
-        let (kept, used) = fit_context(&files, 60, &ApproxCounter);
-        assert_eq!(kept.len(), 2);
-        assert!(used <= 60);
-        assert!(kept[1].text.ends_with('\n'));
-        assert!(kept[1].text.len() < files[1].text.len());
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 //! this can. The cost is one prompt-speed pass over each candidate and the tail.
 
 use crate::config::Ranking;
-use crate::engine::{Candidate, Fit, Piece, Request, Score, Special};
+use crate::engine::{Candidate, Fit, Piece, Request, Score, Special, Work};
 
 use super::{Completion, Input, Prepared, Scored, best, by_rank, order};
 
@@ -69,12 +69,12 @@ pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Readi
         }
         _ => (prompt[..at].to_vec(), ""),
     };
-    let mut req = Request::new(prompt.clone(), 0);
-    req.score = Some(Box::new(Score {
+    let score = Score {
         before,
         texts: reading.texts.iter().map(|t| format!("{lead}{t}")).collect(),
         tail: head(suffix, TAIL_LINES),
-    }));
+    };
+    let req = Request::new(prompt.clone(), Work::Score(score));
     Some((req, reading))
 }
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 pub use super::render::render;
 use super::render::{chatml, marker};
 use super::{
-    Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request, StopReason,
-    Timings, common_prefix,
+    Answers, Backend, CancelToken, Engine, EngineError, ModelInfo, Output, Piece, Request,
+    StopReason, Timings, Work, common_prefix,
 };
 
 /// Maps the rendered prompt to the text the fake model "generates".
@@ -128,42 +128,34 @@ impl Backend for FakeBackend {
             prompt_ms: start.elapsed().as_secs_f64() * 1000.0,
             ..Timings::default()
         };
-        if let Some(score) = req.score.take() {
-            let fits = score
-                .texts
-                .iter()
-                .map(|t| {
-                    let (text, tail) = (self.read)(t, &score.tail);
-                    super::Fit {
-                        text: vec![text],
-                        tail: vec![tail],
-                    }
-                })
-                .collect();
-            return Ok(Output {
-                text: String::new(),
-                stop: StopReason::PrefillOnly,
-                timings,
-                candidates: Vec::new(),
-                fits,
-            });
-        }
-        if req.max_tokens == 0 {
-            return Ok(Output {
-                text: String::new(),
-                stop: StopReason::PrefillOnly,
-                timings,
-                candidates: Vec::new(),
-                fits: Vec::new(),
-            });
-        }
+        let g = match &mut req.work {
+            Work::Score(score) => {
+                let fits = score
+                    .texts
+                    .iter()
+                    .map(|t| {
+                        let (text, tail) = (self.read)(t, &score.tail);
+                        super::Fit {
+                            text: vec![text],
+                            tail: vec![tail],
+                        }
+                    })
+                    .collect();
+                let mut out = Output::prefilled(timings);
+                out.fits = fits;
+                return Ok(out);
+            }
+            Work::Prefill { .. } => return Ok(Output::prefilled(timings)),
+            Work::Generate(g) if g.max_tokens == 0 => return Ok(Output::prefilled(timings)),
+            Work::Generate(g) => g,
+        };
         let gen_start = Instant::now();
         let answer: Vec<char> = (self.respond)(&rendered).chars().collect();
         let mut text = String::new();
         let mut stop = StopReason::EndOfGeneration;
         for chunk in answer.chunks(self.chars_per_token.max(1)) {
             cancel.check()?;
-            if timings.generated_tokens >= req.max_tokens {
+            if timings.generated_tokens >= g.max_tokens {
                 stop = StopReason::MaxTokens;
                 break;
             }
@@ -179,7 +171,7 @@ impl Backend for FakeBackend {
             self.cache.push(piece);
             timings.generated_tokens += 1;
             self.generated.fetch_add(1, Ordering::SeqCst);
-            if let Some(f) = req.stop.as_mut()
+            if let Some(f) = g.stop.as_mut()
                 && f(&text)
             {
                 stop = StopReason::StopRule;
@@ -206,10 +198,10 @@ impl Backend for FakeBackend {
             min_logprob: -0.2 * (rank as f32 + 1.0),
             fit: None,
         };
-        let candidates = match (req.first_rank, req.candidates) {
-            (Some(rank), _) => vec![variant(rank)],
-            (None, n) if n > 1 => (0..n).map(variant).collect(),
-            _ => Vec::new(),
+        let candidates = match g.answers {
+            Answers::Rank { rank, .. } => vec![variant(rank)],
+            Answers::Ranked { n, .. } => (0..n).map(variant).collect(),
+            Answers::One => Vec::new(),
         };
         Ok(Output {
             text,

@@ -118,71 +118,129 @@ pub enum Priority {
 /// thread between tokens, so it must be cheap.
 pub type StopFn = Box<dyn FnMut(&str) -> bool + Send>;
 
-/// Sampled ranked candidates ([`Request::candidate_temperature`]) draw from this many most
-/// likely tokens (llama.cpp's top-k default), in-process and through a server alike.
+/// Sampled ranked candidates ([`Answers::Ranked`] with a temperature) draw from this
+/// many most likely tokens (llama.cpp's top-k default), in-process and through a server
+/// alike.
 pub const CANDIDATE_TOP_K: usize = 40;
 
-/// A generation request.
+/// A request to the engine: a prompt, what to do with it ([`Work`]), and how it waits
+/// and reads.
 pub struct Request {
     pub prompt: Vec<Piece>,
-    /// 0 evaluates the prompt into the cache and generates nothing (warm-up).
-    pub max_tokens: u32,
-    pub sampling: Sampling,
-    pub stop: Option<StopFn>,
-    /// Stop generating (keeping what was generated) at this instant.
+    pub work: Work,
+    /// Stop (keeping what was generated) at this instant.
     pub deadline: Option<Instant>,
     /// Requests with the same key supersede each other: a newer one cancels the older.
     pub key: Option<String>,
     pub priority: Priority,
-    /// Keep generating through end-of-generation tokens (fixed-length benchmarks).
-    pub ignore_eog: bool,
+    /// Counts the callers waiting on the answer. With some set, the request runs as
+    /// background work whenever nobody waits (an answer given early goes on generating
+    /// into the suggestion cache), and any interactive request preempts it then.
+    pub waiting: Option<Waiting>,
     /// Reuse the KV cache's common prefix (true). False clears the cache first, which is
     /// what a server that builds a new context per request pays; benchmarks compare both.
     pub reuse_cache: bool,
     /// Also reuse the end of the previous prompt after an edit in its middle, moving its
     /// keys and values to their new positions (an approximation, bounded; see
-    /// `engine::llama`). For typing: the code after the cursor stays cached.
-    pub shift_suffix: bool,
-    /// With `shift_suffix`: how many tokens right after the edit are decoded afresh
-    /// rather than moved (the code whose meaning the edit changes most).
-    pub fresh_suffix: usize,
+    /// `engine::llama::cache_plan`), decoding afresh this many tokens right after the
+    /// edit (the code whose meaning the edit changes most). For typing: the code after
+    /// the cursor stays cached.
+    pub shift_suffix: Option<usize>,
+}
+
+/// The kinds of work a request asks for, once its prompt is in the cache.
+pub enum Work {
+    /// Generate nothing (a warm-up). With `refresh_stale`, in a pause: decode again the
+    /// parts of the cache that were moved rather than decoded (a shifted suffix, a file
+    /// moved behind a changed head) when enough changed in front of them, in small steps
+    /// that any other request preempts, keeping the part done. The next answers then
+    /// read the same cache a fresh read would give, and the re-read that the staleness
+    /// bound would force in front of a request does not come.
+    Prefill { refresh_stale: bool },
+    /// Generate an answer, or ranked candidates ([`Generate::answers`]).
+    Generate(Generate),
+    /// Read texts in the prompt's place instead of generating: the answer's
+    /// [`Output::fits`] has the model's log-probability of each of their tokens.
+    Score(Score),
+}
+
+/// How to generate.
+pub struct Generate {
+    /// 0 generates nothing (as [`Work::Prefill`] without a refresh).
+    pub max_tokens: u32,
+    pub sampling: Sampling,
+    /// Decides when the (first) answer is done; see [`StopFn`].
+    pub stop: Option<StopFn>,
+    /// Keep generating through end-of-generation tokens (fixed-length benchmarks).
+    pub ignore_eog: bool,
     /// Speculative decoding from the text at hand (greedy decoding only; see
     /// [`draft`]). The output is the same with it on or off, only faster.
     pub draft: DraftConfig,
-    /// Ranked candidates: with more than one (and greedy decoding), the engine also
-    /// continues greedily from the next most likely tokens where the greedy answer's code
-    /// starts (after its indentation; see `llama::ranked`), or samples from there
-    /// ([`Request::candidate_temperature`]), each candidate in its own sequence sharing
-    /// the prompt's keys and values, decoded side by side; the output's
-    /// [`Output::candidates`] has them all, the greedy one first.
-    pub candidates: u32,
-    /// The stop rule of the candidates after the first (`stop` sees the first's text
-    /// only, so that it can also stream it somewhere).
-    pub others_stop: Option<StopFn>,
-    /// One candidate of several run as separate requests (batch slots): leave the greedy
-    /// answer after its indentation with the `n`-th most likely token (0: the greedy
-    /// answer; end-of-generation only as that) and report the answer's mean token
-    /// log-probability in [`Output::candidates`].
-    pub first_rank: Option<u32>,
-    /// Above 0: the candidates after the first sample every token from where they leave
-    /// the greedy answer, at this temperature (from the [`CANDIDATE_TOP_K`] most likely;
-    /// seeded by `sampling.seed` and the rank, so a run repeats), instead of taking the
-    /// next most likely token there and going on greedily.
-    pub candidate_temperature: f32,
-    /// Counts the callers waiting on the answer. With some set, the request runs as
-    /// background work whenever nobody waits (an answer given early goes on generating
-    /// into the suggestion cache), and any interactive request preempts it then.
-    pub waiting: Option<Waiting>,
-    /// Read texts in the prompt's place instead of generating ([`Score`]): the answer's
-    /// [`Output::fits`] has the model's log-probability of each of their tokens.
-    pub score: Option<Box<Score>>,
-    /// With `max_tokens` 0 (a warm-up in a pause): once the prompt is in the cache, decode
-    /// again the parts of it that were moved rather than decoded (a shifted suffix, a file
-    /// moved behind a changed head) when enough changed in front of them, in small steps
-    /// that any other request preempts, keeping the part done. The next answers then read
-    /// the same cache a fresh read would give, and the re-read that the staleness bound
-    /// would force in front of a request does not come.
-    pub refresh_stale: bool,
+    pub answers: Answers,
+}
+
+/// Which answers a generation gives.
+pub enum Answers {
+    /// One, as [`Generate::sampling`] picks it.
+    One,
+    /// Ranked candidates (with greedy decoding; otherwise one answer): the greedy answer
+    /// and the ones that leave it where its code starts (after its indentation; see
+    /// `llama::ranked`) with the next most likely tokens, each continued greedily, or
+    /// sampled from there at `temperature` (above 0; from the [`CANDIDATE_TOP_K`] most
+    /// likely, seeded by the sampling seed and the rank, so a run repeats). Each
+    /// candidate has its own sequence sharing the prompt's keys and values, decoded side
+    /// by side; [`Output::candidates`] has them all, the greedy one first.
+    Ranked {
+        n: u32,
+        temperature: f32,
+        /// The stop rule of the candidates after the first ([`Generate::stop`] sees the
+        /// first's text only, so that it can also stream it somewhere).
+        others_stop: Option<StopFn>,
+    },
+    /// One candidate of [`Answers::Ranked`] on its own (a batch slot): rank 0 is the
+    /// greedy answer (end-of-generation is allowed only there); [`Output::candidates`]
+    /// has it with its confidence.
+    Rank { rank: u32, temperature: f32 },
+}
+
+impl Answers {
+    /// How many answers: ranked candidates or one.
+    pub fn count(&self) -> u32 {
+        match self {
+            Answers::Ranked { n, .. } => *n,
+            Answers::One | Answers::Rank { .. } => 1,
+        }
+    }
+}
+
+impl Generate {
+    pub fn new(max_tokens: u32) -> Self {
+        Generate {
+            max_tokens,
+            sampling: Sampling::default(),
+            stop: None,
+            ignore_eog: false,
+            draft: DraftConfig {
+                max: config::default_draft_tokens(),
+                ..DraftConfig::default()
+            },
+            answers: Answers::One,
+        }
+    }
+
+    /// `n` ranked candidates, or one answer where `n` is 1.
+    pub fn ranked(mut self, n: u32, temperature: f32, others_stop: Option<StopFn>) -> Self {
+        self.answers = if n > 1 {
+            Answers::Ranked {
+                n,
+                temperature,
+                others_stop,
+            }
+        } else {
+            Answers::One
+        };
+        self
+    }
 }
 
 /// Reads candidate answers in the code they would sit in, left to right, the way the
@@ -266,30 +324,43 @@ impl Drop for WaitGuard {
 }
 
 impl Request {
-    pub fn new(prompt: Vec<Piece>, max_tokens: u32) -> Self {
+    /// A request for `work` with the defaults: interactive, reusing the cache.
+    pub fn new(prompt: Vec<Piece>, work: Work) -> Self {
         Request {
             prompt,
-            max_tokens,
-            sampling: Sampling::default(),
-            stop: None,
+            work,
             deadline: None,
             key: None,
             priority: Priority::Interactive,
-            ignore_eog: false,
-            reuse_cache: true,
-            shift_suffix: false,
-            fresh_suffix: 2,
-            draft: DraftConfig {
-                max: config::default_draft_tokens(),
-                ..DraftConfig::default()
-            },
             waiting: None,
-            candidates: 1,
-            others_stop: None,
-            first_rank: None,
-            candidate_temperature: 0.0,
-            score: None,
-            refresh_stale: false,
+            reuse_cache: true,
+            shift_suffix: None,
+        }
+    }
+
+    /// Generates one answer of up to `max_tokens`.
+    pub fn generate(prompt: Vec<Piece>, max_tokens: u32) -> Self {
+        Self::new(prompt, Work::Generate(Generate::new(max_tokens)))
+    }
+
+    /// Reads the prompt into the cache and generates nothing.
+    pub fn prefill(prompt: Vec<Piece>) -> Self {
+        Self::new(
+            prompt,
+            Work::Prefill {
+                refresh_stale: false,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+impl Request {
+    /// The generation this request asks for (tests that set its fields one by one).
+    pub(crate) fn generation_mut(&mut self) -> &mut Generate {
+        match &mut self.work {
+            Work::Generate(g) => g,
+            _ => panic!("not a generation"),
         }
     }
 }
@@ -298,7 +369,14 @@ impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
             .field("pieces", &self.prompt.len())
-            .field("max_tokens", &self.max_tokens)
+            .field(
+                "work",
+                &match &self.work {
+                    Work::Prefill { .. } => "prefill",
+                    Work::Generate(_) => "generate",
+                    Work::Score(_) => "score",
+                },
+            )
             .field("key", &self.key)
             .field("priority", &self.priority)
             .finish()
@@ -333,7 +411,7 @@ pub struct Timings {
     pub drafted_tokens: u32,
     pub accepted_tokens: u32,
     /// Prompt tokens that had been moved rather than decoded, decoded again
-    /// ([`Request::refresh_stale`]).
+    /// ([`Work::Prefill`]).
     pub refreshed_tokens: u32,
     /// Waiting in the queue before the engine took the request.
     pub queue_ms: f64,
@@ -369,11 +447,24 @@ pub struct Output {
     pub text: String,
     pub stop: StopReason,
     pub timings: Timings,
-    /// With [`Request::candidates`] above one: every candidate, the greedy one (`text`)
-    /// first; empty otherwise.
+    /// With [`Answers::Ranked`] or [`Answers::Rank`]: every candidate, the greedy one
+    /// (`text`) first; empty otherwise.
     pub candidates: Vec<Candidate>,
-    /// With [`Request::score`]: how the model read each text, in order; empty otherwise.
+    /// With [`Work::Score`]: how the model read each text, in order; empty otherwise.
     pub fits: Vec<Fit>,
+}
+
+impl Output {
+    /// The answer to a prefill: the prompt read, nothing generated.
+    pub fn prefilled(timings: Timings) -> Self {
+        Output {
+            text: String::new(),
+            stop: StopReason::PrefillOnly,
+            timings,
+            candidates: Vec::new(),
+            fits: Vec::new(),
+        }
+    }
 }
 
 /// One of several answers to a prompt.

@@ -35,7 +35,7 @@ use super::partial::{ready_words, rest_of_line};
 use super::suggestions::{Ended, Entry, Found, Generation, Recorder};
 use crate::complete::{Completion, Served, Shape, rescue, settle};
 use crate::config::CompletionConfig;
-use crate::engine::{EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
+use crate::engine::{Answers, EngineError, Priority, StopReason, Timings, WaitGuard, Waiting};
 use crate::text::LineIndex;
 
 /// Counts since the server started, for `quill/status` (benchmarks read them).
@@ -367,35 +367,27 @@ async fn start(
             "completion prompt"
         );
     }
-    let mut req = prepared.request(cfg, Some(key.clone()));
-    req.priority = if background {
-        Priority::Background
-    } else {
-        Priority::Interactive
-    };
-    // While typing, keep the code after the cursor cached (see Request::shift_suffix).
-    req.shift_suffix = true;
+    let mut g = prepared.generation(cfg);
     if !background && looks_ahead(&state.settings(), cfg, &prepared.shape) {
         // The line keeps its own token limit; the next line gets one more.
-        let (shape, line_max, mut n) = (prepared.shape.clone(), req.max_tokens, 0);
-        req.stop = Some(Box::new(move |text: &str| {
+        let (shape, line_max, mut n) = (prepared.shape.clone(), g.max_tokens, 0);
+        g.stop = Some(Box::new(move |text: &str| {
             n += 1;
             // One scan a token; the second only for a line past its limit.
             shape.should_stop_ahead(text) || (n >= line_max && !shape.should_stop(text))
         }));
-        req.max_tokens += cfg.max_tokens_line;
+        g.max_tokens += cfg.max_tokens_line;
     }
     if background {
         // Nobody looks at a prefetch's alternatives: the greedy answer alone.
-        req.candidates = 1;
+        g.answers = Answers::One;
     }
     let waiting = Waiting::new();
-    req.waiting = Some(waiting.clone());
-    let reader = Reader::new(cfg, req.candidates, &job, &prepared, &key, &waiting);
+    let reader = Reader::new(cfg, g.answers.count(), &job, &prepared, &key, &waiting);
     let guard = (!background).then(|| waiting.enter());
     // The stop rule also records the text as it streams in.
     let slot: Arc<OnceLock<Recorder>> = Arc::new(OnceLock::new());
-    let mut rule = req.stop.take();
+    let mut rule = g.stop.take();
     let feed = slot.clone();
     // The first streamed text shows the model (or its server) answers again.
     let alive = state.clone();
@@ -404,7 +396,7 @@ async fn start(
     // Tokens seen, for the totals of a generation stopped before its end.
     let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let count = seen.clone();
-    req.stop = Some(Box::new(move |text: &str| {
+    g.stop = Some(Box::new(move |text: &str| {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !heard {
             heard = true;
@@ -415,6 +407,15 @@ async fn start(
         }
         rule.as_mut().is_some_and(|f| f(text))
     }));
+    let mut req = prepared.request_for(g, cfg, Some(key.clone()));
+    req.priority = if background {
+        Priority::Background
+    } else {
+        Priority::Interactive
+    };
+    // While typing, keep the code after the cursor cached (see `Request::shift_suffix`).
+    req.shift_suffix = Some(cfg.fresh_suffix_tokens);
+    req.waiting = Some(waiting.clone());
     let ticket = job.model.engine.submit(req);
     let (text, offset) = base.unwrap_or((job.snap.text.clone(), job.offset));
     let (entry, recorder) = state.suggestions.insert(

@@ -10,7 +10,7 @@ use tower_lsp_server::ls_types::Uri;
 use super::Server;
 use super::job::{At, job, prepare_job};
 use crate::complete::Shape;
-use crate::engine::{Priority, Request};
+use crate::engine::{Priority, Request, Work};
 
 /// How long typing must pause before the warm-up runs.
 const PAUSE: Duration = Duration::from_millis(400);
@@ -60,16 +60,17 @@ impl Server {
             if moot(&state) {
                 return;
             }
-            let mut req = Request::new(prepared.prompt, 0);
+            // A pause is the time to decode again what typing only moved.
+            let work = Work::Prefill {
+                refresh_stale: true,
+            };
+            let mut req = Request::new(prepared.prompt, work);
             req.priority = Priority::Background;
             req.key = Some(uri.as_str().to_string());
             // Moved like a completion's suffix, not decoded again: a warm-up that typing
             // interrupts half-way would otherwise have dropped the suffix's cells, and the
             // next completion would decode the whole suffix in front of the user.
-            req.shift_suffix = true;
-            req.fresh_suffix = state.settings().completion().fresh_suffix_tokens;
-            // A pause is the time to decode again what typing only moved.
-            req.refresh_stale = true;
+            req.shift_suffix = Some(state.settings().completion().fresh_suffix_tokens);
             match job.model.engine.generate(req).await {
                 Ok(out) => tracing::debug!(
                     uri = uri.as_str(),

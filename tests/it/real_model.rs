@@ -8,7 +8,7 @@ use std::time::Duration;
 use quill::complete::{Input, complete_blocking};
 use quill::config::CompletionConfig;
 use quill::engine::config::EngineConfig;
-use quill::engine::{CancelReason, EngineError, EngineState, Piece, Request};
+use quill::engine::{CancelReason, EngineError, EngineState, Generate, Piece, Request, Work};
 use quill::lang::Language;
 use quill::syntax::{error_count, parse};
 
@@ -209,12 +209,16 @@ fn cancellation_stops_decoding_on_the_model_thread() {
     let (engine, _counter) = load(path, SMALL);
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
-    let mut req = Request::new(vec![Piece::Text("def fibonacci(n):\n".into())], 2000);
-    req.ignore_eog = true;
-    req.stop = Some(Box::new(move |_text: &str| {
+    let mut g = Generate::new(2000);
+    g.ignore_eog = true;
+    g.stop = Some(Box::new(move |_text: &str| {
         counter.fetch_add(1, Ordering::SeqCst);
         false
     }));
+    let req = Request::new(
+        vec![Piece::Text("def fibonacci(n):\n".into())],
+        Work::Generate(g),
+    );
     let ticket = engine.submit(req);
     let cancel = ticket.cancel_token();
     while seen.load(Ordering::SeqCst) < 5 {
@@ -233,7 +237,10 @@ fn cancellation_stops_decoding_on_the_model_thread() {
     );
     // The engine keeps serving.
     let out = engine
-        .generate_blocking(Request::new(vec![Piece::Text("x = 1\ny = ".into())], 4))
+        .generate_blocking(Request::generate(
+            vec![Piece::Text("x = 1\ny = ".into())],
+            4,
+        ))
         .unwrap();
     assert!(out.timings.generated_tokens > 0);
 }
@@ -244,12 +251,13 @@ fn newer_request_for_the_same_document_supersedes() {
         return;
     };
     let (engine, _counter) = load(path, SMALL);
-    let mut long = Request::new(vec![Piece::Text("def a():\n".into())], 2000);
-    long.ignore_eog = true;
+    let mut g = Generate::new(2000);
+    g.ignore_eog = true;
+    let mut long = Request::new(vec![Piece::Text("def a():\n".into())], Work::Generate(g));
     long.key = Some("file:///a.py".into());
     let first = engine.submit(long);
     std::thread::sleep(Duration::from_millis(300));
-    let mut short = Request::new(vec![Piece::Text("def b():\n".into())], 3);
+    let mut short = Request::generate(vec![Piece::Text("def b():\n".into())], 3);
     short.key = Some("file:///a.py".into());
     let second = engine.submit(short);
     assert!(matches!(
@@ -284,7 +292,7 @@ fn broken_model_files_give_clear_errors() {
         assert!(err.contains(expect), "{err}");
         assert!(matches!(engine.state(), EngineState::Failed(_)));
         // Requests get the load error, not a hang.
-        let r = engine.generate_blocking(Request::new(vec![Piece::Text("x".into())], 1));
+        let r = engine.generate_blocking(Request::generate(vec![Piece::Text("x".into())], 1));
         assert!(matches!(r, Err(EngineError::LoadFailed(_))), "{r:?}");
     }
 }
@@ -356,7 +364,7 @@ fn typing_keeps_the_suffix_cached_with_shift() {
         input.language = Some(Language::Python);
         let prepared = quill::complete::prepare(&input, &cfg, &*counter, &info).unwrap();
         let mut req = prepared.request(&cfg, None);
-        req.shift_suffix = shift;
+        req.shift_suffix = shift.then_some(cfg.fresh_suffix_tokens);
         let out = engine.generate_blocking(req).unwrap();
         quill::complete::finish(&input, &prepared, out, &cfg)
     };
@@ -402,14 +410,15 @@ fn a_pause_reads_the_moved_suffix_again() {
     let request = |input: &Input| {
         let prepared = quill::complete::prepare(input, &cfg, &*counter, &info).unwrap();
         let mut req = prepared.request(&cfg, None);
-        req.shift_suffix = true;
+        req.shift_suffix = Some(cfg.fresh_suffix_tokens);
         (prepared, req)
     };
     let warm_up = |typed: &str, refresh: bool| {
         let doc = doc(typed);
         let (_, mut req) = request(&input(&doc, at + typed.len()));
-        req.max_tokens = 0;
-        req.refresh_stale = refresh;
+        req.work = Work::Prefill {
+            refresh_stale: refresh,
+        };
         engine.generate_blocking(req).unwrap().timings
     };
     // Statements typed a few words at a time, as warm-ups between keys would: more than
@@ -480,7 +489,7 @@ fn a_changed_context_moves_the_file_behind_it() {
         input.repo_name = Some("workspace");
         let prepared = quill::complete::prepare(&input, &cfg, &*counter, &info).unwrap();
         let mut req = prepared.request(&cfg, None);
-        req.shift_suffix = true;
+        req.shift_suffix = Some(cfg.fresh_suffix_tokens);
         let out = engine.generate_blocking(req).unwrap();
         quill::complete::finish(&input, &prepared, out, &cfg)
     };
@@ -562,8 +571,9 @@ fn speculative_decoding_generates_the_same_tokens() {
             // Both runs evaluate the prompt from an empty cache in the same chunks, so
             // their first logits are the same; only the generation differs.
             let run = |draft: quill::engine::DraftConfig| {
-                let mut req = Request::new(prompt.clone(), 40);
-                req.draft = draft;
+                let mut g = Generate::new(40);
+                g.draft = draft;
+                let mut req = Request::new(prompt.clone(), Work::Generate(g));
                 req.reuse_cache = false;
                 engine.generate_blocking(req).unwrap()
             };
@@ -624,11 +634,13 @@ fn candidates_share_one_prompt() {
     };
     let (engine, _counter) = load(path, SMALL);
     let prompt = fim_at_cursor(PYTHON);
-    let mut req = Request::new(prompt.clone(), 24);
+    let mut req = Request::generate(prompt.clone(), 24);
     req.reuse_cache = false;
     let single = engine.generate_blocking(req).unwrap();
-    let mut req = Request::new(prompt.clone(), 24);
-    req.candidates = 3;
+    let req = Request::new(
+        prompt.clone(),
+        Work::Generate(Generate::new(24).ranked(3, 0.0, None)),
+    );
     let ranked = engine.generate_blocking(req).unwrap();
     let c = &ranked.candidates;
     eprintln!("single {:?}; candidates {c:?}", single.text);
@@ -642,7 +654,7 @@ fn candidates_share_one_prompt() {
     assert!(c[0].text != c[1].text && c[1].text != c[2].text && c[0].text != c[2].text);
     // The prompt was reused from the single run's cache, and stays for the next one.
     assert_eq!(ranked.timings.evaluated_tokens, 1);
-    let req = Request::new(prompt, 1);
+    let req = Request::generate(prompt, 1);
     let again = engine.generate_blocking(req).unwrap();
     assert_eq!(again.timings.evaluated_tokens, 1);
     if single.text != c[0].text {
@@ -660,10 +672,9 @@ fn sampled_candidates_repeat_from_their_seed() {
     let (engine, _counter) = load(path, SMALL);
     let prompt = fim_at_cursor(PYTHON);
     let ask = |seed: u32| {
-        let mut req = Request::new(prompt.clone(), 24);
-        req.candidates = 6;
-        req.candidate_temperature = 1.2;
-        req.sampling.seed = seed;
+        let mut g = Generate::new(24).ranked(6, 1.2, None);
+        g.sampling.seed = seed;
+        let req = Request::new(prompt.clone(), Work::Generate(g));
         engine.generate_blocking(req).unwrap().candidates
     };
     // Every run after the first decodes the prompt's last token alone (the rest is
@@ -687,7 +698,7 @@ fn sampled_candidates_repeat_from_their_seed() {
     assert_ne!(texts(&first[1..]), texts(&other[1..]));
 }
 
-/// Reading candidates in place (`Request::score`, the likelihood ranking's verifier): the
+/// Reading candidates in place (`Work::Score`, the likelihood ranking's verifier): the
 /// line the code after the hole needs reads best, every token has a log-probability, and
 /// the prompt stays cached for the next request.
 #[test]
@@ -700,11 +711,10 @@ fn the_code_after_the_hole_reads_best_after_the_right_line() {
     let (text, at) = cursor(PYTHON);
     let line_start = text[..at].rfind('\n').unwrap() + 1;
     engine
-        .generate_blocking(Request::new(prompt.clone(), 0))
+        .generate_blocking(Request::prefill(prompt.clone()))
         .unwrap();
     let read = || {
-        let mut req = Request::new(prompt.clone(), 0);
-        req.score = Some(Box::new(quill::engine::Score {
+        let score = quill::engine::Score {
             before: vec![
                 Piece::Special(quill::engine::Special::FimPrefix),
                 Piece::Text(text[..line_start].to_string()),
@@ -714,7 +724,8 @@ fn the_code_after_the_hole_reads_best_after_the_right_line() {
                 .map(|t| format!("{}{t}", &text[line_start..at]))
                 .collect(),
             tail: text[at..].lines().take(2).collect::<Vec<_>>().join("\n"),
-        }));
+        };
+        let req = Request::new(prompt.clone(), Work::Score(score));
         engine.generate_blocking(req).unwrap()
     };
     let out = read();
@@ -732,6 +743,8 @@ fn the_code_after_the_hole_reads_best_after_the_right_line() {
     assert!(joint[0] > joint[1] && joint[0] > joint[2], "{joint:?}");
     assert_eq!(read().fits, out.fits);
     // Reading left the prompt's cells as they were: the next request decodes one token.
-    let again = engine.generate_blocking(Request::new(prompt, 1)).unwrap();
+    let again = engine
+        .generate_blocking(Request::generate(prompt, 1))
+        .unwrap();
     assert_eq!(again.timings.evaluated_tokens, 1);
 }

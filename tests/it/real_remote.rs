@@ -228,14 +228,15 @@ fn a_settled_answer_stops_the_servers_generation() {
     ));
     let engine = quill::engine::spawn(cfg);
     engine.ready_blocking().unwrap();
-    let mut req = quill::engine::Request::new(
+    let mut g = quill::engine::Generate::new(400);
+    g.ignore_eog = true;
+    g.stop = Some(Box::new(|t: &str| t.lines().count() >= 3));
+    let req = quill::engine::Request::new(
         vec![quill::engine::Piece::Text(
             "# The numbers from 1 to 1000, one per line:\n1\n2\n3\n".into(),
         )],
-        400,
+        quill::engine::Work::Generate(g),
     );
-    req.ignore_eog = true;
-    req.stop = Some(Box::new(|t: &str| t.lines().count() >= 3));
     let out = engine.generate_blocking(req).unwrap();
     assert_eq!(out.stop, quill::engine::StopReason::StopRule);
     // The slot's release line says how many tokens it held: the prompt and what was

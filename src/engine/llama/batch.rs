@@ -11,10 +11,11 @@ use std::time::Instant;
 use llama_cpp_2::token::LlamaToken;
 
 use super::ranked::Ranked;
-use super::{LlamaRunner, Picker, RowsIn, log_sum_exp, push_piece, sampler};
+use super::score::RowsIn;
+use super::{LlamaRunner, Picker, log_sum_exp, push_piece, sampler};
 use crate::engine::{
-    BatchSource, CancelToken, EngineError, Output, Request, StopReason, Timings, common_prefix,
-    ms_since,
+    Answers, BatchSource, CancelToken, EngineError, Generate, Output, Request, StopReason, Timings,
+    Work, common_prefix, ms_since,
 };
 
 /// Prefixes shorter than this are not worth a copy from another sequence.
@@ -22,7 +23,9 @@ const MIN_SHARED: usize = 16;
 
 struct Active {
     tag: u64,
-    req: Request,
+    /// How it generates (a prefill: nothing, `max_tokens` 0).
+    generation: Generate,
+    deadline: Option<Instant>,
     /// The prompt, all of it.
     prompt: Vec<LlamaToken>,
     reused: usize,
@@ -38,9 +41,9 @@ struct Active {
     /// Draft tokens checked, and kept (speculative decoding).
     drafted: u32,
     kept: u32,
-    /// With [`Request::first_rank`]: the picked tokens' log-probabilities.
+    /// With [`Answers::Rank`]: the picked tokens' log-probabilities.
     confidence: Option<crate::engine::Confidence>,
-    /// How a ranked candidate ([`Request::first_rank`]) picks its tokens.
+    /// How a ranked candidate ([`Answers::Rank`]) picks its tokens.
     ranked: Option<Ranked>,
 }
 
@@ -88,7 +91,7 @@ impl LlamaRunner<'_> {
                     let Some((tag, req)) = source.next() else {
                         break;
                     };
-                    if let Some(score) = &req.score {
+                    if let Work::Score(score) = &req.work {
                         // Read at once, in this idle slot: the rows are short.
                         let read = self.read_in_slot(&mut slots, s, score, per_seq, cancel);
                         source.done(tag, read);
@@ -358,13 +361,26 @@ impl LlamaRunner<'_> {
         let _ = self.ctx.kv_cache_seq_rm(seq, Some(keep as u32), None);
         slots[s].tokens.truncate(keep);
         let room = per_seq - prompt.len();
-        let max_tokens = (req.max_tokens as usize).min(room);
-        let picker = sampler(&req.sampling);
-        let req_rank = req.first_rank;
-        let (temperature, seed) = (req.candidate_temperature, u64::from(req.sampling.seed));
+        let generation = match req.work {
+            Work::Generate(g) => g,
+            // Scores are read before a slot starts.
+            Work::Prefill { .. } | Work::Score(_) => Generate::new(0),
+        };
+        let max_tokens = (generation.max_tokens as usize).min(room);
+        let picker = sampler(&generation.sampling);
+        let ranked = match generation.answers {
+            Answers::Rank { rank, temperature } => Some(Ranked::new(
+                rank as usize,
+                temperature,
+                u64::from(generation.sampling.seed),
+            )),
+            // Ranked side by side is the interactive path's; a slot gives one answer.
+            Answers::One | Answers::Ranked { .. } => None,
+        };
         slots[s].active = Some(Active {
             tag,
-            req,
+            deadline: req.deadline,
+            generation,
             prompt,
             reused: keep,
             picker,
@@ -377,8 +393,10 @@ impl LlamaRunner<'_> {
             prompt_done: None,
             drafted: 0,
             kept: 0,
-            confidence: req_rank.map(|_| crate::engine::Confidence::default()),
-            ranked: req_rank.map(|r| Ranked::new(r as usize, temperature, seed)),
+            confidence: ranked
+                .as_ref()
+                .map(|_| crate::engine::Confidence::default()),
+            ranked,
         });
         Ok(())
     }
@@ -394,14 +412,14 @@ impl LlamaRunner<'_> {
                 return Step::Finished(StopReason::PrefillOnly);
             }
         }
-        if a.req.deadline.is_some_and(|d| Instant::now() >= d) {
+        if a.deadline.is_some_and(|d| Instant::now() >= d) {
             return Step::Finished(StopReason::Deadline);
         }
         let token = match a.ranked.as_mut() {
             Some(r) => r.pick(
                 self.ctx.get_logits_ith(idx),
                 &a.text,
-                a.req.ignore_eog,
+                a.generation.ignore_eog,
                 &vocab,
             ),
             None => a.picker.pick(&self.ctx, idx),
@@ -410,7 +428,7 @@ impl LlamaRunner<'_> {
             let logits = self.ctx.get_logits_ith(idx);
             c.add(logits[token.0 as usize] - log_sum_exp(logits));
         }
-        if !a.req.ignore_eog && vocab.is_eog(token) {
+        if !a.generation.ignore_eog && vocab.is_eog(token) {
             // Counted for the mean: the model chose to end here.
             return Step::Finished(StopReason::EndOfGeneration);
         }
@@ -420,7 +438,7 @@ impl LlamaRunner<'_> {
             &mut a.text,
             &vocab.token_to_piece(token, false, None),
         );
-        if let Some(f) = a.req.stop.as_mut()
+        if let Some(f) = a.generation.stop.as_mut()
             && f(&a.text)
         {
             return Step::Finished(StopReason::StopRule);
@@ -442,7 +460,7 @@ fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
     let Some(tok) = a.pending else {
         return Vec::new();
     };
-    if a.req.draft.max == 0 || slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
+    if a.generation.draft.max == 0 || slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
         return Vec::new();
     }
     let room = (a.max_tokens.saturating_sub(a.generated + 1))
@@ -450,7 +468,7 @@ fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
         .min(most);
     let mut tail = slot.tokens.clone();
     tail.push(tok);
-    crate::engine::draft::propose(&tail, &[], &a.req.draft, room)
+    crate::engine::draft::propose(&tail, &[], &a.generation.draft, room)
 }
 
 fn finish(a: Active, stop: StopReason) -> Output {

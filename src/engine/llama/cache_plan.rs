@@ -39,7 +39,7 @@ const MAX_MOVES: usize = 4;
 /// more is read afresh with the rest.
 const MAX_MOVED_HEAD: usize = 4 * super::PROMPT_CHUNK;
 /// Tokens changed in front of moved keys and values before a warm-up decodes them again
-/// ([`crate::engine::Request::refresh_stale`]): a few keystrokes are not worth re-reading
+/// ([`crate::engine::Work::Prefill`]): a few keystrokes are not worth re-reading
 /// a suffix of hundreds of tokens in every pause (a laptop's CPU and battery), a quarter
 /// of [`MAX_STALE`] is.
 pub(super) const REFRESH_AFTER: usize = MAX_STALE / 4;

@@ -4,35 +4,38 @@
 //! prefix and decodes only the rest, which is what makes completion while typing cheap.
 //! Prompt evaluation runs in chunks and generation token by token, checking the request's
 //! [`CancelToken`] in between, so a cancelled request stops within one chunk.
+//!
+//! Here: the runner, how it reads a prompt (executing `cache_plan`'s plans) and the
+//! loop that generates one answer. Beside it: `load` (llama.cpp, the model, the
+//! context), `candidates` (ranked candidates side by side), `score` (reading texts in
+//! the prompt's place), `batch` (many requests in slots), `ranked` (how a candidate
+//! picks its tokens).
 
 mod batch;
 mod cache_plan;
+mod candidates;
+mod load;
 mod ranked;
+mod score;
 
-use cache_plan::{Cache, Op, Plan, SCRATCH_SEQ};
-use ranked::Ranked;
+pub use load::{spawn, tokenize_with_llama};
 
-use std::num::NonZeroU32;
-use std::sync::OnceLock;
+use cache_plan::{Cache, Op, Plan};
+use candidates::Ranks;
+
 use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use super::draft::{DraftStats, Recent};
 use super::{
-    Backend, CancelToken, Candidate, Confidence, Engine, EngineError, Fit, ModelInfo, Output,
-    Piece, Request, Sampling, Score, Special, StopReason, Timings, common_prefix, ms_since,
+    Answers, Backend, CancelToken, EngineError, Output, Piece, Request, Sampling, Special,
+    StopReason, Timings, Work, ms_since,
 };
-use crate::engine::config::{EngineConfig, GPU_BUILD};
-
-use crate::engine::MAX_CANDIDATES;
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
 /// request stop sooner (a chunk is the longest a cancellation waits) at little cost in
@@ -51,205 +54,13 @@ const REFRESH_MIN_CHUNK: usize = 8;
 /// Answers kept for draft lookup.
 const RECENT_ANSWERS: usize = 8;
 
-/// llama.cpp's process-wide initialisation, done once. Its logs go to `tracing` first, so
-/// nothing reaches stdout (which carries the protocol in `quill serve`).
-fn backend() -> Result<&'static LlamaBackend, EngineError> {
-    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
-            LlamaBackend::init().map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| EngineError::LoadFailed(e.clone()))
-}
-
-/// Starts the engine thread, which loads the model described by `cfg` and serves requests.
-/// Load errors reach callers as [`EngineError::LoadFailed`]; the returned handle is valid
-/// either way.
-pub fn spawn(cfg: EngineConfig) -> Engine {
-    Engine::spawn(move |starter| {
-        let backend = match backend() {
-            Ok(b) => b,
-            Err(e) => return starter.fail(e.to_string()),
-        };
-        // Our own header check first: it names truncation and corruption precisely.
-        if let Err(e) = crate::gguf::read_header(&cfg.model_path) {
-            return starter.fail(e.to_string());
-        }
-        let gpu_layers = effective_gpu_layers(cfg.gpu_layers);
-        let free_before = gpu_free_memory();
-        let params = LlamaModelParams::default()
-            .with_n_gpu_layers(gpu_layers)
-            .with_progress_callback(starter.progress_fn());
-        let started = Instant::now();
-        let model = match LlamaModel::load_from_file(backend, &cfg.model_path, &params) {
-            Ok(m) => m,
-            Err(e) => {
-                return starter.fail(format!(
-                    "llama.cpp could not load {}: {e} (see the log for its reason)",
-                    cfg.model_path.display()
-                ));
-            }
-        };
-        let threads = i32::try_from(cfg.threads.max(1)).unwrap_or(1);
-        let n_ctx = cfg.context_size.min(model.n_ctx_train().max(256));
-        let n_seq = cfg.parallel.max(MAX_CANDIDATES);
-        let ctx_params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(cfg.batch_size)
-            .with_n_ubatch(cfg.batch_size)
-            // Enough sequences for the suffix shift's scratch one and ranked candidates.
-            .with_n_seq_max(n_seq)
-            // One pool of cells for every sequence: batch slots and the scratch sequence
-            // share cells instead of copying them.
-            .with_kv_unified(true)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let head_dim = u32::try_from(model.n_embd()).unwrap_or(0) / model.n_head().max(1);
-        let flash = cfg
-            .flash_attention
-            .resolve(gpu_layers > 0 && GPU_BUILD, head_dim);
-        let ctx_params = ctx_params.with_flash_attention_policy(match flash {
-            None => -1,
-            Some(true) => 1,
-            Some(false) => 0,
-        });
-        let ctx = match model.new_context(backend, ctx_params) {
-            Ok(c) => c,
-            Err(e) => {
-                return starter.fail(format!(
-                    "cannot create a llama.cpp context of {n_ctx} tokens: {e}"
-                ));
-            }
-        };
-        let mut runner = LlamaRunner::new(&model, ctx, n_seq as usize);
-        let info = ModelInfo {
-            name: cfg.model_name.clone(),
-            path: cfg.model_path.display().to_string(),
-            n_ctx,
-            n_ctx_train: model.n_ctx_train(),
-            n_params: model.n_params(),
-            threads: cfg.threads,
-            gpu_layers: gpu_layers.min(model.n_layer() + 1),
-            has_fim: runner.special(Special::FimPrefix).is_some()
-                && runner.special(Special::FimSuffix).is_some()
-                && runner.special(Special::FimMiddle).is_some(),
-            has_repo_tokens: runner.special(Special::RepoName).is_some()
-                && runner.special(Special::FileSep).is_some(),
-            chat_template: model
-                .chat_template(None)
-                .ok()
-                .and_then(|t| t.to_string().ok()),
-            server: None,
-        };
-        if gpu_layers > 0 {
-            let used: u64 = free_before
-                .iter()
-                .zip(gpu_free_memory())
-                .map(|(b, a)| b.saturating_sub(a))
-                .sum();
-            tracing::info!(
-                layers_offloaded = info.gpu_layers,
-                // llama.cpp counts the output layer too.
-                layers = model.n_layer() + 1,
-                vram_used_mib = used / (1 << 20),
-                "model on the GPU"
-            );
-        }
-        tracing::info!(
-            model = %info.name,
-            load_ms = ms_since(started) as u64,
-            n_ctx,
-            threads,
-            gpu_layers = info.gpu_layers,
-            fim = info.has_fim,
-            flash_attention = flash.map_or("llama.cpp's choice", |on| if on { "on" } else { "off" }),
-            "model loaded"
-        );
-        starter.serve(info, &mut runner);
-    })
-}
-
-/// Tokenizes `text` with llama.cpp's own tokenizer for the model at `path`, loading only
-/// its vocabulary. For checking quill's budget tokenizer against the model's.
-pub fn tokenize_with_llama(path: &std::path::Path, text: &str) -> Result<Vec<u32>, EngineError> {
-    let backend = backend()?;
-    let params = LlamaModelParams::default().with_vocab_only(true);
-    let model = LlamaModel::load_from_file(backend, path, &params)
-        .map_err(|e| EngineError::LoadFailed(e.to_string()))?;
-    Ok(model
-        .vocab()
-        .tokenize(text.as_bytes(), false, false)
-        .into_iter()
-        .map(|t| t.0 as u32)
-        .collect())
-}
-
-/// All layers on a GPU build with a usable device; none otherwise, with a warning when a
-/// GPU build finds no device at run time.
-fn effective_gpu_layers(requested: u32) -> u32 {
-    if requested == 0 {
-        return 0;
-    }
-    if !GPU_BUILD {
-        tracing::warn!(
-            "gpu_layers = {requested} ignored: this build has no GPU back-end (build with --features cuda, vulkan or metal)"
-        );
-        return 0;
-    }
-    let gpus: Vec<_> = llama_cpp_2::list_llama_ggml_backend_devices()
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                d.device_type,
-                llama_cpp_2::LlamaBackendDeviceType::Gpu
-                    | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
-            )
-        })
-        .collect();
-    if gpus.is_empty() {
-        tracing::warn!("no usable GPU found at run time; running on the CPU");
-        return 0;
-    }
-    for d in &gpus {
-        tracing::info!(
-            device = %d.name,
-            description = %d.description,
-            backend = %d.backend,
-            free_mib = d.memory_free / (1 << 20),
-            total_mib = d.memory_total / (1 << 20),
-            "GPU device"
-        );
-    }
-    requested
-}
-
-/// Free memory of each GPU device, in bytes.
-fn gpu_free_memory() -> Vec<u64> {
-    if !GPU_BUILD {
-        return Vec::new();
-    }
-    llama_cpp_2::list_llama_ggml_backend_devices()
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                d.device_type,
-                llama_cpp_2::LlamaBackendDeviceType::Gpu
-                    | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
-            )
-        })
-        .map(|d| d.memory_free as u64)
-        .collect()
-}
-
 struct LlamaRunner<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     /// Sequences the context holds (batch slots).
     n_seq_max: usize,
     /// What sequence 0 of the KV cache holds; changed only by executing a
-    /// [`cache_plan`] plan, by generation (which appends) and by clearing.
+    /// `cache_plan` plan, by generation (which appends) and by clearing.
     cache: Cache<LlamaToken>,
     /// The model's memory can move keys and values to new positions.
     can_shift: bool,
@@ -359,7 +170,7 @@ impl<'m> LlamaRunner<'m> {
             .map_err(|e| EngineError::Backend(format!("applying the chat template: {e}")))
     }
 
-    /// Brings sequence 0 to `tokens` as [`cache_plan`] plans it (the common prefix kept;
+    /// Brings sequence 0 to `tokens` as `cache_plan` plans it (the common prefix kept;
     /// with `shift`, `Some(fresh)`, the code after an edit moved), the last token with
     /// its logits in the batch. Returns how many tokens were reused.
     fn evaluate(
@@ -575,322 +386,6 @@ impl<'m> LlamaRunner<'m> {
     }
 }
 
-/// One candidate of [`LlamaRunner::generate_candidates`] while it is generated.
-struct Growing {
-    /// The sequence it is decoded in, and its rank (0 for the greedy one).
-    seq: i32,
-    picks: Ranked,
-    /// The token picked next, not decoded yet, with its log-probability.
-    next: Option<(LlamaToken, f32)>,
-    decoded: Vec<LlamaToken>,
-    bytes: Vec<u8>,
-    text: String,
-    confidence: Confidence,
-    stop: Option<StopReason>,
-}
-
-impl LlamaRunner<'_> {
-    /// Ranked candidates ([`Request::candidates`]): the greedy answer in sequence 0 and
-    /// greedy continuations of the next most likely first tokens in sequences 1.., which
-    /// share the prompt's cells; one `llama_decode` a step for all that still run. Only
-    /// the greedy answer stays in the cache afterwards, as a single request leaves it.
-    fn generate_candidates(
-        &mut self,
-        req: &mut Request,
-        cancel: &CancelToken,
-        n: usize,
-        max_tokens: usize,
-        mut timings: Timings,
-    ) -> Result<Output, EngineError> {
-        let gen_start = Instant::now();
-        let vocab = self.model.vocab();
-        let logits = self.ctx.get_logits_ith(self.batch.n_tokens() - 1);
-        let lse = log_sum_exp(logits);
-        let mut growing: Vec<Growing> = (0..n)
-            .map(|rank| {
-                let mut picks = Ranked::new(
-                    rank,
-                    req.candidate_temperature,
-                    u64::from(req.sampling.seed),
-                );
-                let first = picks.pick(logits, "", req.ignore_eog, &vocab);
-                Growing {
-                    seq: rank as i32,
-                    picks,
-                    next: Some((first, logits[first.0 as usize] - lse)),
-                    decoded: Vec::new(),
-                    bytes: Vec::new(),
-                    text: String::new(),
-                    confidence: Confidence::default(),
-                    stop: None,
-                }
-            })
-            .collect();
-        let at = self.cache.cached.len();
-        for g in &growing[1..] {
-            self.ctx
-                .kv_cache_seq_rm(g.seq, None, None)
-                .map_err(|e| EngineError::Backend(e.to_string()))?;
-            self.ctx
-                .kv_cache_seq_cp(0, g.seq, None, None)
-                .map_err(|e| EngineError::Backend(e.to_string()))?;
-        }
-        let result = self.grow(req, cancel, &mut growing, at, max_tokens);
-        // Only the greedy answer's cells stay (sequence 0), whatever happened.
-        for g in &growing[1..] {
-            let _ = self.ctx.kv_cache_seq_rm(g.seq, None, None);
-        }
-        match result {
-            Ok(()) => {}
-            Err(e) => {
-                // Cancelled: sequence 0 holds what the greedy candidate decoded so far. A
-                // failed decode has cleared the cache already.
-                if e.is_cancelled() {
-                    self.cache.cached.extend_from_slice(&growing[0].decoded);
-                }
-                return Err(e);
-            }
-        }
-        self.cache.cached.extend_from_slice(&growing[0].decoded);
-        let answer = &self.cache.cached[self.cache.prompt_len.min(self.cache.cached.len())..];
-        if !answer.is_empty() {
-            self.recent.push(answer);
-        }
-        timings.generated_tokens = growing.iter().map(|g| g.confidence.count()).sum();
-        timings.generate_ms = ms_since(gen_start);
-        let candidates: Vec<Candidate> = growing
-            .into_iter()
-            .map(|g| {
-                g.confidence
-                    .candidate(g.text, g.stop.unwrap_or(StopReason::MaxTokens))
-            })
-            .collect();
-        Ok(Output {
-            text: candidates[0].text.clone(),
-            stop: candidates[0].stop,
-            timings,
-            candidates,
-            fits: Vec::new(),
-        })
-    }
-
-    /// Decodes `growing` side by side until each has stopped.
-    fn grow(
-        &mut self,
-        req: &mut Request,
-        cancel: &CancelToken,
-        growing: &mut [Growing],
-        at: usize,
-        max_tokens: usize,
-    ) -> Result<(), EngineError> {
-        let vocab = self.model.vocab();
-        loop {
-            cancel.check()?;
-            let late = req.deadline.is_some_and(|d| Instant::now() >= d);
-            self.batch.clear();
-            // Which candidate each batch row belongs to.
-            let mut rows = Vec::new();
-            for (i, g) in growing.iter_mut().enumerate() {
-                let Some((token, logprob)) = g.next.take() else {
-                    continue;
-                };
-                if late {
-                    g.stop = Some(StopReason::Deadline);
-                    continue;
-                }
-                g.confidence.add(logprob);
-                if !req.ignore_eog && vocab.is_eog(token) {
-                    g.stop = Some(StopReason::EndOfGeneration);
-                    continue;
-                }
-                push_piece(
-                    &mut g.bytes,
-                    &mut g.text,
-                    &vocab.token_to_piece(token, false, None),
-                );
-                let rule = if g.seq == 0 {
-                    req.stop.as_mut()
-                } else {
-                    req.others_stop.as_mut()
-                };
-                if let Some(f) = rule
-                    && f(&g.text)
-                {
-                    g.stop = Some(StopReason::StopRule);
-                    continue;
-                }
-                if g.confidence.count() as usize >= max_tokens {
-                    g.stop = Some(StopReason::MaxTokens);
-                    continue;
-                }
-                self.batch
-                    .add(token, (at + g.decoded.len()) as i32, &[g.seq], true)
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
-                g.decoded.push(token);
-                rows.push(i);
-            }
-            if rows.is_empty() {
-                return Ok(());
-            }
-            self.decode()?;
-            for (row, &i) in rows.iter().enumerate() {
-                let logits = self.ctx.get_logits_ith(row as i32);
-                let g = &mut growing[i];
-                let token = g.picks.pick(logits, &g.text, req.ignore_eog, &vocab);
-                let logprob = logits[token.0 as usize] - log_sum_exp(logits);
-                g.next = Some((token, logprob));
-            }
-        }
-    }
-}
-
-/// Tokens of [`Score`] rows read per `llama_decode`: each one's logits are kept (a row of
-/// the vocabulary's size), so this bounds that memory (~80 MB for a 150k vocabulary).
-const SCORE_CHUNK: usize = 128;
-
-impl LlamaRunner<'_> {
-    /// Reads each of `score.texts` followed by `score.tail` after `score.before`, as far
-    /// as the cache holds it (sequence 0): each row in the scratch sequence, sharing
-    /// those cells. Sequence 0 is left as it was, so the next completion still finds its
-    /// prompt cached.
-    fn score(
-        &mut self,
-        score: &Score,
-        cancel: &CancelToken,
-        timings: Timings,
-    ) -> Result<Output, EngineError> {
-        let before = self.tokenize(&score.before)?;
-        let shared = common_prefix(&self.cache.cached, &before);
-        let rows = RowsIn {
-            from: 0,
-            into: SCRATCH_SEQ,
-            room: self.ctx.n_ctx() as usize,
-        };
-        self.read_rows(score, &before, shared, rows, cancel, timings)
-    }
-
-    /// Reads [`Score`]'s rows after `before` (`score.before`, tokenized), whose first
-    /// `shared` tokens sequence `rows.from` holds: each row from the last of those on
-    /// (its logits predict the row's first token), in sequence `rows.into`. When that
-    /// is `rows.from` itself, it is cut back before each row and after the last.
-    pub(super) fn read_rows(
-        &mut self,
-        score: &Score,
-        before: &[LlamaToken],
-        shared: usize,
-        rows_in: RowsIn,
-        cancel: &CancelToken,
-        mut timings: Timings,
-    ) -> Result<Output, EngineError> {
-        let started = Instant::now();
-        let vocab = self.model.vocab();
-        let cached = &before[..shared];
-        let Some(at) = cached.len().checked_sub(1) else {
-            return Err(EngineError::Backend(
-                "texts to read after nothing cached".into(),
-            ));
-        };
-        let rows: Vec<(Vec<LlamaToken>, usize)> = score
-            .texts
-            .iter()
-            .map(|t| {
-                let mut row = vec![cached[at]];
-                row.extend_from_slice(&before[(at + 1).min(before.len())..]);
-                let head = row.len();
-                let joined = format!("{t}{}", score.tail);
-                let toks = vocab.tokenize(joined.as_bytes(), false, false);
-                // Tokens that end inside the text count as the text's.
-                let mut end = 0;
-                let in_text = toks
-                    .iter()
-                    .take_while(|tok| {
-                        end += vocab.token_to_piece(**tok, false, None).len();
-                        end <= t.len()
-                    })
-                    .count();
-                row.extend(toks);
-                (row, head - 1 + in_text)
-            })
-            .collect();
-        let RowsIn { from, into, room } = rows_in;
-        // Leaves `into` with what it should hold before a row, and after the last.
-        let reset = |ctx: &mut LlamaContext<'_>| -> Result<(), EngineError> {
-            let backend = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
-                EngineError::Backend(e.to_string())
-            };
-            if into == from {
-                ctx.kv_cache_seq_rm(into, Some(at as u32), None)
-                    .map_err(backend)?;
-            } else {
-                ctx.kv_cache_seq_rm(into, None, None).map_err(backend)?;
-                ctx.kv_cache_seq_cp(from, into, Some(0), Some(at as u32))
-                    .map_err(backend)?;
-            }
-            Ok(())
-        };
-        let mut fits = Vec::with_capacity(rows.len());
-        let result = (|| {
-            for (row, n_text) in &rows {
-                reset(&mut self.ctx)?;
-                // A row too long for the context is cut (its tail reads shorter).
-                let row = &row[..row.len().min(room.saturating_sub(at + 1))];
-                let mut logprobs = Vec::with_capacity(row.len());
-                for chunk in row.chunks(SCORE_CHUNK) {
-                    cancel.check()?;
-                    let from = logprobs.len();
-                    self.batch.clear();
-                    for (j, tok) in chunk.iter().enumerate() {
-                        self.batch
-                            .add(*tok, (at + from + j) as i32, &[into], true)
-                            .map_err(|e| EngineError::Backend(e.to_string()))?;
-                    }
-                    // Not `decode`: other sequences (batch slots) keep their cells on an error;
-                    // this one's go below.
-                    self.ctx
-                        .decode(&mut self.batch)
-                        .map_err(|e| EngineError::Backend(e.to_string()))?;
-                    for j in 0..chunk.len() {
-                        let Some(&next) = row.get(from + j + 1) else {
-                            break;
-                        };
-                        let logits = self.ctx.get_logits_ith(j as i32);
-                        logprobs.push(logits[next.0 as usize] - log_sum_exp(logits));
-                    }
-                }
-                timings.evaluated_tokens += row.len() as u32;
-                let tail = logprobs.split_off((*n_text).min(logprobs.len()));
-                fits.push(Fit {
-                    text: logprobs,
-                    tail,
-                });
-            }
-            Ok(())
-        })();
-        if into == from {
-            let _ = self.ctx.kv_cache_seq_rm(into, Some(at as u32), None);
-        } else {
-            let _ = self.ctx.kv_cache_seq_rm(into, None, None);
-        }
-        result?;
-        timings.generate_ms = ms_since(started);
-        Ok(Output {
-            text: String::new(),
-            stop: StopReason::PrefillOnly,
-            timings,
-            candidates: Vec::new(),
-            fits,
-        })
-    }
-}
-
-/// Where [`LlamaRunner::read_rows`] reads: the sequence holding what comes before the
-/// rows, the one the rows are decoded in, and the positions a row may reach.
-pub(super) struct RowsIn {
-    pub from: i32,
-    pub into: i32,
-    pub room: usize,
-}
-
 /// Appends a token's bytes to `text`, handing over only whole UTF-8 characters: a
 /// multi-byte character may span tokens, its start waits in `bytes`.
 pub(super) fn push_piece(bytes: &mut Vec<u8>, text: &mut String, piece: &[u8]) {
@@ -973,13 +468,11 @@ impl Backend for LlamaRunner<'_> {
             });
         }
         let room = n_ctx as usize - tokens.len();
-        let max_tokens = (req.max_tokens as usize).min(room);
         if !req.reuse_cache {
             self.ctx.clear_kv_cache();
             self.cache = Cache::default();
         }
-        let shift = req.shift_suffix.then_some(req.fresh_suffix);
-        let reused = self.evaluate(&tokens, cancel, shift)?;
+        let reused = self.evaluate(&tokens, cancel, req.shift_suffix)?;
         let mut timings = Timings {
             prompt_tokens: tokens.len() as u32,
             reused_tokens: reused as u32,
@@ -987,32 +480,44 @@ impl Backend for LlamaRunner<'_> {
             prompt_ms: ms_since(start),
             ..Timings::default()
         };
-        if let Some(score) = req.score.take() {
-            return self.score(&score, cancel, timings);
-        }
-        if max_tokens == 0 {
-            if req.refresh_stale {
-                timings.refreshed_tokens = self.refresh_stale(cancel)? as u32;
+        let g = match &mut req.work {
+            Work::Score(score) => return self.score(score, cancel, timings),
+            Work::Prefill { refresh_stale } => {
+                if *refresh_stale {
+                    timings.refreshed_tokens = self.refresh_stale(cancel)? as u32;
+                }
+                return Ok(Output::prefilled(timings));
             }
-            return Ok(Output {
-                text: String::new(),
-                stop: StopReason::PrefillOnly,
-                timings,
-                candidates: Vec::new(),
-                fits: Vec::new(),
-            });
+            Work::Generate(g) => g,
+        };
+        let max_tokens = (g.max_tokens as usize).min(room);
+        if max_tokens == 0 {
+            return Ok(Output::prefilled(timings));
         }
-
-        let n_candidates = (req.candidates as usize).min(self.n_seq_max);
-        if n_candidates > 1 && req.sampling.temperature <= 0.0 {
-            return self.generate_candidates(req, cancel, n_candidates, max_tokens, timings);
+        if let Answers::Ranked {
+            n,
+            temperature,
+            others_stop,
+        } = &mut g.answers
+        {
+            let n = (*n as usize).min(self.n_seq_max);
+            if n > 1 && g.sampling.temperature <= 0.0 {
+                let ranks = Ranks {
+                    n,
+                    temperature: *temperature,
+                    others_stop: others_stop.take(),
+                };
+                let deadline = req.deadline;
+                return self.generate_candidates(g, deadline, ranks, cancel, max_tokens, timings);
+            }
         }
+        let deadline = req.deadline;
         let gen_start = Instant::now();
         let model = self.model;
         let vocab = model.vocab();
-        let mut picker = sampler(&req.sampling);
+        let mut picker = sampler(&g.sampling);
         // Drafts are checked against greedy picks; sampling gets none.
-        let speculate = matches!(picker, Picker::Greedy) && req.draft.max > 0;
+        let speculate = matches!(picker, Picker::Greedy) && g.draft.max > 0;
         let mut logits_idx = self.batch.n_tokens() - 1;
         // Draft tokens decoded after the one at `logits_idx`, not yet confirmed. Their keys
         // and values are in the cache past `self.cache.cached`.
@@ -1023,11 +528,11 @@ impl Backend for LlamaRunner<'_> {
         let mut generated = 0usize;
         let stop = loop {
             cancel.check()?;
-            if req.deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 break StopReason::Deadline;
             }
             let token = picker.pick(&self.ctx, logits_idx);
-            if !req.ignore_eog && vocab.is_eog(token) {
+            if !g.ignore_eog && vocab.is_eog(token) {
                 break StopReason::EndOfGeneration;
             }
             generated += 1;
@@ -1036,7 +541,7 @@ impl Backend for LlamaRunner<'_> {
                 &mut text,
                 &vocab.token_to_piece(token, false, None),
             );
-            if let Some(f) = req.stop.as_mut()
+            if let Some(f) = g.stop.as_mut()
                 && f(&text)
             {
                 break StopReason::StopRule;
@@ -1060,7 +565,7 @@ impl Backend for LlamaRunner<'_> {
                 tail.push(token);
                 let room = max_tokens.saturating_sub(generated + 1);
                 let recent = self.recent.slices();
-                super::draft::propose(&tail, &recent, &req.draft, room)
+                super::draft::propose(&tail, &recent, &g.draft, room)
             } else {
                 Vec::new()
             };

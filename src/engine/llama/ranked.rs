@@ -1,11 +1,11 @@
-//! How each ranked candidate picks its tokens ([`Request::candidates`] in one context,
-//! [`Request::first_rank`] in batch slots): the first is the greedy answer; the others
+//! How each ranked candidate picks its tokens ([`Answers::Ranked`] in one context,
+//! [`Answers::Rank`] in batch slots): the first is the greedy answer; the others
 //! follow it through its leading indentation and leave it where the code starts, by the
 //! next most likely token there or, with a candidate temperature, by sampling every token
 //! from there on.
 //!
-//! [`Request::candidates`]: crate::engine::Request::candidates
-//! [`Request::first_rank`]: crate::engine::Request::first_rank
+//! [`Answers::Ranked`]: crate::engine::Answers::Ranked
+//! [`Answers::Rank`]: crate::engine::Answers::Rank
 
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::vocab::LlamaVocab;

@@ -22,8 +22,8 @@ use self::http::{Client, Msg, Stream};
 use self::prompt::SpecialTexts;
 use self::wire::{Api, Chunk, Finish, Params, Prompt, TokenLogprob, Usage};
 use super::{
-    Backend, BatchSource, CancelToken, Confidence, Engine, EngineError, ModelInfo, Output, Request,
-    Sampling, StopFn, StopReason, Timings, ms_since,
+    Answers, Backend, BatchSource, CancelToken, Confidence, Engine, EngineError, Generate,
+    ModelInfo, Output, Piece, Request, Sampling, StopFn, StopReason, Timings, Work, ms_since,
 };
 
 /// How often the engine thread looks at cancellation and deadlines while it waits for the
@@ -199,20 +199,20 @@ impl RemoteBackend {
         }
     }
 
-    /// The HTTP request for `req`, its rendered prompt followed by `after` (a ranked
+    /// The HTTP request for `ask`, its rendered prompt followed by `after` (a ranked
     /// candidate's first token), generating at most `max_tokens`.
     fn call(
         &self,
-        req: &Request,
+        ask: Ask<'_>,
         after: &str,
         max_tokens: u32,
         logprobs: Option<u32>,
     ) -> Result<wire::Call, EngineError> {
         let text;
-        let prompt = match prompt::chat(&req.prompt) {
+        let prompt = match prompt::chat(ask.prompt) {
             Some(messages) => Prompt::Chat(messages),
             None => {
-                text = self.specials.render(&req.prompt)? + after;
+                text = self.specials.render(ask.prompt)? + after;
                 Prompt::Text(&text)
             }
         };
@@ -222,9 +222,9 @@ impl RemoteBackend {
                 prompt,
                 model: self.model.as_deref(),
                 max_tokens,
-                sampling: req.sampling,
-                ignore_eog: req.ignore_eog,
-                cache_prompt: req.reuse_cache,
+                sampling: ask.generation.sampling,
+                ignore_eog: ask.generation.ignore_eog,
+                cache_prompt: ask.reuse_cache,
                 n_ctx: self.n_ctx,
                 logprobs,
             },
@@ -280,7 +280,7 @@ impl Progress {
     }
 
     /// Takes one chunk; `Some` once the answer is settled.
-    fn feed(&mut self, chunk: Chunk, req: &mut Request) -> Option<StopReason> {
+    fn feed(&mut self, chunk: Chunk, g: &mut Generate) -> Option<StopReason> {
         if let Some(u) = chunk.usage {
             self.usage = u;
         }
@@ -298,19 +298,19 @@ impl Progress {
             self.first.get_or_insert_with(Instant::now);
             self.pieces += 1;
             self.text.push_str(&chunk.text);
-            if let Some(f) = req.stop.as_mut()
+            if let Some(f) = g.stop.as_mut()
                 && f(&self.text)
             {
                 return Some(StopReason::StopRule);
             }
-            if self.pieces >= req.max_tokens && !req.ignore_eog {
+            if self.pieces >= g.max_tokens && !g.ignore_eog {
                 return Some(StopReason::MaxTokens);
             }
         }
         if chunk.end {
             return Some(match self.finish {
                 Some(Finish::Length) => StopReason::MaxTokens,
-                _ if req.ignore_eog => StopReason::MaxTokens,
+                _ if g.ignore_eog => StopReason::MaxTokens,
                 _ => StopReason::EndOfGeneration,
             });
         }
@@ -402,41 +402,77 @@ impl BatchSource for Fan {
 }
 
 fn prefill_only() -> Output {
-    Output {
-        text: String::new(),
-        stop: StopReason::PrefillOnly,
-        timings: Timings::default(),
-        candidates: Vec::new(),
-        fits: Vec::new(),
+    Output::prefilled(Timings::default())
+}
+
+fn no_scores() -> EngineError {
+    EngineError::Unsupported(
+        "an inference server does not report how likely it finds given text; \
+         ranking by likelihood needs the model in-process"
+            .into(),
+    )
+}
+
+/// What a server is asked to generate: a prompt and how.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    prompt: &'a [Piece],
+    reuse_cache: bool,
+    generation: &'a Generate,
+}
+
+/// A request's generation, owned by the lane that streams it.
+struct LaneWork {
+    prompt: Vec<Piece>,
+    reuse_cache: bool,
+    deadline: Option<Instant>,
+    generation: Generate,
+}
+
+impl LaneWork {
+    fn ask(&self) -> Ask<'_> {
+        Ask {
+            prompt: &self.prompt,
+            reuse_cache: self.reuse_cache,
+            generation: &self.generation,
+        }
     }
 }
 
 impl RemoteBackend {
-    /// Ranked candidates ([`Request::candidates`]): the request once per rank, side by
+    /// Ranked candidates ([`Answers::Ranked`]): the request once per rank, side by
     /// side (the server batches them), rank `i` starting with the `i`-th most likely first
     /// token; the output has them all, the greedy one first, each with its confidence.
     fn generate_candidates(
         &mut self,
-        req: &mut Request,
+        req: &Request,
+        g: &mut Generate,
         cancel: &CancelToken,
     ) -> Result<Output, EngineError> {
-        let n = req.candidates as usize;
+        let Answers::Ranked {
+            n,
+            temperature,
+            others_stop,
+        } = &mut g.answers
+        else {
+            unreachable!("called for ranked candidates")
+        };
+        let (n, temperature) = (*n as usize, *temperature);
         // The candidates after the first share one stop rule.
-        let others = req
-            .others_stop
+        let others = others_stop
             .take()
             .map(|f| Arc::new(std::sync::Mutex::new(f)));
         let reqs = (0..n)
             .map(|rank| {
-                let mut r = Request::new(req.prompt.clone(), req.max_tokens);
-                r.sampling = req.sampling;
-                r.deadline = req.deadline;
-                r.ignore_eog = req.ignore_eog;
-                r.reuse_cache = req.reuse_cache;
-                r.first_rank = Some(rank as u32);
-                r.candidate_temperature = req.candidate_temperature;
-                r.stop = match (rank, &others) {
-                    (0, _) => req.stop.take(),
+                let mut one = Generate::new(g.max_tokens);
+                one.sampling = g.sampling;
+                one.ignore_eog = g.ignore_eog;
+                one.answers = Answers::Rank {
+                    rank: rank as u32,
+                    temperature,
+                };
+                one.stop = match (rank, &others) {
+                    (0, _) => g.stop.take(),
                     (_, Some(f)) => {
                         let f = f.clone();
                         Some(
@@ -446,6 +482,9 @@ impl RemoteBackend {
                     }
                     (_, None) => None,
                 };
+                let mut r = Request::new(req.prompt.clone(), Work::Generate(one));
+                r.deadline = req.deadline;
+                r.reuse_cache = req.reuse_cache;
                 Some(r)
             })
             .collect();
@@ -468,9 +507,9 @@ impl RemoteBackend {
         Ok(out)
     }
 
-    /// Runs `source`'s requests with up to `parallel` streams in flight; a request with a
-    /// [`Request::first_rank`] above 0 first asks for one token and the most likely
-    /// tokens at its place, then generates after the one of its rank.
+    /// Runs `source`'s requests with up to `parallel` streams in flight; a request for
+    /// [`Answers::Rank`] above 0 first asks for one token and the most likely tokens at
+    /// its place, then generates after the one of its rank.
     fn run_lanes(
         &mut self,
         source: &mut dyn BatchSource,
@@ -481,36 +520,58 @@ impl RemoteBackend {
         let (tx, rx): (_, Receiver<Msg>) = mpsc::channel();
         let mut lanes: HashMap<u64, Lane> = HashMap::new();
         self.ensure_model();
-        let open = |me: &mut Self, req: &Request, after: &str, max: u32, lp: Option<u32>| {
-            me.open(req, after, max, lp, retries, &tx)
+        let open = |me: &mut Self, ask: Ask<'_>, after: &str, max: u32, lp: Option<u32>| {
+            me.open(ask, after, max, lp, retries, &tx)
         };
         loop {
             cancel.check()?;
             while lanes.len() < parallel.max(1) {
-                let Some((tag, mut req)) = source.next() else {
+                let Some((tag, req)) = source.next() else {
                     break;
                 };
-                if req.max_tokens == 0 {
-                    source.done(tag, Ok(prefill_only()));
-                    continue;
-                }
-                let rank = req.first_rank.map(|r| r as usize);
+                let Request {
+                    prompt,
+                    work,
+                    deadline,
+                    reuse_cache,
+                    ..
+                } = req;
+                let mut generation = match work {
+                    Work::Generate(g) if g.max_tokens > 0 => g,
+                    Work::Generate(_) | Work::Prefill { .. } => {
+                        source.done(tag, Ok(prefill_only()));
+                        continue;
+                    }
+                    Work::Score(_) => {
+                        source.done(tag, Err(no_scores()));
+                        continue;
+                    }
+                };
+                let rank = match generation.answers {
+                    Answers::Rank { rank, temperature } => Some((rank as usize, temperature)),
+                    Answers::One | Answers::Ranked { .. } => None,
+                };
                 // A sampled alternative samples from its first token on: no probe.
-                let probe = rank.filter(|r| *r > 0 && req.candidate_temperature <= 0.0);
-                if let Some(r) = rank.filter(|r| *r > 0 && probe.is_none()) {
-                    req.sampling = Sampling {
-                        temperature: req.candidate_temperature,
+                let probe = rank.filter(|&(r, t)| r > 0 && t <= 0.0).map(|(r, _)| r);
+                if let Some((r, temperature)) = rank.filter(|&(r, t)| r > 0 && t > 0.0) {
+                    generation.sampling = Sampling {
+                        temperature,
                         top_k: super::CANDIDATE_TOP_K as i32,
                         top_p: 1.0,
-                        seed: req.sampling.seed.wrapping_add(r as u32),
+                        seed: generation.sampling.seed.wrapping_add(r as u32),
                     };
                 }
-                let opened = match rank {
-                    Some(r) if probe.is_some() => {
-                        open(self, &req, "", PROBE_TOKENS, Some(r as u32 + 2))
-                    }
-                    Some(_) => open(self, &req, "", req.max_tokens, Some(1)),
-                    None => open(self, &req, "", req.max_tokens, None),
+                let lane = LaneWork {
+                    prompt,
+                    reuse_cache,
+                    deadline,
+                    generation,
+                };
+                let max = lane.generation.max_tokens;
+                let opened = match (rank, probe) {
+                    (_, Some(r)) => open(self, lane.ask(), "", PROBE_TOKENS, Some(r as u32 + 2)),
+                    (Some(_), None) => open(self, lane.ask(), "", max, Some(1)),
+                    (None, _) => open(self, lane.ask(), "", max, None),
                 };
                 match opened {
                     Ok(stream) => {
@@ -520,7 +581,7 @@ impl RemoteBackend {
                         }
                         let lane = Lane {
                             tag,
-                            req,
+                            work: lane,
                             progress,
                             _stream: stream,
                             probe,
@@ -544,13 +605,13 @@ impl RemoteBackend {
                             Ok(chunk) => {
                                 if let Some(rank) = lane.probe {
                                     let ended = chunk.end;
-                                    lane.progress.feed(chunk, &mut Request::new(Vec::new(), 1));
+                                    lane.progress.feed(chunk, &mut Generate::new(1));
                                     let probed = lane.progress.probed.as_deref().unwrap_or(&[]);
                                     if branch_point(probed).is_some() || ended {
                                         let lane = lanes.remove(&id).expect("a lane");
                                         let tag = lane.tag;
-                                        match self.branch(lane, rank, |me, req, after, max| {
-                                            open(me, req, after, max, Some(1))
+                                        match self.branch(lane, rank, |me, ask, after, max| {
+                                            open(me, ask, after, max, Some(1))
                                         }) {
                                             Ok(lane) => {
                                                 lanes.insert(lane._stream.id, lane);
@@ -558,7 +619,8 @@ impl RemoteBackend {
                                             Err(done) => source.done(tag, *done),
                                         }
                                     }
-                                } else if let Some(stop) = lane.progress.feed(chunk, &mut lane.req)
+                                } else if let Some(stop) =
+                                    lane.progress.feed(chunk, &mut lane.work.generation)
                                 {
                                     settled.push((id, Ok(stop)));
                                 }
@@ -572,7 +634,7 @@ impl RemoteBackend {
             }
             let now = Instant::now();
             for (id, lane) in &lanes {
-                if lane.req.deadline.is_some_and(|d| now >= d)
+                if lane.work.deadline.is_some_and(|d| now >= d)
                     && !settled.iter().any(|s| s.0 == *id)
                 {
                     settled.push((*id, Ok(StopReason::Deadline)));
@@ -585,7 +647,7 @@ impl RemoteBackend {
                         source.done(lane.tag, result.map(|_| no_candidate()));
                         continue;
                     }
-                    let ranked = lane.req.first_rank.is_some();
+                    let ranked = matches!(lane.work.generation.answers, Answers::Rank { .. });
                     let result = result.map(|stop| {
                         let mut out = lane.progress.output(stop);
                         if ranked && out.candidates.is_empty() {
@@ -606,7 +668,7 @@ impl RemoteBackend {
 /// A stream in flight in [`RemoteBackend::run_lanes`].
 struct Lane {
     tag: u64,
-    req: Request,
+    work: LaneWork,
     progress: Progress,
     _stream: Stream,
     /// Waiting for the first token's alternatives, to continue after the `n`-th.
@@ -621,17 +683,17 @@ fn no_candidate() -> Output {
 }
 
 impl RemoteBackend {
-    /// Starts streaming `req`'s answer (its prompt followed by `after`) into `tx`.
+    /// Starts streaming `ask`'s answer (its prompt followed by `after`) into `tx`.
     fn open(
         &mut self,
-        req: &Request,
+        ask: Ask<'_>,
         after: &str,
         max_tokens: u32,
         logprobs: Option<u32>,
         retries: u32,
         tx: &mpsc::Sender<Msg>,
     ) -> Result<Stream, EngineError> {
-        let call = self.call(req, after, max_tokens, logprobs)?;
+        let call = self.call(ask, after, max_tokens, logprobs)?;
         let id = self.id();
         Ok(http::start(
             &self.client,
@@ -650,7 +712,7 @@ impl RemoteBackend {
         &mut self,
         mut lane: Lane,
         rank: usize,
-        open: impl FnOnce(&mut Self, &Request, &str, u32) -> Result<Stream, EngineError>,
+        open: impl FnOnce(&mut Self, Ask<'_>, &str, u32) -> Result<Stream, EngineError>,
     ) -> Result<Lane, Box<Result<Output, EngineError>>> {
         let probed = lane.progress.probed.take().unwrap_or_default();
         let Some(at) = branch_point(&probed).or(probed.len().checked_sub(1)) else {
@@ -668,14 +730,16 @@ impl RemoteBackend {
         progress.pieces = at as u32 + 1;
         progress.started = lane.progress.started;
         progress.first = lane.progress.first;
-        let max = lane.req.max_tokens.saturating_sub(at as u32 + 1);
-        if lane.req.stop.as_mut().is_some_and(|f| f(&progress.text)) {
+        let g = &mut lane.work.generation;
+        let max = g.max_tokens.saturating_sub(at as u32 + 1);
+        if g.stop.as_mut().is_some_and(|f| f(&progress.text)) {
             return Err(Box::new(Ok(progress.output(StopReason::StopRule))));
         }
         if max == 0 {
             return Err(Box::new(Ok(progress.output(StopReason::MaxTokens))));
         }
-        let stream = open(self, &lane.req, &progress.text, max).map_err(|e| Box::new(Err(e)))?;
+        let stream =
+            open(self, lane.work.ask(), &progress.text, max).map_err(|e| Box::new(Err(e)))?;
         Ok(Lane {
             progress,
             _stream: stream,
@@ -687,34 +751,39 @@ impl RemoteBackend {
 
 impl Backend for RemoteBackend {
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
-        if req.score.is_some() {
-            return Err(EngineError::Unsupported(
-                "an inference server does not report how likely it finds given text; \
-                 ranking by likelihood needs the model in-process"
-                    .into(),
-            ));
-        }
-        if req.max_tokens == 0 {
+        let g = match &mut req.work {
+            Work::Score(_) => return Err(no_scores()),
             // Warm-ups are for the in-process cache; a shared server is not asked to
             // evaluate prompts nobody reads.
-            return Ok(prefill_only());
-        }
-        let greedy = req.sampling.temperature <= 0.0;
+            Work::Prefill { .. } => return Ok(prefill_only()),
+            Work::Generate(g) if g.max_tokens == 0 => return Ok(prefill_only()),
+            Work::Generate(g) => g,
+        };
+        let greedy = g.sampling.temperature <= 0.0;
         let fim = prompt::chat(&req.prompt).is_none();
-        if (req.candidates > 1 && greedy && fim) || req.first_rank.is_some() {
-            if req.first_rank.is_some() {
+        match g.answers {
+            Answers::Ranked { .. } if greedy && fim => {
+                let mut g = std::mem::replace(g, Generate::new(0));
+                return self.generate_candidates(req, &mut g, cancel);
+            }
+            Answers::Rank { .. } => {
                 // One ranked candidate on its own: the same path as in a batch.
                 let mut fan = Fan {
-                    reqs: vec![Some(std::mem::replace(req, Request::new(Vec::new(), 0)))],
+                    reqs: vec![Some(std::mem::replace(req, Request::prefill(Vec::new())))],
                     results: vec![None],
                 };
                 self.run_lanes(&mut fan, 1, cancel, 0)?;
                 return fan.results.pop().flatten().expect("the request ran");
             }
-            return self.generate_candidates(req, cancel);
+            Answers::Ranked { .. } | Answers::One => {}
         }
         self.ensure_model();
-        let call = self.call(req, "", req.max_tokens, None)?;
+        let ask = Ask {
+            prompt: &req.prompt,
+            reuse_cache: req.reuse_cache,
+            generation: g,
+        };
+        let call = self.call(ask, "", g.max_tokens, None)?;
         let (tx, rx) = mpsc::channel();
         let id = self.id();
         let _stream = http::start(&self.client, self.api, call, id, 0, tx);
@@ -726,7 +795,7 @@ impl Backend for RemoteBackend {
             }
             match rx.recv_timeout(POLL) {
                 Ok((_, Ok(chunk))) => {
-                    if let Some(stop) = progress.feed(chunk, req) {
+                    if let Some(stop) = progress.feed(chunk, g) {
                         return Ok(progress.output(stop));
                     }
                 }

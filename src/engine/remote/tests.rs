@@ -185,7 +185,21 @@ fn engine(url: &str, api: Api) -> Engine {
 }
 
 fn text_request(max_tokens: u32) -> Request {
-    Request::new(vec![Piece::Text("def f(".into())], max_tokens)
+    Request::generate(vec![Piece::Text("def f(".into())], max_tokens)
+}
+
+fn ranked_request(g: Generate) -> Request {
+    Request::new(vec![Piece::Text("def f(".into())], Work::Generate(g))
+}
+
+/// One ranked candidate of 16 tokens at most, greedy after its first token.
+fn rank(rank: u32) -> Generate {
+    let mut g = Generate::new(16);
+    g.answers = Answers::Rank {
+        rank,
+        temperature: 0.0,
+    };
+    g
 }
 
 #[test]
@@ -211,7 +225,7 @@ fn a_settled_answer_closes_the_stream() {
     let m = openai(&["m"], 400, Duration::from_millis(5));
     let e = engine(&m.url, Api::OpenAi);
     let mut req = text_request(1000);
-    req.stop = Some(Box::new(|t: &str| t.len() >= 9));
+    req.generation_mut().stop = Some(Box::new(|t: &str| t.len() >= 9));
     let out = e.generate_blocking(req).unwrap();
     assert_eq!(out.stop, StopReason::StopRule);
     assert_eq!(out.text, "t0 t1 t2 ");
@@ -230,7 +244,7 @@ fn a_dropped_request_closes_the_stream() {
     let seen_text = Arc::new(AtomicUsize::new(0));
     let counter = seen_text.clone();
     let mut req = text_request(1000);
-    req.stop = Some(Box::new(move |t: &str| {
+    req.generation_mut().stop = Some(Box::new(move |t: &str| {
         counter.store(t.len(), Ordering::SeqCst);
         false
     }));
@@ -446,7 +460,7 @@ fn ollama_and_llama_server_shapes() {
         ("Hi", StopReason::EndOfGeneration)
     );
     assert_eq!(out.timings.prompt_tokens, 5);
-    let chat = Request::new(vec![Piece::Chat(vec![ChatMessage::new("user", "hi")])], 8);
+    let chat = Request::generate(vec![Piece::Chat(vec![ChatMessage::new("user", "hi")])], 8);
     assert_eq!(e.generate_blocking(chat).unwrap().text, "Hi");
 
     let e = engine(&m.url, Api::LlamaServer);
@@ -477,7 +491,8 @@ fn ollama_and_llama_server_shapes() {
 fn warm_ups_are_not_sent() {
     let m = openai(&["m"], 1, Duration::ZERO);
     let e = engine(&m.url, Api::OpenAi);
-    let out = e.generate_blocking(text_request(0)).unwrap();
+    let prefill = Request::prefill(vec![Piece::Text("def f(".into())]);
+    let out = e.generate_blocking(prefill).unwrap();
     assert_eq!(out.stop, StopReason::PrefillOnly);
     assert!(m.seen.lock().unwrap().iter().all(|s| s.method == "GET"));
 }
@@ -544,8 +559,7 @@ fn branching_model() -> Mock {
 fn ranked_candidates_branch_at_the_servers_likely_first_tokens() {
     let m = branching_model();
     let e = engine(&m.url, Api::OpenAi);
-    let mut req = text_request(16);
-    req.candidates = 3;
+    let req = ranked_request(Generate::new(16).ranked(3, 0.0, None));
     let out = e.generate_blocking(req).unwrap();
     let got: Vec<(&str, f32)> = out
         .candidates
@@ -574,18 +588,15 @@ fn ranked_candidates_branch_at_the_servers_likely_first_tokens() {
 
     // The others' stop rule ends them; one ranked candidate alone (a batch slot's
     // request) is the same branch.
-    let mut req = text_request(16);
-    req.candidates = 2;
-    req.others_stop = Some(Box::new(|t: &str| t.contains(',')));
+    let others: StopFn = Box::new(|t: &str| t.contains(','));
+    let req = ranked_request(Generate::new(16).ranked(2, 0.0, Some(others)));
     let out = e.generate_blocking(req).unwrap();
     assert_eq!(out.candidates[1].text, "x, y");
-    let mut req = text_request(16);
-    req.first_rank = Some(2);
+    let req = ranked_request(rank(2));
     let out = e.generate_blocking(req).unwrap();
     assert_eq!(out.text, "b)");
     assert_eq!(out.candidates.len(), 1);
-    let mut req = text_request(16);
-    req.first_rank = Some(9);
+    let req = ranked_request(rank(9));
     let out = e.generate_blocking(req).unwrap();
     assert!(
         out.candidates.is_empty(),
@@ -599,9 +610,8 @@ fn ranked_candidates_branch_where_the_code_starts() {
     // those of its first token of code, after that indentation.
     let m = branching_model();
     let e = engine(&m.url, Api::OpenAi);
-    let ask = |rank: u32| {
-        let mut req = Request::new(vec![Piece::Text("if x:\n".into())], 16);
-        req.first_rank = Some(rank);
+    let ask = |r: u32| {
+        let req = Request::new(vec![Piece::Text("if x:\n".into())], Work::Generate(rank(r)));
         e.generate_blocking(req).unwrap()
     };
     let out = ask(1);
@@ -617,9 +627,7 @@ fn ranked_candidates_branch_where_the_code_starts() {
 fn sampled_candidates_ask_the_server_to_sample_each_from_its_own_seed() {
     let m = branching_model();
     let e = engine(&m.url, Api::OpenAi);
-    let mut req = text_request(16);
-    req.candidates = 3;
-    req.candidate_temperature = 0.7;
+    let req = ranked_request(Generate::new(16).ranked(3, 0.7, None));
     let out = e.generate_blocking(req).unwrap();
     // (The mock answers by prompt alone: every candidate is the same text.)
     let texts: Vec<&str> = out.candidates.iter().map(|c| c.text.as_str()).collect();
@@ -659,8 +667,7 @@ fn sampled_candidates_ask_the_server_to_sample_each_from_its_own_seed() {
 fn ranked_candidates_without_log_probabilities_are_the_greedy_answer() {
     let m = openai(&["m"], 2, Duration::ZERO);
     let e = engine(&m.url, Api::OpenAi);
-    let mut req = text_request(16);
-    req.candidates = 3;
+    let req = ranked_request(Generate::new(16).ranked(3, 0.0, None));
     let out = e.generate_blocking(req).unwrap();
     assert_eq!(out.text, "t0 t1 ");
     let texts: Vec<&str> = out.candidates.iter().map(|c| c.text.as_str()).collect();

@@ -4,11 +4,11 @@
 //! attention kernel on, off or left to llama.cpp.
 //!
 //! ```sh
-//! cargo run --release --example step_cost -- MODEL.gguf [DEPTH] [FLASH]
+//! cargo bench --bench step_cost -- [MODEL.gguf] [DEPTH] [FLASH]
 //! ```
 //!
-//! DEPTH defaults to 1,536 tokens (a prompt while typing); FLASH is `auto` (default),
-//! `on` or `off`. Prints the time to read the prompt and the median of 12 steps of 1, 2,
+//! MODEL defaults to the 1.5B in quill's model cache (`quill pull` fetches it); DEPTH to
+//! 1,536 tokens (a prompt while typing); FLASH is `auto` (default), `on` or `off`. Prints the time to read the prompt and the median of 12 steps of 1, 2,
 //! 3, 4, 5 and 8 tokens. BENCHMARKS.md, "Flash attention", has what it found.
 
 use std::num::NonZeroU32;
@@ -22,10 +22,20 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or("usage: step_cost MODEL.gguf [DEPTH] [auto|on|off]")?;
+    // `cargo bench` adds `--bench`.
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let path = match args.next() {
+        Some(p) => std::path::PathBuf::from(p),
+        None => default_model(),
+    };
+    if !path.is_file() {
+        println!(
+            "step_cost: no model at {} (usage: cargo bench --bench step_cost -- \
+             MODEL.gguf [DEPTH] [auto|on|off])",
+            path.display()
+        );
+        return Ok(());
+    }
     let depth: usize = args.next().map_or(Ok(1536), |s| s.parse())?;
     let flash = args.next().unwrap_or_else(|| "auto".into());
     let policy = match flash.as_str() {
@@ -84,4 +94,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// The 1.5B in quill's model cache.
+fn default_model() -> std::path::PathBuf {
+    quill::models::models_dir().join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 }
