@@ -23,8 +23,11 @@ use llama_cpp_2::token::LlamaToken;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` adds `--bench`.
-    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
-    let path = match args.next() {
+    let mut args = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .peekable();
+    let path = match args.next_if(|a| a.ends_with(".gguf")) {
         Some(p) => std::path::PathBuf::from(p),
         None => default_model(),
     };

@@ -8,6 +8,7 @@
 //! a device or a huge file gets an error record, and the rest of the batch goes on. A
 //! record that cannot be written ends the run at once.
 
+mod affinity;
 pub mod feed;
 pub mod input;
 pub mod output;

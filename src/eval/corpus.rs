@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::lang::Language;
-use crate::models::pull::{TempDir, hash_file, pip_download};
+use crate::models::pull::pip_download;
+use crate::models::staged::{TempDir, hash_file};
 
 /// One pinned wheel.
 #[derive(Debug, Clone, Copy)]

@@ -10,6 +10,7 @@
 pub mod hf;
 pub mod pull;
 pub mod remove;
+pub mod staged;
 pub mod user;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! The remote engine against a scripted HTTP server on a local port: streaming, stop rules
 //! and cancellation closing the connection, retries, errors, model discovery, the API key.
 //! (Tests against a real llama-server are in `tests/it/real_remote.rs`.)
+//! Longer than ~700 lines because one scripted server serves every dialect's tests.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use super::*;
-use crate::engine::{ChatMessage, Piece};
+use crate::engine::{ChatMessage, Piece, StopFn};
 
 /// A request as the mock server saw it.
 #[derive(Debug, Clone)]

@@ -1,4 +1,9 @@
+use std::io::Write;
+
+use sha2::{Digest, Sha256};
+
 use super::*;
+use crate::models::staged::hex;
 
 /// A hub no test reaches: these tests never download.
 fn hub() -> Hub {
