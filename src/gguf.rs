@@ -10,6 +10,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+mod special;
+pub use special::SpecialTexts;
+
 /// What went wrong reading a GGUF header. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {

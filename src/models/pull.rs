@@ -343,7 +343,7 @@ fn user_entry(
     header: &crate::gguf::Header,
     pinned: bool,
 ) -> ModelEntry {
-    let special = crate::engine::remote::prompt::SpecialTexts::from_header(header);
+    let special = crate::gguf::SpecialTexts::from_header(header);
     let fim_tokens = if special.has_fim() {
         [
             &special.fim_prefix,

@@ -356,11 +356,7 @@ impl Server {
             range,
             new_text: replacement.new_text,
         };
-        let versioned = *self
-            .state
-            .versioned_edits
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let versioned = self.state.caps().versioned_edits;
         Ok(if versioned {
             WorkspaceEdit {
                 document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {

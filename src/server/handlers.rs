@@ -157,43 +157,27 @@ impl Server {
 
 impl LanguageServer for Server {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
-        let enc = position::negotiate(&params);
-        *self
-            .state
-            .encoding
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = enc;
         let caps = &params.capabilities;
-        let progress = caps
-            .window
-            .as_ref()
-            .and_then(|w| w.work_done_progress)
-            .unwrap_or(false);
-        *self
-            .state
-            .progress_supported
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = progress;
+        let client = super::ClientCaps {
+            encoding: position::negotiate(&params),
+            progress: caps
+                .window
+                .as_ref()
+                .and_then(|w| w.work_done_progress)
+                .unwrap_or(false),
+            versioned_edits: caps
+                .workspace
+                .as_ref()
+                .and_then(|w| w.workspace_edit.as_ref())
+                .and_then(|e| e.document_changes)
+                .unwrap_or(false),
+        };
+        *self.state.caps.write().unwrap_or_else(|e| e.into_inner()) = client;
+        let enc = client.encoding;
         let inline = caps
             .text_document
             .as_ref()
             .is_some_and(|t| t.inline_completion.is_some());
-        *self
-            .state
-            .inline_supported
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = inline;
-        let versioned = caps
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref())
-            .and_then(|e| e.document_changes)
-            .unwrap_or(false);
-        *self
-            .state
-            .versioned_edits
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = versioned;
         let root = params
             .workspace_folders
             .as_ref()
@@ -283,7 +267,7 @@ impl LanguageServer for Server {
             enc,
         ) {
             Ok(at) => {
-                self.state.last_edit.insert(uri.clone(), at);
+                self.state.tracked.entry(uri.clone()).or_default().last_edit = Some(at);
                 self.state.focus(&uri);
                 if self.state.reviews.has(&uri) {
                     // Findings move with their function, and vanish when it changes.
@@ -303,10 +287,7 @@ impl LanguageServer for Server {
         let uri = params.text_document.uri;
         self.state.docs.close(&uri);
         self.state.suggestions.forget(uri.as_str());
-        self.state.contexts.remove(&uri);
-        self.state.shown.remove(&uri);
-        self.state.last_edit.remove(&uri);
-        self.state.turns.remove(&uri);
+        self.state.tracked.remove(&uri);
         if self.state.reviews.has(&uri) {
             self.state.reviews.forget(&uri);
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
@@ -320,7 +301,7 @@ impl LanguageServer for Server {
         }
         let (Some(snap), Some(at)) = (
             self.state.docs.snapshot(&uri),
-            self.state.last_edit.get(&uri).map(|a| *a),
+            self.state.tracked.get(&uri).and_then(|t| t.last_edit),
         ) else {
             return;
         };

@@ -159,19 +159,20 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
     // first used in the middle of a function gets its definition at the next scope
     // (BENCHMARKS.md, "Defaults decided by a measurement").
     let scope = scope_start(&job.snap.text, job.offset);
-    if let Some(kept) = state.contexts.get(&job.snap.uri)
-        && kept.scope == scope
+    if let Some(t) = state.tracked.get(&job.snap.uri)
+        && let Some(kept) = t.context.as_ref().filter(|k| k.scope == scope)
     {
         return kept.context.clone();
     }
     let context = crate::context::build(&current, job.offset, &sources, &opts, counter);
-    state.contexts.insert(
-        job.snap.uri.clone(),
-        KeptContext {
-            scope,
-            context: context.clone(),
-        },
-    );
+    state
+        .tracked
+        .entry(job.snap.uri.clone())
+        .or_default()
+        .context = Some(KeptContext {
+        scope,
+        context: context.clone(),
+    });
     context
 }
 

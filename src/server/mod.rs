@@ -25,6 +25,7 @@ mod suggest;
 mod suggestions;
 #[cfg(test)]
 mod sync_fuzz;
+mod tracked;
 mod transport;
 mod warmup;
 
@@ -59,26 +60,17 @@ impl Default for Options {
 /// State shared by every handler. Locks here are held only for short, synchronous work.
 pub struct State {
     pub docs: documents::DocumentStore,
-    pub encoding: RwLock<Encoding>,
+    /// What the client said it can do, at `initialize`.
+    pub caps: RwLock<ClientCaps>,
     pub settings: RwLock<Settings>,
     pub model: RwLock<Option<Arc<Model>>>,
     pub root: RwLock<Option<PathBuf>>,
-    /// Whether the client takes `window/workDoneProgress/create`.
-    pub progress_supported: RwLock<bool>,
-    /// Whether the client declared `textDocument/inlineCompletion`.
-    pub inline_supported: RwLock<bool>,
-    /// Whether the client takes versioned `documentChanges` in a workspace edit (it then
-    /// refuses an edit made for a version it has moved past).
-    pub versioned_edits: RwLock<bool>,
-    /// Per document: a counter bumped by every completion request and edit, so a debounced
-    /// request or a warm-up can tell it has been overtaken.
-    pub turns: DashMap<Uri, u64>,
+    /// Per document: turns, the last edit, the suggestion shown, the kept context.
+    pub(crate) tracked: DashMap<Uri, tracked::Tracked>,
     /// The document the user last opened, edited or asked about: the one a warm-up may
     /// fill the model's cache for (there is one cache; warming another file would evict
     /// this one's prompt).
     pub focus: std::sync::Mutex<Option<Uri>>,
-    /// Per document: the byte offset just after the last edit (where the cursor likely is).
-    pub last_edit: DashMap<Uri, usize>,
     pub disk: nearby::DiskCache,
     /// What the last completion cost, for `quill/status` (clients' status lines, benchmarks).
     pub last: std::sync::Mutex<Option<crate::engine::Timings>>,
@@ -88,13 +80,8 @@ pub struct State {
     pub reviews: review::Reviews,
     /// Recent generations per document, reused while the user types on.
     pub suggestions: suggestions::SuggestionCache,
-    /// Per document: the suggestion shown last (to recognise an accept).
-    pub(crate) shown: DashMap<Uri, suggest::Shown>,
     /// Counts for `quill/status`.
     pub totals: std::sync::Mutex<suggest::Totals>,
-    /// Per document: the context of the last completion and the start of the top-level
-    /// scope it was built in (kept while the cursor stays there; see `completion.rs`).
-    pub(crate) contexts: DashMap<Uri, job::KeptContext>,
     /// The inference server's health, with a `backend` set.
     pub health: health::Health,
     /// How many times a dead engine was restarted in a row (the supervisor's backoff).
@@ -103,36 +90,56 @@ pub struct State {
     pub(crate) client: std::sync::OnceLock<tower_lsp_server::Client>,
 }
 
+/// What the client can do, from its `initialize` request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCaps {
+    /// How positions count characters (negotiated).
+    pub encoding: Encoding,
+    /// It takes `window/workDoneProgress/create`.
+    pub progress: bool,
+    /// It takes versioned `documentChanges` in a workspace edit (it then refuses an edit
+    /// made for a version it has moved past).
+    pub versioned_edits: bool,
+}
+
+impl Default for ClientCaps {
+    fn default() -> Self {
+        ClientCaps {
+            encoding: Encoding::Utf16,
+            progress: false,
+            versioned_edits: false,
+        }
+    }
+}
+
 impl State {
     fn new() -> Self {
         State {
             docs: documents::DocumentStore::default(),
-            encoding: RwLock::new(Encoding::Utf16),
+            caps: RwLock::new(ClientCaps::default()),
             settings: RwLock::new(Settings::default()),
             model: RwLock::new(None),
             root: RwLock::new(None),
-            progress_supported: RwLock::new(false),
-            inline_supported: RwLock::new(false),
-            versioned_edits: RwLock::new(false),
-            turns: DashMap::new(),
+            tracked: DashMap::new(),
             focus: Default::default(),
-            last_edit: DashMap::new(),
             disk: nearby::DiskCache::default(),
             last: std::sync::Mutex::new(None),
             cancels: progress::Cancels::default(),
             reviews: review::Reviews::default(),
             suggestions: Default::default(),
-            shown: DashMap::new(),
             totals: Default::default(),
-            contexts: DashMap::new(),
             health: Default::default(),
             restarts: Default::default(),
             client: std::sync::OnceLock::new(),
         }
     }
 
+    pub fn caps(&self) -> ClientCaps {
+        *self.caps.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn encoding(&self) -> Encoding {
-        *self.encoding.read().unwrap_or_else(|e| e.into_inner())
+        self.caps().encoding
     }
 
     pub fn settings(&self) -> Settings {
@@ -161,9 +168,9 @@ impl State {
 
     /// Bumps and returns the document's turn.
     pub fn bump(&self, uri: &Uri) -> u64 {
-        let mut g = self.turns.entry(uri.clone()).or_insert(0);
-        *g += 1;
-        *g
+        let mut t = self.tracked.entry(uri.clone()).or_default();
+        t.turn += 1;
+        t.turn
     }
 
     /// Marks `uri` as the document the user works in.
@@ -180,7 +187,7 @@ impl State {
     }
 
     pub fn current_turn(&self, uri: &Uri) -> u64 {
-        self.turns.get(uri).map_or(0, |g| *g)
+        self.tracked.get(uri).map_or(0, |t| t.turn)
     }
 
     /// The path the model sees for `uri`: relative to the workspace root when inside it.

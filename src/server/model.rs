@@ -79,11 +79,7 @@ impl Server {
         // flight no longer count (`State::record_health`).
         self.state.health.reset();
         let client = self.client.clone();
-        let progress = *self
-            .state
-            .progress_supported
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let progress = self.state.caps().progress;
         let server = Server {
             client: self.client.clone(),
             state: self.state.clone(),

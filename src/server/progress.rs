@@ -118,11 +118,7 @@ impl Server {
             client: None,
         };
         let counter = Arc::new(AtomicUsize::new(0));
-        let supported = *self
-            .state
-            .progress_supported
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let supported = self.state.caps().progress;
         let shown = if supported
             && self
                 .client

@@ -557,19 +557,13 @@ fn ready_later(
 
 /// Remembers what the editor was shown, to recognise an accept.
 pub(super) fn shown(state: &State, job: &Job, c: &Completion) {
-    if c.text.is_empty() {
-        state.shown.remove(&job.snap.uri);
-        return;
-    }
-    state.shown.insert(
-        job.snap.uri.clone(),
-        Shown {
-            text: job.snap.text.clone(),
-            offset: job.offset,
-            insert: c.text.clone(),
-            partial: c.served == Served::Partial,
-        },
-    );
+    let shown = (!c.text.is_empty()).then(|| Shown {
+        text: job.snap.text.clone(),
+        offset: job.offset,
+        insert: c.text.clone(),
+        partial: c.served == Served::Partial,
+    });
+    state.tracked.entry(job.snap.uri.clone()).or_default().shown = shown;
 }
 
 /// After an edit left `uri` with the cursor probably at `at`: stops generations the edit
@@ -582,11 +576,12 @@ pub(super) fn edited(state: &Arc<State>, uri: &Uri, at: usize) -> bool {
     let key = uri.as_str();
     let settings = state.settings();
     state.suggestions.edited(key, &snap.text);
-    let accepted = state
-        .shown
-        .get(uri)
-        .filter(|s| !s.partial && is_accept(s, &snap.text))
-        .map(|s| s.offset + s.insert.len());
+    let accepted = state.tracked.get(uri).and_then(|t| {
+        t.shown
+            .as_ref()
+            .filter(|s| !s.partial && is_accept(s, &snap.text))
+            .map(|s| s.offset + s.insert.len())
+    });
     let covered = settings.suggestion_cache && snap.text.is_char_boundary(at) && {
         let shape = Shape::at(&snap.text, at, snap.language, &settings.completion());
         state
@@ -598,7 +593,9 @@ pub(super) fn edited(state: &Arc<State>, uri: &Uri, at: usize) -> bool {
         && settings.prefetch
         && settings.suggestion_cache
     {
-        state.shown.remove(uri);
+        if let Some(mut t) = state.tracked.get_mut(uri) {
+            t.shown = None;
+        }
         prefetch(state, snap, cursor);
         return true;
     }

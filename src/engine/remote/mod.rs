@@ -19,12 +19,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use self::http::Client;
-use self::prompt::SpecialTexts;
 use self::wire::{Api, Chunk, Finish, Params, Prompt, TokenLogprob, Usage};
 use super::{
     Answers, Backend, BatchSource, CancelToken, Confidence, Engine, EngineError, Generate,
     ModelInfo, Output, Piece, Request, StopReason, Timings, Work, ms_since,
 };
+use crate::gguf::SpecialTexts;
 
 /// How often the engine thread looks at cancellation and deadlines while it waits for the
 /// server.
