@@ -31,7 +31,7 @@ c = Client([quill, "serve"])
 c.request("initialize", {"processId": None, "rootUri": "file:///tmp",
     "capabilities": {"textDocument": {"inlineCompletion": {}}},
     "initializationOptions": {"model": "qwen2.5-coder-0.5b-instruct-q4_k_m",
-                              "suggestionCache": False, "prefetch": False, "firstLine": False, "maxTokens": 8 if words_between else 24}})
+                              "experiments": {"suggestionCache": False}, "prefetch": False, "firstLine": False, "maxTokens": 8 if words_between else 24}})
 c.notify("initialized", {})
 while c.request("quill/status", None)["result"]["state"] != "ready":
     time.sleep(0.2)

@@ -2,7 +2,7 @@
 """Rankings of ranked candidates, scored offline from a `quill eval --dump` file.
 
     quill eval --corpus unseen --files 200 --kinds line --tasks 60 \\
-        --compare candidates=8,temperature=0.7,rank=consensus --dump out.jsonl
+        --compare candidates=8,temperature=0.7,rank=confidence --dump out.jsonl
     scripts/rank-candidates.py out.jsonl        # all candidates
     scripts/rank-candidates.py out.jsonl 4      # the greedy one and the next 3 only
 

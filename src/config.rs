@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use crate::engine::config::{EngineConfig, default_draft_tokens};
+use crate::engine::config::{DEFAULT_DRAFT_TOKENS, EngineConfig};
 
 impl EngineConfig {
     /// The engine for `model` (a manifest name or a path; `None`: the default model), run
@@ -80,10 +80,6 @@ impl Multiline {
 pub enum Ranking {
     /// By the model's confidence: mean token log-probability.
     Confidence,
-    /// By agreement: the answer most like the others (summed edit similarity), then
-    /// confidence. With sampled candidates this picks what the model writes most often,
-    /// a minimum-Bayes-risk choice.
-    Consensus,
     /// By how likely the model finds the file with the candidate in the hole: the
     /// candidate's own log-probability as generated plus that of the first lines of the
     /// code after the hole, read after it (`complete::verify`: one extra pass over each
@@ -95,7 +91,6 @@ impl Ranking {
     pub fn from_name(s: &str) -> Option<Ranking> {
         match s {
             "confidence" => Some(Ranking::Confidence),
-            "consensus" => Some(Ranking::Consensus),
             "likelihood" => Some(Ranking::Likelihood),
             _ => None,
         }
@@ -154,6 +149,17 @@ pub struct CompletionConfig {
     pub candidate_ranking: Ranking,
 }
 
+impl CompletionConfig {
+    /// What `maxTokens` (server) and `--max-tokens` (CLI) set: the most tokens a
+    /// completion generates, a block's limit; a line gets at most its default limit of
+    /// them.
+    pub fn with_max_tokens(mut self, max: u32) -> Self {
+        self.max_tokens_line = Self::default().max_tokens_line.min(max);
+        self.max_tokens_block = max;
+        self
+    }
+}
+
 impl Default for CompletionConfig {
     fn default() -> Self {
         CompletionConfig {
@@ -168,7 +174,7 @@ impl Default for CompletionConfig {
             time_budget_ms: None,
             syntax_check: true,
             repo_layout: true,
-            draft_tokens: default_draft_tokens(),
+            draft_tokens: DEFAULT_DRAFT_TOKENS,
             fresh_suffix_tokens: 2,
             candidates: 1,
             rescue_candidates: 3,

@@ -387,7 +387,7 @@ pub fn verify(
     asked: &[Asked],
 ) -> Result<Verified> {
     let mut options = options.clone();
-    options["suggestionCache"] = json!(false);
+    options["experiments"] = json!({"suggestionCache": false});
     options["firstLine"] = json!(false);
     let cached: Vec<&Asked> = asked.iter().filter(|a| a.cached).collect();
     let mut v = Verified::default();

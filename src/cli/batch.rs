@@ -58,8 +58,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     {
         anyhow::bail!(
             "--rank-by likelihood reads each candidate in place, which needs the model \
-             in-process, and --backend runs it on a server: rank by confidence or \
-             consensus there"
+             in-process, and --backend runs it on a server: rank by confidence there"
         );
     }
     // Each line is read with a cap: a line over it is that task's error, not an OOM.

@@ -58,7 +58,7 @@ pub struct BenchArgs {
     /// Replaces --file, --line and --lines
     #[arg(long, value_parser = scenarios::SCENARIOS.map(|s| s.name))]
     pub scenario: Option<String>,
-    /// With --lsp: more server settings, as JSON (e.g. '{"suggestionCache": false}')
+    /// With --lsp: more server settings, as JSON (e.g. '{"timeBudgetMs": 0}', or an experiment: '{"experiments": {"suggestionCache": false}}')
     #[arg(long, value_name = "JSON")]
     pub settings: Option<String>,
     /// With --lsp --replay people: ask a fresh server without the suggestion cache about

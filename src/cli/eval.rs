@@ -71,7 +71,7 @@ pub struct EvalArgs {
     /// after the edit decoded afresh), candidates (ranked candidates generated side by side
     /// from one prompt, the best kept; 1 off), temperature (candidates after the first
     /// sample at it where they leave the greedy answer; 0: the next most likely token
-    /// there), rank (confidence|consensus|likelihood: how candidates are ordered), rescue (ranked
+    /// there), rank (confidence|likelihood: how candidates are ordered), rescue (ranked
     /// candidates tried when post-processing left nothing of the model's answer; 0 off).
     /// Without it, one run with the flags' settings.
     #[arg(long, num_args = 1..=4, value_names = ["A", "B"])]
@@ -156,7 +156,7 @@ fn parse_config(spec: &str, base: &Config) -> Result<Config> {
             }
             "rank" => {
                 c.completion.candidate_ranking = quill::config::Ranking::from_name(v)
-                    .with_context(|| format!("rank={v}: confidence, consensus or likelihood"))?
+                    .with_context(|| format!("rank={v}: confidence or likelihood"))?
             }
             other => bail!("unknown configuration key {other:?}"),
         }

@@ -177,7 +177,7 @@ pub struct CompletionArgs {
     /// Token budget for the code after the cursor
     #[arg(long, default_value_t = CompletionConfig::default().suffix_tokens)]
     pub suffix_tokens: usize,
-    /// Most tokens to generate (default: 48 for a line, 192 for a block)
+    /// Most tokens to generate for a block (default 192); a line gets at most 48 of them
     #[arg(long)]
     pub max_tokens: Option<u32>,
     /// Keep completions that add syntax errors
@@ -201,15 +201,15 @@ pub struct CompletionArgs {
     #[arg(long, default_value_t = 0.0, value_name = "T")]
     pub candidate_temperature: f32,
     /// With --candidates: order them by the model's confidence (mean token
-    /// log-probability), by consensus (the answer most like the others) or by likelihood
-    /// (how likely the model reads the file with each in the hole, the code after it too)
-    #[arg(long, default_value = "confidence", value_parser = ["confidence", "consensus", "likelihood"])]
+    /// log-probability) or by likelihood (how likely the model reads the file with each
+    /// in the hole, the code after it too)
+    #[arg(long, default_value = "confidence", value_parser = ["confidence", "likelihood"])]
     pub rank_by: String,
 }
 
 impl CompletionArgs {
     pub fn config(&self) -> CompletionConfig {
-        let mut c = CompletionConfig {
+        let c = CompletionConfig {
             prefix_tokens: self.prefix_tokens,
             suffix_tokens: self.suffix_tokens,
             syntax_check: !self.no_syntax_check,
@@ -221,11 +221,10 @@ impl CompletionArgs {
                 .unwrap_or(quill::config::Ranking::Confidence),
             ..CompletionConfig::default()
         };
-        if let Some(m) = self.max_tokens {
-            c.max_tokens_line = m;
-            c.max_tokens_block = m;
+        match self.max_tokens {
+            Some(m) => c.with_max_tokens(m),
+            None => c,
         }
-        c
     }
 }
 

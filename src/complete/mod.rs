@@ -355,9 +355,6 @@ pub struct Scored {
     pub text: String,
     /// Versions of it the syntax check dropped.
     pub rejected: usize,
-    /// Summed edit similarity to the other candidates' texts ([`Ranking::Consensus`]; 0
-    /// otherwise).
-    pub agreement: f64,
     /// The model's mean token log-probability.
     pub logprob: f32,
     /// The least log-probability of its tokens.
@@ -368,8 +365,8 @@ pub struct Scored {
 }
 
 /// Settles each candidate and orders them, best first: answers that are not empty first,
-/// then those the syntax check kept whole, then by `ranking` (agreement with the other
-/// answers, and the model's confidence: mean token log-probability); the greedy answer
+/// then those the syntax check kept whole, then by `ranking` (how the model reads the
+/// file with each, and its confidence: mean token log-probability); the greedy answer
 /// wins ties.
 pub fn order(
     input: &Input<'_>,
@@ -387,24 +384,12 @@ pub fn order(
                 index,
                 text,
                 rejected,
-                agreement: 0.0,
                 logprob: c.mean_logprob,
                 min_logprob: c.min_logprob,
                 fit: c.fit.clone(),
             }
         })
         .collect();
-    if ranking == Ranking::Consensus {
-        let texts: Vec<String> = scored.iter().map(|s| s.text.clone()).collect();
-        for (i, s) in scored.iter_mut().enumerate() {
-            s.agreement = texts
-                .iter()
-                .enumerate()
-                .filter(|(j, t)| *j != i && !t.trim().is_empty())
-                .map(|(_, t)| crate::eval::edit_similarity(&s.text, t))
-                .sum();
-        }
-    }
     // Stable: among equals the earlier (greedy) candidate stays first.
     scored.sort_by(|a, b| by_rank(a, b, ranking));
     scored
@@ -423,7 +408,6 @@ fn by_rank(a: &Scored, b: &Scored, ranking: Ranking) -> std::cmp::Ordering {
     key(b)
         .cmp(&key(a))
         .then(fit(b).total_cmp(&fit(a)))
-        .then(b.agreement.total_cmp(&a.agreement))
         .then(b.logprob.total_cmp(&a.logprob))
 }
 

@@ -130,34 +130,6 @@ fn candidates_rank_clean_then_confident() {
 }
 
 #[test]
-fn consensus_ranks_the_answer_most_like_the_others_first() {
-    let (input, shape) = between_two_lines();
-    // Samples agree on `total += x` (twice, and once nearly); the greedy answer and
-    // the most confident one are alone. An empty answer agrees with nothing.
-    let cands = [
-        c("total = 1", -0.2),
-        c("total += x", -0.6),
-        c("print(1)", -0.1),
-        c("total += x", -0.5),
-        c("total += xs", -0.4),
-        c("", -0.01),
-    ];
-    let scored = order(&input, &shape, &cands, true, Ranking::Consensus);
-    assert_eq!(scored[0].text, "total += x");
-    // Of the two equal texts, the more confident one first (index 3).
-    assert_eq!((scored[0].index, scored[1].index), (3, 1));
-    assert_eq!(scored[2].text, "total += xs");
-    assert_eq!(scored.last().unwrap().text, "");
-    assert!(scored[0].agreement > scored[2].agreement);
-    let (best_text, _, others) = best(&scored);
-    assert_eq!(best_text, "total += x");
-    assert_eq!(others, ["total += xs", "total = 1", "print(1)"]);
-    // By confidence the same candidates put the lone most likely answer first.
-    let (best_text, _, _) = rank(&input, &shape, &cands, true, Ranking::Confidence);
-    assert_eq!(best_text, "print(1)");
-}
-
-#[test]
 fn likelihood_ranks_by_how_the_code_after_reads_with_each_candidate() {
     // The fake's candidates: the answer, then its line with `or 1`, `or 2`. The code
     // after the hole reads best after `or 2` (the verifier's pick); by confidence the

@@ -145,7 +145,7 @@ impl Generate {
             stop: None,
             ignore_eog: false,
             draft: DraftConfig {
-                max: config::default_draft_tokens(),
+                max: config::DEFAULT_DRAFT_TOKENS,
                 ..DraftConfig::default()
             },
             answers: Answers::One,

@@ -14,8 +14,8 @@ use crate::engine::config::{
 use crate::engine::remote::RemoteConfig;
 use crate::engine::remote::wire::Api;
 
-/// Every setting's key, as clients send it.
-pub const KEYS: [&str; 21] = [
+/// Every user setting's key, as clients send it.
+pub const KEYS: [&str; 20] = [
     "model",
     "backend",
     "threads",
@@ -30,7 +30,6 @@ pub const KEYS: [&str; 21] = [
     "languages",
     "warmup",
     "reviewOnSave",
-    "suggestionCache",
     "firstLine",
     "prefetch",
     "timeBudgetMs",
@@ -65,7 +64,9 @@ pub struct Settings {
     pub warmup: bool,
     /// Review the function last edited when the file is saved (bug hints as diagnostics).
     pub review_on_save: bool,
-    /// Answer from recent generations when the user types what they suggested.
+    /// Answer from recent generations when the user types what they suggested. An
+    /// experiment switch (`{"experiments": {"suggestionCache": false}}`), not a user
+    /// setting: benchmarks turn it off to measure the model alone.
     pub suggestion_cache: bool,
     /// Answer a block as soon as its first line is ready; the rest goes on in the
     /// background into the suggestion cache.
@@ -82,7 +83,7 @@ pub struct Settings {
     pub draft_tokens: usize,
     /// Ranked candidates per inline completion (1: the greedy answer alone).
     pub candidates: u32,
-    /// How ranked candidates are ordered: `confidence`, `consensus` or `likelihood`.
+    /// How ranked candidates are ordered: `confidence` or `likelihood`.
     pub rank_by: Ranking,
 }
 
@@ -118,18 +119,16 @@ impl Default for Settings {
 impl Settings {
     /// The completion settings these imply.
     pub fn completion(&self) -> CompletionConfig {
-        let d = CompletionConfig::default();
         CompletionConfig {
             prefix_tokens: self.prefix_tokens,
             suffix_tokens: self.suffix_tokens,
             context_tokens: self.context_tokens,
-            max_tokens_line: d.max_tokens_line.min(self.max_tokens),
-            max_tokens_block: self.max_tokens,
             draft_tokens: self.draft_tokens,
             candidates: self.candidates,
             candidate_ranking: self.rank_by,
-            ..d
+            ..CompletionConfig::default()
         }
+        .with_max_tokens(self.max_tokens)
     }
 
     /// True when completions are enabled for `language_id`.
@@ -225,7 +224,7 @@ impl Settings {
             },
             "warmup" => self.warmup = boolean()?,
             "reviewOnSave" => self.review_on_save = boolean()?,
-            "suggestionCache" => self.suggestion_cache = boolean()?,
+            "experiments" => self.apply_experiments(v).map_err(|e| keep(&e))?,
             "firstLine" => self.first_line = boolean()?,
             "prefetch" => self.prefetch = boolean()?,
             "timeBudgetMs" => self.time_budget_ms = uint(0, 60_000)?,
@@ -234,9 +233,10 @@ impl Settings {
                 self.candidates = uint(1, u64::from(crate::engine::MAX_CANDIDATES))? as u32
             }
             "rankBy" => {
-                self.rank_by = v.as_str().and_then(Ranking::from_name).ok_or_else(|| {
-                    keep("expected \"confidence\", \"consensus\" or \"likelihood\"")
-                })?
+                self.rank_by = v
+                    .as_str()
+                    .and_then(Ranking::from_name)
+                    .ok_or_else(|| keep("expected \"confidence\" or \"likelihood\""))?
             }
             unknown => {
                 let hint = KEYS
@@ -247,6 +247,34 @@ impl Settings {
                 return Err(format!("unknown setting {unknown:?}{hint}"));
             }
         }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// The `experiments` object: switches that benchmarks flip to measure one part alone
+    /// (they are not user settings; README does not list them). All or nothing: one bad
+    /// key keeps every previous value.
+    fn apply_experiments(&mut self, v: &Value) -> Result<(), String> {
+        let Value::Object(o) = v else {
+            return Err("expected an object of experiment switches".into());
+        };
+        let mut next = self.clone();
+        for (key, v) in o {
+            let on = v.as_bool();
+            match (key.as_str(), on) {
+                ("suggestionCache", Some(on)) => next.suggestion_cache = on,
+                ("suggestionCache", None) => {
+                    return Err(format!("{key} must be true or false"));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown experiment {key:?}; expected suggestionCache"
+                    ));
+                }
+            }
+        }
+        *self = next;
         Ok(())
     }
 }
@@ -384,6 +412,25 @@ mod tests {
         }
         assert!(s.apply(&json!({"backend": {"url": ""}})).is_empty());
         assert_eq!(s.backend, None);
+    }
+
+    #[test]
+    fn experiments_are_switched_in_their_own_object() {
+        let mut s = Settings::default();
+        assert!(s.suggestion_cache);
+        assert!(
+            s.apply(&json!({"experiments": {"suggestionCache": false}}))
+                .is_empty()
+        );
+        assert!(!s.suggestion_cache);
+        // Not a user setting at the top level; a bad switch keeps the old value.
+        assert_eq!(s.apply(&json!({"suggestionCache": true})).len(), 1);
+        assert_eq!(
+            s.apply(&json!({"experiments": {"suggestionCache": 1}}))
+                .len(),
+            1
+        );
+        assert!(!s.suggestion_cache);
     }
 
     #[test]

@@ -173,7 +173,7 @@ async fn the_cache_can_be_switched_off() {
     let (mut c, _) = start(
         factory,
         inline_caps(),
-        json!({"warmup": false, "suggestionCache": false}),
+        json!({"warmup": false, "experiments": {"suggestionCache": false}}),
     )
     .await;
     ready(&mut c).await;

@@ -26,7 +26,6 @@ export const SERVER_KEYS = [
   'languages',
   'warmup',
   'reviewOnSave',
-  'suggestionCache',
   'firstLine',
   'prefetch',
   'timeBudgetMs',

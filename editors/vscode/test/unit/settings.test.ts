@@ -74,7 +74,7 @@ describe('settings: package.json, README and the extension agree', () => {
 describe('settings: what is sent', () => {
   it('sends every server key with a value, never a client-only key or a null', () => {
     const sent = serverSettings(source(defaults()));
-    assert.deepStrictEqual(Object.keys(sent).sort(), [...SERVER_KEYS].filter((k) => !['backend', 'threads', 'gpuLayers', 'languages', 'draftTokens'].includes(k)).sort());
+    assert.deepStrictEqual(Object.keys(sent).sort(), [...SERVER_KEYS].filter((k) => !['backend', 'threads', 'gpuLayers', 'languages'].includes(k)).sort());
     assert.strictEqual(sent.model, 'qwen2.5-coder-1.5b-instruct-q4_k_m');
     assert.strictEqual(sent.contextSize, 4096);
     assert.strictEqual(sent.warmup, true);
