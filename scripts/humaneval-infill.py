@@ -327,13 +327,19 @@ def infill(url, t, n_predict):
 
 
 def cmd_peer(args):
-    for t in sample(args)[args.skip:]:
+    def one(t):
         text = infill(args.url, t, args.n_predict)
         if args.first_line:
             # The shape asks for one line: keep the first line the model wrote.
             head, nl, _ = text.partition("\n")
             text = head + nl
-        print(json.dumps({"id": t["id"], "text": text}), flush=True)
+        return {"id": t["id"], "text": text}
+
+    # `--parallel N` keeps N requests in flight (a server started with `-np N` decodes
+    # them together, as a batch user of llama-server would run it); answers in task order.
+    with ThreadPoolExecutor(max(1, args.parallel)) as ex:
+        for r in ex.map(one, sample(args)[args.skip:]):
+            print(json.dumps(r), flush=True)
 
 
 def judge(path, args):
@@ -411,6 +417,7 @@ def main():
     p.add_argument("--n-predict", type=int, default=64)
     p.add_argument("--first-line", action="store_true", help="keep the first line of each answer")
     p.add_argument("--skip", type=int, default=0, help="go on after this many tasks (append)")
+    p.add_argument("--parallel", type=int, default=1, help="requests in flight at once")
     p.set_defaults(f=cmd_peer)
     p = sub.add_parser("score"); common(p, False); p.add_argument("results")
     p.add_argument("--failures", action="store_true"); p.set_defaults(f=cmd_score)

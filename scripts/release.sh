@@ -28,7 +28,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64)
 features=llama-cpp-2/static-openmp
-# The newest symbol versions the binaries may need (the README's promise).
+# The newest symbol versions the binaries may need (docs/install.md's promise).
 max_glibc=${QUILL_MAX_GLIBC:-2.34}
 max_glibcxx=${QUILL_MAX_GLIBCXX:-3.4.29}
 mkdir -p dist

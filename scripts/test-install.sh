@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests scripts/install.sh end to end against the release folder scripts/release.sh wrote
-# (dist/ by default), into temporary folders: served over HTTP the way the README's
+# (dist/ by default), into temporary folders: served over HTTP the way docs/install.md's
 # `curl … | sh` line runs it, as a plain path, as a file:// archive URL; a tampered archive
 # and an unlisted version must install nothing. Then runs the installed quill (a
 # completion when the 0.5B model is present).

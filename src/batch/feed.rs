@@ -9,11 +9,11 @@ use super::affinity::{Affinity, task_file};
 use super::output::Record;
 use super::tasks::{Kind, Task};
 use crate::assist::answer::code_blocks;
-use crate::complete::{Input, Prepared, finish, prepare, rescue, verify};
-use crate::config::{CompletionConfig, Ranking};
+use crate::complete::{Completion, Input, Pipeline, RunOptions, Step};
+use crate::config::CompletionConfig;
 use crate::engine::{
-    Answers, BatchSource, ChatMessage, EngineError, Generate, ModelInfo, Output, Piece, Request,
-    Sampling, Work,
+    BatchSource, ChatMessage, EngineError, Generate, ModelInfo, Output, Piece, Request, Sampling,
+    Work,
 };
 use crate::holes::Filling;
 use crate::lang::Language;
@@ -36,70 +36,44 @@ pub struct BatchSettings {
     pub affinity: bool,
 }
 
-/// A fill-in-the-middle task and the prompt made for it.
-struct Fim {
-    id: String,
-    line: usize,
+/// A completion in flight: the text it completes, its pipeline and the answers of the
+/// pipeline's current step as they come (one slot per request handed out).
+struct Flight {
+    owner: Owner,
     text: String,
     offset: usize,
     language: Option<Language>,
-    path: Option<String>,
-    prepared: Prepared,
+    pipeline: Pipeline,
+    answers: Vec<Option<Result<Output, EngineError>>>,
 }
 
-impl Fim {
-    fn input(&self) -> Input<'_> {
-        let mut input = Input::new(&self.text, self.offset);
-        input.language = self.language;
+impl Flight {
+    fn input(text: &str, offset: usize, language: Option<Language>) -> Input<'_> {
+        let mut input = Input::new(text, offset);
+        input.language = language;
         input
     }
 }
 
+/// Whose completion a flight is.
+enum Owner {
+    /// A fill-in-the-middle task.
+    Task { id: String, line: usize },
+    /// One hole of a file; the chain holds the rest.
+    Hole { chain: usize },
+}
+
 /// A task's request in flight.
 enum Running {
-    Fim(Fim),
-    /// One of a FIM task's ranked candidates; the group gathers them.
-    Candidate {
-        group: usize,
-        rank: usize,
+    /// The `i`-th request of flight `flight`'s current step.
+    Flight {
+        flight: usize,
+        i: usize,
     },
-    /// A FIM task's candidates read in place ([`crate::config::Ranking::Likelihood`]).
-    Reading(Box<Reading>),
     Instruction {
         id: String,
         line: usize,
     },
-    /// One hole of a file; the chain holds the rest.
-    Hole {
-        chain: usize,
-        text: String,
-        offset: usize,
-        prepared: Prepared,
-    },
-}
-
-/// A FIM task run as several ranked candidates, one request (batch slot) each.
-struct Group {
-    task: Fim,
-    /// Finished candidates with their first token's rank.
-    candidates: Vec<(usize, crate::engine::Candidate)>,
-    left: usize,
-    error: Option<String>,
-    prompt_tokens: u64,
-    generated_tokens: u64,
-    /// The slowest candidate's time, and what the task's earlier requests took.
-    ms: f64,
-    spent_ms: f64,
-}
-
-/// A group's candidates while the model reads each in the hole.
-struct Reading {
-    task: Fim,
-    candidates: Vec<crate::engine::Candidate>,
-    ranked: Vec<crate::complete::Scored>,
-    reading: verify::Reading,
-    /// What the task cost before the reading.
-    usage: Usage,
 }
 
 /// A file whose holes are filled one after the other.
@@ -121,7 +95,7 @@ pub struct TaskFeed {
     ready: VecDeque<(u64, Request)>,
     running: HashMap<u64, Running>,
     chains: Vec<Chain>,
-    groups: Vec<Option<Group>>,
+    flights: Vec<Option<Flight>>,
     next_tag: u64,
     info: Arc<ModelInfo>,
     counter: Counter,
@@ -138,10 +112,6 @@ fn seed_for(seed: u32, id: &str) -> u32 {
     }
     h ^ seed
 }
-
-/// What requests cost: prompt tokens, generated tokens, milliseconds.
-#[derive(Debug, Clone, Copy, Default)]
-struct Usage(u64, u64, f64);
 
 fn usage(out: &Output) -> (u64, u64, f64) {
     let t = out.timings;
@@ -166,7 +136,7 @@ impl TaskFeed {
             ready: VecDeque::new(),
             running: HashMap::new(),
             chains: Vec::new(),
-            groups: Vec::new(),
+            flights: Vec::new(),
             next_tag: 0,
             info,
             counter,
@@ -192,84 +162,130 @@ impl TaskFeed {
         let _ = self.out.send(record);
     }
 
-    fn fim_request(
-        &self,
+    /// Starts a completion of `text` at `offset` for `owner`: its first requests go to
+    /// `ready`. An error (the prompt could not be made) comes back.
+    fn start_flight(
+        &mut self,
+        owner: Owner,
         id: &str,
-        text: &str,
+        text: String,
         offset: usize,
-        language: Option<Language>,
-        path: Option<&str>,
-    ) -> Result<(Prepared, Request), String> {
-        let mut input = Input::new(text, offset);
+        (language, path): (Option<Language>, Option<&str>),
+    ) -> Result<(), String> {
+        let mut input = Input::new(&text, offset);
         input.language = language;
         input.path = path;
-        let prepared = prepare(
+        let opts = RunOptions {
+            sampling: Some(self.sampling(id)),
+            // Each candidate in its own slot; the slots share the prompt's cells.
+            split_ranks: true,
+            ..RunOptions::default()
+        };
+        let (pipeline, step) = Pipeline::start(
             &input,
             &self.settings.completion,
             &*self.counter,
             &self.info,
+            opts,
         )
         .map_err(|e| e.to_string())?;
-        let req = self.fim_request_for(&prepared, id, None);
-        Ok((prepared, req))
-    }
-
-    /// `prepared`'s request with this batch's sampling; `answers` replaces what the
-    /// settings ask for.
-    fn fim_request_for(&self, prepared: &Prepared, id: &str, answers: Option<Answers>) -> Request {
-        let cfg = &self.settings.completion;
-        let mut g = prepared.generation(cfg);
-        g.sampling = self.sampling(id);
-        if let Some(a) = answers {
-            g.answers = a;
-        }
-        prepared.request_for(g, cfg, None)
-    }
-
-    /// A FIM task's requests: one, or with `n` ranked candidates one per batch slot, the
-    /// `i`-th starting with the `i`-th most likely first token (the slots share the
-    /// prompt's cells).
-    fn fim_requests(
-        &self,
-        id: &str,
-        text: &str,
-        offset: usize,
-        language: Option<Language>,
-        path: Option<String>,
-        n: u32,
-    ) -> Result<(Prepared, Vec<Request>), String> {
-        let (prepared, first) = self.fim_request(id, text, offset, language, path.as_deref())?;
-        if n <= 1 {
-            return Ok((prepared, vec![first]));
-        }
-        let temperature = self.settings.completion.candidate_temperature;
-        let reqs = (0..n)
-            .map(|rank| {
-                let rank = Answers::Rank { rank, temperature };
-                self.fim_request_for(&prepared, id, Some(rank))
-            })
-            .collect();
-        Ok((prepared, reqs))
-    }
-
-    /// Runs `task` as ranked candidates, one request each (queued in `ready`); a group
-    /// gathers them. `spent`: what earlier requests for the task cost.
-    fn group(&mut self, task: Fim, reqs: Vec<Request>, spent: Usage) {
-        let group = self.groups.len();
-        self.groups.push(Some(Group {
-            task,
-            candidates: Vec::new(),
-            left: reqs.len(),
-            error: None,
-            prompt_tokens: spent.0,
-            generated_tokens: spent.1,
-            ms: 0.0,
-            spent_ms: spent.2,
+        let flight = self.flights.len();
+        self.flights.push(Some(Flight {
+            owner,
+            text,
+            offset,
+            language,
+            pipeline,
+            answers: Vec::new(),
         }));
-        for (rank, req) in reqs.into_iter().enumerate() {
+        self.take_step(flight, step);
+        Ok(())
+    }
+
+    /// Queues the requests of flight `flight`'s next step, or ends it.
+    fn take_step(&mut self, flight: usize, step: Step) {
+        let (reqs, first) = match step {
+            Step::Generate(reqs) => (reqs, false),
+            // The slot that generated the candidates still holds the prompt; the next
+            // request would take its cells.
+            Step::Read(req) => (vec![req], true),
+            Step::Done(c) => {
+                let f = self.flights[flight].take().expect("a flight in the air");
+                self.landed(f.owner, Ok(c));
+                return;
+            }
+        };
+        let f = self.flights[flight].as_mut().expect("a flight in the air");
+        f.answers = reqs.iter().map(|_| None).collect();
+        for (i, req) in reqs.into_iter().enumerate() {
             let tag = self.tag();
-            self.running.insert(tag, Running::Candidate { group, rank });
-            self.ready.push_back((tag, req));
+            self.running.insert(tag, Running::Flight { flight, i });
+            if first {
+                self.ready.push_front((tag, req));
+            } else {
+                self.ready.push_back((tag, req));
+            }
+        }
+    }
+
+    /// An answer for flight `flight`: once its step has them all, the pipeline goes on.
+    fn flight_answer(&mut self, flight: usize, i: usize, result: Result<Output, EngineError>) {
+        let Some(f) = self.flights[flight].as_mut() else {
+            return;
+        };
+        f.answers[i] = Some(result);
+        if f.answers.iter().any(Option::is_none) {
+            return;
+        }
+        let answers = std::mem::take(&mut f.answers)
+            .into_iter()
+            .flatten()
+            .collect();
+        let input = Flight::input(&f.text, f.offset, f.language);
+        match f.pipeline.advance(&input, answers) {
+            Ok(step) => self.take_step(flight, step),
+            Err(e) => {
+                let f = self.flights[flight].take().expect("a flight in the air");
+                self.landed(f.owner, Err(e.to_string()));
+            }
+        }
+    }
+
+    /// A flight's completion (or why there is none) goes to its owner.
+    fn landed(&mut self, owner: Owner, result: Result<Completion, String>) {
+        match owner {
+            Owner::Task { id, line } => match result {
+                Ok(c) => {
+                    let t = c.timings;
+                    self.emit(Record {
+                        id: Some(id),
+                        line,
+                        text: Some(c.text),
+                        error: None,
+                        prompt_tokens: t.prompt_tokens as u64,
+                        generated_tokens: t.generated_tokens as u64,
+                        ms: (t.prompt_ms + t.generate_ms) as u64,
+                    });
+                }
+                Err(e) => self.emit(Record::error(Some(id), line, e)),
+            },
+            Owner::Hole { chain } => {
+                let c = &mut self.chains[chain];
+                match result {
+                    Ok(done) => {
+                        let t = done.timings;
+                        c.prompt_tokens += t.prompt_tokens as u64;
+                        c.generated_tokens += t.generated_tokens as u64;
+                        c.ms += t.prompt_ms + t.generate_ms;
+                        c.filling.fill(&done.text);
+                    }
+                    Err(e) => {
+                        c.errors.push(e);
+                        c.filling.skip();
+                    }
+                }
+                self.next_hole(chain);
+            }
         }
     }
 
@@ -310,26 +326,14 @@ impl TaskFeed {
             } => {
                 let offset = prefix.len();
                 let text = format!("{prefix}{suffix}");
-                let n = self.settings.completion.candidates.max(1);
-                match self.fim_requests(&id, &text, offset, language, path.clone(), n) {
-                    Ok((prepared, mut reqs)) => {
-                        let task = Fim {
-                            id,
-                            line,
-                            text,
-                            offset,
-                            language,
-                            path,
-                            prepared,
-                        };
-                        if reqs.len() == 1 {
-                            let tag = self.tag();
-                            self.running.insert(tag, Running::Fim(task));
-                            return Some((tag, reqs.remove(0)));
-                        }
-                        self.group(task, reqs, Usage::default());
-                        return self.ready.pop_front();
-                    }
+                let owner = Owner::Task {
+                    id: id.clone(),
+                    line,
+                };
+                let started =
+                    self.start_flight(owner, &id, text, offset, (language, path.as_deref()));
+                match started {
+                    Ok(()) => return self.ready.pop_front(),
                     Err(e) => self.emit(Record::error(Some(id), line, e)),
                 }
             }
@@ -395,16 +399,16 @@ impl TaskFeed {
                     generated_tokens: 0,
                     ms: 0.0,
                 });
-                if let Some(r) = self.next_hole(self.chains.len() - 1) {
-                    return Some(r);
-                }
+                self.next_hole(self.chains.len() - 1);
+                return self.ready.pop_front();
             }
         }
         None
     }
 
-    /// The request for the chain's next hole, or its final record when none is left.
-    fn next_hole(&mut self, chain: usize) -> Option<(u64, Request)> {
+    /// Starts the chain's next hole (its requests go to `ready`), or emits the chain's
+    /// record when none is left.
+    fn next_hole(&mut self, chain: usize) {
         loop {
             let c = &mut self.chains[chain];
             let Some((view, cursor)) = c.filling.next_hole() else {
@@ -419,23 +423,12 @@ impl TaskFeed {
                     ms: c.ms as u64,
                 };
                 self.emit(record);
-                return None;
+                return;
             };
             let (id, language, path) = (c.id.clone(), c.language, c.path.clone());
-            match self.fim_request(&id, &view, cursor, language, Some(&path)) {
-                Ok((prepared, req)) => {
-                    let tag = self.tag();
-                    self.running.insert(
-                        tag,
-                        Running::Hole {
-                            chain,
-                            text: view,
-                            offset: cursor,
-                            prepared,
-                        },
-                    );
-                    return Some((tag, req));
-                }
+            let owner = Owner::Hole { chain };
+            match self.start_flight(owner, &id, view, cursor, (language, Some(&path))) {
+                Ok(()) => return,
                 Err(e) => {
                     let c = &mut self.chains[chain];
                     c.errors.push(e);
@@ -443,32 +436,6 @@ impl TaskFeed {
                 }
             }
         }
-    }
-
-    /// The record of a FIM task answered by the best of `candidates`.
-    fn emit_ranked(
-        &self,
-        task: Fim,
-        candidates: &[crate::engine::Candidate],
-        ranking: Ranking,
-        Usage(prompt_tokens, generated_tokens, ms): Usage,
-    ) {
-        let (text, _, _) = crate::complete::rank(
-            &task.input(),
-            &task.prepared.shape,
-            candidates,
-            self.settings.completion.syntax_check,
-            ranking,
-        );
-        self.emit(Record {
-            id: Some(task.id),
-            line: task.line,
-            text: Some(text),
-            error: None,
-            prompt_tokens,
-            generated_tokens,
-            ms: ms as u64,
-        });
     }
 }
 
@@ -487,111 +454,8 @@ impl BatchSource for TaskFeed {
         let Some(running) = self.running.remove(&tag) else {
             return;
         };
-        let syntax = self.settings.completion.syntax_check;
         match running {
-            Running::Fim(task) => match result {
-                Ok(out) => {
-                    let (p, g, ms) = usage(&out);
-                    let c = finish(
-                        &task.input(),
-                        &task.prepared,
-                        out,
-                        &self.settings.completion,
-                    );
-                    if let Some(n) = rescue(&c, &self.settings.completion) {
-                        // Nothing left of what the model wrote: ranked candidates.
-                        let (text, offset, language) =
-                            (task.text.clone(), task.offset, task.language);
-                        let path = task.path.clone();
-                        if let Ok((_, reqs)) =
-                            self.fim_requests(&task.id, &text, offset, language, path, n)
-                        {
-                            self.group(task, reqs, Usage(p, g, ms));
-                            return;
-                        }
-                    }
-                    self.emit(Record {
-                        id: Some(task.id),
-                        line: task.line,
-                        text: Some(c.text),
-                        error: None,
-                        prompt_tokens: p,
-                        generated_tokens: g,
-                        ms: ms as u64,
-                    });
-                }
-                Err(e) => self.emit(Record::error(Some(task.id), task.line, e.to_string())),
-            },
-            Running::Candidate { group, rank } => {
-                let g = self.groups[group].as_mut().expect("a running group");
-                g.left -= 1;
-                match result {
-                    Ok(out) => {
-                        let (p, n, ms) = usage(&out);
-                        g.prompt_tokens = g.prompt_tokens.max(p);
-                        g.generated_tokens += n;
-                        g.ms = g.ms.max(ms);
-                        g.candidates
-                            .extend(out.candidates.into_iter().map(|c| (rank, c)));
-                    }
-                    Err(e) => g.error = Some(e.to_string()),
-                }
-                if g.left > 0 {
-                    return;
-                }
-                let mut g = self.groups[group].take().expect("a running group");
-                // In rank order: the greedy answer wins ties.
-                g.candidates.sort_by_key(|(rank, _)| *rank);
-                let candidates: Vec<_> = g.candidates.into_iter().map(|(_, c)| c).collect();
-                let task = g.task;
-                if candidates.is_empty() {
-                    let e = g.error.unwrap_or_else(|| "no candidate finished".into());
-                    self.emit(Record::error(Some(task.id), task.line, e));
-                    return;
-                }
-                let spent = Usage(g.prompt_tokens, g.generated_tokens, g.spent_ms + g.ms);
-                let ranking = self.settings.completion.candidate_ranking;
-                if ranking == Ranking::Likelihood
-                    && let Some((req, reading, ranked)) =
-                        verify::for_candidates(&task.input(), &task.prepared, &candidates, syntax)
-                {
-                    let tag = self.tag();
-                    let read = Reading {
-                        task,
-                        candidates,
-                        ranked,
-                        reading,
-                        usage: spent,
-                    };
-                    self.running.insert(tag, Running::Reading(Box::new(read)));
-                    // First: the slot that generated the last candidate still holds
-                    // the prompt; the next request would take its cells.
-                    self.ready.push_front((tag, req));
-                    return;
-                }
-                self.emit_ranked(task, &candidates, ranking, spent);
-            }
-            Running::Reading(read) => {
-                let Reading {
-                    task,
-                    mut candidates,
-                    ranked,
-                    reading,
-                    usage: Usage(p, g, ms),
-                } = *read;
-                let (ranking, ms) = match result {
-                    Ok(out) => {
-                        let read_ms = usage(&out).2;
-                        verify::attach(&mut candidates, &ranked, &reading, out.fits);
-                        (Ranking::Likelihood, ms + read_ms)
-                    }
-                    Err(why) => {
-                        tracing::warn!(id = %task.id, %why, "candidates ranked by confidence instead of likelihood");
-                        (Ranking::Confidence, ms)
-                    }
-                };
-                self.emit_ranked(task, &candidates, ranking, Usage(p, g, ms));
-            }
+            Running::Flight { flight, i } => self.flight_answer(flight, i, result),
             Running::Instruction { id, line } => match result {
                 Ok(out) => {
                     let (p, g, ms) = usage(&out);
@@ -612,33 +476,6 @@ impl BatchSource for TaskFeed {
                 }
                 Err(e) => self.emit(Record::error(Some(id), line, e.to_string())),
             },
-            Running::Hole {
-                chain,
-                text,
-                offset,
-                prepared,
-            } => {
-                let c = &mut self.chains[chain];
-                match result {
-                    Ok(out) => {
-                        let (p, g, ms) = usage(&out);
-                        c.prompt_tokens += p;
-                        c.generated_tokens += g;
-                        c.ms += ms;
-                        let mut input = Input::new(&text, offset);
-                        input.language = c.language;
-                        let done = finish(&input, &prepared, out, &self.settings.completion);
-                        c.filling.fill(&done.text);
-                    }
-                    Err(e) => {
-                        c.errors.push(e.to_string());
-                        c.filling.skip();
-                    }
-                }
-                if let Some(r) = self.next_hole(chain) {
-                    self.ready.push_back(r);
-                }
-            }
         }
     }
 

@@ -46,7 +46,7 @@ pub struct BatchArgs {
     pub completion: CompletionArgs,
 }
 
-/// Measured on the 2-core development machine (see README "Batch").
+/// Measured on the 2-core development machine (BENCHMARKS.md, "Batch throughput").
 pub const DEFAULT_PARALLEL: usize = 4;
 
 /// Context per sequence: a full FIM prompt (prefix + suffix budgets) and its answer.

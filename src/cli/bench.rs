@@ -190,6 +190,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             key: Some("bench".into()),
             reuse_cache: reuse,
             shift_suffix: shift,
+            ..RunOptions::default()
         };
         Ok(run_blocking(engine, &input, &cfg, &*loaded.counter, &opts)?.completion)
     };

@@ -1,12 +1,16 @@
 //! The completion pipeline, shared by the CLI, the language server, batch and eval:
 //! position → token-budgeted FIM prompt → engine → post-processing → syntax check.
 //!
-//! [`prepare`] and [`finish`] are pure; [`run_blocking`] runs both around the engine, and
-//! the server's `suggest` does the same with its suggestion cache. Callers that run many prompts at once (batch) use the two halves.
+//! [`prepare`] and [`finish`] are pure; [`Pipeline`] strings them together with the
+//! engine requests between them (generate, read candidates in place, rescue an empty
+//! answer) without doing I/O: [`run_blocking`] drives it for the CLI, eval and bench, the
+//! batch drives it on the engine thread. The server's `suggest` answers from its cache of
+//! generations with the same parts.
 
 pub mod budget;
 #[cfg(test)]
 mod fuzz;
+mod pipeline;
 pub mod post;
 pub mod prompt;
 pub mod verify;
@@ -24,6 +28,7 @@ use crate::engine::{
 use crate::lang::Language;
 use crate::syntax::InsertionCheck;
 use crate::tokenizer::CountTokens;
+pub use pipeline::{Pipeline, RunOptions, Step};
 pub use post::{Mode, Shape};
 
 /// The document and position to complete.
@@ -492,30 +497,6 @@ fn candidates(text: &str, shape: &Shape) -> Vec<String> {
     out
 }
 
-/// How a completion request runs beyond its prompt: what the CLI, `quill bench` and
-/// `quill eval` vary (the server sets the same fields through `suggest`).
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Requests with the same key supersede each other (one per editor document);
-    /// `None` never supersedes.
-    pub key: Option<String>,
-    /// Keep the common prefix in the model's KV cache (false: evaluate the prompt afresh).
-    pub reuse_cache: bool,
-    /// Also keep the suffix's cells after an edit, moved (what the server does while the
-    /// user types).
-    pub shift_suffix: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            key: None,
-            reuse_cache: true,
-            shift_suffix: false,
-        }
-    }
-}
-
 /// A completion with the prompt it was made from.
 #[derive(Debug)]
 pub struct Completed {
@@ -523,9 +504,9 @@ pub struct Completed {
     pub prepared: Prepared,
 }
 
-/// Runs the whole pipeline on `engine` (prepare → generate → finish), waiting for the model
-/// if it is still loading. The one entry point for callers outside an async runtime: the
-/// CLI's `complete` and `fill`, `quill bench` and `quill eval`.
+/// Runs the whole pipeline on `engine` ([`Pipeline`]: prepare, generate, read, rescue),
+/// waiting for the model if it is still loading. The one entry point for callers outside
+/// an async runtime: the CLI's `complete` and `fill`, `quill bench` and `quill eval`.
 pub fn run_blocking(
     engine: &Engine,
     input: &Input<'_>,
@@ -534,56 +515,23 @@ pub fn run_blocking(
     opts: &RunOptions,
 ) -> Result<Completed, CompleteError> {
     let info = engine.ready_blocking()?;
-    let prepared = prepare(input, cfg, counter, &info)?;
-    let mut req = prepared.request(cfg, opts.key.clone());
-    req.reuse_cache = opts.reuse_cache;
-    req.shift_suffix = opts.shift_suffix.then_some(cfg.fresh_suffix_tokens);
-    let output = engine.generate_blocking(req)?;
-    let mut completion = finish(input, &prepared, output, cfg);
-    if cfg.candidate_ranking == Ranking::Likelihood {
-        read_candidates(engine, &prepared, &mut completion)?;
-    }
-    if let Some(n) = rescue(&completion, cfg) {
-        let ranked = CompletionConfig {
-            candidates: n,
-            ..cfg.clone()
+    let (mut pipeline, mut step) = Pipeline::start(input, cfg, counter, &info, opts.clone())?;
+    loop {
+        let reqs = match step {
+            Step::Done(completion) => {
+                return Ok(Completed {
+                    completion,
+                    prepared: pipeline.into_prepared(),
+                });
+            }
+            Step::Generate(reqs) => reqs,
+            Step::Read(req) => vec![req],
         };
-        let mut req = prepared.request(&ranked, opts.key.clone());
-        req.reuse_cache = opts.reuse_cache;
-        req.shift_suffix = opts.shift_suffix.then_some(cfg.fresh_suffix_tokens);
-        let output = engine.generate_blocking(req)?;
-        completion.rescue_with(finish(input, &prepared, output, cfg));
-    }
-    Ok(Completed {
-        completion,
-        prepared,
-    })
-}
-
-/// Ranks `completion`'s candidates by how the model reads the file with each in the hole
-/// ([`verify`]). An engine that cannot (an inference server) leaves the order as it was.
-fn read_candidates(
-    engine: &Engine,
-    prepared: &Prepared,
-    completion: &mut Completion,
-) -> Result<(), CompleteError> {
-    let Some((req, reading)) = verify::request(prepared, &completion.ranked) else {
-        return Ok(());
-    };
-    match engine.generate_blocking(req) {
-        Ok(out) => {
-            // Reading is prompt evaluation: it counts there, not against generation speed.
-            let t = &mut completion.timings;
-            t.evaluated_tokens += out.timings.evaluated_tokens;
-            t.prompt_ms += out.timings.prompt_ms + out.timings.generate_ms;
-            verify::apply(completion, &reading, out.fits);
-            Ok(())
-        }
-        Err(EngineError::Unsupported(why)) => {
-            tracing::warn!(%why, "candidates ranked by confidence instead of likelihood");
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
+        let answers = reqs
+            .into_iter()
+            .map(|r| engine.generate_blocking(r))
+            .collect();
+        step = pipeline.advance(input, answers)?;
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::config::Ranking;
 use crate::engine::{Candidate, Fit, Piece, Request, Score, Special, Work};
 
-use super::{Completion, Input, Prepared, Scored, best, by_rank, order};
+use super::{Input, Prepared, Scored, order};
 
 /// Lines of the code after the hole read after each candidate.
 pub const TAIL_LINES: usize = 4;
@@ -76,22 +76,6 @@ pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Readi
     };
     let req = Request::new(prompt.clone(), Work::Score(score));
     Some((req, reading))
-}
-
-/// Records how each candidate read ([`request`]'s answer) in `completion`'s ranked
-/// candidates, orders them again with it and takes the best.
-pub fn apply(completion: &mut Completion, reading: &Reading, fits: Vec<Fit>) {
-    let mut fits = fits_of(&completion.ranked, reading, fits);
-    for s in &mut completion.ranked {
-        s.fit = fits[s.index].take();
-    }
-    completion
-        .ranked
-        .sort_by(|a, b| by_rank(a, b, Ranking::Likelihood));
-    let (text, rejected, alternatives) = best(&completion.ranked);
-    completion.text = text;
-    completion.rejected = rejected;
-    completion.alternatives = alternatives;
 }
 
 /// The request that reads the engine's `candidates` where `input` and `prepared` put
