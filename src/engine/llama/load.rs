@@ -161,16 +161,7 @@ fn effective_gpu_layers(requested: u32) -> u32 {
         );
         return 0;
     }
-    let gpus: Vec<_> = llama_cpp_2::list_llama_ggml_backend_devices()
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                d.device_type,
-                llama_cpp_2::LlamaBackendDeviceType::Gpu
-                    | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
-            )
-        })
-        .collect();
+    let gpus = gpu_devices();
     if gpus.is_empty() {
         tracing::warn!("no usable GPU found at run time; running on the CPU");
         return 0;
@@ -193,6 +184,14 @@ fn gpu_free_memory() -> Vec<u64> {
     if !GPU_BUILD {
         return Vec::new();
     }
+    gpu_devices()
+        .into_iter()
+        .map(|d| d.memory_free as u64)
+        .collect()
+}
+
+/// The devices llama.cpp can offload layers to (discrete and integrated GPUs).
+fn gpu_devices() -> Vec<llama_cpp_2::LlamaBackendDevice> {
     llama_cpp_2::list_llama_ggml_backend_devices()
         .into_iter()
         .filter(|d| {
@@ -202,6 +201,5 @@ fn gpu_free_memory() -> Vec<u64> {
                     | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
             )
         })
-        .map(|d| d.memory_free as u64)
         .collect()
 }
