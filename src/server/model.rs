@@ -61,6 +61,7 @@ impl Server {
             Ok(Ok(m)) => Arc::new(m),
             Ok(Err(e)) => {
                 *self.state.model.write().unwrap_or_else(|e| e.into_inner()) = None;
+                self.state.suggestions.clear();
                 self.state.health.reset();
                 tracing::error!("cannot start the model: {e:#}");
                 self.client
@@ -75,6 +76,10 @@ impl Server {
         };
         // The old engine (if any) stops when its last in-flight request lets go of it.
         *self.state.model.write().unwrap_or_else(|e| e.into_inner()) = Some(model.clone());
+        // Requests that began before the swap may have cached the old model's answers since
+        // the settings changed; the swap comes first, so none is kept after this
+        // (`SuggestionCache::insert` checks the model under the cache's lock).
+        self.state.suggestions.clear();
         // The old engine's outage says nothing about this one; its requests still in
         // flight no longer count (`State::record_health`).
         self.state.health.reset();

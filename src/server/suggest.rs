@@ -428,6 +428,7 @@ async fn start(
             cancel: ticket.cancel_token(),
             waiting,
         }),
+        || state.model().is_some_and(|m| Arc::ptr_eq(&m, &job.model)),
     );
     let _ = slot.set(recorder.clone());
     state.add_totals(|t| {

@@ -311,7 +311,10 @@ impl SuggestionCache {
 
     /// Records a generation at `offset` of `text` in document `key`; returns the entry and
     /// the recorder that feeds it. A document too large to cache gets an entry that is not
-    /// kept.
+    /// kept, and so does one whose model is no longer `current` (asked under this cache's
+    /// lock: the server swaps the model, then [`clear`](Self::clear)s, so an answer of a
+    /// replaced model is never served from here).
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &self,
         key: &str,
@@ -320,6 +323,7 @@ impl SuggestionCache {
         lead: String,
         shape: Arc<Shape>,
         generation: Option<Generation>,
+        current: impl FnOnce() -> bool,
     ) -> (Arc<Entry>, Recorder) {
         let (tx, rx) = watch::channel(Progress::default());
         let big = text.len() > MAX_TEXT;
@@ -336,6 +340,9 @@ impl SuggestionCache {
             return (entry, recorder);
         }
         let mut d = self.lock();
+        if !current() {
+            return (entry, recorder);
+        }
         d.touch(key);
         let list = d.docs.entry(key.to_string()).or_default();
         // The same state asked again replaces its entry.
@@ -444,6 +451,7 @@ mod tests {
             String::new(),
             shape,
             None,
+            || true,
         );
         rec.end(raw, ended, None);
         (cache, text, offset)
@@ -521,6 +529,7 @@ mod tests {
             String::new(),
             Arc::new(ts(&text, offset)),
             None,
+            || true,
         );
         rec.end(raw, Ended::Cut, None);
         // `h.max(` typed, the editor's `)` after the cursor.
@@ -614,6 +623,7 @@ mod tests {
                 cancel: cancel.clone(),
                 waiting: Waiting::new(),
             }),
+            || true,
         );
         rec.update("return ma");
         let typed = format!("{}ret{}", &text[..offset], &text[offset..]);
@@ -647,6 +657,7 @@ mod tests {
                 String::new(),
                 shape.clone(),
                 None,
+                || true,
             );
         }
         assert_eq!(cache.lock().docs["doc"].len(), PER_DOCUMENT);
@@ -658,12 +669,24 @@ mod tests {
                 String::new(),
                 shape.clone(),
                 None,
+                || true,
             );
         }
         assert_eq!(cache.lock().docs.len(), DOCUMENTS);
         assert!(!cache.lock().docs.contains_key("doc"));
         let big = Arc::new("x".repeat(MAX_TEXT + 1));
-        cache.insert("big", big, 0, String::new(), shape, None);
+        cache.insert("big", big, 0, String::new(), shape.clone(), None, || true);
         assert!(!cache.lock().docs.contains_key("big"));
+        // An answer of a model that is no longer the server's is not kept either.
+        cache.insert(
+            "old",
+            Arc::new("x\n".into()),
+            1,
+            String::new(),
+            shape,
+            None,
+            || false,
+        );
+        assert!(!cache.lock().docs.contains_key("old"));
     }
 }

@@ -166,6 +166,45 @@ async fn candidates_ranked_by_likelihood_in_the_editor() {
     c.shutdown().await;
 }
 
+/// A request answered by the old model while a settings change loads the new one (the
+/// user switched to a backend and typed at once) is not served from the cache once the
+/// new model is in: asking again there asks the new model. (VS Code kept showing the old
+/// model's suggestion for minutes, and never the backend's failure.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_of_a_replaced_model_are_not_served() {
+    let old = Fake::default();
+    let new = Fake::default();
+    let (old_factory, new_factory) = (old.factory("old()\n", 0, 0), new.factory("new()\n", 0, 0));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let factory: quill::server::EngineFactory = Arc::new(move |s| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            old_factory(s)
+        } else {
+            // The new engine takes a while to start: the request below meets the old one.
+            std::thread::sleep(Duration::from_millis(300));
+            new_factory(s)
+        }
+    });
+    let (mut c, _) = start(factory, inline_caps(), json!({"warmup": false})).await;
+    ready(&mut c).await;
+    c.open(URI, "python", "x = \n").await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"threads": 3}}),
+    )
+    .await;
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(items(&r), ["old()"]);
+    // The old engine stops once the new one has replaced it and its request is done.
+    while old.stopped.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = c.inline(URI, 0, 4).await.unwrap();
+    assert_eq!(items(&r), ["new()"]);
+    assert_eq!(new.prompts.lock().unwrap().len(), 1);
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_can_be_switched_off() {
     let fake = Fake::default();
