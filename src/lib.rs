@@ -15,6 +15,7 @@ pub mod gguf;
 pub mod holes;
 pub mod lang;
 pub mod models;
+pub mod next_edit;
 pub mod regular_file;
 pub mod server;
 pub mod syntax;

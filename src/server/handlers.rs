@@ -13,6 +13,7 @@
 //! | `quill/explain` | Markdown explaining a range, for clients that render it |
 //! | `window/workDoneProgress/cancel` | [`super::progress`]: stops long work |
 //! | `quill/status` | the model, its state, the open documents |
+//! | `quill/nextEdit` | [`super::next_edit`]: the edit the recent edits imply (also pushed as a notification) |
 //! | `quill/malformedMessage` | sent by [`super::transport`] in place of a malformed message |
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub(super) fn build(options: Options) -> (LspService<Server>, tower_lsp_server::
     .custom_method("textDocument/inlineCompletion", Server::inline_completion)
     .custom_method("quill/status", Server::status)
     .custom_method("quill/explain", Server::explain_request)
+    .custom_method("quill/nextEdit", Server::next_edit)
     .custom_method("window/workDoneProgress/cancel", Server::progress_cancel)
     .custom_method("quill/malformedMessage", Server::malformed)
     .finish()
@@ -260,6 +262,7 @@ impl LanguageServer for Server {
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
         let enc = self.state.encoding();
+        let before = self.state.docs.snapshot(&uri).map(|s| s.text);
         match self.state.docs.change(
             &uri,
             params.text_document.version,
@@ -268,6 +271,9 @@ impl LanguageServer for Server {
         ) {
             Ok(at) => {
                 self.state.tracked.entry(uri.clone()).or_default().last_edit = Some(at);
+                if let Some(before) = before {
+                    self.edited(&uri, &before);
+                }
                 self.state.focus(&uri);
                 if self.state.reviews.has(&uri) {
                     // Findings move with their function, and vanish when it changes.

@@ -16,6 +16,7 @@ mod job;
 mod likelihood;
 mod model;
 mod nearby;
+mod next_edit;
 mod partial;
 pub mod position;
 mod progress;

@@ -15,7 +15,7 @@ use crate::engine::remote::RemoteConfig;
 use crate::engine::remote::wire::Api;
 
 /// Every user setting's key, as clients send it.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "model",
     "backend",
     "threads",
@@ -30,6 +30,7 @@ pub const KEYS: [&str; 20] = [
     "languages",
     "warmup",
     "reviewOnSave",
+    "nextEdits",
     "firstLine",
     "prefetch",
     "timeBudgetMs",
@@ -64,6 +65,8 @@ pub struct Settings {
     pub warmup: bool,
     /// Review the function last edited when the file is saved (bug hints as diagnostics).
     pub review_on_save: bool,
+    /// Push next-edit suggestions (`quill/nextEdit` notifications) when typing pauses.
+    pub next_edits: bool,
     /// Answer from recent generations when the user types what they suggested. An
     /// experiment switch (`{"experiments": {"suggestionCache": false}}`), not a user
     /// setting: benchmarks turn it off to measure the model alone.
@@ -105,6 +108,7 @@ impl Default for Settings {
             languages: None,
             warmup: true,
             review_on_save: false,
+            next_edits: true,
             suggestion_cache: true,
             first_line: true,
             prefetch: true,
@@ -224,6 +228,7 @@ impl Settings {
             },
             "warmup" => self.warmup = boolean()?,
             "reviewOnSave" => self.review_on_save = boolean()?,
+            "nextEdits" => self.next_edits = boolean()?,
             "experiments" => self.apply_experiments(v).map_err(|e| keep(&e))?,
             "firstLine" => self.first_line = boolean()?,
             "prefetch" => self.prefetch = boolean()?,

@@ -16,4 +16,6 @@ pub(crate) struct Tracked {
     /// The context of the last completion and the start of the top-level scope it was
     /// built in (kept while the cursor stays there; see `job.rs`).
     pub context: Option<KeptContext>,
+    /// The document's recent edits, for next-edit suggestions.
+    pub edits: crate::next_edit::History,
 }

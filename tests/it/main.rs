@@ -11,6 +11,7 @@ mod lsp;
 mod lsp_assist;
 mod lsp_client;
 mod lsp_hostile;
+mod lsp_next_edit;
 mod lsp_stdio;
 mod lsp_suggest;
 mod models;

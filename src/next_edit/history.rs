@@ -1,0 +1,126 @@
+//! A document's recent edits as small before/after hunks, merged as typing goes on: the
+//! evidence a next-edit suggestion is drawn from.
+//!
+//! Invariants:
+//! - Hunks are in the order they were made, the most recent last; their offsets are in the
+//!   document's current text (an edit before a hunk moves it, an edit that overlaps an older
+//!   hunk drops that hunk: what the user retyped there is the newer hunk's).
+//! - `text[start..start + new.len()] == new` for every hunk, `old` is what was there before.
+//! - An edit that touches or overlaps the most recent hunk extends it (typing a name letter
+//!   by letter is one hunk `count` → `total`, not five).
+
+use std::collections::VecDeque;
+
+/// Most hunks kept per document.
+const KEEP: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hunk {
+    /// Byte offset in the current text where `new` starts.
+    pub start: usize,
+    /// The text the edit replaced.
+    pub old: String,
+    /// The text there now.
+    pub new: String,
+}
+
+impl Hunk {
+    /// Byte range of `new` in the current text.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.start + self.new.len()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    hunks: VecDeque<Hunk>,
+}
+
+impl History {
+    /// The hunks, oldest first.
+    pub fn hunks(&self) -> impl DoubleEndedIterator<Item = &Hunk> {
+        self.hunks.iter()
+    }
+
+    pub fn last(&self) -> Option<&Hunk> {
+        self.hunks.back()
+    }
+
+    /// Records the change of a document from `before` to `after` (one `didChange`, any
+    /// number of content changes: the difference is found here).
+    pub fn record(&mut self, before: &str, after: &str) {
+        let Some((start, end_before, end_after)) = difference(before, after) else {
+            return;
+        };
+        let delta = after.len() as isize - before.len() as isize;
+        // Older hunks: moved by an edit before them, dropped when it overlaps them.
+        let n = self.hunks.len();
+        let mut merged = None;
+        let mut kept = VecDeque::with_capacity(n + 1);
+        for (i, h) in self.hunks.drain(..).enumerate() {
+            let (hs, he) = (h.start, h.start + h.new.len());
+            let touches = start <= he && end_before >= hs;
+            if i + 1 == n && touches {
+                merged = Some(h);
+            } else if start >= he {
+                kept.push_back(h);
+            } else if end_before <= hs {
+                kept.push_back(Hunk {
+                    start: (hs as isize + delta) as usize,
+                    ..h
+                });
+            }
+        }
+        let hunk = match merged {
+            Some(h) => {
+                // The union of the old hunk and this edit, in `before`'s offsets.
+                let (hs, he) = (h.start, h.start + h.new.len());
+                let (lo, hi) = (hs.min(start), he.max(end_before));
+                let old = format!("{}{}{}", &before[lo..hs], h.old, &before[he..hi]);
+                let new = after[lo..(hi as isize + delta) as usize].to_string();
+                Hunk {
+                    start: lo,
+                    old,
+                    new,
+                }
+            }
+            None => Hunk {
+                start,
+                old: before[start..end_before].to_string(),
+                new: after[start..end_after].to_string(),
+            },
+        };
+        if hunk.old != hunk.new {
+            kept.push_back(hunk);
+        }
+        while kept.len() > KEEP {
+            kept.pop_front();
+        }
+        self.hunks = kept;
+    }
+}
+
+/// Where `before` and `after` differ: `(start, end in before, end in after)`, on character
+/// boundaries of both; `None` when they are equal.
+pub fn difference(before: &str, after: &str) -> Option<(usize, usize, usize)> {
+    if before == after {
+        return None;
+    }
+    let (b, a) = (before.as_bytes(), after.as_bytes());
+    let mut start = b.iter().zip(a).take_while(|(x, y)| x == y).count();
+    while !before.is_char_boundary(start) || !after.is_char_boundary(start) {
+        start -= 1;
+    }
+    let most = b.len().min(a.len()) - start;
+    let mut tail = b
+        .iter()
+        .rev()
+        .zip(a.iter().rev())
+        .take(most)
+        .take_while(|(x, y)| x == y)
+        .count();
+    while !before.is_char_boundary(b.len() - tail) || !after.is_char_boundary(a.len() - tail) {
+        tail -= 1;
+    }
+    Some((start, b.len() - tail, a.len() - tail))
+}

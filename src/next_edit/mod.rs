@@ -1,0 +1,98 @@
+//! Next-edit suggestions: after an edit, the edit it implies elsewhere in the document
+//! (the other uses of a name the user just renamed), proposed where it is and applied with
+//! one key.
+//!
+//! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
+//! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
+//! tree and asks the rules in turn ([`rename`] today); a proposal is checked like a
+//! completion (the tree must parse no worse after it, and it must change something) before
+//! it is returned.
+//!
+//! Invariants:
+//! - [`suggest`] is pure: the same text, tree and history give the same proposal.
+//! - A proposal never touches the user's last edit, and never restores what it replaced.
+
+pub mod history;
+pub mod rename;
+
+use std::ops::Range;
+
+use tree_sitter::Tree;
+
+pub use history::{History, Hunk};
+
+use crate::lang::Language;
+
+/// What kind of change a proposal makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    /// The other uses of a renamed name.
+    Rename,
+}
+
+/// One proposed edit: replace `range` (bytes of the current text) with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextEdit {
+    pub range: Range<usize>,
+    pub text: String,
+    pub kind: Kind,
+    /// Places that still need the same change after this one.
+    pub remaining: usize,
+    /// What the user sees: `rename count → total (2 more)`.
+    pub label: String,
+}
+
+/// The next edit that the history of `text` implies, if any.
+pub fn suggest(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<NextEdit> {
+    let last = history.last()?;
+    let r = rename::find(lang, text, tree, history)?;
+    let range = r.places[r.next].clone();
+    let remaining = r.places.len() - 1;
+    let more = if remaining > 0 {
+        format!(" ({remaining} more)")
+    } else {
+        String::new()
+    };
+    let edit = NextEdit {
+        label: format!("rename {} → {}{more}", r.old, r.new),
+        range,
+        text: r.new,
+        kind: Kind::Rename,
+        remaining,
+    };
+    checked(lang, text, tree, last, edit)
+}
+
+/// `edit` when it changes something, stays clear of the last edit, and leaves the tree
+/// parsing no worse than it does now.
+fn checked(
+    lang: Language,
+    text: &str,
+    tree: &Tree,
+    last: &Hunk,
+    edit: NextEdit,
+) -> Option<NextEdit> {
+    if text[edit.range.clone()] == edit.text {
+        return None;
+    }
+    let lr = last.range();
+    if edit.range.start < lr.end && lr.start < edit.range.end {
+        return None;
+    }
+    let mut after = text.to_string();
+    after.replace_range(edit.range.clone(), &edit.text);
+    let parsed = crate::syntax::parse(lang, &after, None)?;
+    let errors = |t: &Tree| crate::syntax::error_count(t.root_node());
+    (errors(&parsed) <= errors(tree)).then_some(edit)
+}
+
+/// `text` with `edit` applied.
+pub fn apply(text: &str, edit: &NextEdit) -> String {
+    let mut out = text.to_string();
+    out.replace_range(edit.range.clone(), &edit.text);
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+use super::*;
+
+/// `text` with `from` replaced by `to` at the `nth` (0-based) place it occurs, typed the way a
+/// user does it: the old name deleted, then the new one letter by letter (one `didChange`
+/// each), recorded in `history`.
+fn type_over(history: &mut History, text: &str, from: &str, nth: usize, to: &str) -> String {
+    let at = text.match_indices(from).nth(nth).expect("place").0;
+    let mut cur = text.to_string();
+    let mut next = cur.clone();
+    next.replace_range(at..at + from.len(), "");
+    history.record(&cur, &next);
+    cur = next;
+    for (i, c) in to.char_indices() {
+        let mut next = cur.clone();
+        next.insert(at + i, c);
+        history.record(&cur, &next);
+        cur = next;
+    }
+    cur
+}
+
+fn propose(lang: Language, text: &str, history: &History) -> Option<(String, NextEdit)> {
+    let tree = crate::syntax::parse(lang, text, None).unwrap();
+    let e = suggest(lang, text, &tree, history)?;
+    Some((apply(text, &e), e))
+}
+
+#[test]
+fn typing_a_name_is_one_hunk() {
+    let mut h = History::default();
+    let text = "def f(count):\n    return count\n";
+    let now = type_over(&mut h, text, "count", 0, "total");
+    assert_eq!(h.hunks().count(), 1);
+    let last = h.last().unwrap();
+    assert_eq!((last.old.as_str(), last.new.as_str()), ("count", "total"));
+    assert_eq!(&now[last.range()], "total");
+}
+
+#[test]
+fn an_edit_before_an_older_hunk_moves_it_and_one_over_it_drops_it() {
+    let mut h = History::default();
+    let a = "x = 1\ny = 2\n";
+    let b = "x = 10\ny = 2\n";
+    h.record(a, b);
+    let c = "x = 10\ny = 2\nz = 3\n";
+    h.record(b, c);
+    let d = "# hi\nx = 10\ny = 2\nz = 3\n";
+    h.record(c, d);
+    let hunks: Vec<_> = h.hunks().cloned().collect();
+    assert_eq!(hunks.len(), 3);
+    for hk in &hunks {
+        assert_eq!(&d[hk.range()], hk.new, "{hk:?}");
+    }
+    // Retyping the first hunk's place drops it; the new edit is the last.
+    let e = d.replace("x = 10", "x = 7");
+    h.record(d, &e);
+    assert_eq!(h.hunks().count(), 3);
+    assert_eq!(h.last().unwrap().new, "7");
+    assert!(h.hunks().all(|hk| e[hk.range()] == hk.new));
+}
+
+#[test]
+fn a_renamed_parameter_proposes_its_next_use_then_the_one_after() {
+    let src = "def f(count, n):\n    if count > n:\n        return count\n    return 0\n\ndef g(count):\n    return count\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "count", 0, "total");
+    let (after, e) = propose(Language::Python, &text, &h).unwrap();
+    assert_eq!(e.kind, Kind::Rename);
+    assert_eq!(e.remaining, 1, "g's count is another name: {e:?}");
+    assert!(
+        after.contains("if total > n:\n        return count"),
+        "{after}"
+    );
+    // Accepting it is an edit like any other: the next one follows.
+    h.record(&text, &after);
+    let (after, e) = propose(Language::Python, &after, &h).unwrap();
+    assert_eq!(e.remaining, 0);
+    assert!(after.starts_with("def f(total, n):\n    if total > n:\n        return total\n"));
+    assert!(after.ends_with("def g(count):\n    return count\n"));
+    h.record(&text, &after);
+    assert_eq!(propose(Language::Python, &after, &h), None);
+}
+
+#[test]
+fn a_renamed_function_proposes_its_calls_anywhere_in_the_file() {
+    let src = "fn area(w: u32) -> u32 {\n    w * w\n}\n\nfn main() {\n    let a = area(2);\n    println!(\"{}\", area(a));\n}\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "area", 0, "square");
+    let (after, e) = propose(Language::Rust, &text, &h).unwrap();
+    assert_eq!(e.remaining, 1);
+    assert!(after.contains("let a = square(2);"), "{after}");
+}
+
+#[test]
+fn a_member_renames_only_after_the_same_object() {
+    let src = "class C:\n    def __init__(self):\n        self.count = 0\n\n    def add(self, items):\n        self.count += items.count(1)\n        return self.count\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "count", 0, "total");
+    let (after, e) = propose(Language::Python, &text, &h).unwrap();
+    assert_eq!(e.remaining, 1, "items.count is not self.count: {e:?}");
+    assert!(after.contains("self.total += items.count(1)"), "{after}");
+}
+
+#[test]
+fn typescript_and_go_locals() {
+    let ts = "function f(xs: number[]) {\n  let sum = 0;\n  for (const x of xs) { sum += x; }\n  return sum;\n}\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, ts, "sum", 0, "total");
+    let (after, _) = propose(Language::TypeScript, &text, &h).unwrap();
+    assert!(after.contains("{ total += x; }"), "{after}");
+    let go = "package m\n\nfunc f(xs []int) int {\n\tsum := 0\n\tfor _, x := range xs {\n\t\tsum += x\n\t}\n\treturn sum\n}\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, go, "sum", 0, "total");
+    let (after, _) = propose(Language::Go, &text, &h).unwrap();
+    assert!(after.contains("\t\ttotal += x\n"), "{after}");
+}
+
+#[test]
+fn nothing_when_the_edit_is_not_a_rename() {
+    // A use changed to another name that exists: a fix of that use.
+    let src = "def f(a, b):\n    x = a + 1\n    return a * 2\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "a", 2, "b");
+    assert_eq!(propose(Language::Python, &text, &h), None);
+    // A number, a string, a keyword.
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "1", 0, "2");
+    assert_eq!(propose(Language::Python, &text, &h), None);
+    let src2 = "def f(a):\n    s = \"a b\"\n    return a\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src2, "a b", 0, "c b");
+    assert_eq!(propose(Language::Python, &text, &h), None);
+    // A whole new line typed.
+    let mut h = History::default();
+    let with = src.replace("    return", "    y = a\n    return");
+    h.record(src, &with);
+    assert_eq!(propose(Language::Python, &with, &h), None);
+}
+
+#[test]
+fn words_in_strings_and_comments_are_not_places() {
+    let src = "def f(count):\n    # count the things\n    print(\"count\", count)\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "count", 0, "total");
+    let (after, e) = propose(Language::Python, &text, &h).unwrap();
+    assert_eq!(e.remaining, 0);
+    assert!(
+        after.ends_with("    # count the things\n    print(\"count\", total)\n"),
+        "{after}"
+    );
+}

@@ -1,0 +1,107 @@
+//! Next-edit suggestions over LSP: each `didChange` goes into the document's edit history
+//! ([`crate::next_edit::History`], in [`super::tracked::Tracked`]); `quill/nextEdit` answers
+//! with the edit that history implies, and a `quill/nextEdit` notification carries the same
+//! answer once typing pauses (setting `nextEdits`, on by default).
+//!
+//! The proposal is an edit of the document at the version it names: a client applies it
+//! only while the document is still at that version.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
+
+use super::{Server, State, position};
+
+/// How long typing must pause before a proposal is pushed (a name half typed is not one).
+const PAUSE: Duration = Duration::from_millis(300);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NextEditParams {
+    text_document: TextDocumentIdentifier,
+}
+
+impl Server {
+    /// `quill/nextEdit`: the next edit the document's recent edits imply, or `null`.
+    pub(super) async fn next_edit(&self, params: NextEditParams) -> Result<Option<Value>> {
+        Ok(proposal(&self.state, &params.text_document.uri))
+    }
+
+    /// Records an edit of `uri` from `before` and, after a pause in typing, pushes the
+    /// proposal it leads to (if any) as a `quill/nextEdit` notification.
+    pub(super) fn edited(&self, uri: &Uri, before: &str) {
+        let Some(after) = self.state.docs.snapshot(uri) else {
+            return;
+        };
+        self.state
+            .tracked
+            .entry(uri.clone())
+            .or_default()
+            .edits
+            .record(before, &after.text);
+        if !self.state.settings().next_edits {
+            return;
+        }
+        let (state, client, uri, version) = (
+            self.state.clone(),
+            self.client.clone(),
+            uri.clone(),
+            after.version,
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(PAUSE).await;
+            if state
+                .docs
+                .snapshot(&uri)
+                .is_none_or(|s| s.version != version)
+            {
+                return;
+            }
+            if let Some(p) = proposal(&state, &uri) {
+                client.send_notification::<NextEditReady>(p).await;
+            }
+        });
+    }
+}
+
+enum NextEditReady {}
+
+impl tower_lsp_server::ls_types::notification::Notification for NextEditReady {
+    type Params = Value;
+    const METHOD: &'static str = "quill/nextEdit";
+}
+
+/// The proposal for `uri` now, as the protocol sends it.
+fn proposal(state: &State, uri: &Uri) -> Option<Value> {
+    let snap = state.docs.snapshot(uri)?;
+    let (lang, tree) = (snap.language?, snap.tree.as_ref()?);
+    let history = state.tracked.get(uri)?.edits.clone();
+    let started = std::time::Instant::now();
+    let edit = crate::next_edit::suggest(lang, &snap.text, tree, &history)?;
+    let enc = state.encoding();
+    let range = position::range(
+        &snap.text,
+        &snap.index,
+        edit.range.start,
+        edit.range.end,
+        enc,
+    );
+    tracing::info!(
+        uri = uri.as_str(),
+        label = edit.label,
+        us = started.elapsed().as_micros() as u64,
+        "next edit"
+    );
+    Some(json!({
+        "uri": uri,
+        "version": snap.version,
+        "range": range,
+        "newText": edit.text,
+        "kind": edit.kind,
+        "label": edit.label,
+        "remaining": edit.remaining,
+    }))
+}

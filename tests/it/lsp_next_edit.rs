@@ -1,0 +1,124 @@
+//! Next-edit suggestions over LSP, with the fake engine (no model is involved): an edit that
+//! renames a name is recorded from `didChange`, `quill/nextEdit` proposes the next place, the
+//! same proposal is pushed once typing pauses, accepting it leads to the next one, and
+//! `nextEdits: false` stops the pushes.
+
+use serde_json::{Value, json};
+
+use crate::lsp::{Fake, inline_caps, ready, start};
+use crate::lsp_client::LspClient;
+
+const URI: &str = "file:///w/stats.py";
+const SRC: &str =
+    "def mean(count, xs):\n    if count == 0:\n        return 0\n    return sum(xs) / count\n";
+
+/// Sends each text in turn as the document's next version (whole-text changes, as some
+/// clients send them); returns the last version.
+async fn type_texts(c: &mut LspClient, texts: &[String]) -> i32 {
+    let mut version = 1;
+    for t in texts {
+        version += 1;
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [{"text": t}]}),
+        )
+        .await;
+    }
+    version
+}
+
+/// `count` at its definition retyped as `n`, then `total`, letter by letter.
+fn renaming() -> Vec<String> {
+    let at = SRC.find("count").unwrap();
+    let mut texts = vec![format!("{}{}", &SRC[..at], &SRC[at + 5..])];
+    for i in 1..="total".len() {
+        texts.push(format!("{}{}{}", &SRC[..at], &"total"[..i], &SRC[at + 5..]));
+    }
+    texts
+}
+
+async fn next_edit(c: &mut LspClient) -> Value {
+    c.request("quill/nextEdit", json!({"textDocument": {"uri": URI}}))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_proposes_each_next_use_in_turn() {
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.factory("x\n", 0, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", SRC).await;
+    assert_eq!(next_edit(&mut c).await, Value::Null, "no edit yet");
+    let texts = renaming();
+    let version = type_texts(&mut c, &texts).await;
+    let pushed = c
+        .wait_notification("quill/nextEdit", |p| p["version"] == version)
+        .await;
+    let asked = next_edit(&mut c).await;
+    assert_eq!(pushed["params"], asked);
+    assert_eq!(asked["kind"], "rename");
+    assert_eq!(asked["newText"], "total");
+    assert_eq!(asked["remaining"], 1);
+    assert_eq!(asked["label"], "rename count → total (1 more)");
+    assert_eq!(
+        asked["range"],
+        json!({"start": {"line": 1, "character": 7}, "end": {"line": 1, "character": 12}})
+    );
+    // Accept it (the client applies the range), then the last one.
+    let version = version + 1;
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [{
+            "range": asked["range"], "text": "total"}]}),
+    )
+    .await;
+    let second = next_edit(&mut c).await;
+    assert_eq!(second["remaining"], 0, "{second}");
+    assert_eq!(second["range"]["start"]["line"], 3);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": version + 1}, "contentChanges": [{
+            "range": second["range"], "text": "total"}]}),
+    )
+    .await;
+    assert_eq!(next_edit(&mut c).await, Value::Null, "every place renamed");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_edits_off_pushes_nothing_but_the_request_answers() {
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.factory("x\n", 0, 0),
+        inline_caps(),
+        json!({"warmup": false, "nextEdits": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", SRC).await;
+    let _ = type_texts(&mut c, &renaming()).await;
+    // The request answers; the notification would have come before this status reply had
+    // it been sent 300 ms after the last edit.
+    assert_eq!(next_edit(&mut c).await["newText"], "total");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let status = c.request("quill/status", Value::Null).await.unwrap();
+    assert!(
+        status["settingKeys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("nextEdits"))
+    );
+    assert!(
+        !c.notifications
+            .iter()
+            .any(|n| n["method"] == "quill/nextEdit"),
+        "a push with nextEdits off"
+    );
+    c.shutdown().await;
+}
