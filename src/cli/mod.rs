@@ -6,6 +6,7 @@ mod batch;
 mod bench;
 mod complete;
 mod eval;
+mod eval_edits;
 mod fill;
 pub mod logging;
 mod models;
@@ -60,6 +61,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure completion quality on real code (exact match, edit similarity, parse rate)
     Eval(eval::EvalArgs),
+    /// Measure next-edit suggestions on real code (precision, recall, latency per class)
+    EvalEdits(eval_edits::EvalEditsArgs),
     /// Explain the function at FILE:LINE (or a whole small file): what it does, what is wrong
     Explain(assist::ExplainArgs),
     /// Rewrite the function at FILE:LINE as instructed; print a diff or --write it
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::EvalEdits(a) => eval_edits::run(a),
         Command::Explain(a) => assist::explain(a),
         Command::Refactor(a) => assist::refactor(a),
         Command::Review(a) => assist::review(a),

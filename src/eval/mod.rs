@@ -8,6 +8,7 @@
 //! job, which reports through [`report`].
 
 pub mod corpus;
+pub mod edits;
 pub mod report;
 pub mod score;
 pub mod sources;

@@ -49,6 +49,17 @@ pub fn suggest(lang: Language, text: &str, tree: &Tree, history: &History) -> Op
     let r = rename::find(lang, text, tree, history)?;
     let range = r.places[r.next].clone();
     let remaining = r.places.len() - 1;
+    // A shorthand field (`Point { x, y }`) keeps its field: `x: new`.
+    let shorthand = tree
+        .root_node()
+        .named_descendant_for_byte_range(range.start, range.end)
+        .and_then(|n| n.parent())
+        .is_some_and(|p| p.kind().contains("shorthand"));
+    let replacement = if shorthand {
+        format!("{}: {}", r.old, r.new)
+    } else {
+        r.new.clone()
+    };
     let more = if remaining > 0 {
         format!(" ({remaining} more)")
     } else {
@@ -57,7 +68,7 @@ pub fn suggest(lang: Language, text: &str, tree: &Tree, history: &History) -> Op
     let edit = NextEdit {
         label: format!("rename {} → {}{more}", r.old, r.new),
         range,
-        text: r.new,
+        text: replacement,
         kind: Kind::Rename,
         remaining,
     };

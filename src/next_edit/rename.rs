@@ -39,20 +39,25 @@ pub fn find(lang: Language, text: &str, tree: &Tree, history: &History) -> Optio
     let root = tree.root_node();
     let node = name_at(root, &site)?;
     let shape = Shape::of(node, text);
-    let scope = scope_of(lang, tree, text, node, &shape);
+    if shape.label {
+        return None;
+    }
+    let (scope, guard) = scopes_of(lang, tree, text, node, &shape);
     let mut places = Vec::new();
     let mut already = 0;
-    for_each_leaf(scope, &mut |n| {
+    let mut visit = |n: Node<'_>, counting: bool| {
         if n.byte_range() == site || !is_name(n) || !shape.matches(&Shape::of(n, text)) {
             return;
         }
         let t = &text[n.byte_range()];
-        if t == old {
+        if t == old && !counting {
             places.push(n.byte_range());
-        } else if t == new {
+        } else if t == new && counting {
             already += 1;
         }
-    });
+    };
+    for_each_leaf(scope, &mut |n| visit(n, false));
+    for_each_leaf(guard, &mut |n| visit(n, true));
     // The new name elsewhere must be this rename's own earlier steps, not a name that was
     // there before it began.
     let steps = history
@@ -141,6 +146,7 @@ struct Shape<'a> {
     kind: &'a str,
     object: Option<&'a str>,
     definition: bool,
+    label: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -179,44 +185,65 @@ impl<'a> Shape<'a> {
                 .iter()
                 .any(|d| pk.contains(d))
         });
+        // A keyword argument's name (`f(count=count)`): the callee's parameter, not this name.
+        let label = parent.is_some_and(|p| {
+            p.kind().contains("keyword_argument")
+                && p.child_by_field_name("name")
+                    .is_some_and(|m| m.id() == n.id())
+        });
         Shape {
             kind: n.kind(),
             object,
             definition,
+            label,
         }
     }
 
-    /// Places that match ignore whether they are the definition.
+    /// Whether a name standing as `other` is the same thing as the one standing as `self`:
+    /// the same kind after the same object; for a definition's own name, its bare uses and
+    /// its uses as a member of the object itself (`self.area()`, `this.area()`).
     fn matches(&self, other: &Shape<'_>) -> bool {
-        self.kind == other.kind && self.object == other.object
+        if other.label {
+            return false;
+        }
+        if self.definition {
+            return other
+                .object
+                .is_none_or(|o| matches!(o, "self" | "this" | "cls" | "Self"));
+        }
+        self.kind == other.kind && self.object == other.object && !other.definition
     }
 }
 
-/// The node whose names a rename at `node` covers: the enclosing function for a local name,
-/// the whole file for a definition's name, a member, or a name outside any function.
-fn scope_of<'t>(
+/// The node whose names a rename at `node` covers (the enclosing function for a local name,
+/// the whole file for a definition's name, a member, or a name outside any function), and
+/// the node where the new name must not be found already (the outermost function around
+/// it: a nested function sees its outer function's names).
+fn scopes_of<'t>(
     lang: Language,
     tree: &'t Tree,
     text: &str,
     node: Node<'t>,
     shape: &Shape<'_>,
-) -> Node<'t> {
+) -> (Node<'t>, Node<'t>) {
     let root = tree.root_node();
     if shape.definition || shape.object.is_some() {
-        return root;
+        return (root, root);
     }
     let r = node.byte_range();
-    crate::syntax::scopes_at(lang, tree, text, r.start, r.end)
+    let functions: Vec<Node<'t>> = crate::syntax::scopes_at(lang, tree, text, r.start, r.end)
         .into_iter()
-        .rev()
-        .find(|s| {
+        .filter(|s| {
             let k = s.kind();
-            k.contains("function")
-                || k.contains("method")
-                || k.contains("lambda")
-                || k.contains("closure")
+            ["function", "method", "lambda", "closure"]
+                .iter()
+                .any(|f| k.contains(f))
         })
-        .unwrap_or(root)
+        .collect();
+    match (functions.last(), functions.first()) {
+        (Some(inner), Some(outer)) => (*inner, *outer),
+        _ => (root, root),
+    }
 }
 
 fn for_each_leaf<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {

@@ -194,3 +194,62 @@ fn fill_fills_every_hole_of_the_example() {
     let tree = quill::syntax::parse(quill::lang::Language::Python, &filled, None).unwrap();
     assert_eq!(quill::syntax::error_count(tree.root_node()), 0, "{filled}");
 }
+
+/// `quill eval-edits` builds next-edit cases from the files of a folder and reports each
+/// class, with no model.
+#[test]
+fn eval_edits_reports_precision_and_recall_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "def mean(count, xs):\n    if count == 0:\n        return 0\n    return sum(xs) / count\n\n\
+               def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n\n\
+               def use():\n    return mean(3, [1]) + total([2])\n";
+    // Files under 1,500 bytes are not sampled: the same functions under other names.
+    let text: String = (0..8)
+        .map(|i| {
+            src.replace("mean", &format!("mean{i}"))
+                .replace("total", &format!("total{i}"))
+        })
+        .collect();
+    std::fs::write(dir.path().join("stats.py"), text).unwrap();
+    let out = quill(&[
+        "eval-edits",
+        "--language",
+        "python",
+        "--source",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["class"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "rename-local",
+            "rename-use",
+            "rename-definition",
+            "rereference",
+            "literal",
+            "all"
+        ]
+    );
+    let all = rows.last().unwrap();
+    assert_eq!(all["precision"], 1.0);
+    assert_eq!(all["recall"], 1.0);
+    // A folder without files of the language is a clear error.
+    let empty = tempfile::tempdir().unwrap();
+    let out = quill(&[
+        "eval-edits",
+        "--language",
+        "rust",
+        "--source",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rust files"));
+}
