@@ -14,6 +14,11 @@ use std::collections::VecDeque;
 /// Most hunks kept per document.
 const KEEP: usize = 16;
 
+/// A hunk larger than this (a paste, a reformat, a file reloaded) is not kept, and the
+/// history before it goes: no rule reads such edits, and a document of megabytes must not
+/// keep copies of itself.
+const MAX_HUNK: usize = 4096;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hunk {
     /// Byte offset in the current text where `new` starts.
@@ -90,7 +95,9 @@ impl History {
                 new: after[start..end_after].to_string(),
             },
         };
-        if hunk.old != hunk.new {
+        if hunk.old.len() > MAX_HUNK || hunk.new.len() > MAX_HUNK {
+            kept.clear();
+        } else if hunk.old != hunk.new {
             kept.push_back(hunk);
         }
         while kept.len() > KEEP {

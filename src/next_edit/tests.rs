@@ -149,3 +149,13 @@ fn words_in_strings_and_comments_are_not_places() {
         "{after}"
     );
 }
+
+#[test]
+fn a_large_change_is_not_kept_and_clears_the_history() {
+    let mut h = History::default();
+    h.record("x = 1\n", "x = 2\n");
+    assert_eq!(h.hunks().count(), 1);
+    let big = format!("x = 2\n{}", "y = 3\n".repeat(2000));
+    h.record("x = 2\n", &big);
+    assert_eq!(h.hunks().count(), 0);
+}
