@@ -942,6 +942,242 @@ tests.pull = function()
   end
 end
 
+--- The proposal shown in the current buffer and its mark: where, what, the text after the line.
+local NEXT_EDIT = [[
+  local p = require('quill').get_next_edit()
+  local ns = vim.api.nvim_get_namespaces()['quill_next_edit']
+  local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
+  if not p or #marks ~= 1 then return nil end
+  local m = marks[1]
+  return {
+    row = m[2], col = m[3], end_row = m[4].end_row, end_col = m[4].end_col, hl = m[4].hl_group,
+    hint = m[4].virt_text and m[4].virt_text[1][1] or '', new_text = p.new_text, label = p.label,
+    remaining = p.remaining, version = p.version,
+  }
+]]
+
+--- Next edits against the real server: rename a parameter at its definition as a user types
+--- it; the proposal shows at the next use; <Tab> jumps there, <Tab> applies it; the next
+--- one follows and is applied; the other function's `count` stays. An edit that is not a
+--- rename shows nothing; <Tab> with nothing shown is CTRL-I; with `nextEdits = false` nothing
+--- is pushed and :QuillNextEdit asks; leaving the buffer, an edit or a stale version clears.
+tests.nextedit = function()
+  local c = Child.spawn()
+  local ok, err = pcall(function()
+    c:lua([[require('quill').setup({ settings = { model = ... }, debounce_ms = 100 })]], model)
+    local path = tmp .. '/nextedit.py'
+    local source = {
+      'def scale(values, count):',
+      '    """Multiply each value by count."""',
+      '    factor = count * 2',
+      '    return [v * factor for v in values], count',
+      '',
+      '',
+      'def tally(items):',
+      '    count = 0',
+      '    for _ in items:',
+      '        count += 1',
+      '    return count',
+    }
+    vim.fn.writefile(source, path)
+    c:cmd('edit ' .. vim.fn.fnameescape(path))
+    wait_attached(c)
+    check(c:lua([[
+      return type(vim.lsp.get_clients({ name = 'quill' })[1].handlers['quill/nextEdit']) == 'function'
+    ]]), 'no quill/nextEdit handler on the client')
+    -- Count the proposals the server pushes.
+    c:lua([[
+      local client = vim.lsp.get_clients({ name = 'quill' })[1]
+      local handler = client.handlers['quill/nextEdit']
+      _G.qpushes = 0
+      client.handlers['quill/nextEdit'] = function(...)
+        _G.qpushes = _G.qpushes + 1
+        return handler(...)
+      end
+    ]])
+    local function pushes()
+      return c:lua([[return _G.qpushes]])
+    end
+    local function lines()
+      return c:lua([[return vim.api.nvim_buf_get_lines(0, 0, -1, false)]])
+    end
+    local function cursor()
+      return c:lua([[return vim.api.nvim_win_get_cursor(0)]])
+    end
+    local function messages_since(n)
+      return c:lua([[
+        local out = {}
+        for i = ... + 1, #_G.quill_test_messages do out[#out + 1] = _G.quill_test_messages[i].msg end
+        return out
+      ]], n)
+    end
+    --- :QuillNextEdit, when the server has none: it says so and shows nothing.
+    local function ask_expect_none(what)
+      local n0 = #c:lua([[return _G.quill_test_messages]])
+      c:cmd('QuillNextEdit')
+      wait_for('"no next edit" (' .. what .. ')', 30, function()
+        return vim.tbl_contains(messages_since(n0), 'quill: no next edit here')
+      end)
+      check(c:lua(NEXT_EDIT) == vim.NIL, '%s: a proposal is shown: %s', what, vim.inspect(c:lua(NEXT_EDIT)))
+    end
+    --- Waits for the proposal at `row` (0-based) over the word `old` of `source`.
+    local function wait_proposal(what, row, old, new)
+      local col = source[row + 1]:find(old, 1, true) - 1
+      local g = wait_for(what, 60, function()
+        local g = c:lua(NEXT_EDIT)
+        return g ~= vim.NIL and g.row == row and g or nil
+      end)
+      check(g.col == col and g.end_row == row and g.end_col == col + #old and g.new_text == new,
+        '%s: %s, not %s at %d:%d-%d', what, vim.inspect(g), new, row, col, col + #old)
+      check(g.hl == 'QuillNextEdit', '%s: highlight %s', what, tostring(g.hl))
+      check(g.hint:find('→ ' .. new, 1, true) and g.hint:find(g.label, 1, true) and g.hint:find('<Tab>', 1, true),
+        '%s: the text after the line is %q', what, g.hint)
+      return g, col
+    end
+    --- <Tab> jumps to the proposal; <Tab> again applies it.
+    local function jump_and_accept(what, g, col, expected_line)
+      local before = lines()
+      c:input('<Tab>')
+      wait_for('the cursor at ' .. what, 10, function()
+        local cur = cursor()
+        return cur[1] == g.row + 1 and cur[2] == col
+      end)
+      check(vim.deep_equal(lines(), before), 'jumping to %s changed the buffer', what)
+      c:input('<Tab>')
+      wait_for(what .. ' applied', 10, function()
+        return lines()[g.row + 1] == expected_line
+      end)
+      local cur = cursor()
+      check(cur[1] == g.row + 1 and cur[2] == col, 'the cursor is at %s after applying %s', vim.inspect(cur), what)
+      check(c:mode() == 'n', 'applying left Normal mode (%s)', c:mode())
+    end
+
+    -- Rename the parameter at its definition, as a user would: ciw, type, <Esc>.
+    local def = find_line(c, 'def scale(')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., select(2, ...) })]], def, source[def]:find('count', 1, true) - 1)
+    c:input('ciw')
+    c:type('total')
+    c:input('<Esc>')
+    wait_for('normal mode', 5, function() return c:mode() == 'n' end)
+    local t = now_s()
+    local g, col = wait_proposal('the first proposal', 2, 'count', 'total')
+    log('  after %.1f s: %q at %d:%d (%d more)', now_s() - t, g.hint, g.row + 1, g.col, g.remaining)
+    check(g.remaining == 1 and g.label:find('count → total', 1, true), 'label %q, remaining %d', g.label, g.remaining)
+    jump_and_accept('the first use', g, col, '    factor = total * 2')
+    g, col = wait_proposal('the second proposal', 3, 'count', 'total')
+    log('  then: %q at %d:%d', g.hint, g.row + 1, g.col)
+    check(g.remaining == 0, 'remaining %d at the last place', g.remaining)
+    jump_and_accept('the second use', g, col, '    return [v * factor for v in values], total')
+    local expected = vim.deepcopy(source)
+    expected[1] = 'def scale(values, total):'
+    expected[3] = '    factor = total * 2'
+    expected[4] = '    return [v * factor for v in values], total'
+    check(vim.deep_equal(lines(), expected), 'after the rename:\n%s', table.concat(lines(), '\n'))
+    c:cmd('write')
+    check(vim.deep_equal(vim.fn.readfile(path), expected), 'the file written: %s', vim.inspect(vim.fn.readfile(path)))
+    ask_expect_none('every use renamed')
+
+    -- Nothing shown: <Tab> is CTRL-I (forward in the jump list).
+    c:input('gg')
+    c:input('G')
+    c:input('<C-o>')
+    wait_for('back at the top', 5, function() return cursor()[1] == 1 end)
+    c:input('<Tab>')
+    wait_for('<Tab> as CTRL-I: forward to the last line', 5, function() return cursor()[1] == #source end)
+
+    -- An edit that is not a rename: no proposal is pushed (the server pushes one ~300 ms
+    -- after an edit that implies one; 3 s is plenty), and asking gives none.
+    local n0 = pushes()
+    local inc = find_line(c, 'count += 1')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., select(2, ...) })]], inc, #source[inc] - 1)
+    c:input('r2')
+    wait_for('the edit', 5, function() return lines()[inc] == '        count += 2' end)
+    vim.wait(3000)
+    check(pushes() == n0 and c:lua(NEXT_EDIT) == vim.NIL, 'a proposal after `r2`: %d pushed, shown %s',
+      pushes() - n0, vim.inspect(c:lua(NEXT_EDIT)))
+    ask_expect_none('after an edit that is not a rename')
+    log('  an edit that is not a rename: nothing pushed, nothing shown')
+
+    -- nextEdits = false: the server pushes nothing; :QuillNextEdit still asks.
+    c:lua([[require('quill').update_settings({ nextEdits = false })]])
+    local param = find_line(c, 'def tally(')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., select(2, ...) })]], param, source[param]:find('items', 1, true) - 1)
+    n0 = pushes()
+    c:input('ciw')
+    c:type('things')
+    c:input('<Esc>')
+    wait_for('normal mode', 5, function() return c:mode() == 'n' end)
+    vim.wait(3000)
+    check(pushes() == n0 and c:lua(NEXT_EDIT) == vim.NIL, 'nextEdits = false: %d pushed, shown %s', pushes() - n0,
+      vim.inspect(c:lua(NEXT_EDIT)))
+    c:cmd('QuillNextEdit')
+    g, col = wait_proposal(':QuillNextEdit', 8, 'items', 'things')
+    check(pushes() == n0, 'nextEdits = false, but the server pushed a proposal')
+    log('  nextEdits = false: nothing pushed; :QuillNextEdit shows %q', g.hint)
+    -- Leaving the buffer clears it; asking again brings it back.
+    local buf = c:lua([[return vim.api.nvim_get_current_buf()]])
+    c:cmd('enew')
+    check(c:lua([[
+      return #vim.api.nvim_buf_get_extmarks(..., vim.api.nvim_get_namespaces()['quill_next_edit'], 0, -1, {}) == 0
+    ]], buf), 'the proposal is still drawn after leaving the buffer')
+    c:cmd('buffer ' .. buf)
+    check(c:lua(NEXT_EDIT) == vim.NIL, 'the proposal is back without asking')
+    c:cmd('QuillNextEdit')
+    g, col = wait_proposal(':QuillNextEdit again', 8, 'items', 'things')
+    -- The handler shows only what is for this buffer as it is now (and nothing while
+    -- nextEdits is false: a notification sent before the server heard of it).
+    local function handle(change)
+      return c:lua([[
+        local change = ...
+        local client = vim.lsp.get_clients({ name = 'quill', bufnr = 0 })[1]
+        local buf = vim.api.nvim_get_current_buf()
+        local params = { uri = vim.uri_from_bufnr(buf), version = vim.lsp.util.buf_versions[buf] + (change.version or 0),
+          range = { start = { line = 10, character = 11 }, ['end'] = { line = 10, character = 16 } },
+          newText = 'n', kind = 'rename', label = 'rename count → n', remaining = 0 }
+        if change.malformed then params.range = nil end
+        params.uri = change.uri or params.uri
+        local shown, why = client.handlers['quill/nextEdit'](nil, params, { client_id = client.id, method = 'quill/nextEdit' })
+        return { shown = shown, why = why or '' }
+      ]], change)
+    end
+    local r = handle({})
+    check(r.shown == false and r.why:find('off', 1, true), 'nextEdits = false: %s', vim.inspect(r))
+    c:lua([[require('quill').update_settings({ nextEdits = true })]])
+    for _, case in ipairs({
+      { change = { version = -1 }, why = 'changed' },
+      { change = { uri = 'file:///elsewhere.py' }, why = 'another buffer' },
+      { change = { malformed = true }, why = 'malformed' },
+    }) do
+      local r = handle(case.change)
+      check(r.shown == false and r.why:find(case.why, 1, true), '%s: %s', vim.inspect(case.change), vim.inspect(r))
+    end
+    check(c:lua(NEXT_EDIT).row == 8, 'a refused notification replaced the proposal')
+    jump_and_accept('the loop', g, col, '    for _ in things:')
+    expected[7] = 'def tally(things):'
+    expected[9] = '    for _ in things:'
+    expected[10] = '        count += 2'
+    check(vim.deep_equal(lines(), expected), 'after the second rename:\n%s', table.concat(lines(), '\n'))
+    -- Any further edit clears a proposal (one handed to the handler: the server's next
+    -- answer depends on the edit).
+    r = handle({})
+    check(r.shown == true and c:lua(NEXT_EDIT).row == 10, 'a proposal for this version was not shown: %s', vim.inspect(r))
+    c:lua([[vim.api.nvim_win_set_cursor(0, { 1, 0 })]])
+    c:input('A  # scaled<Esc>')
+    wait_for('the proposal cleared by an edit', 10, function()
+      return c:lua([[
+        return #vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['quill_next_edit'], 0, -1, {}) == 0
+      ]])
+    end)
+    check(lines()[11] == '    return count', 'the cleared proposal was applied')
+    local errs = child_errors(c)
+    check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
+  end)
+  c:stop()
+  if not ok then
+    error(err, 0)
+  end
+end
+
 --- (optional) :QuillReview publishes diagnostics with source quill, or says there are none.
 tests.review = function()
   local c = real_session()
@@ -1053,7 +1289,8 @@ end
 
 -- Runner -----------------------------------------------------------------------------------
 
-local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'manual', 'grow', 'explain', 'status', 'statusline', 'backend', 'pull' }
+local order = { 'smoke', 'keys', 'ghost', 'word', 'cycle', 'manual', 'grow', 'nextedit', 'explain', 'status', 'statusline',
+  'backend', 'pull' }
 local optional = { 'review', 'refactor', 'codeaction' } -- slow (a model answer each): by name only
 local selected = (#_G.arg > 0) and _G.arg or order
 if #_G.arg == 1 and _G.arg[1] == 'all' then

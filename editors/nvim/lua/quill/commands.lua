@@ -28,6 +28,9 @@ function M.define()
     end,
     desc = 'quill: ghost text as you type (auto) or only on the suggest key (manual)',
   })
+  cmd('QuillNextEdit', function()
+    require('quill.next_edit').request(0)
+  end, { desc = 'quill: ask for the next edit your last edit implies, and show it' })
   cmd('QuillCancel', function()
     require('quill.progress').cancel_work()
   end, { desc = 'quill: stop a running explanation/review/refactor' })

@@ -9,6 +9,8 @@ local M = {}
 ---@field next string|false         show the next of the server's ranked candidates
 ---@field prev string|false         show the previous one
 ---@field suggest string|false      ask now (without waiting for a change)
+---@field next_edit_jump string|false    Normal mode: go to the next edit quill proposes
+---@field next_edit_accept string|false  Normal mode: apply it (one key may do both)
 
 ---@class quill.Config
 ---@field cmd string[]|string        the server command (a string: the binary; `serve` is added)
@@ -16,7 +18,7 @@ local M = {}
 ---@field settings table             sent as initializationOptions (see :h quill-settings)
 ---@field trigger 'auto'|'manual'    ghost text as you type, or only on the `suggest` key
 ---@field debounce_ms integer        wait after a keystroke before asking for ghost text
----@field keymaps quill.Keymaps      Insert-mode keys; false turns one off
+---@field keymaps quill.Keymaps      keys on ghost text and next edits; false turns one off
 ---@field window 'float'|'split'|'vsplit'  where explanations open
 ---@field progress boolean           echo the server's progress (model loading, long work)
 ---@field virt_text_pos 'overlay'|'inline'  how the first line of ghost text is drawn
@@ -41,6 +43,9 @@ M.defaults = {
     next = '<M-]>',
     prev = '<M-[>',
     suggest = '<M-\\>',
+    -- Normal mode, while a next edit is shown: jump to it, and on it apply it.
+    next_edit_jump = '<Tab>',
+    next_edit_accept = '<Tab>',
   },
   window = 'float',
   progress = true,
@@ -88,12 +93,18 @@ function M.binary()
   return M.server_cmd()[1]
 end
 
+--- The server setting `name` as `settings` has it (flat or under a `quill` key), or nil.
+---@param name string
+function M.setting(name)
+  local settings = M.options.settings or {}
+  local s = type(settings.quill) == 'table' and settings.quill or settings
+  return s[name]
+end
+
 --- The `model` server setting (a name or a GGUF path), or nil for the server's default.
 ---@return string?
 function M.model()
-  local settings = M.options.settings or {}
-  local s = settings.quill or settings
-  local model = s.model
+  local model = M.setting('model')
   if type(model) == 'string' and vim.trim(model) ~= '' then
     return vim.trim(model)
   end

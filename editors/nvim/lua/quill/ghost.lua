@@ -59,13 +59,6 @@ local function cursor(win)
   return r - 1, c
 end
 
---- The document version the LSP client has sent for `buf` (0 at didOpen, then
---- b:changedtick with each change; Neovim keeps it in vim.lsp.util.buf_versions).
-local function doc_version(buf)
-  local v = vim.lsp.util.buf_versions[buf]
-  return type(v) == 'number' and v or 0
-end
-
 --- Tabs are drawn as one cell in virtual text: expand them to the buffer's tabstop.
 local function expand_tabs(s, buf)
   if not s:find('\t', 1, true) then
@@ -240,7 +233,7 @@ function M.request(buf, invoked)
   local win = vim.api.nvim_get_current_win()
   local row, col = cursor(win)
   local tick = vim.b[buf].changedtick
-  local version = doc_version(buf)
+  local version = util.doc_version(buf)
   local enc = util.encoding(client)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
@@ -453,15 +446,6 @@ function M.show(text, buf)
   render(buf, s.suggestion)
 end
 
---- Whether `uri` names `buf` (as the client sent it, or the same file).
-local function names_buffer(uri, buf)
-  if vim.uri_from_bufnr(buf) == uri then
-    return true
-  end
-  local ok, fname = pcall(vim.uri_to_fname, uri)
-  return ok and uri:match('^file:') ~= nil and fname == vim.api.nvim_buf_get_name(buf)
-end
-
 --- `quill/suggestionReady` { uri, version, position } (a notification): with `timeBudgetMs`
 --- the server answered with the words of a line that were ready in time and generated on;
 --- now the whole suggestion is in its cache. When the user is still there — the current
@@ -482,7 +466,7 @@ function M.suggestion_ready(_, params, ctx)
     return false, 'malformed'
   end
   local buf = vim.api.nvim_get_current_buf()
-  if not names_buffer(p.uri, buf) then
+  if not util.names_buffer(p.uri, buf) then
     return false, 'another buffer'
   end
   local client = util.client(buf)
@@ -495,7 +479,7 @@ function M.suggestion_ready(_, params, ctx)
   if not in_insert() then
     return false, 'not in Insert mode'
   end
-  if doc_version(buf) ~= p.version then
+  if util.doc_version(buf) ~= p.version then
     return false, 'the buffer has changed'
   end
   local here = util.cursor_position(0, util.encoding(client))

@@ -5,7 +5,8 @@
 --   config    the options of setup() and their defaults
 --   server    starting `quill serve` for a buffer, restarts, settings changes
 --   ghost     ghost text (requests, drawing, accepting) and its switches
---   keymaps   the Insert-mode keys on ghost text
+--   next_edit next edits (a rename's next place): showing, jumping, applying
+--   keymaps   the Insert-mode keys on ghost text, the Normal-mode keys on next edits
 --   actions   explain / review / refactor and the code actions' client-side commands
 --   status    quill/status: :QuillStatus, waiting for the model, the status line
 --   progress  the server's progress in the command line, :QuillCancel
@@ -13,6 +14,7 @@
 --   commands  the :Quill… commands
 local config = require('quill.config')
 local ghost = require('quill.ghost')
+local next_edit = require('quill.next_edit')
 local server = require('quill.server')
 local status = require('quill.status')
 local actions = require('quill.actions')
@@ -37,6 +39,8 @@ M.binary = config.binary
 local function set_highlight()
   vim.api.nvim_set_hl(0, 'QuillGhost', { link = 'Comment', default = true })
   vim.api.nvim_set_hl(0, 'QuillGhostCount', { link = 'NonText', default = true })
+  vim.api.nvim_set_hl(0, 'QuillNextEdit', { link = 'DiffText', default = true })
+  vim.api.nvim_set_hl(0, 'QuillNextEditHint', { link = 'Comment', default = true })
 end
 
 ---@param opts? quill.Config
@@ -110,5 +114,16 @@ M.suggest = function()
 end
 --- The ghost text shown in the current buffer: {text, row, col} or nil.
 M.get_suggestion = ghost.get
+
+-- Next edits, for mappings of your own (jump, accept and dismiss return true when there was
+-- one); next_edit() asks now, as :QuillNextEdit.
+M.next_edit = function()
+  next_edit.request(0)
+end
+M.jump_to_next_edit = next_edit.jump
+M.accept_next_edit = next_edit.accept
+M.dismiss_next_edit = next_edit.dismiss
+--- The next edit shown in the current buffer (while it applies): {new_text, label, row, col, …} or nil.
+M.get_next_edit = next_edit.get
 
 return M

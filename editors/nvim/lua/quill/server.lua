@@ -4,6 +4,7 @@ local util = require('quill.util')
 local config = require('quill.config')
 local ghost = require('quill.ghost')
 local keymaps = require('quill.keymaps')
+local next_edit = require('quill.next_edit')
 local status = require('quill.status')
 local ui = require('quill.ui')
 
@@ -46,14 +47,16 @@ end
 
 local function on_attach(_client, buf)
   ghost.attach(buf)
+  next_edit.attach(buf)
   keymaps.attach(buf)
 end
 
---- The LspDetach autocommand: ghost text and keys go with the client.
+--- The LspDetach autocommand: ghost text, next edits and keys go with the client.
 function M.on_detach(ev)
   local c = vim.lsp.get_client_by_id(ev.data.client_id)
   if c and c.name == 'quill' then
     ghost.detach(ev.buf)
+    next_edit.detach(ev.buf)
     keymaps.detach(ev.buf)
   end
 end
@@ -98,6 +101,8 @@ function M.start(buf)
       ['window/showDocument'] = show_document,
       -- Growing ghost text: the rest of a partly answered suggestion is ready.
       ['quill/suggestionReady'] = ghost.suggestion_ready,
+      -- The edit the last one implies elsewhere (a rename's next place), after a pause.
+      ['quill/nextEdit'] = next_edit.on_notification,
     },
     on_attach = on_attach,
     on_exit = on_exit,

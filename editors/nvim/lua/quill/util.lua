@@ -19,6 +19,26 @@ function M.any_client()
   return M.client(0) or vim.lsp.get_clients({ name = 'quill' })[1]
 end
 
+--- The document version the LSP client has sent for `buf` (0 at didOpen, then
+--- b:changedtick with each change; Neovim keeps it in vim.lsp.util.buf_versions).
+---@param buf integer
+---@return integer
+function M.doc_version(buf)
+  local v = vim.lsp.util.buf_versions[buf]
+  return type(v) == 'number' and v or 0
+end
+
+--- Whether `uri` names `buf` (as the client sent it, or the same file).
+---@param uri string
+---@param buf integer
+function M.names_buffer(uri, buf)
+  if vim.uri_from_bufnr(buf) == uri then
+    return true
+  end
+  local ok, fname = pcall(vim.uri_to_fname, uri)
+  return ok and uri:match('^file:') ~= nil and fname == vim.api.nvim_buf_get_name(buf)
+end
+
 --- client:request(...) on 0.11, client.request(...) on 0.10.
 function M.request(client, method, params, handler, bufnr)
   if M.has_011 then
