@@ -1,7 +1,8 @@
 //! `quill eval-edits`: next-edit suggestions measured on real code. Each case applies a
 //! known change at its first site (typed as a user types it) and asks for the next edit;
 //! reports per class how often one is shown, right when shown (precision), found (recall),
-//! and how long the proposer took. No model is loaded: today's kinds are read from the tree.
+//! and how long the proposer took (the model's completion included for the classes it
+//! answers). `--no-model` keeps to the classes read from the tree.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use quill::eval::edits::{self, Outcome};
+use quill::complete::{Input, RunOptions, run_blocking};
+use quill::eval::edits::{self, Class, Outcome};
 use quill::eval::sources;
 use quill::lang::Language;
 
@@ -36,6 +38,11 @@ pub struct EvalEditsArgs {
     /// Write every case's outcome as JSON lines to FILE
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+    /// Only the classes read from the tree: no model is loaded (add-parameter is skipped)
+    #[arg(long)]
+    pub no_model: bool,
+    #[command(flatten)]
+    pub model: super::ModelArgs,
 }
 
 pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
@@ -52,8 +59,40 @@ pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
         lang.name(),
         root.display()
     );
-    let cases = edits::build(&files, lang, a.cases, a.seed);
-    let outcomes: Vec<Outcome> = cases.iter().map(edits::run).collect();
+    let classes: Vec<Class> = Class::ALL
+        .into_iter()
+        .filter(|c| !(a.no_model && c.needs_model()))
+        .collect();
+    let cases = edits::build(&files, lang, &classes, a.cases, a.seed);
+    let loaded = if cases.iter().any(|c| c.class.needs_model()) {
+        Some(super::load(&a.model)?)
+    } else {
+        None
+    };
+    let cfg = quill::config::CompletionConfig::default();
+    let progress = indicatif::ProgressBar::new(cases.len() as u64);
+    let outcomes: Vec<Outcome> = cases
+        .iter()
+        .map(|case| {
+            progress.inc(1);
+            let mut complete = |offset: usize| {
+                let m = loaded.as_ref()?;
+                let mut input = Input::new(&case.text, offset);
+                input.language = Some(lang);
+                input.path = Some(&case.path);
+                let opts = RunOptions::default();
+                match run_blocking(&m.engine, &input, &cfg, &*m.counter, &opts) {
+                    Ok(done) => Some(done.completion.text),
+                    Err(e) => {
+                        tracing::warn!("{}: {e}", case.id);
+                        None
+                    }
+                }
+            };
+            edits::run(case, &mut complete)
+        })
+        .collect();
+    progress.finish_and_clear();
     if let Some(path) = &a.dump {
         let mut out = String::new();
         for (c, o) in cases.iter().zip(&outcomes) {

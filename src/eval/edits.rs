@@ -32,16 +32,25 @@ pub enum Class {
     Rereference,
     /// A number changed: nothing else changes.
     Literal,
+    /// A function's last parameter added back at its definition: each call in the file
+    /// needs its last argument back (the model writes it; needs a model).
+    AddParameter,
 }
 
 impl Class {
-    pub const ALL: [Class; 5] = [
+    pub const ALL: [Class; 6] = [
         Class::RenameLocal,
         Class::RenameUse,
         Class::RenameDefinition,
         Class::Rereference,
         Class::Literal,
+        Class::AddParameter,
     ];
+
+    /// Classes whose answers come from the model.
+    pub fn needs_model(self) -> bool {
+        self == Class::AddParameter
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -50,6 +59,7 @@ impl Class {
             Class::RenameDefinition => "rename-definition",
             Class::Rereference => "rereference",
             Class::Literal => "literal",
+            Class::AddParameter => "add-parameter",
         }
     }
 }
@@ -79,8 +89,14 @@ pub struct Outcome {
     pub micros: u64,
 }
 
-/// Up to `per_class` cases of each class from `files`, sampled by `seed`.
-pub fn build(files: &[SourceFile], lang: Language, per_class: usize, seed: u64) -> Vec<Case> {
+/// Up to `per_class` cases of each of `classes` from `files`, sampled by `seed`.
+pub fn build(
+    files: &[SourceFile],
+    lang: Language,
+    classes: &[Class],
+    per_class: usize,
+    seed: u64,
+) -> Vec<Case> {
     let mut rng = Rng::new(seed);
     let mut all: Vec<Vec<Case>> = Class::ALL.iter().map(|_| Vec::new()).collect();
     for file in files {
@@ -91,6 +107,9 @@ pub fn build(files: &[SourceFile], lang: Language, per_class: usize, seed: u64) 
             continue;
         }
         for (i, class) in Class::ALL.iter().enumerate() {
+            if !classes.contains(class) {
+                continue;
+            }
             let mut made = cases_in(file, lang, &tree, *class, &mut rng);
             made.truncate(2);
             all[i].extend(made);
@@ -106,13 +125,14 @@ pub fn build(files: &[SourceFile], lang: Language, per_class: usize, seed: u64) 
     out
 }
 
-/// Runs the proposer on `case`.
-pub fn run(case: &Case) -> Outcome {
+/// Runs the proposer on `case`, the model answering through `complete` (a completion at a
+/// byte offset of `case.text`).
+pub fn run(case: &Case, complete: &mut next_edit::Complete<'_>) -> Outcome {
     let started = Instant::now();
     let tree = crate::syntax::parse(case.language, &case.text, None);
     let edit = tree
         .as_ref()
-        .and_then(|t| next_edit::suggest(case.language, &case.text, t, &case.history));
+        .and_then(|t| next_edit::suggest(case.language, &case.text, t, &case.history, complete));
     let micros = started.elapsed().as_micros() as u64;
     let right = match &edit {
         Some(e) => case.truth.contains(&next_edit::apply(&case.text, e)),
@@ -212,6 +232,11 @@ fn cases_in(
                 out.push(edit_case(id(out.len()), class, lang, file, site, b));
                 let _ = a;
             }
+            Class::AddParameter => {
+                if let Some(case) = added_parameter(tree, text, func, id(out.len()), lang, file) {
+                    out.push(case);
+                }
+            }
             Class::Literal => {
                 let mut numbers = Vec::new();
                 for_each_leaf(func, &mut |n| {
@@ -241,6 +266,115 @@ fn cases_in(
         }
     }
     out
+}
+
+/// `func`'s last parameter removed from its definition and the matching last argument from
+/// every call of it in the file; the user types the parameter back, and each call needs
+/// its argument back (as the code had it).
+fn added_parameter(
+    tree: &tree_sitter::Tree,
+    text: &str,
+    func: Node<'_>,
+    id: String,
+    language: Language,
+    file: &SourceFile,
+) -> Option<Case> {
+    let name = func.child_by_field_name("name")?;
+    let function = &text[name.byte_range()];
+    let params = func.child_by_field_name("parameters")?;
+    let list: Vec<Node<'_>> = named(params);
+    if list.len() < 2 || list.iter().any(|p| text[p.byte_range()].contains('\n')) {
+        return None;
+    }
+    let receiver = matches!(
+        &text[list[0].byte_range()],
+        "self" | "cls" | "&self" | "&mut self"
+    );
+    let passed = list.len() - usize::from(receiver);
+    if passed < 2 {
+        return None;
+    }
+    let (prev, last) = (list[list.len() - 2], list[list.len() - 1]);
+    let def_cut = prev.end_byte()..last.end_byte();
+    // Calls passing every argument by position, on one line.
+    let mut cuts: Vec<Range<usize>> = Vec::new();
+    for_each_node(tree.root_node(), &mut |n| {
+        if !n.kind().contains("call") {
+            return;
+        }
+        let Some(callee) = n.child_by_field_name("function") else {
+            return;
+        };
+        let t = &text[callee.byte_range()];
+        let named_so = t == function || t.strip_suffix(function).is_some_and(|s| s.ends_with('.'));
+        let Some(args) = n.child_by_field_name("arguments").filter(|_| named_so) else {
+            return;
+        };
+        let a = named(args);
+        if a.len() != passed
+            || text[args.byte_range()].contains('\n')
+            || a.iter()
+                .any(|x| x.kind().contains("keyword") || x.kind().contains("comment"))
+        {
+            return;
+        }
+        cuts.push(a[a.len() - 2].end_byte()..a[a.len() - 1].end_byte());
+    });
+    if cuts.is_empty() || cuts.len() > 6 {
+        return None;
+    }
+    let without = |keep: Option<usize>, def: bool| -> String {
+        let mut all: Vec<Range<usize>> = cuts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != keep)
+            .map(|(_, r)| r.clone())
+            .collect();
+        if def {
+            all.push(def_cut.clone());
+        }
+        all.sort_by_key(|r| std::cmp::Reverse(r.start));
+        let mut t = text.to_string();
+        for r in all {
+            t.replace_range(r, "");
+        }
+        t
+    };
+    let base = without(None, true);
+    let shift: usize = cuts
+        .iter()
+        .filter(|r| r.start < def_cut.start)
+        .map(|r| r.len())
+        .sum();
+    let at = def_cut.start - shift;
+    let (after, history) = typed(&base, at..at, &text[def_cut.clone()]);
+    debug_assert_eq!(after, without(None, false));
+    let truth = (0..cuts.len()).map(|i| without(Some(i), false)).collect();
+    Some(Case {
+        id,
+        class: Class::AddParameter,
+        language,
+        path: file.path.clone(),
+        text: after,
+        history,
+        truth,
+    })
+}
+
+fn named(n: Node<'_>) -> Vec<Node<'_>> {
+    let mut c = n.walk();
+    n.named_children(&mut c)
+        .filter(|x| !x.kind().contains("comment"))
+        .collect()
+}
+
+fn for_each_node<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
+    f(node);
+    for i in 0..node.child_count() {
+        if let Some(c) = node.child(i) {
+            for_each_node(c, f);
+        }
+    }
 }
 
 /// A rename of the name at `site` to `new`, typed letter by letter; every place in
@@ -522,9 +656,19 @@ mod tests {
             text: text.into(),
             group: String::new(),
         };
-        let cases = build(&[file], Language::Python, 10, 1);
+        let tree_only: Vec<Class> = Class::ALL
+            .into_iter()
+            .filter(|c| !c.needs_model())
+            .collect();
+        let cases = build(
+            std::slice::from_ref(&file),
+            Language::Python,
+            &tree_only,
+            10,
+            1,
+        );
         let classes: Vec<Class> = cases.iter().map(|c| c.class).collect();
-        for c in Class::ALL {
+        for c in Class::ALL.into_iter().filter(|c| !c.needs_model()) {
             assert!(classes.contains(&c), "no {c:?} case: {classes:?}");
         }
         for c in &cases {
@@ -535,12 +679,28 @@ mod tests {
                 matches!(c.class, Class::Rereference | Class::Literal)
             );
         }
-        let outcomes: Vec<Outcome> = cases.iter().map(run).collect();
+        let outcomes: Vec<Outcome> = cases.iter().map(|c| run(c, &mut |_| None)).collect();
         let rows = rows(&outcomes);
         let all = rows.last().unwrap();
         assert_eq!(all.class, "all");
         assert_eq!(all.cases, cases.len());
         assert_eq!(all.precision, Some(1.0), "{outcomes:?}");
         assert_eq!(all.recall, Some(1.0), "{outcomes:?}");
+        // The added parameter: the model's answer (here scripted) is the argument.
+        let cases = build(&[file], Language::Python, &[Class::AddParameter], 10, 1);
+        assert_eq!(cases.len(), 1, "{cases:?}");
+        let c = &cases[0];
+        assert!(
+            c.text.contains("def mean(count, xs):") && c.text.contains("mean(3)"),
+            "{}",
+            c.text
+        );
+        let o = run(c, &mut |at| {
+            assert_eq!(&c.text[at..at + 1], ")");
+            Some(", [1])".into())
+        });
+        assert!(o.shown && o.right, "{o:?}");
+        let o = run(c, &mut |_| Some(", [2])".into()));
+        assert!(o.shown && !o.right, "{o:?}");
     }
 }

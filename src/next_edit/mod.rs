@@ -4,14 +4,17 @@
 //!
 //! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
 //! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
-//! tree and asks the rules in turn ([`rename`] today); a proposal is checked like a
-//! completion (the tree must parse no worse after it, and it must change something) before
-//! it is returned.
+//! tree and asks the rules in turn: [`rename`] (from the tree alone), then
+//! [`arguments`] (where the tree finds a call that needs a new argument, the model writes
+//! it); a proposal is checked like a completion (the tree must parse no worse after it, and
+//! it must change something) before it is returned.
 //!
 //! Invariants:
-//! - [`suggest`] is pure: the same text, tree and history give the same proposal.
+//! - [`suggest`] does no I/O of its own: the same text, tree, history and model answers
+//!   give the same proposal. The model is asked only when the tree found a place.
 //! - A proposal never touches the user's last edit, and never restores what it replaced.
 
+pub mod arguments;
 pub mod history;
 pub mod rename;
 
@@ -29,6 +32,8 @@ use crate::lang::Language;
 pub enum Kind {
     /// The other uses of a renamed name.
     Rename,
+    /// The new argument at a call of a function that gained a parameter (from the model).
+    Argument,
 }
 
 /// One proposed edit: replace `range` (bytes of the current text) with `text`.
@@ -43,9 +48,26 @@ pub struct NextEdit {
     pub label: String,
 }
 
-/// The next edit that the history of `text` implies, if any.
-pub fn suggest(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<NextEdit> {
+/// Asks the model for a completion at a byte offset of the text (the one completion
+/// pipeline, at background priority); `None` when it has nothing.
+pub type Complete<'a> = dyn FnMut(usize) -> Option<String> + 'a;
+
+/// The next edit that the history of `text` implies, if any: from the rules that read the
+/// tree alone first, then from those that ask the model (through `complete`).
+pub fn suggest(
+    lang: Language,
+    text: &str,
+    tree: &Tree,
+    history: &History,
+    complete: &mut Complete<'_>,
+) -> Option<NextEdit> {
     let last = history.last()?;
+    let edit = rename(lang, text, tree, history)
+        .or_else(|| added_argument(lang, text, tree, history, complete))?;
+    checked(lang, text, tree, last, edit)
+}
+
+fn rename(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<NextEdit> {
     let r = rename::find(lang, text, tree, history)?;
     let range = r.places[r.next].clone();
     let remaining = r.places.len() - 1;
@@ -60,19 +82,45 @@ pub fn suggest(lang: Language, text: &str, tree: &Tree, history: &History) -> Op
     } else {
         r.new.clone()
     };
-    let more = if remaining > 0 {
-        format!(" ({remaining} more)")
-    } else {
-        String::new()
-    };
-    let edit = NextEdit {
-        label: format!("rename {} → {}{more}", r.old, r.new),
+    Some(NextEdit {
+        label: format!("rename {} → {}{}", r.old, r.new, more(remaining)),
         range,
         text: replacement,
         kind: Kind::Rename,
         remaining,
-    };
-    checked(lang, text, tree, last, edit)
+    })
+}
+
+fn added_argument(
+    lang: Language,
+    text: &str,
+    tree: &Tree,
+    history: &History,
+    complete: &mut Complete<'_>,
+) -> Option<NextEdit> {
+    let ask = arguments::find(text, tree, history, lang)?;
+    let answer = complete(ask.offset)?;
+    let (range, arg) = arguments::edit(&ask, &answer)?;
+    Some(NextEdit {
+        label: format!(
+            "add `{}` to this call of {}{}",
+            arg.trim_start_matches([',', ' ']),
+            ask.function,
+            more(ask.remaining)
+        ),
+        range,
+        text: arg,
+        kind: Kind::Argument,
+        remaining: ask.remaining,
+    })
+}
+
+fn more(remaining: usize) -> String {
+    if remaining > 0 {
+        format!(" ({remaining} more)")
+    } else {
+        String::new()
+    }
 }
 
 /// `edit` when it changes something, stays clear of the last edit, and leaves the tree

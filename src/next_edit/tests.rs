@@ -21,7 +21,7 @@ fn type_over(history: &mut History, text: &str, from: &str, nth: usize, to: &str
 
 fn propose(lang: Language, text: &str, history: &History) -> Option<(String, NextEdit)> {
     let tree = crate::syntax::parse(lang, text, None).unwrap();
-    let e = suggest(lang, text, &tree, history)?;
+    let e = suggest(lang, text, &tree, history, &mut |_| None)?;
     Some((apply(text, &e), e))
 }
 
@@ -158,4 +158,98 @@ fn a_large_change_is_not_kept_and_clears_the_history() {
     let big = format!("x = 2\n{}", "y = 3\n".repeat(2000));
     h.record("x = 2\n", &big);
     assert_eq!(h.hunks().count(), 0);
+}
+
+/// A parameter typed into a definition: each call that passes the old number of arguments
+/// is asked for, the model answering at its `)`.
+fn add_parameter(
+    lang: Language,
+    src: &str,
+    after: &str,
+    param: &str,
+    answer: &str,
+) -> Option<String> {
+    let at = src.find(after).expect("place") + after.len();
+    let mut h = History::default();
+    let mut cur = src.to_string();
+    for (i, c) in param.char_indices() {
+        let mut next = cur.clone();
+        next.insert(at + i, c);
+        h.record(&cur, &next);
+        cur = next;
+    }
+    let tree = crate::syntax::parse(lang, &cur, None).unwrap();
+    let mut asked = Vec::new();
+    let e = suggest(lang, &cur, &tree, &h, &mut |offset| {
+        asked.push(cur[..offset].to_string());
+        Some(answer.to_string())
+    })?;
+    assert_eq!(e.kind, Kind::Argument);
+    assert_eq!(asked.len(), 1);
+    Some(apply(&cur, &e))
+}
+
+#[test]
+fn an_added_parameter_asks_the_model_at_the_next_call() {
+    let py = "def area(w, h):\n    return w * h\n\nclass S:\n    def size(self, n):\n        return area(n, n)\n\nprint(area(2, 3))\n";
+    let out = add_parameter(Language::Python, py, "def area(w, h", ", scale", ", 2)\n").unwrap();
+    let nested = add_parameter(
+        Language::Python,
+        py,
+        "def area(w, h",
+        ", scale",
+        ", f(1, [2, 3]), \"a,b\"",
+    )
+    .map(|_| ());
+    assert_eq!(nested, None, "two arguments");
+    let one = add_parameter(
+        Language::Python,
+        py,
+        "def area(w, h",
+        ", scale",
+        ", f(1, [2, 3])",
+    )
+    .unwrap();
+    assert!(one.contains("area(n, n, f(1, [2, 3]))"), "{one}");
+    assert!(out.contains("return area(n, n, 2)\n"), "{out}");
+    assert!(out.contains("print(area(2, 3))"), "one at a time: {out}");
+    // A method: `self` is not passed.
+    let py = "class S:\n    def grow(self, n):\n        return n\n\n    def run(self):\n        return self.grow(1)\n";
+    let out = add_parameter(Language::Python, py, "def grow(self, n", ", by", ", 2").unwrap();
+    assert!(out.ends_with("return self.grow(1, 2)\n"), "{out}");
+    let rs = "fn area(w: u32) -> u32 {\n    w * w\n}\n\nfn main() {\n    let a = area(2);\n}\n";
+    let out = add_parameter(Language::Rust, rs, "fn area(w: u32", ", h: u32", ", 3);").unwrap();
+    assert!(out.contains("let a = area(2, 3);"), "{out}");
+    let ts = "function area(w: number) {\n  return w * w;\n}\nconst a = area(2);\n";
+    let out = add_parameter(
+        Language::TypeScript,
+        ts,
+        "function area(w: number",
+        ", h: number",
+        ", 3",
+    )
+    .unwrap();
+    assert!(out.contains("const a = area(2, 3);"), "{out}");
+}
+
+#[test]
+fn an_added_parameter_refuses_answers_that_are_not_an_argument() {
+    let py = "def area(w, h):\n    return w * h\n\nprint(area(2, 3))\n";
+    for answer in ["", ")", "\n    x = 1", "2", " + 1", ", 2, 3"] {
+        assert_eq!(
+            add_parameter(Language::Python, py, "def area(w, h", ", scale", answer),
+            None,
+            "{answer:?}"
+        );
+    }
+    // Calls already updated are not asked about.
+    let done = "def area(w, h, scale):\n    return w * h\n\nprint(area(2, 3, 1))\n";
+    let mut h = History::default();
+    let before = done.replace(", scale", "");
+    h.record(&before, done);
+    let tree = crate::syntax::parse(Language::Python, done, None).unwrap();
+    assert_eq!(
+        suggest(Language::Python, done, &tree, &h, &mut |_| panic!("asked")),
+        None
+    );
 }

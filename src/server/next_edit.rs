@@ -13,7 +13,12 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
 
+use std::sync::Arc;
+
+use super::job::{At, job, prepare_job};
 use super::{Server, State, position};
+use crate::complete::{Pipeline, RunOptions, Step};
+use crate::engine::Priority;
 
 /// How long typing must pause before a proposal is pushed (a name half typed is not one).
 const PAUSE: Duration = Duration::from_millis(300);
@@ -27,7 +32,7 @@ pub(super) struct NextEditParams {
 impl Server {
     /// `quill/nextEdit`: the next edit the document's recent edits imply, or `null`.
     pub(super) async fn next_edit(&self, params: NextEditParams) -> Result<Option<Value>> {
-        Ok(proposal(&self.state, &params.text_document.uri))
+        Ok(proposal(&self.state, &params.text_document.uri).await)
     }
 
     /// Records an edit of `uri` from `before` and, after a pause in typing, pushes the
@@ -60,7 +65,15 @@ impl Server {
             {
                 return;
             }
-            if let Some(p) = proposal(&state, &uri) {
+            if let Some(p) = proposal(&state, &uri).await {
+                // Typing on while the model answered makes the proposal moot.
+                if state
+                    .docs
+                    .snapshot(&uri)
+                    .is_none_or(|s| s.version != version)
+                {
+                    return;
+                }
                 client.send_notification::<NextEditReady>(p).await;
             }
         });
@@ -74,13 +87,23 @@ impl tower_lsp_server::ls_types::notification::Notification for NextEditReady {
     const METHOD: &'static str = "quill/nextEdit";
 }
 
-/// The proposal for `uri` now, as the protocol sends it.
-fn proposal(state: &State, uri: &Uri) -> Option<Value> {
+/// The proposal for `uri` now, as the protocol sends it (computed off the async runtime:
+/// a rule may ask the model, at background priority).
+async fn proposal(state: &Arc<State>, uri: &Uri) -> Option<Value> {
+    let (state, uri) = (state.clone(), uri.clone());
+    tokio::task::spawn_blocking(move || propose(&state, &uri))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn propose(state: &Arc<State>, uri: &Uri) -> Option<Value> {
     let snap = state.docs.snapshot(uri)?;
     let (lang, tree) = (snap.language?, snap.tree.as_ref()?);
     let history = state.tracked.get(uri)?.edits.clone();
     let started = std::time::Instant::now();
-    let edit = crate::next_edit::suggest(lang, &snap.text, tree, &history)?;
+    let mut complete = |offset: usize| complete_at(state, uri, snap.version, offset);
+    let edit = crate::next_edit::suggest(lang, &snap.text, tree, &history, &mut complete)?;
     let enc = state.encoding();
     let range = position::range(
         &snap.text,
@@ -92,7 +115,7 @@ fn proposal(state: &State, uri: &Uri) -> Option<Value> {
     tracing::info!(
         uri = uri.as_str(),
         label = edit.label,
-        us = started.elapsed().as_micros() as u64,
+        ms = started.elapsed().as_millis() as u64,
         "next edit"
     );
     Some(json!({
@@ -104,4 +127,40 @@ fn proposal(state: &State, uri: &Uri) -> Option<Value> {
         "label": edit.label,
         "remaining": edit.remaining,
     }))
+}
+
+/// The completion the editor's pipeline gives at `offset` of `uri` (still at `version`),
+/// at background priority: ghost text the user is waiting for goes first.
+fn complete_at(state: &State, uri: &Uri, version: i32, offset: usize) -> Option<String> {
+    let job = job(state, uri, At::Offset(offset)).ok()??;
+    if job.snap.version != version {
+        return None;
+    }
+    let (prepared, _) = prepare_job(state, &job).ok()?;
+    let cfg = state.settings().completion();
+    let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, &cfg, RunOptions::default());
+    let input = job.input();
+    loop {
+        let requests = match step {
+            Step::Done(c) => return Some(c.text),
+            Step::Generate(requests) => requests,
+            Step::Read(request) => vec![request],
+        };
+        let answers = requests
+            .into_iter()
+            .map(|mut r| {
+                r.priority = Priority::Background;
+                job.model.engine.generate_blocking(r)
+            })
+            .collect();
+        step = pipeline.advance(&input, answers).ok()?;
+        // Typing on makes the answer moot.
+        if state
+            .docs
+            .snapshot(uri)
+            .is_none_or(|s| s.version != version)
+        {
+            return None;
+        }
+    }
 }

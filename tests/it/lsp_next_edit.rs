@@ -122,3 +122,40 @@ async fn next_edits_off_pushes_nothing_but_the_request_answers() {
     );
     c.shutdown().await;
 }
+
+/// A parameter added at a definition: the server asks the model (here the fake) for the
+/// argument at the next call and proposes inserting it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_parameter_proposes_the_argument_the_model_writes() {
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.factory(", 2", 0, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    let src = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n";
+    c.open(URI, "python", src).await;
+    let at = src.find("h)").unwrap() + 1;
+    let texts: Vec<String> = (1..=", scale".len())
+        .map(|i| format!("{}{}{}", &src[..at], &", scale"[..i], &src[at..]))
+        .collect();
+    let version = type_texts(&mut c, &texts).await;
+    let pushed = c
+        .wait_notification("quill/nextEdit", |p| p["version"] == version)
+        .await;
+    let p = &pushed["params"];
+    assert_eq!(p["kind"], "argument", "{p}");
+    assert_eq!(p["newText"], ", 2");
+    assert_eq!(
+        p["range"],
+        json!({"start": {"line": 4, "character": 15}, "end": {"line": 4, "character": 15}})
+    );
+    assert!(
+        fake.last_prompt().contains("print(area(2, 3"),
+        "{}",
+        fake.last_prompt()
+    );
+    c.shutdown().await;
+}

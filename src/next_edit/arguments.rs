@@ -1,0 +1,192 @@
+//! The added-parameter rule: the user's last edit gave a function one more parameter; the
+//! next edit is the new argument at the next call of it in the file that still passes the
+//! old number. Where the call is comes from the tree; what the argument is comes from the
+//! model, asked for a completion just before the call's `)` (the new signature is in the
+//! prompt, usually right above).
+
+use std::ops::Range;
+
+use tree_sitter::{Node, Tree};
+
+use super::history::History;
+use crate::lang::Language;
+
+/// A call that needs the new argument, and where the model is asked to write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    /// The function's name.
+    pub function: String,
+    /// Byte offset just before the call's closing `)`.
+    pub offset: usize,
+    /// The call's arguments before the edit: none (`f()`) or some (`f(a)`: the answer
+    /// must start with a comma).
+    pub had_arguments: bool,
+    /// Calls that still need it after this one.
+    pub remaining: usize,
+}
+
+/// The call the last hunk of `history` (a parameter added) leads to, if any.
+pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Option<Ask> {
+    let hunk = history.last()?;
+    let root = tree.root_node();
+    let params = enclosing(root, hunk.start, is_parameters)?;
+    let def = params.parent()?;
+    let name = def.child_by_field_name("name")?;
+    let function = text[name.byte_range()].to_string();
+    let after = count(params);
+    // The same list before the edit: the text with the hunk undone, parsed.
+    let mut before_text = text.to_string();
+    before_text.replace_range(hunk.range(), &hunk.old);
+    let before_tree = crate::syntax::parse(lang, &before_text, None)?;
+    let before_params = enclosing(before_tree.root_node(), hunk.start, |n| {
+        is_parameters(n) && n.start_byte() == params.start_byte()
+    })?;
+    let before = count(before_params);
+    if after != before + 1 {
+        return None;
+    }
+    // A method's receiver is not passed between the parentheses.
+    let receiver = params.named_child(0).is_some_and(|p| {
+        matches!(
+            &text[p.byte_range()],
+            "self" | "cls" | "&self" | "&mut self"
+        )
+    });
+    let passed = before - usize::from(receiver);
+    let mut calls: Vec<(usize, bool)> = Vec::new();
+    visit(root, &mut |n| {
+        let Some(args) = arguments_of(n, text, &function) else {
+            return;
+        };
+        if count(args) == passed && text[..args.end_byte()].ends_with(')') {
+            calls.push((args.end_byte() - 1, passed > 0));
+        }
+    });
+    let next = calls
+        .iter()
+        .position(|(at, _)| *at > hunk.start)
+        .unwrap_or(0);
+    let (offset, had_arguments) = *calls.get(next)?;
+    Some(Ask {
+        function,
+        offset,
+        had_arguments,
+        remaining: calls.len() - 1,
+    })
+}
+
+/// The edit the model's `answer` at `ask` makes: the argument inserted before `)`, or
+/// `None` when the answer is not one (empty, several lines, no comma where one is needed).
+pub fn edit(ask: &Ask, answer: &str) -> Option<(Range<usize>, String)> {
+    let line = answer.lines().next().unwrap_or("");
+    // The answer runs to the call's end at most.
+    let arg = line[..scan(line).close.unwrap_or(line.len())].trim_end();
+    let arg = arg.strip_suffix(',').unwrap_or(arg).trim_end();
+    let starts_with_comma = arg.trim_start().starts_with(',');
+    if arg.trim().is_empty() || arg.trim() == "," || starts_with_comma != ask.had_arguments {
+        return None;
+    }
+    // One parameter was added: one argument, not two (`, path, parent`).
+    if top_level_commas(arg) != usize::from(ask.had_arguments) {
+        return None;
+    }
+    Some((ask.offset..ask.offset, arg.to_string()))
+}
+
+/// Commas outside brackets and string literals.
+fn top_level_commas(s: &str) -> usize {
+    scan(s).commas
+}
+
+struct Scan {
+    /// Commas outside brackets and string literals.
+    commas: usize,
+    /// The byte offset of the first `)` that closes nothing opened in the text.
+    close: Option<usize>,
+}
+
+fn scan(s: &str) -> Scan {
+    let (mut depth, mut quote, mut commas) = (0i32, None, 0);
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') if depth == 0 => {
+                return Scan {
+                    commas,
+                    close: Some(i),
+                };
+            }
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => commas += 1,
+            _ => {}
+        }
+    }
+    Scan {
+        commas,
+        close: None,
+    }
+}
+
+fn is_parameters(n: Node<'_>) -> bool {
+    let k = n.kind();
+    k == "parameters" || k == "formal_parameters" || k == "parameter_list"
+}
+
+/// The innermost node around `offset` that `want` accepts.
+fn enclosing<'t>(
+    root: Node<'t>,
+    offset: usize,
+    want: impl Fn(Node<'t>) -> bool,
+) -> Option<Node<'t>> {
+    let mut n = root.descendant_for_byte_range(offset, offset)?;
+    loop {
+        if want(n) {
+            return Some(n);
+        }
+        n = n.parent()?;
+    }
+}
+
+/// Named children that are not comments.
+fn count(list: Node<'_>) -> usize {
+    let mut c = list.walk();
+    list.named_children(&mut c)
+        .filter(|n| !n.kind().contains("comment"))
+        .count()
+}
+
+/// The argument list of `n` when it is a call of `function` (`f(…)`, `obj.f(…)`,
+/// `Type::f(…)`).
+fn arguments_of<'t>(n: Node<'t>, text: &str, function: &str) -> Option<Node<'t>> {
+    if !n.kind().contains("call") && n.kind() != "method_invocation" {
+        return None;
+    }
+    let callee = n
+        .child_by_field_name("function")
+        .or_else(|| n.child_by_field_name("name"))?;
+    let t = &text[callee.byte_range()];
+    let named = t == function
+        || [".", "::", "->"]
+            .iter()
+            .any(|sep| t.strip_suffix(function).is_some_and(|s| s.ends_with(sep)));
+    if !named {
+        return None;
+    }
+    n.child_by_field_name("arguments")
+}
+
+fn visit<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
+    f(node);
+    for i in 0..node.child_count() {
+        if let Some(c) = node.child(i) {
+            visit(c, f);
+        }
+    }
+}
