@@ -196,7 +196,7 @@ fn fill_fills_every_hole_of_the_example() {
 }
 
 /// `quill eval-edits` builds next-edit cases from the files of a folder and reports each
-/// class, with no model.
+/// class (`--no-model`: the classes read from the tree alone).
 #[test]
 fn eval_edits_reports_precision_and_recall_per_class() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,6 +218,7 @@ fn eval_edits_reports_precision_and_recall_per_class() {
         "--source",
         dir.path().to_str().unwrap(),
         "--json",
+        "--no-model",
     ]);
     assert!(
         out.status.success(),
