@@ -20,6 +20,9 @@ Tests (in this order; any subset by name, setup always runs):
   fix       code action "Fix this code": the fix applied to the file
   down      the server dies and cannot start: "quill: down"; Restart Server brings it back
   backend   quill.backend that does not answer: "quill: backend down", then back
+  nextedit  a parameter renamed at its definition (typed): the next-edit marker at the next use;
+            Escape dismisses it, quill: Suggest Next Edit brings it back; Tab goes there, Tab
+            applies it; the last use the same way; the saved file has every use renamed
 """
 
 import argparse
@@ -44,7 +47,7 @@ EXT_ID = "quill.quill-vscode"
 VERBOSE = os.environ.get("QUILL_E2E_VERBOSE") == "1"
 
 ORDER = ["install", "start", "ghost", "word", "manual", "grow", "cycle", "timings", "explain", "fix", "down",
-         "backend"]
+         "backend", "nextedit"]
 
 
 class Failure(Exception):
@@ -101,6 +104,37 @@ EDITOR_LINES_JS = r"""
     c.querySelectorAll('[class*="ghost-text"]').forEach(g => g.remove());
     const n = numbers[parseFloat(l.style.top)];
     if (n) out[n] = c.textContent.replace(/\u00a0/g, ' ');
+  }
+  return out;
+}
+"""
+
+
+# The next-edit decorations in the stats.py editor: [{line, kind, text}], `old` for text drawn
+# struck through (the target), `after` for the text a decoration draws after a range (CSS
+# ::after content: " → nums  ⇥ Tab" at the target, "⇥ Tab: …" at the end of the cursor line).
+NEXT_EDIT_MARKERS_JS = r"""
+() => {
+  const eds = [...document.querySelectorAll('.part.editor .monaco-editor')].filter(e => e.querySelector('.margin .line-numbers'));
+  const ed = eds.find(e => (e.getAttribute('data-uri') || '').endsWith('stats.py')) || eds[0];
+  if (!ed) return null;
+  const numbers = {};
+  for (const n of ed.querySelectorAll('.margin-view-overlays > div')) {
+    const ln = n.querySelector('.line-numbers');
+    if (ln) numbers[parseFloat(n.style.top)] = parseInt(ln.textContent, 10);
+  }
+  const out = [];
+  for (const l of ed.querySelectorAll('.view-lines > .view-line')) {
+    const line = numbers[parseFloat(l.style.top)];
+    for (const s of l.querySelectorAll('span')) {
+      if (s.children.length === 0 && getComputedStyle(s).textDecorationLine.includes('line-through')) {
+        out.push({ line, kind: 'old', text: s.textContent.replace(/\u00a0/g, ' ') });
+      }
+      const after = getComputedStyle(s, '::after').content;
+      if (after && after !== 'none' && after !== 'normal' && /Tab/.test(after)) {
+        out.push({ line, kind: 'after', text: after.replace(/^"|"$/g, '').replace(/\u00a0/g, ' ') });
+      }
+    }
   }
   return out;
 }
@@ -241,6 +275,9 @@ class Workbench:
     def find_line(self, text):
         """The number of the first drawn line that holds `text`."""
         return next((n for n, t in sorted(self.lines().items()) if text in t), None)
+
+    def next_edit_markers(self):
+        return self.js(NEXT_EDIT_MARKERS_JS) or []
 
     def toasts(self):
         return self.js("""() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
@@ -627,7 +664,9 @@ class Suite:
             wb.press("Enter")
             wb.clear_ghost_seen()
             wb.type('print("distance from", a, "to", b, "is"')
-            start = wb.cursor()
+            # Where typing left the cursor, once the status bar has caught up with the last key.
+            start = wait_until("the cursor at the end of the typed text", lambda: (c := wb.cursor()) and (
+                (t := wb.line(21)) is not None and c.startswith(f"Ln 21, Col {len(t.rstrip()) + 1}") and c), UI_WAIT)
 
             def grown():
                 seen = [g.strip() for g in wb.ghost_seen() if g.strip()]
@@ -836,6 +875,82 @@ class Suite:
             wb.update_settings(quill__backend=None)
         ready = wb.wait_ready("ready again without the backend")
         log(f"    back: {ready!r}")
+
+
+    # -- nextedit: rename a parameter, Tab to the next use, Tab to apply it
+
+    def test_nextedit(self):
+        wb = self.main()
+        wb.wait_ready()
+        wb.fresh_stats()
+        fixture = (HERE / "fixtures" / "stats.py").read_text()
+        # Tab accepts ghost text while it shows (the binding leaves Tab to it); this test is
+        # about next edits, so no ghost text comes between the keys and the proposals.
+        wb.update_settings(quill__inlineCompletions=False)
+
+        def target(line):
+            """The marker at `line`: the old text struck through and what follows it."""
+            ms = wb.next_edit_markers()
+            old = "".join(m["text"] for m in ms if m["kind"] == "old" and m["line"] == line)
+            after = [m["text"] for m in ms if m["kind"] == "after" and m["line"] == line and "→" in m["text"]]
+            return {"old": old, "after": after[0]} if old and after else None
+
+        def no_marker():
+            ms = wb.next_edit_markers()
+            return True if not ms else None
+
+        try:
+            check(wb.line(4) == "def mean(values):", "line 4 is %r", wb.line(4))
+            wb.goto(4, 16)  # after "def mean(values"
+            # The user renames the parameter: six Backspaces, then the new name, typed.
+            for _ in range(6):
+                wb.press("Backspace")
+            wb.type("nums")
+            check(wb.line(4) == "def mean(nums):", "line 4 is %r after typing", wb.line(4))
+            m = wait_until("the next-edit marker at the next use (line 7)", lambda: target(7), UI_WAIT)
+            log(f"    line 7: {m['old']!r} struck through, then {m['after']!r}")
+            check(m["old"] == "values" and "→ nums" in m["after"] and "Tab" in m["after"],
+                  "the marker at line 7 is %r", m)
+            hint = wait_until("the Tab hint at the end of the cursor line (4)", lambda: next(
+                (x["text"] for x in wb.next_edit_markers() if x["kind"] == "after" and x["line"] == 4), None), UI_WAIT)
+            log(f"    line 4 hint: {hint!r}")
+            check("rename values → nums" in hint and "line 7" in hint, "the hint at line 4 is %r", hint)
+            wb.shot("next-edit-marker")
+            # Escape dismisses it; quill: Suggest Next Edit (the palette) asks for it again.
+            wb.press("Escape")
+            wait_until("no marker after Escape", no_marker, UI_WAIT)
+            check(wb.line(4) == "def mean(nums):", "Escape changed line 4: %r", wb.line(4))
+            wb.command("quill: Suggest Next Edit")
+            wait_until("the marker back at line 7 after quill: Suggest Next Edit", lambda: target(7), UI_WAIT)
+            # Tab: the cursor goes to the target, the text stays.
+            wb.press("Tab")
+            wait_until("the cursor at the target (Ln 7, Col 14)", lambda: (wb.cursor() or "").startswith("Ln 7, Col 14"),
+                       UI_WAIT)
+            check(wb.line(7) == "    for v in values:", "the jump changed line 7: %r", wb.line(7))
+            check(wb.line(4) == "def mean(nums):", "the jump changed line 4: %r", wb.line(4))
+            # Tab again: applied.
+            wb.press("Tab")
+            wait_until("line 7 renamed", lambda: wb.line(7) == "    for v in nums:", UI_WAIT)
+            wb.shot("next-edit-applied")
+            # The server proposes the last use: the same two keys.
+            m = wait_until("the next-edit marker at the last use (line 9)", lambda: target(9), UI_WAIT)
+            log(f"    line 9: {m['old']!r} struck through, then {m['after']!r}")
+            check(m["old"] == "values" and "→ nums" in m["after"], "the marker at line 9 is %r", m)
+            wb.press("Tab")
+            wait_until("the cursor at the last use (Ln 9, Col 24)",
+                       lambda: (wb.cursor() or "").startswith("Ln 9, Col 24"), UI_WAIT)
+            wb.press("Tab")
+            wait_until("line 9 renamed", lambda: wb.line(9) == "    return total / len(nums)", UI_WAIT)
+            wait_until("no marker left", no_marker, UI_WAIT)
+            want = fixture.replace("values", "nums")
+            lines = wb.lines()
+            check(lines == {i + 1: t for i, t in enumerate(want.split("\n"))}, "the editor shows %r", lines)
+            wb.save()
+            wait_until("the saved file with every use renamed", lambda: wb.disk() == want, UI_WAIT)
+            log("    saved: def mean(nums) / for v in nums / len(nums)")
+        finally:
+            wb.press("Escape")
+            wb.update_settings(quill__inlineCompletions=None)
 
 
 def main():

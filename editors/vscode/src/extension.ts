@@ -1,5 +1,5 @@
-// quill for VS Code: starts `quill serve` and wires ghost text, commands, the status bar and
-// the explanation panel to it.
+// quill for VS Code: starts `quill serve` and wires ghost text, next edits, commands, the
+// status bar and the explanation panel to it.
 
 import * as vscode from 'vscode';
 import { Commands } from './commands';

@@ -32,6 +32,7 @@ import {
 import type { QuillApi } from './commands';
 import { Grow, SUGGESTION_READY } from './grow';
 import { inlineMiddleware } from './inline';
+import { NEXT_EDIT, NextEdits } from './nextEdit';
 import { QuillProgressFeature, type ProgressClient } from './progress';
 import {
   clientSettings,
@@ -83,6 +84,8 @@ export class QuillServer implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** Growing ghost text: re-asks on quill/suggestionReady (grow.ts). */
   private readonly grow: Grow;
+  /** Next-edit suggestions: quill/nextEdit shown, Tab to go there and apply (nextEdit.ts). */
+  private readonly nextEdits: NextEdits;
 
   constructor(
     private readonly status: StatusBar,
@@ -99,8 +102,14 @@ export class QuillServer implements vscode.Disposable {
       },
       log: (line) => this.output.appendLine(line),
     });
+    this.nextEdits = new NextEdits({
+      enabled: () => this.config().get<unknown>('nextEdits') !== false,
+      api: () => this.api(),
+      log: (line) => this.output.appendLine(line),
+    });
     this.disposables.push(
       this.grow,
+      this.nextEdits,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('quill')) {
           void this.configurationChanged();
@@ -330,6 +339,12 @@ export class QuillServer implements vscode.Disposable {
         // The generation behind a partial answer has ended: its timings are the server's
         // lastCompletion now (the tooltip).
         this.refreshStatusSoon();
+      }
+    });
+    // Next-edit suggestions pushed when typing pauses.
+    client.onNotification(NEXT_EDIT, (params: unknown) => {
+      if (this.client === client) {
+        this.nextEdits.received(params, (uri) => client.protocol2CodeConverter.asUri(uri).toString());
       }
     });
     // After the built-in progress feature: the model's loading goes to the status bar.

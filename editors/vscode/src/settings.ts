@@ -26,6 +26,7 @@ export const SERVER_KEYS = [
   'languages',
   'warmup',
   'reviewOnSave',
+  'nextEdits',
   'firstLine',
   'prefetch',
   'timeBudgetMs',

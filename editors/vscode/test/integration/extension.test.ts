@@ -18,13 +18,16 @@ import {
   Position,
   Range,
   Selection,
+  TextDocument,
+  TextEditor,
   Uri,
+  activateEditor,
   commands,
   test as vs,
   window,
 } from '../mock/vscode';
 import { QUILL_BIN, TEST_MODEL, TEST_THREADS } from '../server/quill';
-import { manifestSettings } from '../unit/manifest';
+import { EXTENSION_ROOT, manifestSettings } from '../unit/manifest';
 import { makeRelease } from '../unit/release';
 
 const TEXT = [
@@ -75,6 +78,19 @@ const READY = () => statusText() === `$(sparkle) ${TEST_MODEL}`;
 function quillChildren(): number[] {
   try {
     return execFileSync('pgrep', ['-P', String(process.pid), '-x', 'quill'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The pids of the inject.js wrappers (test/integration/inject.ts) this test started: they
+ *  write into their folder until the server behind them has exited. */
+function injectChildren(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'inject\\.js'], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
@@ -337,7 +353,8 @@ describe('growing ghost text: quill/suggestionReady through the language client'
         process.env[key] = value;
       }
     }
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await until('the wrapper to exit', () => injectChildren().length === 0, 10_000);
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('asks again (editor.action.inlineSuggest.trigger) only where quill answered and nothing changed', async () => {
@@ -438,7 +455,10 @@ describe('the extension without a model', function () {
     await until('the previous server to exit', () => quillChildren().length === 0, 10_000);
     vs.reset();
     vs.config.set('quill.path', '/nonexistent/quill');
-    await activate({ subscriptions: [] } as unknown as vscode.ExtensionContext);
+    // The describe's context: its subscriptions (this QuillServer's settings listener among
+    // them) are disposed after it, or a later describe's settings change would restart this
+    // one with that describe's quill.path.
+    await activate(context as unknown as vscode.ExtensionContext);
     assert.match(statusText(), /down/);
     assert.strictEqual(vs.shown.length, 1, JSON.stringify(vs.shown));
     assert.strictEqual(vs.shown[0].kind, 'error');
@@ -553,5 +573,192 @@ describe('the extension with no quill anywhere: downloads the release binary', f
     await until('ready again', READY, 90_000);
     assert.deepStrictEqual(vs.shown, []);
     assert.strictEqual(quillChildren().length, 1);
+  });
+});
+
+describe('next edits: quill/nextEdit through the language client', function () {
+  // A real server proposes the renames; quill.path is the inject.ts wrapper so that a test can
+  // also slip in a notification of its own (with quill.nextEdits off the server sends none).
+  this.timeout(120_000);
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+  const fixture = fs.readFileSync(path.join(EXTENSION_ROOT, 'e2e', 'fixtures', 'stats.py'), 'utf8');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quill-vscode-nextedit-'));
+  const injectDir = path.join(tmp, 'inject');
+  const saved = { bin: process.env.QUILL_REAL_BIN, dir: process.env.QUILL_INJECT_DIR };
+  let sent = 0;
+  const inject = (method: string, params: unknown) => {
+    sent += 1;
+    const name = path.join(injectDir, String(sent).padStart(4, '0'));
+    fs.writeFileSync(`${name}.tmp`, JSON.stringify({ jsonrpc: '2.0', method, params }));
+    fs.renameSync(`${name}.tmp`, `${name}.json`);
+  };
+  const wire = () =>
+    fs
+      .readFileSync(path.join(injectDir, 'client.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  const log = () => vs.outputs.find((c) => c.name === 'quill')?.lines.join('\n') ?? '';
+  const pendingKey = () => {
+    const set = vs.executed.filter((e) => e.command === 'setContext' && e.args[0] === 'quill.nextEditPending');
+    return set.length > 0 ? set[set.length - 1].args[1] : undefined;
+  };
+  /** The next-edit decorations of `editor`: the target (type 0) and the cursor-line hint (1). */
+  const target = (editor: TextEditor) => editor.decorationsOf(0);
+  const hint = (editor: TextEditor) => editor.decorationsOf(1);
+  const at = (editor: TextEditor) => target(editor).map((d) => `${d.range.start.line}:${d.range.start.character}-${d.range.end.character}`)[0];
+  const tab = () => commands.executeCommand('quill.nextEdit.jumpOrAccept');
+
+  /** quill: Suggest Next Edit: the proposal shown, or undefined with "no next edit here"
+   *  shown. Asked again while the answer is for an older version (a didChange still on its
+   *  way), which the extension drops without a word. */
+  async function suggest(): Promise<{ label?: string } | undefined> {
+    for (let i = 0; ; i++) {
+      vs.shown = [];
+      const shown = (await commands.executeCommand('quill.nextEdit.suggest')) as { label?: string } | undefined;
+      if (shown || vs.shown.length > 0) {
+        return shown;
+      }
+      assert.ok(i < 100, `no answer for the current version: ${log().split('\n').slice(-3).join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** `file` (a copy of the e2e fixture) open in the active editor, the cursor at `cursor`. */
+  function open(file: string, cursor: Position): { doc: TextDocument; editor: TextEditor } {
+    const doc = new TextDocument(path.join('/tmp/quill-vscode-test', file), fixture);
+    vs.documents.push(doc);
+    vs.openDocument.fire(doc);
+    const editor = new TextEditor(doc, cursor);
+    activateEditor(editor);
+    return { doc, editor };
+  }
+
+  /** The user replaces the name that ends at `end` (`n` characters) with `name`, as typed. */
+  function rename(doc: TextDocument, editor: TextEditor, end: Position, n: number, name: string): void {
+    editor.moveTo(end);
+    editor.moveTo(doc.type(doc.backspace(end, n), name));
+  }
+
+  before(async () => {
+    fs.mkdirSync(injectDir);
+    const wrapper = path.join(tmp, 'quill');
+    const script = path.resolve(__dirname, 'inject.js');
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)} "$@"\n`, { mode: 0o755 });
+    process.env.QUILL_REAL_BIN = QUILL_BIN;
+    process.env.QUILL_INJECT_DIR = injectDir;
+    vs.reset();
+    for (const [key, prop] of manifestSettings()) {
+      vs.config.set(`quill.${key}`, prop.default);
+    }
+    vs.config.set('quill.path', wrapper);
+    vs.config.set('quill.model', TEST_MODEL);
+    vs.config.set('quill.threads', TEST_THREADS);
+    vs.config.set('quill.warmup', false); // nothing but next edits asked of the server
+    await activate(context as unknown as vscode.ExtensionContext);
+    await until('the model to be ready', READY);
+    assert.strictEqual(injectChildren().length, 1, 'the server runs behind the wrapper');
+  });
+
+  after(async () => {
+    await deactivate();
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    for (const [key, value] of [['QUILL_REAL_BIN', saved.bin], ['QUILL_INJECT_DIR', saved.dir]] as const) {
+      if (value === undefined) {
+        delete process.env[key];
+      } else {
+        process.env[key] = value;
+      }
+    }
+    await until('the wrapper to exit', () => injectChildren().length === 0, 10_000);
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  it('a parameter renamed at its definition: the marker at the next use; Tab goes there, Tab applies it; then the last one', async () => {
+    const { doc, editor } = open('nextedit.py', new Position(3, 15));
+    assert.strictEqual(doc.lineAt(3).text, 'def mean(values):');
+    rename(doc, editor, new Position(3, 15), 6, 'nums'); // "def mean(nums):"
+    await until('the proposal at the next use (for v in values)', () => at(editor) === '6:13-19', 30_000);
+    assert.strictEqual(target(editor)[0].renderOptions.after.contentText, ' → nums  ⇥ Tab');
+    assert.match(target(editor)[0].hoverMessage.value, /rename values → nums \(1 more\)/);
+    assert.match(hint(editor)[0]?.renderOptions.after.contentText ?? '', /Tab: rename values → nums \(1 more\), line 7/);
+    assert.deepStrictEqual(hint(editor)[0].range.start, new Position(3, 15), 'the hint at the end of the cursor line');
+    assert.strictEqual(pendingKey(), true, 'Tab is bound');
+    assert.strictEqual(await tab(), 'jump');
+    assert.deepStrictEqual(editor.selection.active, new Position(6, 13));
+    assert.strictEqual(doc.lineAt(6).text, '    for v in values:', 'the jump changes no text');
+    assert.strictEqual(await tab(), 'accept');
+    assert.strictEqual(doc.lineAt(6).text, '    for v in nums:');
+    assert.strictEqual(target(editor).length, 0);
+    // The server has the accepted edit (a didChange) and proposes the last place.
+    await until('the proposal at the last use (len(values))', () => at(editor) === '8:23-29', 30_000);
+    assert.strictEqual(target(editor)[0].renderOptions.after.contentText, ' → nums  ⇥ Tab');
+    assert.match(target(editor)[0].hoverMessage.value, /rename values → nums(?! \()/, 'no "more" on the last one');
+    assert.strictEqual(await tab(), 'jump');
+    assert.strictEqual(await tab(), 'accept');
+    assert.strictEqual(doc.getText(), fixture.replace(/values/g, 'nums'));
+    assert.ok(!vs.executed.some((e) => e.command === 'tab'), 'no Tab fell through to VS Code');
+    // The accepted edits went to the server as ordinary didChange notifications.
+    const changes = () => wire().filter((m) => m.method === 'textDocument/didChange' && m.params.textDocument.uri.endsWith('/nextedit.py'));
+    await until('the last edit on the wire', () => changes().at(-1)?.params.textDocument.version === doc.version, 10_000);
+    assert.deepStrictEqual(changes().at(-1).params.contentChanges.map((c: any) => [c.range.start, c.text]), [[{ line: 8, character: 23 }, 'nums']]);
+    // Nothing is left: the manual trigger says so.
+    assert.strictEqual(await suggest(), undefined);
+    assert.match(vs.shown.at(-1)?.message ?? '', /no next edit here/);
+    assert.strictEqual(target(editor).length, 0);
+  });
+
+  it('Escape clears it, quill: Suggest Next Edit brings it back, another edit clears it', async () => {
+    const { doc, editor } = open('nextedit-escape.py', new Position(5, 9));
+    assert.strictEqual(doc.lineAt(5).text, '    total = 0');
+    rename(doc, editor, new Position(5, 9), 5, 'acc'); // "    acc = 0"
+    await until('the proposal at "total += v"', () => at(editor) === '7:8-13', 30_000);
+    await commands.executeCommand('quill.nextEdit.dismiss');
+    assert.strictEqual(target(editor).length, 0, 'Escape');
+    assert.strictEqual(pendingKey(), false);
+    const asked = await suggest();
+    assert.match(asked?.label ?? '', /rename total → acc \(1 more\)/);
+    assert.strictEqual(at(editor), '7:8-13', 'shown again');
+    assert.strictEqual(pendingKey(), true);
+    doc.type(new Position(doc.lineCount - 1, 0), '#');
+    assert.strictEqual(target(editor).length, 0, 'another edit');
+    assert.strictEqual(pendingKey(), false);
+  });
+
+  it('quill.nextEdits off: sent to the server, a pushed proposal is not shown, the manual trigger still works', async () => {
+    const change = () => vs.configChange.fire({ affectsConfiguration: (s: string) => s === 'quill' || s.startsWith('quill.') });
+    vs.config.set('quill.nextEdits', false);
+    change();
+    try {
+      await until('nextEdits false on the wire', () =>
+        wire().some((m) => m.method === 'workspace/didChangeConfiguration' && m.params.settings?.quill?.nextEdits === false),
+      10_000);
+      const { doc, editor } = open('nextedit-off.py', new Position(16, 14));
+      assert.strictEqual(doc.lineAt(16).text, 'def distance(a, b):');
+      // A notification that comes anyway (sent before the server had the setting).
+      inject('quill/nextEdit', {
+        uri: pathToFileURL(doc.fileName).href,
+        version: doc.version,
+        range: { start: { line: 18, character: 9 }, end: { line: 18, character: 10 } },
+        newText: 'p',
+        kind: 'rename',
+        label: 'rename a → p (2 more)',
+        remaining: 2,
+      });
+      await until('the extension to note it', () => /next edit not shown: quill\.nextEdits is off \(rename a → p/.test(log()), 10_000);
+      assert.strictEqual(target(editor).length, 0);
+      rename(doc, editor, new Position(16, 14), 1, 'p'); // "def distance(p, b):"
+      const asked = await suggest();
+      assert.match(asked?.label ?? '', /rename a → p/);
+      assert.strictEqual(at(editor), '18:9-10', 'dx = a[0] - b[0]');
+      assert.strictEqual(await tab(), 'jump');
+      assert.strictEqual(await tab(), 'accept');
+      assert.strictEqual(doc.lineAt(18).text, '    dx = p[0] - b[0]');
+    } finally {
+      vs.config.set('quill.nextEdits', true);
+      change();
+    }
   });
 });

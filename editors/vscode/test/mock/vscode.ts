@@ -14,9 +14,12 @@ export class Disposable {
 
 export class EventEmitter<T> {
   private listeners = new Set<(e: T) => void>();
-  event = (listener: (e: T) => void): Disposable => {
-    this.listeners.add(listener);
-    return new Disposable(() => this.listeners.delete(listener));
+  /** As VS Code's: the listener is called with `thisArgs` as `this` (vscode-languageclient
+   *  passes its features' methods so). */
+  event = (listener: (e: T) => void, thisArgs?: unknown): Disposable => {
+    const bound = thisArgs === undefined ? listener : listener.bind(thisArgs);
+    this.listeners.add(bound);
+    return new Disposable(() => this.listeners.delete(bound));
   };
   fire(e: T): void {
     for (const l of [...this.listeners]) {
@@ -189,6 +192,25 @@ export class CodeActionKind {
   }
 }
 
+export enum OverviewRulerLane {
+  Left = 1,
+  Center = 2,
+  Right = 4,
+  Full = 7,
+}
+export enum DecorationRangeBehavior {
+  OpenOpen = 0,
+  ClosedClosed = 1,
+  OpenClosed = 2,
+  ClosedOpen = 3,
+}
+export enum TextEditorRevealType {
+  Default = 0,
+  InCenter = 1,
+  InCenterIfOutsideViewport = 2,
+  AtTop = 3,
+}
+
 export enum StatusBarAlignment {
   Left = 1,
   Right = 2,
@@ -257,9 +279,14 @@ export const test = {
   openDocument: new EventEmitter<any>(),
   changeDocument: new EventEmitter<any>(),
   closeDocument: new EventEmitter<any>(),
-  /** window.onDidChangeTextEditorSelection / onDidChangeActiveTextEditor. */
+  /** window.onDidChangeTextEditorSelection / onDidChangeActiveTextEditor / onDidChangeVisibleTextEditors. */
   changeSelection: new EventEmitter<any>(),
   changeActiveEditor: new EventEmitter<any>(),
+  changeVisibleEditors: new EventEmitter<any>(),
+  /** window.createTextEditorDecorationType's types, in order. */
+  decorationTypes: [] as any[],
+  /** window.createOutputChannel's channels (their `lines`), in order. */
+  outputs: [] as any[],
   inlineProviders: [] as { selector: any; provider: any }[],
   codeActionProviders: [] as { selector: any; provider: any }[],
   appliedEdits: [] as any[],
@@ -282,7 +309,10 @@ export const test = {
     this.inlineProviders = [];
     this.codeActionProviders = [];
     this.appliedEdits = [];
+    this.decorationTypes = [];
+    this.outputs = [];
     window.activeTextEditor = undefined;
+    window.visibleTextEditors = [];
   },
 };
 
@@ -370,10 +400,15 @@ export const window = {
     test.terminals.push(terminal);
     return terminal;
   },
-  onDidCloseTerminal: (listener: (t: any) => void) => test.closeTerminal.event(listener),
-  onDidChangeActiveTextEditor: (l: (e: any) => void) => test.changeActiveEditor.event(l),
-  onDidChangeTextEditorSelection: (l: (e: any) => void) => test.changeSelection.event(l),
-  onDidChangeVisibleTextEditors: new EventEmitter<any>().event,
+  onDidCloseTerminal: (l: (e: any) => void, thisArgs?: unknown) => test.closeTerminal.event(l, thisArgs),
+  onDidChangeActiveTextEditor: (l: (e: any) => void, thisArgs?: unknown) => test.changeActiveEditor.event(l, thisArgs),
+  onDidChangeTextEditorSelection: (l: (e: any) => void, thisArgs?: unknown) => test.changeSelection.event(l, thisArgs),
+  onDidChangeVisibleTextEditors: (l: (e: any) => void, thisArgs?: unknown) => test.changeVisibleEditors.event(l, thisArgs),
+  createTextEditorDecorationType(options: any): any {
+    const type = { key: `decoration-${test.decorationTypes.length}`, options, disposed: false, dispose() { type.disposed = true; } };
+    test.decorationTypes.push(type);
+    return type;
+  },
   visibleTextEditors: [] as any[],
   tabGroups: { all: [] as any[], onDidChangeTabs: new EventEmitter<any>().event, onDidChangeTabGroups: new EventEmitter<any>().event },
   showTextDocument: () => Promise.resolve(undefined),
@@ -386,7 +421,9 @@ export const window = {
         process.stderr.write(`[${name}] ${l}\n`);
       }
     };
-    return { name, lines, appendLine: log, append: () => undefined, trace: log, debug: log, info: log, warn: log, error: log, logLevel: LogLevel.Info, onDidChangeLogLevel: () => new Disposable(() => undefined), show: () => undefined, dispose: () => undefined };
+    const channel = { name, lines, appendLine: log, append: () => undefined, trace: log, debug: log, info: log, warn: log, error: log, logLevel: LogLevel.Info, onDidChangeLogLevel: () => new Disposable(() => undefined), show: () => undefined, dispose: () => undefined };
+    test.outputs.push(channel);
+    return channel;
   },
 };
 
@@ -476,15 +513,15 @@ export const workspace = {
       has: (key: string) => test.config.has(prefix + key),
     };
   },
-  onDidChangeConfiguration: (listener: (e: any) => void) => test.configChange.event(listener),
+  onDidChangeConfiguration: (l: (e: any) => void, thisArgs?: unknown) => test.configChange.event(l, thisArgs),
   workspaceFolders: undefined as any,
   get textDocuments(): any[] {
     return test.documents;
   },
   notebookDocuments: [] as any[],
-  onDidOpenTextDocument: (l: (e: any) => void) => test.openDocument.event(l),
-  onDidChangeTextDocument: (l: (e: any) => void) => test.changeDocument.event(l),
-  onDidCloseTextDocument: (l: (e: any) => void) => test.closeDocument.event(l),
+  onDidOpenTextDocument: (l: (e: any) => void, thisArgs?: unknown) => test.openDocument.event(l, thisArgs),
+  onDidChangeTextDocument: (l: (e: any) => void, thisArgs?: unknown) => test.changeDocument.event(l, thisArgs),
+  onDidCloseTextDocument: (l: (e: any) => void, thisArgs?: unknown) => test.closeDocument.event(l, thisArgs),
   onDidSaveTextDocument: new EventEmitter<any>().event,
   onWillSaveTextDocument: new EventEmitter<any>().event,
   onDidChangeWorkspaceFolders: new EventEmitter<any>().event,
@@ -493,3 +530,141 @@ export const workspace = {
     return Promise.resolve(true);
   },
 };
+
+// ---- documents and editors with text that changes ----
+
+/** A text document whose edits change its text and version and fire
+ *  workspace.onDidChangeTextDocument as VS Code does (the language client sends them as
+ *  didChange). */
+export class TextDocument {
+  readonly uri: Uri;
+  readonly fileName: string;
+  version = 1;
+  isUntitled = false;
+  isClosed = false;
+  isDirty = false;
+  readonly eol = 1;
+  constructor(
+    path: string,
+    private text: string,
+    readonly languageId = 'python',
+  ) {
+    this.uri = Uri.file(path);
+    this.fileName = path;
+  }
+  private lines(): string[] {
+    return this.text.split('\n');
+  }
+  get lineCount(): number {
+    return this.lines().length;
+  }
+  getText(range?: Range): string {
+    return range ? this.text.slice(this.offsetAt(range.start), this.offsetAt(range.end)) : this.text;
+  }
+  offsetAt(p: Position): number {
+    return this.lines().slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+  }
+  positionAt(offset: number): Position {
+    const before = this.text.slice(0, offset).split('\n');
+    return new Position(before.length - 1, before[before.length - 1].length);
+  }
+  lineAt(line: number): { text: string; range: Range } {
+    const text = this.lines()[line];
+    return { text, range: new Range(line, 0, line, text.length) };
+  }
+  /** Replaces `range` with `text` (a keystroke, a paste, an extension's edit). */
+  edit(range: Range, text: string): void {
+    const start = this.offsetAt(range.start);
+    const end = this.offsetAt(range.end);
+    this.text = this.text.slice(0, start) + text + this.text.slice(end);
+    this.version += 1;
+    this.isDirty = true;
+    test.changeDocument.fire({
+      document: this,
+      contentChanges: [{ range, rangeOffset: start, rangeLength: end - start, text }],
+      reason: undefined,
+    });
+  }
+  /** Types `text` at `at`, one character (one change, one version) at a time; returns where
+   *  the cursor ends. */
+  type(at: Position, text: string): Position {
+    let p = at;
+    for (const c of text) {
+      this.edit(new Range(p, p), c);
+      p = new Position(p.line, p.character + 1);
+    }
+    return p;
+  }
+  /** Backspace `n` times from `at`; returns where the cursor ends. */
+  backspace(at: Position, n: number): Position {
+    let p = at;
+    for (let i = 0; i < n; i++) {
+      const before = new Position(p.line, p.character - 1);
+      this.edit(new Range(before, p), '');
+      p = before;
+    }
+    return p;
+  }
+}
+
+/** A text editor on a `TextDocument`: its decorations, reveals and edits are recorded; moving
+ *  its selection fires window.onDidChangeTextEditorSelection. */
+export class TextEditor {
+  private sel: Selection;
+  /** The last ranges/options set for each decoration type, by its key. */
+  readonly decorations = new Map<string, any[]>();
+  readonly revealed: Range[] = [];
+  readonly edits: { range: Range; text: string; options: any }[] = [];
+  constructor(
+    readonly document: TextDocument,
+    at = new Position(0, 0),
+  ) {
+    this.sel = new Selection(at, at);
+  }
+  get selection(): Selection {
+    return this.sel;
+  }
+  set selection(s: Selection) {
+    this.sel = s;
+    test.changeSelection.fire({ textEditor: this, selections: [s] });
+  }
+  get selections(): Selection[] {
+    return [this.sel];
+  }
+  /** Puts the cursor at `p` (a click, an arrow key). */
+  moveTo(p: Position): void {
+    this.selection = new Selection(p, p);
+  }
+  setDecorations(type: { key: string }, items: any[]): void {
+    this.decorations.set(type.key, items);
+  }
+  /** The items of the decoration type created `index`-th (window.createTextEditorDecorationType). */
+  decorationsOf(index: number): any[] {
+    const type = test.decorationTypes[index];
+    return (type && this.decorations.get(type.key)) ?? [];
+  }
+  revealRange(range: Range): void {
+    this.revealed.push(range);
+  }
+  edit(callback: (builder: any) => void, options?: any): Promise<boolean> {
+    const ops: { range: Range; text: string }[] = [];
+    callback({
+      replace: (range: Range, text: string) => ops.push({ range, text }),
+      insert: (p: Position, text: string) => ops.push({ range: new Range(p, p), text }),
+      delete: (range: Range) => ops.push({ range, text: '' }),
+    });
+    for (const op of ops) {
+      this.edits.push({ ...op, options });
+      this.document.edit(op.range, op.text);
+    }
+    return Promise.resolve(true);
+  }
+}
+
+/** Makes `editor` the active (and only visible) editor, as VS Code reports it. */
+export function activateEditor(editor: TextEditor | undefined): void {
+  window.activeTextEditor = editor;
+  window.visibleTextEditors = editor ? [editor] : [];
+  test.changeActiveEditor.fire(editor);
+  test.changeVisibleEditors.fire(window.visibleTextEditors);
+}
