@@ -21,6 +21,9 @@ pub struct Ask {
     /// The call's arguments before the edit: none (`f()`) or some (`f(a)`: the answer
     /// must start with a comma).
     pub had_arguments: bool,
+    /// The call passes every argument by position (no `name=value`): a Python answer
+    /// `name=value` is written `value` there, in the call's own style.
+    pub positional: bool,
     /// Calls that still need it after this one.
     pub remaining: usize,
 }
@@ -53,24 +56,29 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
         )
     });
     let passed = before - usize::from(receiver);
-    let mut calls: Vec<(usize, bool)> = Vec::new();
+    let mut calls: Vec<(usize, bool, bool)> = Vec::new();
     visit(root, &mut |n| {
         let Some(args) = arguments_of(n, text, &function) else {
             return;
         };
         if count(args) == passed && text[..args.end_byte()].ends_with(')') {
-            calls.push((args.end_byte() - 1, passed > 0));
+            let mut c = args.walk();
+            let positional = !args
+                .named_children(&mut c)
+                .any(|a| a.kind().contains("keyword"));
+            calls.push((args.end_byte() - 1, passed > 0, positional));
         }
     });
     let next = calls
         .iter()
-        .position(|(at, _)| *at > hunk.start)
+        .position(|(at, _, _)| *at > hunk.start)
         .unwrap_or(0);
-    let (offset, had_arguments) = *calls.get(next)?;
+    let (offset, had_arguments, positional) = *calls.get(next)?;
     Some(Ask {
         function,
         offset,
         had_arguments,
+        positional: positional && lang == Language::Python,
         remaining: calls.len() - 1,
     })
 }
@@ -90,7 +98,26 @@ pub fn edit(ask: &Ask, answer: &str) -> Option<(Range<usize>, String)> {
     if top_level_commas(arg) != usize::from(ask.had_arguments) {
         return None;
     }
+    if ask.positional
+        && let Some((lead, value)) = keyword_value(arg)
+    {
+        return Some((ask.offset..ask.offset, format!("{lead}{value}")));
+    }
     Some((ask.offset..ask.offset, arg.to_string()))
+}
+
+/// `(", ", "value")` for an answer `, name=value` (a keyword argument, not `==`).
+fn keyword_value(arg: &str) -> Option<(&str, &str)> {
+    let body = arg.trim_start_matches([',', ' ']);
+    let lead = &arg[..arg.len() - body.len()];
+    let (name, value) = body.split_once('=')?;
+    let name_ok = !name.is_empty()
+        && name
+            .trim_end()
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_');
+    (name_ok && !value.starts_with('=') && !value.trim().is_empty())
+        .then(|| (lead, value.trim_start()))
 }
 
 /// Commas outside brackets and string literals.

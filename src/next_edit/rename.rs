@@ -31,10 +31,26 @@ pub struct Rename {
     pub next: usize,
 }
 
-/// The rename the last hunk of `history` started, with the places left to change; `None`
-/// when the last edit is not a rename or nothing is left.
+/// How many recent hunks are looked at for a rename still under way (an unrelated edit
+/// after a rename, a comment fixed, does not lose the places left).
+const LOOK_BACK: usize = 4;
+
+/// The rename the most recent hunks of `history` started (the last one first), with the
+/// places left to change; `None` when none of them is a rename with places left.
 pub fn find(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<Rename> {
-    let hunk = history.last()?;
+    let n = history.hunks().count();
+    (0..n.min(LOOK_BACK)).find_map(|back| find_at(lang, text, tree, history, n - 1 - back))
+}
+
+/// The rename hunk `at` of `history` started, if it is one with places left.
+fn find_at(
+    lang: Language,
+    text: &str,
+    tree: &Tree,
+    history: &History,
+    at: usize,
+) -> Option<Rename> {
+    let hunk = history.hunks().nth(at)?;
     let (old, new, site) = expand(text, hunk.start, &hunk.old, &hunk.new)?;
     let root = tree.root_node();
     let node = name_at(root, &site)?;
@@ -62,8 +78,9 @@ pub fn find(lang: Language, text: &str, tree: &Tree, history: &History) -> Optio
     // there before it began.
     let steps = history
         .hunks()
-        .rev()
-        .skip(1)
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, h)| h)
         .filter(|h| {
             expand(text, h.start, &h.old, &h.new).is_some_and(|(o, n, _)| o == old && n == new)
         })

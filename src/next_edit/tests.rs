@@ -202,6 +202,18 @@ fn an_added_parameter_asks_the_model_at_the_next_call() {
     )
     .map(|_| ());
     assert_eq!(nested, None, "two arguments");
+    // In a call that passes arguments by position, a keyword answer is written by position.
+    let kw = add_parameter(
+        Language::Python,
+        py,
+        "def area(w, h",
+        ", scale",
+        ", scale=2",
+    )
+    .unwrap();
+    assert!(kw.contains("area(n, n, 2)"), "{kw}");
+    let eq = add_parameter(Language::Python, py, "def area(w, h", ", scale", ", n == 2").unwrap();
+    assert!(eq.contains("area(n, n, n == 2)"), "{eq}");
     let one = add_parameter(
         Language::Python,
         py,
@@ -251,5 +263,20 @@ fn an_added_parameter_refuses_answers_that_are_not_an_argument() {
     assert_eq!(
         suggest(Language::Python, done, &tree, &h, &mut |_| panic!("asked")),
         None
+    );
+}
+
+#[test]
+fn an_unrelated_edit_after_a_rename_keeps_its_places() {
+    let src = "def f(count):\n    # the count\n    return count + count\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, src, "count", 0, "total");
+    // A word of the comment changed: not a rename (a comment), and not the end of this one.
+    let text2 = type_over(&mut h, &text, "the", 0, "a");
+    let (after, e) = propose(Language::Python, &text2, &h).unwrap();
+    assert_eq!(e.remaining, 1);
+    assert!(
+        after.ends_with("    # a count\n    return total + count\n"),
+        "{after}"
     );
 }
