@@ -101,6 +101,13 @@ pub(super) fn job(state: &State, uri: &Uri, at: At) -> Result<Option<Job>> {
 
 /// Context from the other open documents and nearby files. Runs on a blocking thread.
 pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
+    context_for(state, job, true)
+}
+
+/// The context for `job`; `keep`: remember it for the document's next completions in the
+/// same scope (the cursor's work), or not (work aside from the cursor, such as a next
+/// edit's completion elsewhere, must not replace the head of the cursor's cached prompt).
+fn context_for(state: &State, job: &Job, keep: bool) -> Vec<ContextFile> {
     let settings = state.settings();
     if settings.context_tokens == 0 {
         return Vec::new();
@@ -165,6 +172,9 @@ pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
         return kept.context.clone();
     }
     let context = crate::context::build(&current, job.offset, &sources, &opts, counter);
+    if !keep {
+        return context;
+    }
     state
         .tracked
         .entry(job.snap.uri.clone())
@@ -202,7 +212,20 @@ pub(super) fn prepare_job(
     state: &State,
     job: &Job,
 ) -> std::result::Result<(Prepared, Vec<ContextFile>), String> {
-    let context = gather_context(state, job);
+    prepare_with(state, job, gather_context(state, job))
+}
+
+/// The prompt for work aside from the cursor (a next edit's completion elsewhere in the
+/// document): as [`prepare_job`], but the context it builds is not kept for the cursor.
+pub(super) fn prepare_aside(state: &State, job: &Job) -> std::result::Result<Prepared, String> {
+    prepare_with(state, job, context_for(state, job, false)).map(|(p, _)| p)
+}
+
+fn prepare_with(
+    state: &State,
+    job: &Job,
+    context: Vec<ContextFile>,
+) -> std::result::Result<(Prepared, Vec<ContextFile>), String> {
     let info = job
         .model
         .engine

@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
 
 use std::sync::Arc;
 
-use super::job::{At, job, prepare_job};
+use super::job::{At, job, prepare_aside};
 use super::{Server, State, position};
 use crate::complete::{Pipeline, RunOptions, Step};
 use crate::engine::Priority;
@@ -136,7 +136,7 @@ fn complete_at(state: &State, uri: &Uri, version: i32, offset: usize) -> Option<
     if job.snap.version != version {
         return None;
     }
-    let (prepared, _) = prepare_job(state, &job).ok()?;
+    let prepared = prepare_aside(state, &job).ok()?;
     let cfg = state.settings().completion();
     let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, &cfg, RunOptions::default());
     let input = job.input();
