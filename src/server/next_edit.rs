@@ -6,14 +6,13 @@
 //! The proposal is an edit of the document at the version it names: a client applies it
 //! only while the document is still at that version.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
-
-use std::sync::Arc;
 
 use super::job::{At, job, prepare_aside};
 use super::{Server, State, position};
