@@ -16,6 +16,9 @@ use tree_sitter::Node;
 use super::Rng;
 use super::tasks::SourceFile;
 use crate::lang::Language;
+use crate::next_edit::tree::{
+    for_each_leaf, for_each_node, is_keyword_name, is_name, member_object, named_children,
+};
 use crate::next_edit::{self, History};
 
 /// What kind of change a case makes.
@@ -282,7 +285,7 @@ fn added_parameter(
     let name = func.child_by_field_name("name")?;
     let function = &text[name.byte_range()];
     let params = func.child_by_field_name("parameters")?;
-    let list: Vec<Node<'_>> = named(params);
+    let list: Vec<Node<'_>> = named_children(params);
     if list.len() < 2 || list.iter().any(|p| text[p.byte_range()].contains('\n')) {
         return None;
     }
@@ -310,7 +313,7 @@ fn added_parameter(
         let Some(args) = n.child_by_field_name("arguments").filter(|_| named_so) else {
             return;
         };
-        let a = named(args);
+        let a = named_children(args);
         if a.len() != passed
             || text[args.byte_range()].contains('\n')
             || a.iter()
@@ -359,22 +362,6 @@ fn added_parameter(
         history,
         truth,
     })
-}
-
-fn named(n: Node<'_>) -> Vec<Node<'_>> {
-    let mut c = n.walk();
-    n.named_children(&mut c)
-        .filter(|x| !x.kind().contains("comment"))
-        .collect()
-}
-
-fn for_each_node<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    f(node);
-    for i in 0..node.child_count() {
-        if let Some(c) = node.child(i) {
-            for_each_node(c, f);
-        }
-    }
 }
 
 /// A rename of the name at `site` to `new`, typed letter by letter; every place in
@@ -505,11 +492,7 @@ fn locals<'t>(func: Node<'t>, text: &'t str) -> Vec<(String, Vec<Range<usize>>)>
         if Some(n.id()) == own || n.kind() != "identifier" || member_object(n, text).is_some() {
             return;
         }
-        if n.parent().is_some_and(|p| {
-            p.kind().contains("keyword_argument")
-                && p.child_by_field_name("name")
-                    .is_some_and(|m| m.id() == n.id())
-        }) {
+        if is_keyword_name(n) {
             return;
         }
         let t = &text[n.byte_range()];
@@ -549,40 +532,6 @@ fn binds(n: Node<'_>) -> bool {
         .iter()
         .any(|b| k.contains(b))
     })
-}
-
-fn is_name(n: Node<'_>) -> bool {
-    let k = n.kind();
-    n.is_named() && n.child_count() == 0 && (k.ends_with("identifier") || k.ends_with("name"))
-}
-
-/// The object's text when `n` is a member (`obj.n`).
-fn member_object<'a>(n: Node<'_>, text: &'a str) -> Option<&'a str> {
-    let p = n.parent()?;
-    let pk = p.kind();
-    let member = [
-        "attribute",
-        "member",
-        "field_expression",
-        "selector",
-        "navigation",
-    ]
-    .iter()
-    .any(|m| pk.contains(m));
-    let first = p.named_child(0)?;
-    (member && first.id() != n.id()).then(|| &text[first.byte_range()])
-}
-
-fn for_each_leaf<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    if node.child_count() == 0 {
-        f(node);
-        return;
-    }
-    for i in 0..node.child_count() {
-        if let Some(c) = node.child(i) {
-            for_each_leaf(c, f);
-        }
-    }
 }
 
 /// Per class: cases, shown, right when shown (precision), found (recall), latency.

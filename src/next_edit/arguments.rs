@@ -9,6 +9,7 @@ use std::ops::Range;
 use tree_sitter::{Node, Tree};
 
 use super::history::History;
+use super::tree::{for_each_node, named_children};
 use crate::lang::Language;
 
 /// A call that needs the new argument, and where the model is asked to write it.
@@ -36,7 +37,7 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
     let def = params.parent()?;
     let name = def.child_by_field_name("name")?;
     let function = text[name.byte_range()].to_string();
-    let after = count(params);
+    let after = named_children(params).len();
     // The same list before the edit: the text with the hunk undone, parsed.
     let mut before_text = text.to_string();
     before_text.replace_range(hunk.range(), &hunk.old);
@@ -44,7 +45,7 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
     let before_params = enclosing(before_tree.root_node(), hunk.start, |n| {
         is_parameters(n) && n.start_byte() == params.start_byte()
     })?;
-    let before = count(before_params);
+    let before = named_children(before_params).len();
     if after != before + 1 {
         return None;
     }
@@ -57,11 +58,11 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
     });
     let passed = before - usize::from(receiver);
     let mut calls: Vec<(usize, bool, bool)> = Vec::new();
-    visit(root, &mut |n| {
+    for_each_node(root, &mut |n| {
         let Some(args) = arguments_of(n, text, &function) else {
             return;
         };
-        if count(args) == passed && text[..args.end_byte()].ends_with(')') {
+        if named_children(args).len() == passed && text[..args.end_byte()].ends_with(')') {
             let mut c = args.walk();
             let positional = !args
                 .named_children(&mut c)
@@ -181,14 +182,6 @@ fn enclosing<'t>(
     }
 }
 
-/// Named children that are not comments.
-fn count(list: Node<'_>) -> usize {
-    let mut c = list.walk();
-    list.named_children(&mut c)
-        .filter(|n| !n.kind().contains("comment"))
-        .count()
-}
-
 /// The argument list of `n` when it is a call of `function` (`f(…)`, `obj.f(…)`,
 /// `Type::f(…)`).
 fn arguments_of<'t>(n: Node<'t>, text: &str, function: &str) -> Option<Node<'t>> {
@@ -207,13 +200,4 @@ fn arguments_of<'t>(n: Node<'t>, text: &str, function: &str) -> Option<Node<'t>>
         return None;
     }
     n.child_by_field_name("arguments")
-}
-
-fn visit<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    f(node);
-    for i in 0..node.child_count() {
-        if let Some(c) = node.child(i) {
-            visit(c, f);
-        }
-    }
 }

@@ -17,6 +17,7 @@
 pub mod arguments;
 pub mod history;
 pub mod rename;
+pub mod tree;
 
 use std::ops::Range;
 

@@ -17,6 +17,7 @@ use std::ops::Range;
 use tree_sitter::{Node, Tree};
 
 use super::history::History;
+use super::tree::{for_each_leaf, is_keyword_name, is_name, member_object};
 use crate::lang::Language;
 
 /// A rename found in the history: `old` became `new` at `site` (bytes of the current text).
@@ -143,14 +144,6 @@ fn is_identifier(s: &str) -> bool {
     s.chars().next().is_some_and(|c| !c.is_numeric()) && s.chars().all(is_word)
 }
 
-/// A name node of the grammar (a leaf: keywords, strings and comments are not).
-fn is_name(n: Node<'_>) -> bool {
-    let k = n.kind();
-    n.is_named()
-        && n.child_count() == 0
-        && (k.ends_with("identifier") || k.ends_with("name") || k == "constant")
-}
-
 /// The name leaf spanning exactly `range`.
 fn name_at<'t>(root: Node<'t>, range: &Range<usize>) -> Option<Node<'t>> {
     let n = root.named_descendant_for_byte_range(range.start, range.end)?;
@@ -169,20 +162,7 @@ struct Shape<'a> {
 impl<'a> Shape<'a> {
     fn of(n: Node<'a>, text: &'a str) -> Self {
         let parent = n.parent();
-        let object = parent.and_then(|p| {
-            let pk = p.kind();
-            let member = [
-                "attribute",
-                "member",
-                "field_expression",
-                "selector",
-                "navigation",
-            ]
-            .iter()
-            .any(|m| pk.contains(m));
-            let first = p.named_child(0)?;
-            (member && first.id() != n.id()).then(|| &text[first.byte_range()])
-        });
+        let object = member_object(n, text);
         let definition = parent.is_some_and(|p| {
             let pk = p.kind();
             p.child_by_field_name("name")
@@ -202,12 +182,7 @@ impl<'a> Shape<'a> {
                 .iter()
                 .any(|d| pk.contains(d))
         });
-        // A keyword argument's name (`f(count=count)`): the callee's parameter, not this name.
-        let label = parent.is_some_and(|p| {
-            p.kind().contains("keyword_argument")
-                && p.child_by_field_name("name")
-                    .is_some_and(|m| m.id() == n.id())
-        });
+        let label = is_keyword_name(n);
         Shape {
             kind: n.kind(),
             object,
@@ -260,31 +235,5 @@ fn scopes_of<'t>(
     match (functions.last(), functions.first()) {
         (Some(inner), Some(outer)) => (*inner, *outer),
         _ => (root, root),
-    }
-}
-
-fn for_each_leaf<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    let mut cursor = node.walk();
-    let mut down = true;
-    loop {
-        if down && cursor.goto_first_child() {
-            continue;
-        }
-        if down {
-            f(cursor.node());
-        }
-        if cursor.node().id() == node.id() {
-            return;
-        }
-        if cursor.goto_next_sibling() {
-            down = true;
-        } else if cursor.goto_parent() {
-            down = false;
-            if cursor.node().id() == node.id() {
-                return;
-            }
-        } else {
-            return;
-        }
     }
 }
