@@ -17,7 +17,8 @@ use super::Rng;
 use super::tasks::SourceFile;
 use crate::lang::Language;
 use crate::next_edit::tree::{
-    for_each_leaf, for_each_node, is_keyword_name, is_name, member_object, named_children,
+    for_each_leaf, for_each_node, is_keyword_name, is_name, is_shorthand, member_object,
+    named_children,
 };
 use crate::next_edit::{self, History};
 
@@ -392,12 +393,7 @@ fn rename_case(
         .map(|r| {
             let mut t = text.clone();
             // A shorthand field (`Point { x, y }`) keeps its field name.
-            let shorthand = tree
-                .root_node()
-                .named_descendant_for_byte_range(r.start, r.end)
-                .and_then(|n| n.parent())
-                .is_some_and(|p| p.kind().contains("shorthand"));
-            if shorthand {
+            if is_shorthand(tree.root_node(), r) {
                 t.replace_range(shift(r), &format!("{old}: {new}"));
             } else {
                 t.replace_range(shift(r), new);

@@ -73,12 +73,7 @@ fn rename(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<
     let range = r.places[r.next].clone();
     let remaining = r.places.len() - 1;
     // A shorthand field (`Point { x, y }`) keeps its field: `x: new`.
-    let shorthand = tree
-        .root_node()
-        .named_descendant_for_byte_range(range.start, range.end)
-        .and_then(|n| n.parent())
-        .is_some_and(|p| p.kind().contains("shorthand"));
-    let replacement = if shorthand {
+    let replacement = if tree::is_shorthand(tree.root_node(), &range) {
         format!("{}: {}", r.old, r.new)
     } else {
         r.new.clone()

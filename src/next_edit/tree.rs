@@ -40,6 +40,14 @@ pub fn is_keyword_name(n: Node<'_>) -> bool {
     })
 }
 
+/// True when the name at `range` is a shorthand field (`Point { x, y }`, `{ x }`): renaming
+/// it keeps the field (`x: new`).
+pub fn is_shorthand(root: Node<'_>, range: &std::ops::Range<usize>) -> bool {
+    root.named_descendant_for_byte_range(range.start, range.end)
+        .and_then(|n| n.parent())
+        .is_some_and(|p| p.kind().contains("shorthand"))
+}
+
 /// The named children of `n` that are not comments (parameters, arguments).
 pub fn named_children(n: Node<'_>) -> Vec<Node<'_>> {
     let mut c = n.walk();
