@@ -867,12 +867,21 @@ class Suite:
                 if "backend down" in (wb.status() or ""):
                     return wb.status()
                 return None
+
+            def switched():
+                return any("127.0.0.1:9" in st or "backend down" in st for st in wb.status_seen())
             # The server has switched to the backend (an answer of the model before it would
-            # stay on screen, and Alt+\ with a suggestion showing asks nothing).
-            wait_until("the backend in the status bar", lambda: "127.0.0.1:9" in (wb.status() or ""), UI_WAIT)
+            # stay on screen, and Alt+\ with a suggestion showing asks nothing). The backend's
+            # name can show for less than a poll (the first request fails at once): read what
+            # the status bar took on the way, and "backend down" (only a backend says it)
+            # shows the switch as well.
+            try:
+                st = wait_until("the backend in the status bar", switched, UI_WAIT)
+            except Failure:
+                raise Failure(f"the status bar never showed the backend; seen: {wb.status_seen()[-6:]}")
+            st = down()
             # Each request (Alt+\ asks now) tries the backend; the status bar follows.
             deadline = time.monotonic() + WAIT
-            st = None
             while st is None:
                 wb.press("Escape", "Alt+Backslash")
                 try:
@@ -880,7 +889,7 @@ class Suite:
                 except Failure:
                     if time.monotonic() > deadline:
                         raise Failure(f"no 'backend down' in the status bar; seen: {wb.status_seen()[-6:]}")
-            log(f"    {st!r}")
+            log(f"    {st!r}; status bar on the way: {wb.status_seen()[-4:]}")
             wb.shot("status-backend-down")
         finally:
             wb.press("Escape")
