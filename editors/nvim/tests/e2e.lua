@@ -814,7 +814,7 @@ tests.statusline = function()
     wait_for('ghost text', 120, function()
       return c:lua(GHOST)
     end)
-    local line = wait_for('the latency in the status line', 10, function()
+    local line = wait_for('the latency in the status line', 30, function()
       local l = statusline(c)
       return l:match('^quill: ready %d+ ms %(manual%)$') and l
     end)

@@ -62,6 +62,9 @@ export interface ServerDirs {
   storageDir?: string;
 }
 
+/** How long after completions the status is asked again while their timings have not come. */
+const AWAIT_TIMINGS_MS = 30_000;
+
 const SOURCE_LABEL: Record<FoundServer['source'], string> = {
   setting: 'quill.path',
   bundled: 'bundled with the extension',
@@ -77,6 +80,10 @@ export class QuillServer implements vscode.Disposable {
   private stopping = false;
   private wake: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
+  /** After completions: the `lastCompletion` seen before them, and until when to ask again
+   *  while it stays the same (a generation answered early records its timings at its end). */
+  private awaitingTimings: { before: string; until: number } | undefined;
+  private lastTimings = 'null';
   private runningSince = 0;
   private toldNoModel = false;
   private found: FoundServer | undefined;
@@ -307,7 +314,10 @@ export class QuillServer implements vscode.Disposable {
       busy: () => this.status.busy('completing'),
       // The timings of the completion just made (and whether a backend answered) for the
       // tooltip: one quill/status shortly after a burst of completions.
-      settled: () => this.refreshStatusSoon(),
+      settled: () => {
+        this.awaitingTimings = { before: this.lastTimings, until: Date.now() + AWAIT_TIMINGS_MS };
+        this.refreshStatusSoon();
+      },
       answered: (document, version, position, shown) => this.grow.onAnswered(document, version, position, shown),
     });
     const clientOptions: LanguageClientOptions = {
@@ -458,8 +468,15 @@ export class QuillServer implements vscode.Disposable {
       const state = parseState(s.state);
       this.status.setDetail(describeLastCompletion(s.lastCompletion).join('\n'));
       this.status.setState(state);
+      this.lastTimings = JSON.stringify(s.lastCompletion ?? null);
       if (state.kind === 'loading') {
         this.poll = setTimeout(() => void this.refreshStatus(), 1000);
+      } else if (this.awaitingTimings) {
+        if (this.lastTimings === this.awaitingTimings.before && Date.now() < this.awaitingTimings.until) {
+          this.poll = setTimeout(() => void this.refreshStatus(), 1000);
+        } else {
+          this.awaitingTimings = undefined;
+        }
       }
       if (s.state === 'none' && !this.toldNoModel) {
         // The server said why (window/showMessage); offer the way out once per server.

@@ -132,6 +132,10 @@ local cache = {
 local inflight, again = false, false
 local timer ---@type uv.uv_timer_t?
 local due ---@type integer? when the timer fires
+--- After a completion: the `lastCompletion` seen before it, and until when to ask again
+--- while it stays the same (a generation answered early records its timings at its end).
+local awaiting ---@type { before: table?, until_ms: integer }?
+local AWAIT_TIMINGS_MS = 30000
 
 local function compose()
   if cache.exit then
@@ -208,6 +212,14 @@ function M.refresh()
     -- The model starts just after `initialized` ("none" until then) and then loads.
     if state:match('^loading') or (state == 'none' and vim.uv.now() - cache.attached_at < 15000) then
       refresh_in(1000)
+    elseif awaiting and type(st) == 'table' then
+      -- A completion answered early (first line, time budget) records its timings when its
+      -- generation ends: ask again until they change, for a while.
+      if vim.deep_equal(st.lastCompletion, awaiting.before) and vim.uv.now() < awaiting.until_ms then
+        refresh_in(1000)
+      else
+        awaiting = nil
+      end
     end
   end)
   if not ok then
@@ -217,6 +229,10 @@ end
 
 --- A completion request has ended: its timings (and the backend's health) are news.
 function M.completed()
+  if not awaiting then
+    awaiting = { before = cache.st and cache.st.lastCompletion, until_ms = 0 }
+  end
+  awaiting.until_ms = vim.uv.now() + AWAIT_TIMINGS_MS
   refresh_in(200)
 end
 
