@@ -4,9 +4,9 @@
 //!
 //! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
 //! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
-//! tree and asks the rules in turn: [`rename`] (from the tree alone), then
-//! [`arguments`] (where the tree finds a call that needs a new argument, the model writes
-//! it); a proposal is checked like a completion (the tree must parse no worse after it, and
+//! tree and asks the rules in turn: [`rename`] (from the tree alone), [`pattern`] (from
+//! the lines' tokens alone), then [`arguments`] (where the tree finds a call that needs a
+//! new argument, the model writes it); a proposal is checked like a completion (the tree must parse no worse after it, and
 //! it must change something) before it is returned.
 //!
 //! Invariants:
@@ -16,6 +16,7 @@
 
 pub mod arguments;
 pub mod history;
+pub mod pattern;
 pub mod rename;
 pub mod tree;
 
@@ -35,6 +36,8 @@ pub enum Kind {
     Rename,
     /// The new argument at a call of a function that gained a parameter (from the model).
     Argument,
+    /// The same change in the next line of a run of lines shaped alike.
+    Pattern,
 }
 
 /// One proposed edit: replace `range` (bytes of the current text) with `text`.
@@ -64,6 +67,7 @@ pub fn suggest(
 ) -> Option<NextEdit> {
     let last = history.last()?;
     let edit = rename(lang, text, tree, history)
+        .or_else(|| pattern(lang, text, history))
         .or_else(|| added_argument(lang, text, tree, history, complete))?;
     checked(lang, text, tree, last, edit)
 }
@@ -83,6 +87,24 @@ fn rename(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<
         range,
         text: replacement,
         kind: Kind::Rename,
+        remaining,
+    })
+}
+
+fn pattern(lang: Language, text: &str, history: &History) -> Option<NextEdit> {
+    let p = pattern::find(text, history, lang.spec().line_comments)?;
+    let remaining = p.places.len() - 1;
+    let what = if p.old.is_empty() {
+        format!("add `{}`", p.new.trim_start_matches([',', ' ']))
+    } else {
+        format!("{} → {}", p.old, p.new)
+    };
+    let (range, replacement) = p.places[p.next].clone();
+    Some(NextEdit {
+        label: format!("{what} in this line too{}", more(remaining)),
+        range,
+        text: replacement,
+        kind: Kind::Pattern,
         remaining,
     })
 }
