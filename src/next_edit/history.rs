@@ -54,9 +54,35 @@ impl History {
     /// Records the change of a document from `before` to `after` (one `didChange`, any
     /// number of content changes: the difference is found here).
     pub fn record(&mut self, before: &str, after: &str) {
-        let Some((start, end_before, end_after)) = difference(before, after) else {
+        let Some((mut start, mut end_before, mut end_after)) = difference(before, after) else {
             return;
         };
+        // An insertion or deletion that could as well have been made touching the last hunk
+        // is taken there: `)` typed before a `)` is found after it by the difference, and
+        // would split `, len(a)` into two hunks.
+        if let Some(last) = self.hunks.back() {
+            let he = last.start + last.new.len();
+            let (mut s, mut eb, mut ea) = (start, end_before, end_after);
+            while (eb == s || ea == s) && s > he {
+                let changed = if eb == s {
+                    &after[s..ea]
+                } else {
+                    &before[s..eb]
+                };
+                let (Some(c), Some(l)) =
+                    (before[..s].chars().next_back(), changed.chars().next_back())
+                else {
+                    break;
+                };
+                if c != l {
+                    break;
+                }
+                (s, eb, ea) = (s - c.len_utf8(), eb - c.len_utf8(), ea - c.len_utf8());
+            }
+            if s == he {
+                (start, end_before, end_after) = (s, eb, ea);
+            }
+        }
         let delta = after.len() as isize - before.len() as isize;
         // Older hunks: moved by an edit before them, dropped when it overlaps them.
         let n = self.hunks.len();

@@ -94,12 +94,16 @@ fn rename(lang: Language, text: &str, tree: &Tree, history: &History) -> Option<
 fn pattern(lang: Language, text: &str, history: &History) -> Option<NextEdit> {
     let p = pattern::find(text, history, lang.spec().line_comments)?;
     let remaining = p.places.len() - 1;
-    let what = if p.old.is_empty() {
-        format!("add `{}`", p.new.trim_start_matches([',', ' ']))
-    } else {
-        format!("{} → {}", p.old, p.new)
-    };
     let (range, replacement) = p.places[p.next].clone();
+    // This line's own text: an argument made of the line's names is not the edited line's.
+    let what = if p.old.is_empty() {
+        format!(
+            "add `{}`",
+            replacement.trim().trim_start_matches([',', ' '])
+        )
+    } else {
+        format!("{} → {}", p.old, replacement.trim())
+    };
     Some(NextEdit {
         label: format!("{what} in this line too{}", more(remaining)),
         range,

@@ -209,6 +209,20 @@ fn find_at(text: &str, start: usize, old: &str, new: &str, comments: &[&str]) ->
         return None;
     }
     let indent = indentation(new_line);
+    // The new text for a line of the run whose tokens, shaped as before the edit, are
+    // `theirs`: one name for one name is the same name everywhere (`clone` → `meta` in
+    // `meta: self.meta.clone()` is not `current` in the next line); otherwise the edited
+    // line's names that differ line to line become the line's own.
+    let one_name = replaced.len() == 1 && inserted.len() == 1;
+    let (nf, nt) = span(new_line, &after, i, k);
+    let new_text = &new_line[nf..nt];
+    let text_for = |theirs: &[Token<'_>]| {
+        if one_name {
+            Some(new_text.to_string())
+        } else {
+            substitute(new_text, &before, theirs, comments)
+        }
+    };
     // The run: adjacent lines of the same indentation shaped like the line before the
     // edit (still to change) or after it (done).
     let mut run: Vec<(Range<usize>, bool)> = Vec::new();
@@ -232,7 +246,17 @@ fn find_at(text: &str, start: usize, old: &str, new: &str, comments: &[&str]) ->
             }
             let toks = tokens(s, comments);
             let todo = same_shape(&toks, &before) && same_text(&toks[i..j], replaced);
-            let done = same_shape(&toks, &after) && same_text(&toks[i..k], inserted);
+            let done = same_shape(&toks, &after) && {
+                // Changed already: its text there is what the change gives it.
+                let theirs: Vec<Token<'_>> = toks[..i]
+                    .iter()
+                    .chain(replaced)
+                    .chain(&toks[k..])
+                    .cloned()
+                    .collect();
+                let (f, t) = span(s, &toks, i, k);
+                text_for(&theirs).as_deref() == Some(&s[f..t])
+            };
             if !todo && !done {
                 if same_shape(&toks, &before) || same_shape(&toks, &after) {
                     // A line of the run that differs where the edit was: on purpose.
@@ -266,16 +290,7 @@ fn find_at(text: &str, start: usize, old: &str, new: &str, comments: &[&str]) ->
             let s = &text[line.clone()];
             let toks = tokens(s, comments);
             let (from, to) = span(s, &toks, i, j);
-            let (nf, nt) = span(new_line, &after, i, k);
-            // One name for one name is the same name everywhere (`clone` → `meta` in
-            // `meta: self.meta.clone()` is not `current` in the next line).
-            let one_name = replaced.len() == 1 && inserted.len() == 1;
-            let replacement = if one_name {
-                new_line[nf..nt].to_string()
-            } else {
-                substitute(&new_line[nf..nt], &before, &toks, comments)?
-            };
-            Some((line.start + from..line.start + to, replacement))
+            Some((line.start + from..line.start + to, text_for(&toks)?))
         })
         .collect();
     if places.is_empty() {
@@ -476,6 +491,36 @@ mod tests {
         assert_eq!(
             apply_next(&after, &p),
             before.replacen("s.replace(", "s.sub(", 2)
+        );
+    }
+
+    #[test]
+    fn an_argument_typed_letter_by_letter_is_one_change() {
+        // The `)` typed before the call's own `)` is one hunk with the rest of the argument.
+        let base =
+            "def report(out, a, bb, c):\n    out.write(a)\n    out.write(bb)\n    out.write(c)\n";
+        let at = base.find("(a)").unwrap() + 2;
+        let mut h = History::default();
+        let mut cur = base.to_string();
+        for (i, ch) in ", len(a)".char_indices() {
+            let mut next = cur.clone();
+            next.insert(at + i, ch);
+            h.record(&cur, &next);
+            cur = next;
+        }
+        assert_eq!(h.hunks().count(), 1);
+        let p = find(&cur, &h, &["#"]).expect("a pattern");
+        assert_eq!(p.places.len(), 2);
+        let once = apply_next(&cur, &p);
+        assert_eq!(once, cur.replace("out.write(bb)", "out.write(bb, len(bb))"));
+        // Applied, it is the last hunk: the rule goes on to the last line.
+        let mut h = History::default();
+        h.record(&cur, &once);
+        let p = find(&once, &h, &["#"]).expect("the last line");
+        assert_eq!(p.places.len(), 1);
+        assert_eq!(
+            apply_next(&once, &p),
+            once.replace("out.write(c)", "out.write(c, len(c))")
         );
     }
 

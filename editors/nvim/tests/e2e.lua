@@ -958,7 +958,8 @@ local NEXT_EDIT = [[
 
 --- Next edits against the real server: rename a parameter at its definition as a user types
 --- it; the proposal shows at the next use; <Tab> jumps there, <Tab> applies it; the next
---- one follows and is applied; the other function's `count` stays. An edit that is not a
+--- one follows and is applied; the other function's `count` stays. An argument added to
+--- one of three lines alike goes on to the next two, each with its own name. An edit that is not a
 --- rename shows nothing; <Tab> with nothing shown is CTRL-I; with `nextEdits = false` nothing
 --- is pushed and :QuillNextEdit asks; leaving the buffer, an edit or a stale version clears.
 tests.nextedit = function()
@@ -978,6 +979,12 @@ tests.nextedit = function()
       '    for _ in items:',
       '        count += 1',
       '    return count',
+      '',
+      '',
+      'def report(out, a, bb, c):',
+      '    out.write(a)',
+      '    out.write(bb)',
+      '    out.write(c)',
     }
     vim.fn.writefile(source, path)
     c:cmd('edit ' .. vim.fn.fnameescape(path))
@@ -1076,6 +1083,35 @@ tests.nextedit = function()
     c:cmd('write')
     check(vim.deep_equal(vim.fn.readfile(path), expected), 'the file written: %s', vim.inspect(vim.fn.readfile(path)))
     ask_expect_none('every use renamed')
+
+    -- A repeated pattern: an argument added to one line of three alike; the next line gets
+    -- it with its own name, then the last.
+    local w = find_line(c, 'out.write(a)')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., select(2, ...) })]], w, #source[w] - 1)
+    c:input('i')
+    c:type(', len(a)')
+    c:input('<Esc>')
+    wait_for('normal mode', 5, function() return c:mode() == 'n' end)
+    t = now_s()
+    for k, name in ipairs({ 'bb', 'c' }) do
+      local row = w + k - 1 -- 0-based row of the next line
+      local at = #source[row + 1] - 1 -- before its `)`
+      g = wait_for('the pattern proposal for ' .. name, 60, function()
+        local p = c:lua(NEXT_EDIT)
+        return p ~= vim.NIL and p.row == row and p or nil
+      end)
+      check(g.col == at and g.end_row == row and g.end_col == at and g.new_text == ', len(' .. name .. ')',
+        'pattern proposal for %s: %s', name, vim.inspect(g))
+      check(g.label:find('len(' .. name .. ')', 1, true) and g.remaining == 2 - k, 'pattern label %q, remaining %d',
+        g.label, g.remaining)
+      log('  pattern after %.1f s: %q at %d:%d', now_s() - t, g.hint, g.row + 1, g.col)
+      jump_and_accept('the pattern in line ' .. (row + 1), g, at, '    out.write(' .. name .. ', len(' .. name .. '))')
+      t = now_s()
+    end
+    ask_expect_none('every line of the pattern changed')
+    for k, name in ipairs({ 'a', 'bb', 'c' }) do
+      expected[w + k - 1] = '    out.write(' .. name .. ', len(' .. name .. '))'
+    end
 
     -- Nothing shown: <Tab> is CTRL-I (forward in the jump list).
     c:input('gg')
