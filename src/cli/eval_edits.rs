@@ -14,6 +14,7 @@ use quill::complete::{Input, RunOptions, run_blocking};
 use quill::eval::edits::{self, Class, Outcome};
 use quill::eval::sources;
 use quill::lang::Language;
+use quill::next_edit::arguments;
 
 #[derive(Args, Debug)]
 pub struct EvalEditsArgs {
@@ -41,8 +42,19 @@ pub struct EvalEditsArgs {
     /// Only the classes read from the tree: no model is loaded (add-parameter is skipped)
     #[arg(long)]
     pub no_model: bool,
+    /// The prompt an argument is written from: `short` (the server's: the definition, then
+    /// the call's surroundings) or `file` (the whole file's window, as ghost text reads it),
+    /// to measure one against the other
+    #[arg(long, value_enum, default_value = "short")]
+    pub argument_prompt: ArgumentPrompt,
     #[command(flatten)]
     pub model: super::ModelArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgumentPrompt {
+    Short,
+    File,
 }
 
 pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
@@ -69,17 +81,25 @@ pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let cfg = quill::config::CompletionConfig::default();
+    let cfg = match a.argument_prompt {
+        ArgumentPrompt::Short => arguments::prompt_config(&Default::default()),
+        ArgumentPrompt::File => quill::config::CompletionConfig::default(),
+    };
     let progress = indicatif::ProgressBar::new(cases.len() as u64);
     let outcomes: Vec<Outcome> = cases
         .iter()
         .map(|case| {
             progress.inc(1);
-            let mut complete = |offset: usize| {
+            let mut complete = |ask: &arguments::Ask| {
                 let m = loaded.as_ref()?;
-                let mut input = Input::new(&case.text, offset);
+                let mut input = Input::new(&case.text, ask.offset);
                 input.language = Some(lang);
                 input.path = Some(&case.path);
+                let context = match a.argument_prompt {
+                    ArgumentPrompt::Short => vec![arguments::definition_context(&case.path, ask)],
+                    ArgumentPrompt::File => Vec::new(),
+                };
+                input.context = &context;
                 let opts = RunOptions::default();
                 match run_blocking(&m.engine, &input, &cfg, &*m.counter, &opts) {
                     Ok(done) => Some(done.completion.text),

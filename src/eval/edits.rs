@@ -850,7 +850,8 @@ mod tests {
     fn cases_from_a_file_and_their_scores() {
         let text = "def mean(count, xs):\n    if count == 0:\n        return 0\n    return sum(xs) / count\n\n\
                     def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n\n\
-                    def use():\n    return mean(3, [1]) + total([2])\n";
+                    def use():\n    return mean(3, [1]) + total([2])\n\n\
+                    def report(out):\n    out.write(alpha, 1)\n    out.write(beta, 2)\n    out.write(gamma, 3)\n    out.flush()\n";
         let file = SourceFile {
             path: "m.py".into(),
             text: text.into(),
@@ -876,7 +877,10 @@ mod tests {
             assert_ne!(c.text, text);
             assert_eq!(
                 c.truth.is_empty(),
-                matches!(c.class, Class::Rereference | Class::Literal)
+                matches!(
+                    c.class,
+                    Class::Rereference | Class::Literal | Class::PatternOneLine
+                )
             );
         }
         let outcomes: Vec<Outcome> = cases.iter().map(|c| run(c, &mut |_| None)).collect();
@@ -895,8 +899,9 @@ mod tests {
             "{}",
             c.text
         );
-        let o = run(c, &mut |at| {
-            assert_eq!(&c.text[at..at + 1], ")");
+        let o = run(c, &mut |ask| {
+            assert_eq!(&c.text[ask.offset..ask.offset + 1], ")");
+            assert_eq!(ask.definition, "def mean(count, xs)");
             Some(", [1])".into())
         });
         assert!(o.shown && o.right, "{o:?}");

@@ -27,6 +27,33 @@ pub struct Ask {
     pub positional: bool,
     /// Calls that still need it after this one.
     pub remaining: usize,
+    /// The definition's header as it is now (`def area(w, h, scale)`), on one line: what
+    /// the model must know, wherever the call is.
+    pub definition: String,
+}
+
+/// Tokens of the code before the call, and after it, that the model reads for an argument:
+/// the call's surroundings, not the file. With the definition shown before the file, a
+/// short prompt reads in a fraction of a full one's time (BENCHMARKS.md, "Next-edit
+/// suggestions").
+pub const PREFIX_TOKENS: usize = 512;
+pub const SUFFIX_TOKENS: usize = 128;
+
+/// The completion settings for an argument's prompt: `base` with the short budgets.
+pub fn prompt_config(base: &crate::config::CompletionConfig) -> crate::config::CompletionConfig {
+    crate::config::CompletionConfig {
+        prefix_tokens: PREFIX_TOKENS,
+        suffix_tokens: SUFFIX_TOKENS,
+        ..base.clone()
+    }
+}
+
+/// The definition, as the code the model reads before the file (the file's own path).
+pub fn definition_context(path: &str, ask: &Ask) -> crate::context::ContextFile {
+    crate::context::ContextFile {
+        path: path.to_string(),
+        text: format!("{}\n", ask.definition),
+    }
 }
 
 /// The call the last hunk of `history` (a parameter added) leads to, if any.
@@ -75,12 +102,14 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
         .position(|(at, _, _)| *at > hunk.start)
         .unwrap_or(0);
     let (offset, had_arguments, positional) = *calls.get(next)?;
+    let header = &text[def.start_byte()..params.end_byte()];
     Some(Ask {
         function,
         offset,
         had_arguments,
         positional: positional && lang == Language::Python,
         remaining: calls.len() - 1,
+        definition: header.split_whitespace().collect::<Vec<_>>().join(" "),
     })
 }
 

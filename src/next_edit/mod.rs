@@ -52,9 +52,10 @@ pub struct NextEdit {
     pub label: String,
 }
 
-/// Asks the model for a completion at a byte offset of the text (the one completion
-/// pipeline, at background priority); `None` when it has nothing.
-pub type Complete<'a> = dyn FnMut(usize) -> Option<String> + 'a;
+/// Asks the model for a completion at `ask.offset` of the text (the one completion
+/// pipeline, at background priority; the prompt as [`arguments::prompt_config`] and
+/// [`arguments::definition_context`] make it); `None` when it has nothing.
+pub type Complete<'a> = dyn FnMut(&arguments::Ask) -> Option<String> + 'a;
 
 /// The next edit that the history of `text` implies, if any: from the rules that read the
 /// tree alone first, then from those that ask the model (through `complete`).
@@ -121,7 +122,7 @@ fn added_argument(
     complete: &mut Complete<'_>,
 ) -> Option<NextEdit> {
     let ask = arguments::find(text, tree, history, lang)?;
-    let answer = complete(ask.offset)?;
+    let answer = complete(&ask)?;
     let (range, arg) = arguments::edit(&ask, &answer)?;
     Some(NextEdit {
         label: format!(

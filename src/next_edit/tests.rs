@@ -180,8 +180,14 @@ fn add_parameter(
     }
     let tree = crate::syntax::parse(lang, &cur, None).unwrap();
     let mut asked = Vec::new();
-    let e = suggest(lang, &cur, &tree, &h, &mut |offset| {
-        asked.push(cur[..offset].to_string());
+    let e = suggest(lang, &cur, &tree, &h, &mut |ask| {
+        asked.push(cur[..ask.offset].to_string());
+        // The definition as it is now, on one line, for the model.
+        assert!(
+            ask.definition.ends_with(&format!("{param})")),
+            "{}",
+            ask.definition
+        );
         Some(answer.to_string())
     })?;
     assert_eq!(e.kind, Kind::Argument);

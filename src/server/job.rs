@@ -99,15 +99,11 @@ pub(super) fn job(state: &State, uri: &Uri, at: At) -> Result<Option<Job>> {
     }))
 }
 
-/// Context from the other open documents and nearby files. Runs on a blocking thread.
+/// Context from the other open documents and nearby files, kept for the document's next
+/// completions in the same scope. Runs on a blocking thread. (Work aside from the cursor,
+/// a next edit's argument, builds its own: it must not replace the head of the cursor's
+/// cached prompt.)
 pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
-    context_for(state, job, true)
-}
-
-/// The context for `job`; `keep`: remember it for the document's next completions in the
-/// same scope (the cursor's work), or not (work aside from the cursor, such as a next
-/// edit's completion elsewhere, must not replace the head of the cursor's cached prompt).
-fn context_for(state: &State, job: &Job, keep: bool) -> Vec<ContextFile> {
     let settings = state.settings();
     if settings.context_tokens == 0 {
         return Vec::new();
@@ -172,9 +168,6 @@ fn context_for(state: &State, job: &Job, keep: bool) -> Vec<ContextFile> {
         return kept.context.clone();
     }
     let context = crate::context::build(&current, job.offset, &sources, &opts, counter);
-    if !keep {
-        return context;
-    }
     state
         .tracked
         .entry(job.snap.uri.clone())
@@ -215,15 +208,18 @@ pub(super) fn prepare_job(
     prepare_with(state, job, gather_context(state, job))
 }
 
-/// The prompt for work aside from the cursor (a next edit's completion elsewhere in the
-/// document): as [`prepare_job`], but the context it builds is not kept for the cursor.
-pub(super) fn prepare_aside(state: &State, job: &Job) -> std::result::Result<Prepared, String> {
-    prepare_with(state, job, context_for(state, job, false)).map(|(p, _)| p)
-}
-
 fn prepare_with(
     state: &State,
     job: &Job,
+    context: Vec<ContextFile>,
+) -> std::result::Result<(Prepared, Vec<ContextFile>), String> {
+    prepare_as(job, &state.settings().completion(), context)
+}
+
+/// `job`'s prompt with `cfg` and `context` (what a next edit's argument reads).
+pub(super) fn prepare_as(
+    job: &Job,
+    cfg: &crate::config::CompletionConfig,
     context: Vec<ContextFile>,
 ) -> std::result::Result<(Prepared, Vec<ContextFile>), String> {
     let info = job
@@ -231,12 +227,11 @@ fn prepare_with(
         .engine
         .info()
         .ok_or_else(|| "the model is not ready".to_string())?;
-    let cfg = state.settings().completion();
     let mut input = job.input();
     input.context = &context;
     // Any stable name will do; the folder's would change the prompt's first tokens
     // between projects for no gain.
     input.repo_name = Some("workspace");
-    let prepared = prepare(&input, &cfg, &*job.model.counter, &info).map_err(|e| e.to_string())?;
+    let prepared = prepare(&input, cfg, &*job.model.counter, &info).map_err(|e| e.to_string())?;
     Ok((prepared, context))
 }

@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
 
-use super::job::{At, job, prepare_aside};
+use super::job::{At, job, prepare_as};
 use super::{Server, State, position};
 use crate::complete::{Pipeline, RunOptions, Step};
 use crate::engine::Priority;
+use crate::next_edit::arguments::{self, Ask};
 
 /// How long typing must pause before a proposal is pushed (a name half typed is not one).
 const PAUSE: Duration = Duration::from_millis(300);
@@ -101,7 +102,7 @@ fn propose(state: &Arc<State>, uri: &Uri) -> Option<Value> {
     let (lang, tree) = (snap.language?, snap.tree.as_ref()?);
     let history = state.tracked.get(uri)?.edits.clone();
     let started = std::time::Instant::now();
-    let mut complete = |offset: usize| complete_at(state, uri, snap.version, offset);
+    let mut complete = |ask: &Ask| complete_at(state, uri, snap.version, ask);
     let edit = crate::next_edit::suggest(lang, &snap.text, tree, &history, &mut complete)?;
     let enc = state.encoding();
     let range = position::range(
@@ -128,15 +129,18 @@ fn propose(state: &Arc<State>, uri: &Uri) -> Option<Value> {
     }))
 }
 
-/// The completion the editor's pipeline gives at `offset` of `uri` (still at `version`),
-/// at background priority: ghost text the user is waiting for goes first.
-fn complete_at(state: &State, uri: &Uri, version: i32, offset: usize) -> Option<String> {
-    let job = job(state, uri, At::Offset(offset)).ok()??;
+/// The completion the editor's pipeline gives at `ask.offset` of `uri` (still at
+/// `version`), with the argument's short prompt (the call's surroundings after the
+/// definition), at background priority: ghost text the user is waiting for goes first.
+fn complete_at(state: &State, uri: &Uri, version: i32, ask: &Ask) -> Option<String> {
+    let job = job(state, uri, At::Offset(ask.offset)).ok()??;
     if job.snap.version != version {
         return None;
     }
-    let prepared = prepare_aside(state, &job).ok()?;
-    let cfg = state.settings().completion();
+    let cfg = arguments::prompt_config(&state.settings().completion());
+    let path = job.input().path.unwrap_or("file").to_string();
+    let context = vec![arguments::definition_context(&path, ask)];
+    let (prepared, _) = prepare_as(&job, &cfg, context).ok()?;
     let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, &cfg, RunOptions::default());
     let input = job.input();
     loop {
