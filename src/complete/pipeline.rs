@@ -17,8 +17,7 @@
 use tracing::warn;
 
 use super::{
-    CompleteError, Completion, CountTokens, Input, Prepared, Scored, finish, prepare, rescue,
-    verify,
+    CompleteError, Completion, CountTokens, Input, Prepared, finish, prepare, rescue, verify,
 };
 use crate::config::{CompletionConfig, Ranking};
 use crate::engine::{
@@ -75,8 +74,7 @@ enum Stage {
     /// The candidates are being read in place.
     Reading {
         output: Output,
-        ranked: Vec<Scored>,
-        reading: verify::Reading,
+        reading: verify::CandidateReading,
         first: Option<Completion>,
     },
     Done,
@@ -168,7 +166,7 @@ impl Pipeline {
                 let ranked_by_reading = self.cfg.candidate_ranking == Ranking::Likelihood
                     && output.candidates.len() > 1;
                 if ranked_by_reading
-                    && let Some((mut req, reading, ranked)) = verify::for_candidates(
+                    && let Some((mut req, reading)) = verify::for_candidates(
                         input,
                         &self.prepared,
                         &output.candidates,
@@ -178,7 +176,6 @@ impl Pipeline {
                     req.key = self.opts.key.clone();
                     self.stage = Stage::Reading {
                         output,
-                        ranked,
                         reading,
                         first,
                     };
@@ -189,7 +186,6 @@ impl Pipeline {
             }
             Stage::Reading {
                 mut output,
-                ranked,
                 reading,
                 first,
             } => {
@@ -199,14 +195,7 @@ impl Pipeline {
                     .unwrap_or_else(|| Err(EngineError::Backend("no reading came back".into())));
                 let mut cfg = self.cfg.clone();
                 match read {
-                    Ok(read) => {
-                        // Reading is prompt evaluation: it counts there, not against
-                        // generation speed.
-                        let t = &mut output.timings;
-                        t.evaluated_tokens += read.timings.evaluated_tokens;
-                        t.prompt_ms += read.timings.prompt_ms + read.timings.generate_ms;
-                        verify::attach(&mut output.candidates, &ranked, &reading, read.fits);
-                    }
+                    Ok(read) => reading.apply(&mut output, read),
                     Err(e) if e.is_cancelled() => return Err(e.into()),
                     Err(why) => {
                         warn!(%why, "candidates ranked by confidence instead of likelihood");

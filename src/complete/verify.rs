@@ -6,7 +6,7 @@
 //! this can. The cost is one prompt-speed pass over each candidate and the tail.
 
 use crate::config::Ranking;
-use crate::engine::{Candidate, Fit, Piece, Request, Score, Special, Work};
+use crate::engine::{Candidate, Fit, Output, Piece, Request, Score, Special, Work};
 
 use super::{Input, Prepared, Scored, order};
 
@@ -78,14 +78,22 @@ pub fn request(prepared: &Prepared, ranked: &[Scored]) -> Option<(Request, Readi
     Some((req, reading))
 }
 
+/// A reading of the engine's candidates on its way ([`for_candidates`]): what
+/// [`CandidateReading::apply`] needs when its answer comes.
+#[derive(Debug, Clone)]
+pub struct CandidateReading {
+    reading: Reading,
+    ranked: Vec<Scored>,
+}
+
 /// The request that reads the engine's `candidates` where `input` and `prepared` put
-/// them (each settled as [`super::order`] would), with what [`attach`] needs after.
+/// them (each settled as [`super::order`] would), and what to do with its answer.
 pub fn for_candidates(
     input: &Input<'_>,
     prepared: &Prepared,
     candidates: &[Candidate],
     syntax_check: bool,
-) -> Option<(Request, Reading, Vec<Scored>)> {
+) -> Option<(Request, CandidateReading)> {
     let ranked = order(
         input,
         &prepared.shape,
@@ -94,14 +102,21 @@ pub fn for_candidates(
         Ranking::Confidence,
     );
     let (req, reading) = request(prepared, &ranked)?;
-    Some((req, reading, ranked))
+    Some((req, CandidateReading { reading, ranked }))
 }
 
-/// Gives each of `candidates` how it read ([`for_candidates`]'s answer), for
-/// [`super::order`] to rank by.
-pub fn attach(candidates: &mut [Candidate], ranked: &[Scored], reading: &Reading, fits: Vec<Fit>) {
-    for (c, fit) in candidates.iter_mut().zip(fits_of(ranked, reading, fits)) {
-        c.fit = fit;
+impl CandidateReading {
+    /// Gives each of `out`'s candidates how it read (`Candidate::fit`, for
+    /// [`super::order`] to rank by). Reading is prompt evaluation: its cost counts
+    /// there, not against generation speed.
+    pub fn apply(self, out: &mut Output, read: Output) {
+        let t = &mut out.timings;
+        t.evaluated_tokens += read.timings.evaluated_tokens;
+        t.prompt_ms += read.timings.prompt_ms + read.timings.generate_ms;
+        let fits = fits_of(&self.ranked, &self.reading, read.fits);
+        for (c, fit) in out.candidates.iter_mut().zip(fits) {
+            c.fit = fit;
+        }
     }
 }
 

@@ -58,17 +58,12 @@ impl Reader {
             verify::for_candidates(&job.input(), &prepared, &candidates, syntax_check)
         })
         .await;
-        if let Ok(Some((mut req, reading, ranked))) = found {
+        if let Ok(Some((mut req, reading))) = found {
             req.key = Some(key);
             req.priority = Priority::Interactive;
             req.waiting = Some(waiting);
             match model.engine.submit(req).wait().await {
-                Ok(read) => {
-                    let t = &mut out.timings;
-                    t.evaluated_tokens += read.timings.evaluated_tokens;
-                    t.prompt_ms += read.timings.prompt_ms + read.timings.generate_ms;
-                    verify::attach(&mut out.candidates, &ranked, &reading, read.fits);
-                }
+                Ok(read) => reading.apply(out, read),
                 Err(EngineError::Unsupported(why)) => {
                     tracing::warn!(%why, "candidates ranked by confidence instead of likelihood");
                 }

@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use llama_cpp_2::token::LlamaToken;
 
+use super::answer::{Answer, Lane, Picks};
 use super::ranked::Ranked;
 use super::score::RowsIn;
-use super::{LlamaRunner, Picker, log_sum_exp, push_piece, sampler};
+use super::{LlamaRunner, sampler};
 use crate::engine::{
-    Answers, BatchSource, CancelToken, EngineError, Generate, Output, Request, StopReason, Timings,
-    Work, common_prefix, ms_since,
+    Answers, BatchSource, CancelToken, Confidence, EngineError, Generate, Output, Request,
+    StopReason, Timings, Work, common_prefix, ms_since,
 };
 
 /// Prefixes shorter than this are not worth a copy from another sequence.
@@ -23,28 +24,15 @@ const MIN_SHARED: usize = 16;
 
 struct Active {
     tag: u64,
-    /// How it generates (a prefill: nothing, `max_tokens` 0).
+    /// How it generates (a prefill: nothing, `max_tokens` 0): its stop rule and drafts.
     generation: Generate,
-    deadline: Option<Instant>,
     /// The prompt, all of it.
     prompt: Vec<LlamaToken>,
     reused: usize,
-    picker: Picker,
-    /// The token sampled last, to be decoded next (generation phase).
-    pending: Option<LlamaToken>,
-    bytes: Vec<u8>,
-    text: String,
-    generated: usize,
-    max_tokens: usize,
+    /// Its answer, in the slot's sequence.
+    lane: Lane,
     started: Instant,
     prompt_done: Option<Instant>,
-    /// Draft tokens checked, and kept (speculative decoding).
-    drafted: u32,
-    kept: u32,
-    /// With [`Answers::Rank`]: the picked tokens' log-probabilities.
-    confidence: Option<crate::engine::Confidence>,
-    /// How a ranked candidate ([`Answers::Rank`]) picks its tokens.
-    ranked: Option<Ranked>,
 }
 
 #[derive(Default)]
@@ -62,11 +50,6 @@ impl Slot {
     }
 }
 
-enum Step {
-    Continue,
-    Finished(StopReason),
-}
-
 impl LlamaRunner<'_> {
     pub(super) fn batch(
         &mut self,
@@ -81,7 +64,7 @@ impl LlamaRunner<'_> {
         let mut slots: Vec<Slot> = (0..n_slots).map(|_| Slot::default()).collect();
         let n_batch = self.ctx.n_batch() as usize;
         let per_seq = self.ctx.n_ctx() as usize / n_slots;
-        let result = loop {
+        let result = 'run: loop {
             if let Err(e) = cancel.check() {
                 break Err(e);
             }
@@ -133,9 +116,10 @@ impl LlamaRunner<'_> {
                 .saturating_sub(generating)
                 .checked_div(prompting)
                 .map_or(0, |s| s.max(1));
-            // (slot, index in the batch of its first logits, its draft)
-            let mut wants_logits: Vec<(usize, i32, Vec<LlamaToken>)> = Vec::new();
-            for (s, slot) in slots.iter_mut().enumerate() {
+            // The slots with rows to read after the decode, in slot order: a prompt's
+            // last token (its row), or a generating answer (its lane knows its rows).
+            let mut reads: Vec<(usize, Option<i32>)> = Vec::new();
+            for (s, (slot, draft)) in slots.iter_mut().zip(drafts).enumerate() {
                 let Some(a) = slot.active.as_mut() else {
                     continue;
                 };
@@ -153,26 +137,16 @@ impl LlamaRunner<'_> {
                             .add(*tok, pos, &[seq], last)
                             .map_err(|e| EngineError::Backend(e.to_string()))?;
                         if last {
-                            wants_logits.push((s, self.batch.n_tokens() - 1, Vec::new()));
+                            reads.push((s, Some(self.batch.n_tokens() - 1)));
                         }
                     }
                     slot.tokens.extend_from_slice(&a.prompt[from..to]);
-                } else if let Some(tok) = a.pending.take() {
-                    let first = self.batch.n_tokens();
-                    let draft = &drafts[s];
-                    for (j, t) in std::iter::once(tok)
-                        .chain(draft.iter().copied())
-                        .enumerate()
-                    {
-                        let pos = (slot.tokens.len() + j) as i32;
-                        self.batch
-                            .add(t, pos, &[seq], true)
-                            .map_err(|e| EngineError::Backend(e.to_string()))?;
+                } else {
+                    let added = a.lane.add(&mut self.batch, slot.tokens.len(), draft)?;
+                    if !added.is_empty() {
+                        slot.tokens.extend(added);
+                        reads.push((s, None));
                     }
-                    slot.tokens.push(tok);
-                    slot.tokens.extend_from_slice(draft);
-                    a.drafted += draft.len() as u32;
-                    wants_logits.push((s, first, draft.clone()));
                 }
             }
             if self.batch.n_tokens() > 0
@@ -180,31 +154,32 @@ impl LlamaRunner<'_> {
             {
                 break Err(EngineError::Backend(e.to_string()));
             }
-            for (s, first, draft) in wants_logits {
-                // Draft tokens were decoded after the slot's last token; each is kept
-                // while it is what the model picks at its place.
-                let unconfirmed_from = slots[s].tokens.len() - draft.len();
-                let mut kept = 0;
-                let step = loop {
-                    let step = self.sample_step(&mut slots[s], first + kept as i32, per_seq);
-                    let a = slots[s].active.as_mut().expect("active slot");
-                    match step {
-                        Step::Continue if kept < draft.len() && a.pending == Some(draft[kept]) => {
-                            // Already decoded: its logits are next in the batch.
-                            a.pending = None;
-                            a.kept += 1;
-                            kept += 1;
-                        }
-                        step => break step,
+            let model = self.model;
+            let vocab = model.vocab();
+            for (s, prompt_end) in reads {
+                let slot = &mut slots[s];
+                let a = slot.active.as_mut().expect("active slot");
+                if let Some(row) = prompt_end {
+                    a.prompt_done = Some(Instant::now());
+                    if a.generation.max_tokens == 0 {
+                        let a = slot.active.take().expect("active slot");
+                        source.done(a.tag, Ok(finish(a, StopReason::PrefillOnly)));
+                        continue;
                     }
-                };
-                if kept < draft.len() {
-                    let keep = unconfirmed_from + kept;
-                    slots[s].tokens.truncate(keep);
-                    let _ = self.ctx.kv_cache_seq_rm(s as i32, Some(keep as u32), None);
+                    a.lane
+                        .start(&self.ctx, row, &vocab, a.generation.stop.as_mut());
+                } else {
+                    let end = slot.tokens.len();
+                    match a
+                        .lane
+                        .read(&mut self.ctx, &vocab, a.generation.stop.as_mut(), end)
+                    {
+                        Ok(gone) => slot.tokens.truncate(end - gone),
+                        Err(e) => break 'run Err(e),
+                    }
                 }
-                if let Step::Finished(stop) = step {
-                    let a = slots[s].active.take().expect("active slot");
+                if let Some(stop) = a.lane.stopped() {
+                    let a = slot.active.take().expect("active slot");
                     source.done(a.tag, Ok(finish(a, stop)));
                 }
             }
@@ -367,133 +342,75 @@ impl LlamaRunner<'_> {
             Work::Prefill { .. } | Work::Score(_) => Generate::new(0),
         };
         let max_tokens = (generation.max_tokens as usize).min(room);
-        let picker = sampler(&generation.sampling);
-        let ranked = match generation.answers {
-            Answers::Rank { rank, temperature } => Some(Ranked::new(
-                rank as usize,
-                temperature,
-                u64::from(generation.sampling.seed),
-            )),
+        let picks = match generation.answers {
+            Answers::Rank { rank, temperature } => Picks::Ranked(
+                Ranked::new(
+                    rank as usize,
+                    temperature,
+                    u64::from(generation.sampling.seed),
+                ),
+                Confidence::default(),
+            ),
             // Ranked side by side is the interactive path's; a slot gives one answer.
-            Answers::One | Answers::Ranked { .. } => None,
+            Answers::One | Answers::Ranked { .. } => Picks::One(sampler(&generation.sampling)),
         };
+        let answer = Answer::new(picks, generation.ignore_eog, max_tokens, req.deadline);
         slots[s].active = Some(Active {
             tag,
-            deadline: req.deadline,
             generation,
             prompt,
             reused: keep,
-            picker,
-            pending: None,
-            bytes: Vec::new(),
-            text: String::new(),
-            generated: 0,
-            max_tokens,
+            lane: Lane::new(s as i32, answer),
             started: Instant::now(),
             prompt_done: None,
-            drafted: 0,
-            kept: 0,
-            confidence: ranked
-                .as_ref()
-                .map(|_| crate::engine::Confidence::default()),
-            ranked,
         });
         Ok(())
     }
-
-    /// Samples slot `slot`'s next token from batch index `idx` and applies the stop rules.
-    fn sample_step(&mut self, slot: &mut Slot, idx: i32, per_seq: usize) -> Step {
-        let model = self.model;
-        let vocab = model.vocab();
-        let a = slot.active.as_mut().expect("active slot");
-        if a.prompt_done.is_none() {
-            a.prompt_done = Some(Instant::now());
-            if a.max_tokens == 0 {
-                return Step::Finished(StopReason::PrefillOnly);
-            }
-        }
-        if a.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Step::Finished(StopReason::Deadline);
-        }
-        let token = match a.ranked.as_mut() {
-            Some(r) => r.pick(
-                self.ctx.get_logits_ith(idx),
-                &a.text,
-                a.generation.ignore_eog,
-                &vocab,
-            ),
-            None => a.picker.pick(&self.ctx, idx),
-        };
-        if let Some(c) = a.confidence.as_mut() {
-            let logits = self.ctx.get_logits_ith(idx);
-            c.add(logits[token.0 as usize] - log_sum_exp(logits));
-        }
-        if !a.generation.ignore_eog && vocab.is_eog(token) {
-            // Counted for the mean: the model chose to end here.
-            return Step::Finished(StopReason::EndOfGeneration);
-        }
-        a.generated += 1;
-        push_piece(
-            &mut a.bytes,
-            &mut a.text,
-            &vocab.token_to_piece(token, false, None),
-        );
-        if let Some(f) = a.generation.stop.as_mut()
-            && f(&a.text)
-        {
-            return Step::Finished(StopReason::StopRule);
-        }
-        if a.generated >= a.max_tokens || slot.tokens.len() + 1 >= per_seq {
-            return Step::Finished(StopReason::MaxTokens);
-        }
-        a.pending = Some(token);
-        Step::Continue
-    }
 }
 
-/// Draft tokens to decode after a generating slot's pending token: prompt lookup over
-/// what the slot holds (greedy slots only), within the request's limits and `most`.
+/// Draft tokens to decode after a generating slot's next token: prompt lookup over what
+/// the slot holds (with greedy sampling only), within the request's limits and `most`.
 fn draft_for(slot: &Slot, per_seq: usize, most: usize) -> Vec<LlamaToken> {
     let Some(a) = slot.active.as_ref() else {
         return Vec::new();
     };
-    let Some(tok) = a.pending else {
+    let Some(next) = a.lane.next() else {
         return Vec::new();
     };
-    if a.generation.draft.max == 0 || slot.phase_prompt() || !matches!(a.picker, Picker::Greedy) {
+    let g = &a.generation;
+    if g.draft.max == 0 || slot.phase_prompt() || g.sampling.temperature > 0.0 {
         return Vec::new();
     }
-    let room = (a.max_tokens.saturating_sub(a.generated + 1))
+    let room = (a.lane.answer.room().saturating_sub(1))
         .min(per_seq.saturating_sub(slot.tokens.len() + 3))
         .min(most);
     let mut tail = slot.tokens.clone();
-    tail.push(tok);
-    crate::engine::draft::propose(&tail, &[], &a.generation.draft, room)
+    tail.push(next);
+    crate::engine::draft::propose(&tail, &[], &g.draft, room)
 }
 
 fn finish(a: Active, stop: StopReason) -> Output {
     let prompt_done = a.prompt_done.unwrap_or_else(Instant::now);
     let prompt_ms = prompt_done.duration_since(a.started).as_secs_f64() * 1000.0;
-    let candidates = a
-        .confidence
-        .map(|c| vec![c.candidate(a.text.clone(), stop)])
-        .unwrap_or_default();
+    let (drafted, kept) = (a.lane.drafted, a.lane.kept);
+    let generated = a.lane.answer.generated();
+    let (text, candidate) = a.lane.answer.into_parts(stop);
     Output {
-        text: a.text,
+        text,
         stop,
         timings: Timings {
             prompt_tokens: a.prompt.len() as u32,
             reused_tokens: a.reused as u32,
             evaluated_tokens: (a.prompt.len() - a.reused) as u32,
-            generated_tokens: a.generated as u32,
+            generated_tokens: generated as u32,
             queue_ms: 0.0,
             prompt_ms,
             generate_ms: ms_since(prompt_done),
-            drafted_tokens: a.drafted,
-            accepted_tokens: a.kept,
+            drafted_tokens: drafted,
+            accepted_tokens: kept,
             refreshed_tokens: 0,
         },
-        candidates,
+        candidates: candidate.into_iter().collect(),
         fits: Vec::new(),
     }
 }

@@ -5,15 +5,17 @@
 //! Prompt evaluation runs in chunks and generation token by token, checking the request's
 //! [`CancelToken`] in between, so a cancelled request stops within one chunk.
 //!
-//! Here: the runner, how it reads a prompt (executing `cache_plan`'s plans) and the
-//! loop that generates one answer. Beside it: `load` (llama.cpp, the model, the
-//! context), `candidates` (ranked candidates side by side), `score` (reading texts in
-//! the prompt's place), `batch` (many requests in slots), `ranked` (how a candidate
-//! picks its tokens).
+//! Here: the runner and how it reads a prompt (executing `cache_plan`'s plans). Beside
+//! it: `load` (llama.cpp, the model, the context), `generate` (one request's answers
+//! after its prompt), `batch` (many requests in slots), both decoding answers through
+//! `answer` (one answer's step and its lane in the batch: the one place tokens are
+//! picked and stop rules applied), `ranked` (how a candidate picks its tokens), `score`
+//! (reading texts in the prompt's place).
 
+mod answer;
 mod batch;
 mod cache_plan;
-mod candidates;
+mod generate;
 mod load;
 mod ranked;
 mod score;
@@ -21,7 +23,6 @@ mod score;
 pub use load::{spawn, tokenize_with_llama};
 
 use cache_plan::{Cache, Op, Plan};
-use candidates::Ranks;
 
 use std::time::Instant;
 
@@ -31,10 +32,10 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::draft::{DraftStats, Recent};
+use super::draft::Recent;
 use super::{
-    Answers, Backend, CancelToken, EngineError, Output, Piece, Request, Sampling, Special,
-    StopReason, Timings, Work, ms_since,
+    Backend, CancelToken, EngineError, Output, Piece, Request, Sampling, Special, Timings, Work,
+    ms_since,
 };
 
 /// Prompt tokens decoded per llama.cpp call, at least. Smaller chunks let a cancelled
@@ -365,17 +366,6 @@ impl<'m> LlamaRunner<'m> {
         Ok(pos - r.from)
     }
 
-    /// Removes the keys and values of draft tokens the model did not confirm.
-    fn drop_unconfirmed(
-        &mut self,
-        pending: &mut std::collections::VecDeque<LlamaToken>,
-    ) -> Result<(), EngineError> {
-        pending.clear();
-        self.ctx
-            .kv_cache_seq_rm(0, Some(self.cache.cached.len() as u32), None)
-            .map_err(|e| EngineError::Backend(e.to_string()))
-    }
-
     fn decode(&mut self) -> Result<(), EngineError> {
         self.ctx.decode(&mut self.batch).map_err(|e| {
             // The cache may hold part of the failed batch: start clean next time.
@@ -494,114 +484,6 @@ impl Backend for LlamaRunner<'_> {
         if max_tokens == 0 {
             return Ok(Output::prefilled(timings));
         }
-        if let Answers::Ranked {
-            n,
-            temperature,
-            others_stop,
-        } = &mut g.answers
-        {
-            let n = (*n as usize).min(self.n_seq_max);
-            if n > 1 && g.sampling.temperature <= 0.0 {
-                let ranks = Ranks {
-                    n,
-                    temperature: *temperature,
-                    others_stop: others_stop.take(),
-                };
-                let deadline = req.deadline;
-                return self.generate_candidates(g, deadline, ranks, cancel, max_tokens, timings);
-            }
-        }
-        let deadline = req.deadline;
-        let gen_start = Instant::now();
-        let model = self.model;
-        let vocab = model.vocab();
-        let mut picker = sampler(&g.sampling);
-        // Drafts are checked against greedy picks; sampling gets none.
-        let speculate = matches!(picker, Picker::Greedy) && g.draft.max > 0;
-        let mut logits_idx = self.batch.n_tokens() - 1;
-        // Draft tokens decoded after the one at `logits_idx`, not yet confirmed. Their keys
-        // and values are in the cache past `self.cache.cached`.
-        let mut pending: std::collections::VecDeque<LlamaToken> = Default::default();
-        let mut stats = DraftStats::default();
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut text = String::new();
-        let mut generated = 0usize;
-        let stop = loop {
-            cancel.check()?;
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break StopReason::Deadline;
-            }
-            let token = picker.pick(&self.ctx, logits_idx);
-            if !g.ignore_eog && vocab.is_eog(token) {
-                break StopReason::EndOfGeneration;
-            }
-            generated += 1;
-            push_piece(
-                &mut bytes,
-                &mut text,
-                &vocab.token_to_piece(token, false, None),
-            );
-            if let Some(f) = g.stop.as_mut()
-                && f(&text)
-            {
-                break StopReason::StopRule;
-            }
-            if generated >= max_tokens {
-                break StopReason::MaxTokens;
-            }
-            if pending.front() == Some(&token) {
-                // The draft was right: this token's logits are already computed.
-                pending.pop_front();
-                self.cache.cached.push(token);
-                stats.accepted += 1;
-                logits_idx += 1;
-                continue;
-            }
-            if !pending.is_empty() {
-                self.drop_unconfirmed(&mut pending)?;
-            }
-            let draft = if speculate {
-                let mut tail = self.cache.cached.clone();
-                tail.push(token);
-                let room = max_tokens.saturating_sub(generated + 1);
-                let recent = self.recent.slices();
-                super::draft::propose(&tail, &recent, &g.draft, room)
-            } else {
-                Vec::new()
-            };
-            self.batch.clear();
-            let at = self.cache.cached.len();
-            for (j, t) in std::iter::once(token)
-                .chain(draft.iter().copied())
-                .enumerate()
-            {
-                self.batch
-                    .add(t, (at + j) as i32, &[0], true)
-                    .map_err(|e| EngineError::Backend(e.to_string()))?;
-            }
-            self.decode()?;
-            self.cache.cached.push(token);
-            stats.drafted += draft.len() as u32;
-            pending.extend(draft);
-            logits_idx = 0;
-        };
-        if !pending.is_empty() {
-            self.drop_unconfirmed(&mut pending)?;
-        }
-        let answer = &self.cache.cached[self.cache.prompt_len.min(self.cache.cached.len())..];
-        if !answer.is_empty() {
-            self.recent.push(answer);
-        }
-        timings.drafted_tokens = stats.drafted;
-        timings.accepted_tokens = stats.accepted;
-        timings.generated_tokens = generated as u32;
-        timings.generate_ms = ms_since(gen_start);
-        Ok(Output {
-            text,
-            stop,
-            timings,
-            candidates: Vec::new(),
-            fits: Vec::new(),
-        })
+        self.answer(g, req.deadline, cancel, max_tokens, timings)
     }
 }
