@@ -1,13 +1,13 @@
 //! Next-edit suggestions: after an edit, the edit it implies elsewhere in the document
-//! (the other uses of a name the user just renamed), proposed where it is and applied with
-//! one key.
+//! (the other uses of a name the user just renamed, the next line of a table the user
+//! changed one line of), proposed where it is and applied with one key.
 //!
 //! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
 //! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
 //! tree and asks the rules in turn: [`rename`] (from the tree alone), [`pattern`] (from
 //! the lines' tokens alone), then [`arguments`] (where the tree finds a call that needs a
-//! new argument, the model writes it); a proposal is checked like a completion (the tree must parse no worse after it, and
-//! it must change something) before it is returned.
+//! new argument, the model writes it); a proposal is checked like a completion (the tree
+//! must parse no worse after it, and it must change something) before it is returned.
 //!
 //! Invariants:
 //! - [`suggest`] does no I/O of its own: the same text, tree, history and model answers
