@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::{Case, Class, edit_case, fresh_name, typed};
+use super::{Case, Class, edit_case, fresh_name, rename_case, typed};
 use crate::eval::Rng;
 use crate::eval::tasks::SourceFile;
 use crate::lang::Language;
@@ -124,29 +124,19 @@ pub(super) fn pattern_cases(
                         } else {
                             fresh_name(text, old)
                         };
-                        let places: Vec<Range<usize>> = (0..run.len()).map(|s| at(s, i)).collect();
-                        let (after, history) = typed(text, places[0].clone(), &new);
-                        let d = new.len() as isize - places[0].len() as isize;
-                        let truth = places[1..]
-                            .iter()
-                            .map(|r| {
-                                let mut t = after.clone();
-                                t.replace_range(
-                                    (r.start as isize + d) as usize..(r.end as isize + d) as usize,
-                                    &new,
-                                );
-                                t
-                            })
-                            .collect();
-                        Some(Case {
+                        // A rename's case: typed at the first statement, each other
+                        // statement's place the next edit.
+                        let others: Vec<Range<usize>> = (1..run.len()).map(|s| at(s, i)).collect();
+                        Some(rename_case(
+                            tree,
                             id,
                             class,
-                            language: lang,
-                            path: file.path.clone(),
-                            text: after,
-                            history,
-                            truth,
-                        })
+                            lang,
+                            file,
+                            &at(0, i),
+                            &new,
+                            &others,
+                        ))
                     })
             }
             Class::PatternArgument => {
