@@ -8,8 +8,8 @@ use std::ops::Range;
 
 use tree_sitter::{Node, Tree};
 
-use super::history::History;
-use super::tree::{for_each_node, named_children};
+use super::history::{History, Hunk};
+use super::tree::{for_each_node, is_name, named_children};
 use crate::lang::Language;
 
 /// A call that needs the new argument, and where the model is asked to write it.
@@ -56,14 +56,26 @@ pub fn definition_context(path: &str, ask: &Ask) -> crate::context::ContextFile 
     }
 }
 
-/// The call the last hunk of `history` (a parameter added) leads to, if any.
-pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Option<Ask> {
-    let hunk = history.last()?;
+/// A parameter list that one hunk of the history grew by one parameter.
+pub(super) struct Grown<'t> {
+    /// The definition (the node with the body) and its parameter list.
+    pub def: Node<'t>,
+    pub params: Node<'t>,
+    /// The parameters before the hunk (receiver included).
+    pub before: usize,
+    /// The added parameter, when the hunk lies in one.
+    pub added: Option<Node<'t>>,
+}
+
+/// The parameter list `hunk` (of the current `text`) added one parameter to, if it did.
+pub(super) fn grown<'t>(
+    text: &str,
+    tree: &'t Tree,
+    hunk: &Hunk,
+    lang: Language,
+) -> Option<Grown<'t>> {
     let root = tree.root_node();
     let params = enclosing(root, hunk.start, is_parameters)?;
-    let def = params.parent()?;
-    let name = def.child_by_field_name("name")?;
-    let function = text[name.byte_range()].to_string();
     let after = named_children(params).len();
     // The same list before the edit: the text with the hunk undone, parsed.
     let mut before_text = text.to_string();
@@ -72,10 +84,108 @@ pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Optio
     let before_params = enclosing(before_tree.root_node(), hunk.start, |n| {
         is_parameters(n) && n.start_byte() == params.start_byte()
     })?;
-    let before = named_children(before_params).len();
+    let before_list: Vec<&str> = named_children(before_params)
+        .iter()
+        .map(|p| &before_text[p.byte_range()])
+        .collect();
+    let before = before_list.len();
     if after != before + 1 {
         return None;
     }
+    // The one parameter whose text the list did not have.
+    let new: Vec<Node<'t>> = named_children(params)
+        .into_iter()
+        .filter(|p| !before_list.contains(&&text[p.byte_range()]))
+        .collect();
+    let added = (new.len() == 1).then(|| new[0]);
+    let def = enclosing(params, params.start_byte(), |n| {
+        n.child_by_field_name("body").is_some()
+    })?;
+    Some(Grown {
+        def,
+        params,
+        before,
+        added,
+    })
+}
+
+/// The most recent hunk of `history` that grew a parameter list, with every later hunk
+/// inside that definition or in a call of it (the user, or a proposal taken, went on in the
+/// same function or passed the argument at a call: neither ends the other calls' need of
+/// it).
+pub(super) fn last_grown<'t>(
+    text: &str,
+    tree: &'t Tree,
+    history: &History,
+    lang: Language,
+) -> Option<Grown<'t>> {
+    let hunks: Vec<&Hunk> = history.hunks().collect();
+    for (i, hunk) in hunks.iter().enumerate().rev() {
+        if let Some(g) = grown(text, tree, hunk, lang) {
+            // The definition's whole lines, its last newline included.
+            let start = text[..g.def.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[g.def.end_byte()..]
+                .find('\n')
+                .map_or(text.len(), |i| g.def.end_byte() + i + 1);
+            let function = called_name(g.def, g.params, text);
+            let later_inside = hunks[i + 1..].iter().all(|h| {
+                start <= h.start && h.range().end <= end
+                    || function.is_some_and(|f| in_call_of(tree.root_node(), text, f, h))
+            });
+            return later_inside.then_some(g);
+        }
+    }
+    None
+}
+
+/// True when `hunk` lies in the arguments of a call of `function` (an argument the user,
+/// or a proposal taken, added).
+fn in_call_of(root: Node<'_>, text: &str, function: &str, hunk: &Hunk) -> bool {
+    let r = hunk.range();
+    let mut n = root.descendant_for_byte_range(r.start, r.end);
+    while let Some(a) = n {
+        if let Some(args) = arguments_of(a, text, function) {
+            return args.start_byte() <= r.start && r.end <= args.end_byte();
+        }
+        n = a.parent();
+    }
+    false
+}
+
+/// The function a definition defines, as its calls name it: a constructor (`__init__`,
+/// `constructor`, `__construct`) is called by its class's name.
+fn called_name<'a>(def: Node<'_>, params: Node<'_>, text: &'a str) -> Option<&'a str> {
+    let name = def
+        .child_by_field_name("name")
+        .or_else(|| params.parent()?.child_by_field_name("declarator"))
+        .filter(|n| is_name(*n))?;
+    let own = &text[name.byte_range()];
+    if !matches!(own, "__init__" | "constructor" | "__construct") {
+        return Some(own);
+    }
+    let mut n = def.parent();
+    while let Some(c) = n {
+        if c.kind().contains("class") && c.child_by_field_name("name").is_some() {
+            let class = c.child_by_field_name("name")?;
+            return Some(&text[class.byte_range()]);
+        }
+        n = c.parent();
+    }
+    None
+}
+
+/// The call the history (a parameter added, by the last hunk or one [`last_grown`] finds)
+/// leads to, if any.
+pub fn find(text: &str, tree: &Tree, history: &History, lang: Language) -> Option<Ask> {
+    let hunk = history.last()?;
+    let root = tree.root_node();
+    let Grown {
+        def,
+        params,
+        before,
+        ..
+    } = last_grown(text, tree, history, lang)?;
+    let function = called_name(def, params, text)?.to_string();
     // A method's receiver is not passed between the parentheses.
     let receiver = params.named_child(0).is_some_and(|p| {
         matches!(
@@ -191,13 +301,13 @@ fn scan(s: &str) -> Scan {
     }
 }
 
-fn is_parameters(n: Node<'_>) -> bool {
+pub(super) fn is_parameters(n: Node<'_>) -> bool {
     let k = n.kind();
     k == "parameters" || k == "formal_parameters" || k == "parameter_list"
 }
 
 /// The innermost node around `offset` that `want` accepts.
-fn enclosing<'t>(
+pub(super) fn enclosing<'t>(
     root: Node<'t>,
     offset: usize,
     want: impl Fn(Node<'t>) -> bool,
@@ -214,12 +324,18 @@ fn enclosing<'t>(
 /// The argument list of `n` when it is a call of `function` (`f(…)`, `obj.f(…)`,
 /// `Type::f(…)`).
 fn arguments_of<'t>(n: Node<'t>, text: &str, function: &str) -> Option<Node<'t>> {
-    if !n.kind().contains("call") && n.kind() != "method_invocation" {
+    // `new P(…)` calls a constructor by its class's name.
+    let creation = matches!(n.kind(), "new_expression" | "object_creation_expression");
+    if !n.kind().contains("call") && n.kind() != "method_invocation" && !creation {
         return None;
     }
-    let callee = n
-        .child_by_field_name("function")
-        .or_else(|| n.child_by_field_name("name"))?;
+    let callee = if creation {
+        n.child_by_field_name("constructor")
+            .or_else(|| n.child_by_field_name("type"))?
+    } else {
+        n.child_by_field_name("function")
+            .or_else(|| n.child_by_field_name("name"))?
+    };
     let t = &text[callee.byte_range()];
     let named = t == function
         || [".", "::", "->"]

@@ -5,8 +5,9 @@
 //! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
 //! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
 //! tree and asks the rules in turn: [`rename`] (from the tree alone), [`pattern`] (from
-//! the lines' tokens alone), then [`arguments`] (where the tree finds a call that needs a
-//! new argument, the model writes it); a proposal is checked like a completion (the tree
+//! the lines' tokens alone), [`store`] (a constructor's new parameter stored like the
+//! others, from the tree alone), then [`arguments`] (where the tree finds a call that needs
+//! a new argument, the model writes it); a proposal is checked like a completion (the tree
 //! must parse no worse after it, and it must change something) before it is returned.
 //!
 //! Invariants:
@@ -18,6 +19,7 @@ pub mod arguments;
 pub mod history;
 pub mod pattern;
 pub mod rename;
+pub mod store;
 pub mod tree;
 
 use std::ops::Range;
@@ -38,6 +40,8 @@ pub enum Kind {
     Argument,
     /// The same change in the next line of a run of lines shaped alike.
     Pattern,
+    /// A function's new parameter stored the way it stores the others (a constructor).
+    Field,
 }
 
 /// One proposed edit: replace `range` (bytes of the current text) with `text`.
@@ -69,6 +73,7 @@ pub fn suggest(
     let last = history.last()?;
     let edit = rename(lang, text, tree, history)
         .or_else(|| pattern(lang, text, history))
+        .or_else(|| stored_parameter(lang, text, tree, history))
         .or_else(|| added_argument(lang, text, tree, history, complete))?;
     checked(lang, text, tree, last, edit)
 }
@@ -111,6 +116,22 @@ fn pattern(lang: Language, text: &str, history: &History) -> Option<NextEdit> {
         text: replacement,
         kind: Kind::Pattern,
         remaining,
+    })
+}
+
+fn stored_parameter(
+    lang: Language,
+    text: &str,
+    tree: &Tree,
+    history: &History,
+) -> Option<NextEdit> {
+    let s = store::find(text, tree, history, lang)?;
+    Some(NextEdit {
+        label: format!("store it too: `{}`", s.store),
+        range: s.at..s.at,
+        text: s.text,
+        kind: Kind::Field,
+        remaining: 0,
     })
 }
 

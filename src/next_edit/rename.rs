@@ -227,9 +227,19 @@ fn scopes_of<'t>(
         .into_iter()
         .filter(|s| {
             let k = s.kind();
-            ["function", "method", "lambda", "closure"]
-                .iter()
-                .any(|f| k.contains(f))
+            [
+                "function",
+                "method",
+                "constructor",
+                "lambda",
+                "closure",
+                "init_declaration",
+                "destructor",
+                "operator_declaration",
+                "subscript_declaration",
+            ]
+            .iter()
+            .any(|f| k.contains(f))
         })
         .collect();
     match (functions.last(), functions.first()) {

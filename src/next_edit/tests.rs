@@ -116,6 +116,35 @@ fn typescript_and_go_locals() {
 }
 
 #[test]
+fn a_constructor_is_the_scope_of_its_parameters() {
+    // Java and C# constructors are not `function` or `method` nodes: a parameter renamed in
+    // one must not reach the other's.
+    let java = "class E {\n  E(String s, int cause) {\n    super(s, cause);\n  }\n  E(int cause) {\n    this(\"\", cause);\n  }\n}\n";
+    let mut h = History::default();
+    let text = type_over(&mut h, java, "cause", 0, "why");
+    let (after, e) = propose(Language::Java, &text, &h).unwrap();
+    assert_eq!(e.remaining, 0, "{after}");
+    assert!(
+        after.contains("super(s, why);") && after.contains("this(\"\", cause);"),
+        "{after}"
+    );
+    let cs = java
+        .replace("class E", "class E : X")
+        .replace("super(s, cause)", "Use(s, cause)");
+    let cs = cs
+        .replace("E(String", "public E(string")
+        .replace("this(\"\", cause)", "Use(cause)");
+    let mut h = History::default();
+    let text = type_over(&mut h, &cs, "cause", 0, "why");
+    let (after, e) = propose(Language::CSharp, &text, &h).unwrap();
+    assert_eq!(e.remaining, 0, "{after}");
+    assert!(
+        after.contains("Use(s, why);") && after.contains("Use(cause);"),
+        "{after}"
+    );
+}
+
+#[test]
 fn nothing_when_the_edit_is_not_a_rename() {
     // A use changed to another name that exists: a fix of that use.
     let src = "def f(a, b):\n    x = a + 1\n    return a * 2\n";
@@ -285,4 +314,63 @@ fn an_unrelated_edit_after_a_rename_keeps_its_places() {
         after.ends_with("    # a count\n    return total + count\n"),
         "{after}"
     );
+}
+
+/// Each proposal of `suggest` taken in turn (recorded as the user's edit), the model
+/// answering `answer`: the kinds proposed and the text at the end.
+fn take_all(
+    lang: Language,
+    mut text: String,
+    h: &mut History,
+    answer: &str,
+) -> (Vec<Kind>, String) {
+    let mut kinds = Vec::new();
+    for _ in 0..6 {
+        let tree = crate::syntax::parse(lang, &text, None).unwrap();
+        let Some(e) = suggest(lang, &text, &tree, h, &mut |_| Some(answer.to_string())) else {
+            break;
+        };
+        kinds.push(e.kind);
+        let next = apply(&text, &e);
+        h.record(&text, &next);
+        text = next;
+    }
+    (kinds, text)
+}
+
+#[test]
+fn a_constructor_s_new_parameter_is_stored_then_passed_at_each_construction() {
+    let py = "class P:\n    def __init__(self, name, age):\n        self.name = name\n        self.age = age\n\n\nalice = P(\"a\", 3)\nbob = P(\"b\", 4)\n";
+    let mut h = History::default();
+    let typed = type_over(&mut h, py, "age)", 0, "age, email)");
+    let (kinds, out) = take_all(Language::Python, typed, &mut h, ", None)");
+    assert_eq!(
+        kinds,
+        [Kind::Field, Kind::Argument, Kind::Argument],
+        "{out}"
+    );
+    assert!(
+        out.contains("        self.age = age\n        self.email = email\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("P(\"a\", 3, None)") && out.contains("P(\"b\", 4, None)"),
+        "{out}"
+    );
+    let ts = "class P {\n  constructor(name: string) {\n    this.name = name;\n  }\n}\nconst p = new P(\"a\");\n";
+    let mut h = History::default();
+    let typed = type_over(&mut h, ts, "name: string)", 0, "name: string, age: number)");
+    let (kinds, out) = take_all(Language::TypeScript, typed, &mut h, ", 3);");
+    assert_eq!(kinds, [Kind::Field, Kind::Argument], "{out}");
+    assert!(
+        out.contains("    this.name = name;\n    this.age = age;\n"),
+        "{out}"
+    );
+    assert!(out.contains("new P(\"a\", 3)"), "{out}");
+    let java = "class P {\n  P(String name) {\n    this.name = name;\n  }\n  static P make() { return new P(\"a\"); }\n}\n";
+    let mut h = History::default();
+    let typed = type_over(&mut h, java, "String name)", 0, "String name, int age)");
+    let (kinds, out) = take_all(Language::Java, typed, &mut h, ", 3); }");
+    assert_eq!(kinds, [Kind::Field, Kind::Argument], "{out}");
+    assert!(out.contains("new P(\"a\", 3)"), "{out}");
 }

@@ -53,10 +53,13 @@ pub enum Class {
     /// In such a run, a name of the first statement that the others do not share (and the
     /// file uses nowhere else) changed: nothing else changes.
     PatternOneLine,
+    /// A function that stores its parameters under their own names (a constructor) gets
+    /// its last parameter back at its definition: the store of it follows.
+    StoredParameter,
 }
 
 impl Class {
-    pub const ALL: [Class; 10] = [
+    pub const ALL: [Class; 11] = [
         Class::RenameLocal,
         Class::RenameUse,
         Class::RenameDefinition,
@@ -67,6 +70,7 @@ impl Class {
         Class::PatternMember,
         Class::PatternArgument,
         Class::PatternOneLine,
+        Class::StoredParameter,
     ];
 
     /// Classes whose answers come from the model.
@@ -86,6 +90,7 @@ impl Class {
             Class::PatternMember => "pattern-member",
             Class::PatternArgument => "pattern-argument",
             Class::PatternOneLine => "pattern-one-line",
+            Class::StoredParameter => "stored-parameter",
         }
     }
 }
@@ -269,6 +274,11 @@ fn cases_in(
                     out.push(case);
                 }
             }
+            Class::StoredParameter => {
+                if let Some(case) = stored_parameter(text, func, id(out.len()), lang, file) {
+                    out.push(case);
+                }
+            }
             Class::Pattern
             | Class::PatternMember
             | Class::PatternArgument
@@ -399,6 +409,74 @@ fn added_parameter(
     })
 }
 
+/// The parameters of a function-like node (in C and C++, under its declarator).
+fn parameters_of(func: Node<'_>) -> Option<Node<'_>> {
+    func.child_by_field_name("parameters").or_else(|| {
+        let mut d = func.child_by_field_name("declarator");
+        while let Some(n) = d {
+            if let Some(p) = n.child_by_field_name("parameters") {
+                return Some(p);
+            }
+            d = n.child_by_field_name("declarator");
+        }
+        None
+    })
+}
+
+/// `func`'s last parameter and its store (`self.q = q`, `Self { q }`, `q_(q)`) removed;
+/// the user types the parameter back, and the store should follow where it was. Only
+/// where the function stores at least two of its other parameters (one, when it has one)
+/// and uses the last one nowhere but in its store.
+fn stored_parameter(
+    text: &str,
+    func: Node<'_>,
+    id: String,
+    language: Language,
+    file: &SourceFile,
+) -> Option<Case> {
+    use crate::next_edit::store::{param_name, store_removal, use_count};
+    let params = parameters_of(func)?;
+    let list = named_children(params);
+    let k = list.len().checked_sub(1).filter(|k| *k > 0)?;
+    let is_receiver = |n: &str| matches!(n, "self" | "this" | "cls");
+    let name = param_name(list[k], text).filter(|n| !is_receiver(n))?;
+    let removal = store_removal(func, params, text, name, k)?;
+    if use_count(func, params, text, name) != 1 {
+        return None;
+    }
+    let others: Vec<usize> = (0..k)
+        .filter(|i| param_name(list[*i], text).is_some_and(|n| !is_receiver(n)))
+        .collect();
+    let stored = others
+        .iter()
+        .filter(|i| {
+            let n = param_name(list[**i], text).expect("named above");
+            store_removal(func, params, text, n, **i).is_some()
+        })
+        .count();
+    if stored == 0 || stored < others.len().min(2) {
+        return None;
+    }
+    let def_cut = list[k - 1].end_byte()..list[k].end_byte();
+    if removal.start < def_cut.end {
+        return None;
+    }
+    let mut base = text.to_string();
+    base.replace_range(removal.clone(), "");
+    base.replace_range(def_cut.clone(), "");
+    let at = def_cut.start;
+    let (after, history) = typed(&base, at..at, &text[def_cut.clone()]);
+    Some(Case {
+        id,
+        class: Class::StoredParameter,
+        language,
+        path: file.path.clone(),
+        text: after,
+        history,
+        truth: vec![text.to_string()],
+    })
+}
+
 /// A rename of the name at `site` to `new`, typed letter by letter; every place in
 /// `others` should follow, one at a time, in any order.
 #[allow(clippy::too_many_arguments)]
@@ -499,7 +577,7 @@ fn functions(root: Node<'_>) -> Vec<Node<'_>> {
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
         let k = n.kind();
-        if (k.contains("function") || k.contains("method"))
+        if (k.contains("function") || k.contains("method") || k.contains("constructor"))
             && n.child_by_field_name("body").is_some()
         {
             out.push(n);
@@ -630,6 +708,7 @@ mod tests {
         let text = "def mean(count, xs):\n    if count == 0:\n        return 0\n    return sum(xs) / count\n\n\
                     def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n\n\
                     def use():\n    return mean(3, [1]) + total([2])\n\n\
+                    class Point:\n    def __init__(self, x, y, label):\n        self.x = x\n        self.y = y\n        self.label = label\n\n\
                     def report(out):\n    out.write(alpha, 1)\n    out.write(beta, 2)\n    out.write(gamma, 3)\n    out.flush()\n";
         let file = SourceFile {
             path: "m.py".into(),
