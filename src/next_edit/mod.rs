@@ -5,8 +5,9 @@
 //! Data flow: the server records each `didChange` in the document's [`History`] (hunks,
 //! merged as typing goes on); a `quill/nextEdit` request reads the history, the text and its
 //! tree and asks the rules in turn: [`rename`] (from the tree alone), [`pattern`] (from
-//! the lines' tokens alone), [`store`] (a constructor's new parameter stored like the
-//! others, from the tree alone), then [`arguments`] (where the tree finds a call that needs
+//! the lines' tokens alone), [`field`] (a new field's parameter in the constructor) and
+//! [`store`] (a constructor's new parameter stored like the others), both from the tree
+//! alone, then [`arguments`] (where the tree finds a call that needs
 //! a new argument, the model writes it); a proposal is checked like a completion (the tree
 //! must parse no worse after it, and it must change something) before it is returned.
 //!
@@ -16,6 +17,7 @@
 //! - A proposal never touches the user's last edit, and never restores what it replaced.
 
 pub mod arguments;
+pub mod field;
 pub mod history;
 pub mod pattern;
 pub mod rename;
@@ -40,7 +42,8 @@ pub enum Kind {
     Argument,
     /// The same change in the next line of a run of lines shaped alike.
     Pattern,
-    /// A function's new parameter stored the way it stores the others (a constructor).
+    /// A new field's parameter in the constructor, or a constructor's new parameter
+    /// stored the way it stores the others.
     Field,
 }
 
@@ -73,6 +76,7 @@ pub fn suggest(
     let last = history.last()?;
     let edit = rename(lang, text, tree, history)
         .or_else(|| pattern(lang, text, history))
+        .or_else(|| field_parameter(text, tree, history))
         .or_else(|| stored_parameter(lang, text, tree, history))
         .or_else(|| added_argument(lang, text, tree, history, complete))?;
     checked(lang, text, tree, last, edit)
@@ -116,6 +120,17 @@ fn pattern(lang: Language, text: &str, history: &History) -> Option<NextEdit> {
         text: replacement,
         kind: Kind::Pattern,
         remaining,
+    })
+}
+
+fn field_parameter(text: &str, tree: &Tree, history: &History) -> Option<NextEdit> {
+    let p = field::find(text, tree, history)?;
+    Some(NextEdit {
+        label: format!("add `{}` to {}", p.parameter, p.function),
+        range: p.at..p.at,
+        text: p.text,
+        kind: Kind::Field,
+        remaining: 0,
     })
 }
 

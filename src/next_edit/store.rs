@@ -206,6 +206,36 @@ fn stores_a_parameter(n: Node<'_>, text: &str, names: &[Option<&str>]) -> bool {
     }
 }
 
+/// A parameter a function stores, and under which field.
+#[derive(Debug, Clone)]
+pub struct StoredField<'t> {
+    /// The parameter and its name.
+    pub param: Node<'t>,
+    pub name: String,
+    /// The field's name as the store writes it (`name_`, `Name`).
+    pub field: String,
+    /// The statement or element that stores it.
+    pub store: Node<'t>,
+}
+
+/// The parameters of `def` (its list `params`) that it stores, in the list's order.
+pub fn stored_fields<'t>(def: Node<'t>, params: Node<'t>, text: &str) -> Vec<StoredField<'t>> {
+    named_children(params)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let name = param_name(p, text)?;
+            let s = store_of(def, params, text, name, i)?;
+            Some(StoredField {
+                param: p,
+                name: name.to_string(),
+                field: text[s.field].to_string(),
+                store: s.node,
+            })
+        })
+        .collect()
+}
+
 /// Where `def` stores its parameter `name` (the `index`th of `params`): the text a user
 /// deletes to take the store out (the statement's whole line, or the element with the
 /// separator before it, or after it for the first), if `def` stores it.
@@ -428,7 +458,7 @@ fn last_name(n: Node<'_>) -> Option<Node<'_>> {
 
 /// The field that stores `new` where `field` stores `old`: the same decoration around
 /// the name (`_old` → `_new`, `old_` → `new_`, `m_old` → `m_new`, `Old` → `New`).
-fn renamed_field(field: &str, old: &str, new: &str) -> Option<String> {
+pub(super) fn renamed_field(field: &str, old: &str, new: &str) -> Option<String> {
     let capital = |s: &str| {
         let mut c = s.chars();
         c.next()
@@ -494,11 +524,26 @@ fn copy_with(text: &str, anchor: &Stored<'_>, field: &str, value: &str) -> Strin
         // A shorthand: the name is both.
         return value.to_string();
     }
-    let mut parts = [(anchor.field.clone(), field), (anchor.value.clone(), value)];
+    let mut parts = vec![
+        (anchor.field.clone(), field.to_string()),
+        (anchor.value.clone(), value.to_string()),
+    ];
+    // Values aligned in a column (`Name:    name`, gofmt; `this.a  = a`): the new value in
+    // the same column where the new field leaves room.
+    if anchor.field.end < anchor.value.start {
+        let gap = &text[anchor.field.end..anchor.value.start];
+        if let Some(at) = gap.find("  ") {
+            let run = gap[at..].len() - gap[at..].trim_start_matches(' ').len();
+            let width = run as isize - (field.len() as isize - anchor.field.len() as isize);
+            let spaces = " ".repeat(width.max(1) as usize);
+            let gap = format!("{}{spaces}{}", &gap[..at], &gap[at + run..]);
+            parts.push((anchor.field.end..anchor.value.start, gap));
+        }
+    }
     parts.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
     let mut out = text[node.clone()].to_string();
     for (r, with) in parts {
-        out.replace_range(r.start - node.start..r.end - node.start, with);
+        out.replace_range(r.start - node.start..r.end - node.start, &with);
     }
     out
 }
@@ -513,7 +558,7 @@ fn line_of(text: &str, range: Range<usize>) -> Range<usize> {
 }
 
 /// What stands between `element` and its neighbour in the list (`, `, `,\n    `).
-fn separator<'a>(text: &'a str, element: Node<'_>) -> Option<&'a str> {
+pub(super) fn separator<'a>(text: &'a str, element: Node<'_>) -> Option<&'a str> {
     let parent = element.parent()?;
     let kids = named_children(parent);
     let i = kids.iter().position(|k| k.id() == element.id())?;
@@ -610,7 +655,7 @@ mod tests {
             stored(Language::Go, go, &after).as_deref(),
             Some(
                 after
-                    .replace("Age:  age,", "Age:  age,\n\t\tEmail:  email,")
+                    .replace("Age:  age,", "Age:  age,\n\t\tEmail: email,")
                     .as_str()
             )
         );

@@ -374,3 +374,24 @@ fn a_constructor_s_new_parameter_is_stored_then_passed_at_each_construction() {
     assert_eq!(kinds, [Kind::Field, Kind::Argument], "{out}");
     assert!(out.contains("new P(\"a\", 3)"), "{out}");
 }
+
+#[test]
+fn a_new_field_walks_the_constructor_its_store_and_each_call() {
+    let rs = "struct P {\n    name: String,\n    age: u32,\n}\n\nimpl P {\n    fn new(name: String, age: u32) -> Self {\n        Self { name, age }\n    }\n}\n\nfn main() {\n    let p = P::new(\"a\".into(), 3);\n}\n";
+    let at = rs.find("age: u32,\n").unwrap() + "age: u32,\n".len();
+    let mut typed = rs.to_string();
+    let mut h = History::default();
+    for (i, c) in "    email: String,\n".char_indices() {
+        let mut next = typed.clone();
+        next.insert(at + i, c);
+        h.record(&typed, &next);
+        typed = next;
+    }
+    let (kinds, out) = take_all(Language::Rust, typed, &mut h, ", String::new());");
+    assert_eq!(kinds, [Kind::Field, Kind::Field, Kind::Argument], "{out}");
+    assert!(out.contains("fn new(name: String, age: u32, email: String) -> Self {\n        Self { name, age, email }"), "{out}");
+    assert!(
+        out.contains("P::new(\"a\".into(), 3, String::new())"),
+        "{out}"
+    );
+}

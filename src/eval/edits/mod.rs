@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tree_sitter::Node;
 
+mod constructors;
 mod patterns;
 
 use super::Rng;
@@ -56,10 +57,13 @@ pub enum Class {
     /// A function that stores its parameters under their own names (a constructor) gets
     /// its last parameter back at its definition: the store of it follows.
     StoredParameter,
+    /// A struct or class whose constructor takes and stores each field gets its field back
+    /// (typed as a line): the constructor's parameter for it follows.
+    AddedField,
 }
 
 impl Class {
-    pub const ALL: [Class; 11] = [
+    pub const ALL: [Class; 12] = [
         Class::RenameLocal,
         Class::RenameUse,
         Class::RenameDefinition,
@@ -71,6 +75,7 @@ impl Class {
         Class::PatternArgument,
         Class::PatternOneLine,
         Class::StoredParameter,
+        Class::AddedField,
     ];
 
     /// Classes whose answers come from the model.
@@ -91,6 +96,7 @@ impl Class {
             Class::PatternArgument => "pattern-argument",
             Class::PatternOneLine => "pattern-one-line",
             Class::StoredParameter => "stored-parameter",
+            Class::AddedField => "added-field",
         }
     }
 }
@@ -275,7 +281,16 @@ fn cases_in(
                 }
             }
             Class::StoredParameter => {
-                if let Some(case) = stored_parameter(text, func, id(out.len()), lang, file) {
+                if let Some(case) =
+                    constructors::stored_parameter(text, func, id(out.len()), lang, file)
+                {
+                    out.push(case);
+                }
+            }
+            Class::AddedField => {
+                if let Some(case) =
+                    constructors::added_field(tree, text, func, id(out.len()), lang, file)
+                {
                     out.push(case);
                 }
             }
@@ -406,74 +421,6 @@ fn added_parameter(
         text: after,
         history,
         truth,
-    })
-}
-
-/// The parameters of a function-like node (in C and C++, under its declarator).
-fn parameters_of(func: Node<'_>) -> Option<Node<'_>> {
-    func.child_by_field_name("parameters").or_else(|| {
-        let mut d = func.child_by_field_name("declarator");
-        while let Some(n) = d {
-            if let Some(p) = n.child_by_field_name("parameters") {
-                return Some(p);
-            }
-            d = n.child_by_field_name("declarator");
-        }
-        None
-    })
-}
-
-/// `func`'s last parameter and its store (`self.q = q`, `Self { q }`, `q_(q)`) removed;
-/// the user types the parameter back, and the store should follow where it was. Only
-/// where the function stores at least two of its other parameters (one, when it has one)
-/// and uses the last one nowhere but in its store.
-fn stored_parameter(
-    text: &str,
-    func: Node<'_>,
-    id: String,
-    language: Language,
-    file: &SourceFile,
-) -> Option<Case> {
-    use crate::next_edit::store::{param_name, store_removal, use_count};
-    let params = parameters_of(func)?;
-    let list = named_children(params);
-    let k = list.len().checked_sub(1).filter(|k| *k > 0)?;
-    let is_receiver = |n: &str| matches!(n, "self" | "this" | "cls");
-    let name = param_name(list[k], text).filter(|n| !is_receiver(n))?;
-    let removal = store_removal(func, params, text, name, k)?;
-    if use_count(func, params, text, name) != 1 {
-        return None;
-    }
-    let others: Vec<usize> = (0..k)
-        .filter(|i| param_name(list[*i], text).is_some_and(|n| !is_receiver(n)))
-        .collect();
-    let stored = others
-        .iter()
-        .filter(|i| {
-            let n = param_name(list[**i], text).expect("named above");
-            store_removal(func, params, text, n, **i).is_some()
-        })
-        .count();
-    if stored == 0 || stored < others.len().min(2) {
-        return None;
-    }
-    let def_cut = list[k - 1].end_byte()..list[k].end_byte();
-    if removal.start < def_cut.end {
-        return None;
-    }
-    let mut base = text.to_string();
-    base.replace_range(removal.clone(), "");
-    base.replace_range(def_cut.clone(), "");
-    let at = def_cut.start;
-    let (after, history) = typed(&base, at..at, &text[def_cut.clone()]);
-    Some(Case {
-        id,
-        class: Class::StoredParameter,
-        language,
-        path: file.path.clone(),
-        text: after,
-        history,
-        truth: vec![text.to_string()],
     })
 }
 
@@ -727,7 +674,11 @@ mod tests {
             1,
         );
         let classes: Vec<Class> = cases.iter().map(|c| c.class).collect();
-        for c in Class::ALL.into_iter().filter(|c| !c.needs_model()) {
+        // Python declares no fields: the added-field class is tried on Rust below.
+        for c in Class::ALL
+            .into_iter()
+            .filter(|c| !c.needs_model() && *c != Class::AddedField)
+        {
             assert!(classes.contains(&c), "no {c:?} case: {classes:?}");
         }
         for c in &cases {
@@ -765,5 +716,32 @@ mod tests {
         assert!(o.shown && o.right, "{o:?}");
         let o = run(c, &mut |_| Some(", [2])".into()));
         assert!(o.shown && !o.right, "{o:?}");
+    }
+
+    #[test]
+    fn a_field_taken_out_and_typed_back_and_its_parameter() {
+        let text = "pub struct Span {\n    start: usize,\n    end: usize,\n    line: u32,\n}\n\n\
+                    impl Span {\n    pub fn new(start: usize, end: usize, line: u32) -> Self {\n        Span { start, end, line }\n    }\n}\n";
+        let file = SourceFile {
+            path: "span.rs".into(),
+            text: text.into(),
+            group: String::new(),
+        };
+        let classes = [Class::AddedField, Class::StoredParameter];
+        let cases = build(std::slice::from_ref(&file), Language::Rust, &classes, 10, 1);
+        assert_eq!(cases.len(), 2, "{cases:?}");
+        let field = cases.iter().find(|c| c.class == Class::AddedField).unwrap();
+        assert!(field.text.contains("    line: u32,\n"), "{}", field.text);
+        assert!(
+            field.text.contains("new(start: usize, end: usize)"),
+            "{}",
+            field.text
+        );
+        assert!(field.truth[0].contains("new(start: usize, end: usize, line: u32)"));
+        assert!(field.truth[0].contains("Span { start, end }"));
+        for c in &cases {
+            let o = run(c, &mut |_| None);
+            assert!(o.shown && o.right, "{o:?}");
+        }
     }
 }
