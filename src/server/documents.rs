@@ -82,6 +82,22 @@ impl Snapshot {
 }
 
 /// Why a change was not applied.
+/// What a `didChange` did: where the last change ended (the cursor, for warm-ups) and
+/// each change as it was applied, in order.
+#[derive(Debug)]
+pub struct Changed {
+    pub at: usize,
+    pub steps: Vec<Applied>,
+}
+
+/// One content change in bytes: `range` of the text as it was just before it, replaced
+/// by `text`. Editors batch several (a word typed, two places at once) in one `didChange`.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub range: std::ops::Range<usize>,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChangeError {
     #[error("{0} is not open")]
@@ -165,7 +181,7 @@ impl DocumentStore {
         version: i32,
         changes: Vec<TextDocumentContentChangeEvent>,
         enc: Encoding,
-    ) -> Result<usize, ChangeError> {
+    ) -> Result<Changed, ChangeError> {
         let touched = self.tick();
         let mut entry = self
             .docs
@@ -183,10 +199,15 @@ impl DocumentStore {
         let mut index = doc.index.as_ref().clone();
         let mut tree = doc.tree.clone();
         let mut last = 0;
+        let mut steps = Vec::with_capacity(changes.len());
         let mut unparsable = doc.unparsable;
         for change in changes {
             match change.range {
                 None => {
+                    steps.push(Applied {
+                        range: 0..text.len(),
+                        text: change.text.clone(),
+                    });
                     text = change.text;
                     index = LineIndex::new(&text);
                     tree = None;
@@ -213,6 +234,10 @@ impl DocumentStore {
                     text.replace_range(start..end, &change.text);
                     index = LineIndex::new(&text);
                     last = start + change.text.len();
+                    steps.push(Applied {
+                        range: start..end,
+                        text: change.text,
+                    });
                 }
             }
         }
@@ -226,7 +251,7 @@ impl DocumentStore {
         doc.unparsable = gave_up(doc.language, &text, &doc.tree);
         doc.text = Arc::new(text);
         doc.index = Arc::new(index);
-        Ok(last)
+        Ok(Changed { at: last, steps })
     }
 
     /// Marks a document as just used (a completion in it), for context ranking.

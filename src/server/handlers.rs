@@ -269,10 +269,11 @@ impl LanguageServer for Server {
             params.content_changes,
             enc,
         ) {
-            Ok(at) => {
+            Ok(changed) => {
+                let at = changed.at;
                 self.state.tracked.entry(uri.clone()).or_default().last_edit = Some(at);
                 if let Some(before) = before {
-                    self.edited(&uri, &before);
+                    self.edited(&uri, &before, &changed.steps);
                 }
                 self.state.focus(&uri);
                 if self.state.reviews.has(&uri) {

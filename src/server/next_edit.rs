@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
 
+use super::documents::Applied;
 use super::job::{At, job, prepare_as};
 use super::{Server, State, position};
 use crate::complete::{Pipeline, RunOptions, Step};
@@ -35,18 +36,40 @@ impl Server {
         Ok(proposal(&self.state, &params.text_document.uri).await)
     }
 
-    /// Records an edit of `uri` from `before` and, after a pause in typing, pushes the
-    /// proposal it leads to (if any) as a `quill/nextEdit` notification.
-    pub(super) fn edited(&self, uri: &Uri, before: &str) {
+    /// Records the changes `steps` made to `uri` from `before` and, after a pause in
+    /// typing, pushes the proposal they lead to (if any) as a `quill/nextEdit` notification.
+    pub(super) fn edited(&self, uri: &Uri, before: &str, steps: &[Applied]) {
         let Some(after) = self.state.docs.snapshot(uri) else {
             return;
         };
-        self.state
-            .tracked
-            .entry(uri.clone())
-            .or_default()
-            .edits
-            .record(before, &after.text);
+        {
+            let mut tracked = self.state.tracked.entry(uri.clone()).or_default();
+            // One step at a time: a `didChange` that carries two places (a line typed at the
+            // top, then a word further down, within the editor's batching) is two hunks, not
+            // one that spans everything between them.
+            let mut texts = vec![before.to_string()];
+            for step in steps {
+                let mut next = texts.last().expect("one").clone();
+                let r = step.range.clone();
+                if r.end > next.len()
+                    || !next.is_char_boundary(r.start)
+                    || !next.is_char_boundary(r.end)
+                {
+                    break;
+                }
+                next.replace_range(r, &step.text);
+                texts.push(next);
+            }
+            if texts.last().map(String::as_str) == Some(after.text.as_str()) {
+                for pair in texts.windows(2) {
+                    tracked.edits.record(&pair[0], &pair[1]);
+                }
+            } else {
+                // Not the text the steps were made on (another change came between): the
+                // change as a whole.
+                tracked.edits.record(before, &after.text);
+            }
+        }
         if !self.state.settings().next_edits {
             return;
         }

@@ -159,3 +159,34 @@ async fn an_added_parameter_proposes_the_argument_the_model_writes() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_did_change_at_two_places_is_two_edits() {
+    // Editors batch the changes of a short while in one `didChange`: a comment typed at the
+    // top and a parameter added below must not read as one edit spanning both.
+    let src = "class P:\n    def __init__(self, name, age):\n        self.name = name\n        self.age = age\n\n\np = P(\"a\", 3)\n";
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.factory("x\n", 0, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    c.open(URI, "python", src).await;
+    let at = |line: u32, character: u32| json!({"line": line, "character": character});
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 2}, "contentChanges": [
+            {"range": {"start": at(0, 8), "end": at(0, 8)}, "text": "  # a person"},
+            {"range": {"start": at(1, 32), "end": at(1, 32)}, "text": ", e"},
+            {"range": {"start": at(1, 35), "end": at(1, 35)}, "text": "mail"},
+        ]}),
+    )
+    .await;
+    let p = next_edit(&mut c).await;
+    assert_eq!(p["kind"], "field", "{p}");
+    assert_eq!(p["newText"], "        self.email = email\n", "{p}");
+    assert_eq!(p["range"]["start"], at(4, 0), "{p}");
+    c.shutdown().await;
+}

@@ -959,7 +959,8 @@ local NEXT_EDIT = [[
 --- Next edits against the real server: rename a parameter at its definition as a user types
 --- it; the proposal shows at the next use; <Tab> jumps there, <Tab> applies it; the next
 --- one follows and is applied; the other function's `count` stays. An argument added to
---- one of three lines alike goes on to the next two, each with its own name. An edit that is not a
+--- one of three lines alike goes on to the next two, each with its own name. A parameter
+--- added to `__init__` is stored, then passed where the class is constructed. An edit that is not a
 --- rename shows nothing; <Tab> with nothing shown is CTRL-I; with `nextEdits = false` nothing
 --- is pushed and :QuillNextEdit asks; leaving the buffer, an edit or a stale version clears.
 tests.nextedit = function()
@@ -985,6 +986,15 @@ tests.nextedit = function()
       '    out.write(a)',
       '    out.write(bb)',
       '    out.write(c)',
+      '',
+      '',
+      'class Point:',
+      '    def __init__(self, x, y):',
+      '        self.x = x',
+      '        self.y = y',
+      '',
+      '',
+      'origin = Point(0, 0)',
     }
     vim.fn.writefile(source, path)
     c:cmd('edit ' .. vim.fn.fnameescape(path))
@@ -1205,6 +1215,37 @@ tests.nextedit = function()
       ]])
     end)
     check(lines()[11] == '    return count', 'the cleared proposal was applied')
+
+    -- A constructor's new parameter: the store of it follows, then the argument at the
+    -- construction (written by the model: any one argument).
+    local init = find_line(c, 'def __init__(self, x, y):')
+    c:lua([[vim.api.nvim_win_set_cursor(0, { ..., select(2, ...) })]], init, #source[init] - 2)
+    c:input('i')
+    c:type(', label')
+    c:input('<Esc>')
+    wait_for('normal mode', 5, function() return c:mode() == 'n' end)
+    t = now_s()
+    g = wait_for('the store proposal', 60, function()
+      local p = c:lua(NEXT_EDIT)
+      return p ~= vim.NIL and p.row == init + 2 and p or nil
+    end)
+    check(g.col == 0 and g.new_text == '        self.label = label\n' and g.label:find('self.label = label', 1, true),
+      'store proposal: %s', vim.inspect(g))
+    log('  store after %.1f s: %q at %d:%d', now_s() - t, g.hint, g.row + 1, g.col)
+    jump_and_accept('the store', g, 0, '        self.label = label')
+    local call = find_line(c, 'origin = Point(0, 0)')
+    t = now_s()
+    g = wait_for('the argument proposal', 120, function()
+      local p = c:lua(NEXT_EDIT)
+      return p ~= vim.NIL and p.row == call - 1 and p or nil
+    end)
+    local at = #'origin = Point(0, 0'
+    check(g.col == at and g.end_col == at and g.new_text:sub(1, 2) == ', ' and g.label:find('Point', 1, true),
+      'argument proposal: %s', vim.inspect(g))
+    log('  argument after %.1f s: %q at %d:%d', now_s() - t, g.hint, g.row + 1, g.col)
+    jump_and_accept('the argument', g, at, 'origin = Point(0, 0' .. g.new_text .. ')')
+    check(lines()[init] == '    def __init__(self, x, y, label):' and lines()[init + 3] == '        self.label = label',
+      'after the constructor:\n%s', table.concat(lines(), '\n'))
     local errs = child_errors(c)
     check(#errs == 0, 'errors: %s', table.concat(errs, ' | '))
   end)
