@@ -67,7 +67,12 @@ pub fn find(text: &str, tree: &Tree, history: &History) -> Option<Parameter> {
                     && builds(s.store, container, def, class_name, text)
             })
             .collect();
-        if stored.is_empty() || stored.len() < fields.len().min(2) {
+        // It stores every parameter it takes, or at least two of them.
+        let takes = named_children(params)
+            .into_iter()
+            .filter(|p| param_name(*p, text).is_some_and(|n| !matches!(n, "self" | "this")))
+            .count();
+        if stored.is_empty() || stored.len() < takes.min(2) {
             return;
         }
         if best.as_ref().is_none_or(|(_, _, b)| b.len() < stored.len()) {
@@ -94,7 +99,10 @@ pub fn find(text: &str, tree: &Tree, history: &History) -> Option<Parameter> {
         return None;
     }
     let last = *list.last()?;
-    let sep = separator(text, last)?;
+    let sep = match wrapped(text, params, last, &parameter) {
+        Some(sep) => sep,
+        None => separator(text, last)?.to_string(),
+    };
     let function = def
         .child_by_field_name("name")
         .or_else(|| params.parent()?.child_by_field_name("declarator"))
@@ -105,6 +113,39 @@ pub fn find(text: &str, tree: &Tree, history: &History) -> Option<Parameter> {
         parameter,
         function: function.to_string(),
     })
+}
+
+/// The separator that puts `parameter` on a line of its own after `last`, when the list
+/// is wrapped over lines and the parameter would make `last`'s line the longest of them
+/// (`,\n` and the continuation lines' indentation); `None` keeps the list's separator.
+fn wrapped(text: &str, params: Node<'_>, last: Node<'_>, parameter: &str) -> Option<String> {
+    let lines: Vec<&str> = text[params.byte_range()].lines().collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    let start = text[..last.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[last.end_byte()..]
+        .find('\n')
+        .map_or(text.len(), |i| last.end_byte() + i);
+    let longest = text[text[..params.start_byte()].rfind('\n').map_or(0, |i| i + 1)..end]
+        .lines()
+        .map(|l| l.chars().count())
+        .max()?;
+    let grown = text[start..end].chars().count() + 2 + parameter.chars().count();
+    if grown <= longest {
+        return None;
+    }
+    // The indentation of the continuation lines: the last parameter's line, or the
+    // column the first parameter starts at.
+    let own = &text[start..last.start_byte()];
+    let indent = if own.trim().is_empty() && start > params.start_byte() {
+        own.to_string()
+    } else {
+        let first = named_children(params).first().copied()?;
+        let line = text[..first.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+        " ".repeat(text[line..first.start_byte()].chars().count())
+    };
+    Some(format!(",\n{indent}"))
 }
 
 /// Field declarations: Rust, Go, C, C++, Java, C# `field_declaration`; TypeScript's
@@ -349,6 +390,20 @@ mod tests {
         let out = added(Language::Cpp, cpp, "int age_;\n", "  double weight_;\n").unwrap();
         assert!(
             out.contains("P(std::string name, int age, double weight)"),
+            "{out}"
+        );
+        // A list wrapped over lines: the parameter goes on a line of its own where it would
+        // make its line the longest.
+        let java = "class E {\n  private Object source;\n  private int first;\n  private int last;\n\n  public E(Object source, int first,\n           int last) {\n    this.source = source;\n    this.first = first;\n    this.last = last;\n  }\n}\n";
+        let out = added(
+            Language::Java,
+            java,
+            "int last;\n",
+            "  private boolean isAdjusting;\n",
+        )
+        .unwrap();
+        assert!(
+            out.contains("           int last,\n           boolean isAdjusting) {"),
             "{out}"
         );
     }

@@ -343,7 +343,20 @@ fn added_parameter(
     file: &SourceFile,
 ) -> Option<Case> {
     let name = func.child_by_field_name("name")?;
-    let function = &text[name.byte_range()];
+    let mut function = &text[name.byte_range()];
+    // A constructor is called by its class's name (`P(…)`, `new P(…)`).
+    if matches!(function, "__init__" | "constructor" | "__construct") {
+        let mut n = func.parent();
+        while let Some(c) = n {
+            if c.kind().contains("class")
+                && let Some(class) = c.child_by_field_name("name")
+            {
+                function = &text[class.byte_range()];
+                break;
+            }
+            n = c.parent();
+        }
+    }
     let params = func.child_by_field_name("parameters")?;
     let list: Vec<Node<'_>> = named_children(params);
     if list.len() < 2 || list.iter().any(|p| text[p.byte_range()].contains('\n')) {
@@ -362,10 +375,17 @@ fn added_parameter(
     // Calls passing every argument by position, on one line.
     let mut cuts: Vec<Range<usize>> = Vec::new();
     for_each_node(tree.root_node(), &mut |n| {
-        if !n.kind().contains("call") {
+        let creation = matches!(n.kind(), "new_expression" | "object_creation_expression");
+        if !n.kind().contains("call") && !creation {
             return;
         }
-        let Some(callee) = n.child_by_field_name("function") else {
+        let callee = if creation {
+            n.child_by_field_name("constructor")
+                .or_else(|| n.child_by_field_name("type"))
+        } else {
+            n.child_by_field_name("function")
+        };
+        let Some(callee) = callee else {
             return;
         };
         let t = &text[callee.byte_range()];
