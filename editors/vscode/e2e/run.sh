@@ -58,7 +58,9 @@ export PATH="$node_dir/bin:$PATH"
 # code-server, its native modules built against that Node; reused when its version says so.
 cs_dir=$cache/code-server-$CODE_SERVER_VERSION
 cs=$cs_dir/node_modules/code-server/out/node/entry.js
-cs_ok() { [[ "$(node "$cs" --version 2>/dev/null | head -n1)" == "$CODE_SERVER_VERSION "* ]]; }
+# The version line, wherever it is: the first run on a machine without
+# ~/.config/code-server prints "Wrote default config file …" before it.
+cs_ok() { node "$cs" --version 2>/dev/null | grep "^$CODE_SERVER_VERSION " >/dev/null; }
 if ! cs_ok; then
   say "installing code-server $CODE_SERVER_VERSION from npm into $cs_dir (native modules compile: ~2-5 min)"
   rm -rf "$cs_dir" && mkdir -p "$cs_dir"
