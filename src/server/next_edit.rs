@@ -21,6 +21,9 @@ use crate::complete::{Pipeline, RunOptions, Step};
 use crate::engine::Priority;
 use crate::next_edit::arguments::{self, Ask};
 
+/// Content changes of one `didChange` beyond which it is recorded as one edit.
+const MAX_STEPS: usize = 64;
+
 /// How long typing must pause before a proposal is pushed (a name half typed is not one).
 const PAUSE: Duration = Duration::from_millis(300);
 
@@ -47,27 +50,30 @@ impl Server {
             // One step at a time: a `didChange` that carries two places (a line typed at the
             // top, then a word further down, within the editor's batching) is two hunks, not
             // one that spans everything between them.
-            let mut texts = vec![before.to_string()];
-            for step in steps {
-                let mut next = texts.last().expect("one").clone();
-                let r = step.range.clone();
-                if r.end > next.len()
-                    || !next.is_char_boundary(r.start)
-                    || !next.is_char_boundary(r.end)
-                {
-                    break;
-                }
-                next.replace_range(r, &step.text);
-                texts.push(next);
-            }
-            if texts.last().map(String::as_str) == Some(after.text.as_str()) {
-                for pair in texts.windows(2) {
-                    tracked.edits.record(&pair[0], &pair[1]);
-                }
-            } else {
-                // Not the text the steps were made on (another change came between): the
-                // change as a whole.
+            if steps.len() > MAX_STEPS {
+                // A formatter's or a refactoring's many edits: no rule reads those one by
+                // one, and replaying them would copy the text once each.
                 tracked.edits.record(before, &after.text);
+            } else {
+                let mut cur = before.to_string();
+                for step in steps {
+                    let r = step.range.clone();
+                    if r.end > cur.len()
+                        || !cur.is_char_boundary(r.start)
+                        || !cur.is_char_boundary(r.end)
+                    {
+                        break;
+                    }
+                    let mut next = cur.clone();
+                    next.replace_range(r, &step.text);
+                    tracked.edits.record(&cur, &next);
+                    cur = next;
+                }
+                // Not the text the steps were made on (another change came between): the
+                // rest as one change, so the history ends at the document's text.
+                if cur != after.text.as_str() {
+                    tracked.edits.record(&cur, &after.text);
+                }
             }
         }
         if !self.state.settings().next_edits {
