@@ -14,7 +14,7 @@ use tree_sitter::{Node, Tree};
 
 use super::arguments::{enclosing, is_parameters};
 use super::history::History;
-use super::store::{StoredField, param_name, renamed_field, separator, stored_fields};
+use super::store::{StoredField, is_receiver, param_name, renamed_field, separator, stored_fields};
 use super::tree::{for_each_node, is_name, named_children};
 
 /// The parameter to add.
@@ -70,7 +70,7 @@ pub fn find(text: &str, tree: &Tree, history: &History) -> Option<Parameter> {
         // It stores every parameter it takes, or at least two of them.
         let takes = named_children(params)
             .into_iter()
-            .filter(|p| param_name(*p, text).is_some_and(|n| !matches!(n, "self" | "this")))
+            .filter(|p| param_name(*p, text).is_some_and(|n| !is_receiver(n)))
             .count();
         if stored.is_empty() || stored.len() < takes.min(2) {
             return;

@@ -300,7 +300,7 @@ fn first_identifier(n: Node<'_>) -> Option<Node<'_>> {
     found
 }
 
-fn is_receiver(name: &str) -> bool {
+pub(super) fn is_receiver(name: &str) -> bool {
     matches!(name, "self" | "cls" | "this")
 }
 
