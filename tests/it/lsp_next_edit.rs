@@ -190,3 +190,45 @@ async fn one_did_change_at_two_places_is_two_edits() {
     assert_eq!(p["range"]["start"], at(4, 0), "{p}");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_formatter_s_many_changes_are_one_edit_and_the_server_keeps_serving() {
+    // More content changes than the history replays one by one (a formatter's): recorded
+    // as one edit, after which the document is still right and a rename still proposes.
+    let fake = Fake::default();
+    let (mut c, _) = start(
+        fake.factory("x\n", 0, 0),
+        inline_caps(),
+        json!({"warmup": false}),
+    )
+    .await;
+    ready(&mut c).await;
+    let src = format!("{SRC}{}", "x = 1\n".repeat(100));
+    c.open(URI, "python", &src).await;
+    let at = |line: u32, character: u32| json!({"line": line, "character": character});
+    // `x = 1` → `x = 2` on each of the 100 lines: 100 changes in one notification.
+    let changes: Vec<Value> = (0..100)
+        .map(|i| json!({"range": {"start": at(4 + i, 4), "end": at(4 + i, 5)}, "text": "2"}))
+        .collect();
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 2}, "contentChanges": changes}),
+    )
+    .await;
+    assert_eq!(
+        next_edit(&mut c).await,
+        Value::Null,
+        "a formatting is no rename"
+    );
+    // Then a rename at the definition proposes its next use.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 3}, "contentChanges": [
+            {"range": {"start": at(0, 9), "end": at(0, 14)}, "text": "total"}]}),
+    )
+    .await;
+    let p = next_edit(&mut c).await;
+    assert_eq!(p["kind"], "rename", "{p}");
+    assert_eq!(p["range"]["start"], at(1, 7), "{p}");
+    c.shutdown().await;
+}
