@@ -37,6 +37,16 @@ fn renaming() -> Vec<String> {
     texts
 }
 
+/// A server on the fake engine (answering `answer`) with `settings`, and the document `URI`
+/// open with `src`.
+async fn server(answer: &'static str, settings: Value, src: &str) -> (LspClient, Fake) {
+    let fake = Fake::default();
+    let (mut c, _) = start(fake.factory(answer, 0, 0), inline_caps(), settings).await;
+    ready(&mut c).await;
+    c.open(URI, "python", src).await;
+    (c, fake)
+}
+
 async fn next_edit(c: &mut LspClient) -> Value {
     c.request("quill/nextEdit", json!({"textDocument": {"uri": URI}}))
         .await
@@ -45,15 +55,7 @@ async fn next_edit(c: &mut LspClient) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rename_proposes_each_next_use_in_turn() {
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.factory("x\n", 0, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
-    c.open(URI, "python", SRC).await;
+    let (mut c, _) = server("x\n", json!({"warmup": false}), SRC).await;
     assert_eq!(next_edit(&mut c).await, Value::Null, "no edit yet");
     let texts = renaming();
     let version = type_texts(&mut c, &texts).await;
@@ -93,15 +95,7 @@ async fn a_rename_proposes_each_next_use_in_turn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_edits_off_pushes_nothing_but_the_request_answers() {
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.factory("x\n", 0, 0),
-        inline_caps(),
-        json!({"warmup": false, "nextEdits": false}),
-    )
-    .await;
-    ready(&mut c).await;
-    c.open(URI, "python", SRC).await;
+    let (mut c, _) = server("x\n", json!({"warmup": false, "nextEdits": false}), SRC).await;
     let _ = type_texts(&mut c, &renaming()).await;
     // The request answers; the notification would have come before this status reply had
     // it been sent 300 ms after the last edit.
@@ -127,16 +121,8 @@ async fn next_edits_off_pushes_nothing_but_the_request_answers() {
 /// argument at the next call and proposes inserting it there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_added_parameter_proposes_the_argument_the_model_writes() {
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.factory(", 2", 0, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
     let src = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n";
-    c.open(URI, "python", src).await;
+    let (mut c, fake) = server(", 2", json!({"warmup": false}), src).await;
     let at = src.find("h)").unwrap() + 1;
     let texts: Vec<String> = (1..=", scale".len())
         .map(|i| format!("{}{}{}", &src[..at], &", scale"[..i], &src[at..]))
@@ -165,15 +151,7 @@ async fn one_did_change_at_two_places_is_two_edits() {
     // Editors batch the changes of a short while in one `didChange`: a comment typed at the
     // top and a parameter added below must not read as one edit spanning both.
     let src = "class P:\n    def __init__(self, name, age):\n        self.name = name\n        self.age = age\n\n\np = P(\"a\", 3)\n";
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.factory("x\n", 0, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
-    c.open(URI, "python", src).await;
+    let (mut c, _) = server("x\n", json!({"warmup": false}), src).await;
     let at = |line: u32, character: u32| json!({"line": line, "character": character});
     c.notify(
         "textDocument/didChange",
@@ -195,16 +173,8 @@ async fn one_did_change_at_two_places_is_two_edits() {
 async fn a_formatter_s_many_changes_are_one_edit_and_the_server_keeps_serving() {
     // More content changes than the history replays one by one (a formatter's): recorded
     // as one edit, after which the document is still right and a rename still proposes.
-    let fake = Fake::default();
-    let (mut c, _) = start(
-        fake.factory("x\n", 0, 0),
-        inline_caps(),
-        json!({"warmup": false}),
-    )
-    .await;
-    ready(&mut c).await;
     let src = format!("{SRC}{}", "x = 1\n".repeat(100));
-    c.open(URI, "python", &src).await;
+    let (mut c, _) = server("x\n", json!({"warmup": false}), &src).await;
     let at = |line: u32, character: u32| json!({"line": line, "character": character});
     // `x = 1` → `x = 2` on each of the 100 lines: 100 changes in one notification.
     let changes: Vec<Value> = (0..100)
