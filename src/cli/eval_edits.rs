@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use quill::complete::{Input, RunOptions, run_blocking};
+use quill::complete::{Input, Prepared, RunOptions, run_blocking, run_prepared_blocking};
 use quill::eval::edits::{self, Class, Outcome};
 use quill::eval::sources;
 use quill::lang::Language;
@@ -36,16 +36,22 @@ pub struct EvalEditsArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Only the cases whose id contains this (`add-parameter:glob.py`)
+    #[arg(long)]
+    pub only: Option<String>,
     /// Write every case's outcome as JSON lines to FILE
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
     /// Only the classes read from the tree: no model is loaded (add-parameter is skipped)
     #[arg(long)]
     pub no_model: bool,
-    /// The prompt an argument is written from: `short` (the server's: the definition, then
-    /// the call's surroundings) or `file` (the whole file's window, as ghost text reads it),
-    /// to measure one against the other
-    #[arg(long, value_enum, default_value = "short")]
+    /// The prompt an argument is written from: `aside` (the server's: ghost text reads its
+    /// prompt at the user's edit first, as an editor asks for it while the user types,
+    /// untimed; the argument's prompt is laid out as that one, read from its cells, with
+    /// `short` as the engine's alternative), `short` (the definition, then the call's
+    /// surroundings, read cold), `aside-cold` (`aside`'s prompt read cold) or `file` (the
+    /// whole file's window at the call, cold), to measure one against another
+    #[arg(long, value_enum, default_value = "aside")]
     pub argument_prompt: ArgumentPrompt,
     #[command(flatten)]
     pub model: super::ModelArgs,
@@ -53,6 +59,10 @@ pub struct EvalEditsArgs {
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgumentPrompt {
+    Aside,
+    /// `aside`'s prompt read cold (no ghost text first, no alternative): its layout's
+    /// quality without the moved cells' approximation
+    AsideCold,
     Short,
     File,
 }
@@ -75,33 +85,79 @@ pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
         .into_iter()
         .filter(|c| !(a.no_model && c.needs_model()))
         .collect();
-    let cases = edits::build(&files, lang, &classes, a.cases, a.seed);
+    let mut cases = edits::build(&files, lang, &classes, a.cases, a.seed);
+    if let Some(only) = &a.only {
+        cases.retain(|c| c.id.contains(only.as_str()));
+    }
     let loaded = if cases.iter().any(|c| c.class.needs_model()) {
         Some(super::load(&a.model)?)
     } else {
         None
     };
-    let cfg = match a.argument_prompt {
-        ArgumentPrompt::Short => arguments::prompt_config(&Default::default()),
-        ArgumentPrompt::File => quill::config::CompletionConfig::default(),
+    let ghost = quill::config::CompletionConfig::default();
+    let typing = RunOptions {
+        shift_suffix: true,
+        ..RunOptions::default()
     };
     let progress = indicatif::ProgressBar::new(cases.len() as u64);
     let outcomes: Vec<Outcome> = cases
         .iter()
         .map(|case| {
             progress.inc(1);
+            let mut cursor =
+                Input::new(&case.text, case.history.last().map_or(0, |h| h.range().end));
+            cursor.language = Some(lang);
+            cursor.path = Some(&case.path);
+            if let (Some(m), true, ArgumentPrompt::Aside) =
+                (&loaded, case.class.needs_model(), a.argument_prompt)
+            {
+                // The ghost text an editor asks for at the edit, before the pause.
+                if let Err(e) = run_blocking(&m.engine, &cursor, &ghost, &*m.counter, &typing) {
+                    tracing::warn!("{}: {e}", case.id);
+                }
+            }
             let mut complete = |ask: &arguments::Ask| {
                 let m = loaded.as_ref()?;
-                let mut input = Input::new(&case.text, ask.offset);
-                input.language = Some(lang);
-                input.path = Some(&case.path);
-                let context = match a.argument_prompt {
-                    ArgumentPrompt::Short => vec![arguments::definition_context(&case.path, ask)],
-                    ArgumentPrompt::File => Vec::new(),
+                let info = m.engine.info()?;
+                let prepared = match a.argument_prompt {
+                    ArgumentPrompt::Aside => {
+                        arguments::prepare(ask, &cursor, &ghost, &*m.counter, &info)
+                    }
+                    ArgumentPrompt::AsideCold => {
+                        arguments::prepare(ask, &cursor, &ghost, &*m.counter, &info).map(
+                            |(p, cfg)| {
+                                (
+                                    Prepared {
+                                        alternative: None,
+                                        ..p
+                                    },
+                                    cfg,
+                                )
+                            },
+                        )
+                    }
+                    ArgumentPrompt::Short | ArgumentPrompt::File => {
+                        let context = match a.argument_prompt {
+                            ArgumentPrompt::Short => {
+                                vec![arguments::definition_context(&case.path, ask)]
+                            }
+                            _ => Vec::new(),
+                        };
+                        let cfg = match a.argument_prompt {
+                            ArgumentPrompt::Short => arguments::prompt_config(&ghost),
+                            _ => ghost.clone(),
+                        };
+                        let mut at = cursor;
+                        at.offset = ask.offset;
+                        at.context = &context;
+                        quill::complete::prepare(&at, &cfg, &*m.counter, &info).map(|p| (p, cfg))
+                    }
                 };
-                input.context = &context;
-                let opts = RunOptions::default();
-                match run_blocking(&m.engine, &input, &cfg, &*m.counter, &opts) {
+                let mut at = cursor;
+                at.offset = ask.offset;
+                let done = prepared
+                    .and_then(|(p, cfg)| run_prepared_blocking(&m.engine, &at, p, &cfg, &typing));
+                match done {
                     Ok(done) => Some(done.completion.text),
                     Err(e) => {
                         tracing::warn!("{}: {e}", case.id);

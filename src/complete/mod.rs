@@ -7,6 +7,7 @@
 //! batch drives it on the engine thread. The server's `suggest` answers from its cache of
 //! generations with the same parts.
 
+mod aside;
 pub mod budget;
 #[cfg(test)]
 mod fuzz;
@@ -28,6 +29,7 @@ use crate::engine::{
 use crate::lang::Language;
 use crate::syntax::InsertionCheck;
 use crate::tokenizer::CountTokens;
+pub use aside::prepare_aside;
 pub use pipeline::{Pipeline, RunOptions, Step};
 pub use post::{Mode, Shape};
 
@@ -77,6 +79,9 @@ pub enum CompleteError {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub prompt: Vec<Piece>,
+    /// Another prompt for the same place, for the engine to read instead when its cache
+    /// makes that one cheaper (see [`Request::alternative`]).
+    pub alternative: Option<Vec<Piece>>,
     pub shape: Arc<Shape>,
     pub max_tokens: u32,
     /// Tokens of the file's own code in the prompt (prefix, suffix) and of context.
@@ -109,6 +114,7 @@ impl Prepared {
         key: Option<String>,
     ) -> Request {
         let mut req = Request::new(self.prompt.clone(), Work::Generate(generation));
+        req.alternative = self.alternative.clone();
         req.key = key;
         req.deadline = cfg
             .time_budget_ms
@@ -171,6 +177,24 @@ pub fn prepare(
     counter: &dyn CountTokens,
     model: &ModelInfo,
 ) -> Result<Prepared, CompleteError> {
+    check(input, model)?;
+    let shape = Shape::at(input.text, input.offset, input.language, cfg);
+    let max_tokens = shape_tokens(&shape, cfg);
+    let layout = Layout::at(input, cfg, counter, model, max_tokens);
+    let suffix = layout.window.suffix;
+    Ok(layout.render(
+        input,
+        input.offset,
+        suffix,
+        shape,
+        max_tokens,
+        counter,
+        model,
+    ))
+}
+
+/// The position is in the document and the model can fill in the middle.
+fn check(input: &Input<'_>, model: &ModelInfo) -> Result<(), CompleteError> {
     if input.offset > input.text.len() || !input.text.is_char_boundary(input.offset) {
         return Err(CompleteError::BadPosition {
             offset: input.offset,
@@ -187,85 +211,150 @@ pub fn prepare(
     if !model.has_fim {
         return Err(EngineError::NoFim(format!("model {}", model.name)).into());
     }
-    let shape = Shape::at(input.text, input.offset, input.language, cfg);
-    let max_tokens = match shape.mode {
+    Ok(())
+}
+
+fn shape_tokens(shape: &Shape, cfg: &CompletionConfig) -> u32 {
+    match shape.mode {
         Mode::Line => cfg.max_tokens_line,
         Mode::Block => cfg.max_tokens_block,
-    };
-    // Context gets its own share; what it leaves unused is not handed on, so the cache
-    // prefix stays the same whether or not context was found.
-    let (context, context_tokens) = fit_context(input.context, cfg.context_tokens, counter);
-    // Leave room for the answer and the prompt's own markup within the context window.
-    let room = (model.n_ctx as usize)
-        .saturating_sub(max_tokens as usize + context_tokens + 32)
-        .max(64);
-    let scale = |b: usize, total: usize| {
-        if total <= room {
-            b
-        } else {
-            b * room / total.max(1)
-        }
-    };
-    let total = cfg.prefix_tokens + cfg.suffix_tokens;
-    let (prefix_budget, suffix_budget) = (
-        scale(cfg.prefix_tokens, total),
-        scale(cfg.suffix_tokens, total),
-    );
-    let mut window = budget::window(
-        input.text,
-        input.offset,
-        prefix_budget,
-        suffix_budget,
-        counter,
-    );
-    // A cut prefix loses the file's imports and the headers of the scopes the cursor is in:
-    // put those back on top, paid for from the prefix budget.
-    let mut preamble = String::new();
-    if window.prefix_cut
-        && let Some(lang) = input.language
-    {
-        let parsed;
-        let tree = match input.tree {
-            Some(t) => Some(t),
-            None if !input.unparsable && input.text.len() <= crate::syntax::MAX_CHECKED_BYTES => {
-                parsed = crate::syntax::parse(lang, input.text, None);
-                parsed.as_ref()
+    }
+}
+
+/// How a cursor's prompt lays out the file: the context from other files, the window of
+/// code around the cursor and what is put back on top of a cut window.
+struct Layout<'a> {
+    context: Vec<ContextFile>,
+    context_tokens: usize,
+    preamble: String,
+    window: budget::Window<'a>,
+    repo_layout: bool,
+}
+
+impl<'a> Layout<'a> {
+    fn at(
+        input: &Input<'a>,
+        cfg: &CompletionConfig,
+        counter: &dyn CountTokens,
+        model: &ModelInfo,
+        max_tokens: u32,
+    ) -> Layout<'a> {
+        // Context gets its own share; what it leaves unused is not handed on, so the cache
+        // prefix stays the same whether or not context was found.
+        let (context, context_tokens) = fit_context(input.context, cfg.context_tokens, counter);
+        // Leave room for the answer and the prompt's own markup within the context window.
+        let room = (model.n_ctx as usize)
+            .saturating_sub(max_tokens as usize + context_tokens + 32)
+            .max(64);
+        let scale = |b: usize, total: usize| {
+            if total <= room {
+                b
+            } else {
+                b * room / total.max(1)
             }
-            None => None,
         };
-        if let Some(tree) = tree {
-            let start = input.offset - window.prefix.len();
-            preamble = crate::context::preamble(lang, tree, input.text, start, input.offset);
-            if !preamble.is_empty() {
-                let cost = counter.count(&preamble);
-                window = budget::window(
-                    input.text,
-                    input.offset,
-                    prefix_budget.saturating_sub(cost),
-                    suffix_budget,
-                    counter,
-                );
+        let total = cfg.prefix_tokens + cfg.suffix_tokens;
+        let (prefix_budget, suffix_budget) = (
+            scale(cfg.prefix_tokens, total),
+            scale(cfg.suffix_tokens, total),
+        );
+        let mut window = budget::window(
+            input.text,
+            input.offset,
+            prefix_budget,
+            suffix_budget,
+            counter,
+        );
+        // A cut prefix loses the file's imports and the headers of the scopes the cursor is
+        // in: put those back on top, paid for from the prefix budget.
+        let mut preamble = String::new();
+        if window.prefix_cut
+            && let Some(lang) = input.language
+        {
+            let parsed;
+            let tree = match input.tree {
+                Some(t) => Some(t),
+                None if !input.unparsable
+                    && input.text.len() <= crate::syntax::MAX_CHECKED_BYTES =>
+                {
+                    parsed = crate::syntax::parse(lang, input.text, None);
+                    parsed.as_ref()
+                }
+                None => None,
+            };
+            if let Some(tree) = tree {
+                let start = input.offset - window.prefix.len();
+                preamble = crate::context::preamble(lang, tree, input.text, start, input.offset);
+                if !preamble.is_empty() {
+                    let cost = counter.count(&preamble);
+                    window = budget::window(
+                        input.text,
+                        input.offset,
+                        prefix_budget.saturating_sub(cost),
+                        suffix_budget,
+                        counter,
+                    );
+                }
             }
+        }
+        Layout {
+            context,
+            context_tokens,
+            preamble,
+            window,
+            repo_layout: cfg.repo_layout,
         }
     }
-    let prefix = format!("{preamble}{}", window.prefix);
-    let prompt = prompt::fim_prompt(&prompt::FimParts {
-        repo_name: input.repo_name,
-        context: &context,
-        path: input.path,
-        language: input.language,
-        prefix: &prefix,
-        suffix: window.suffix,
-        repo_tokens: model.has_repo_tokens && cfg.repo_layout,
-    });
-    Ok(Prepared {
-        prompt,
-        shape: Arc::new(shape),
-        max_tokens,
-        prefix_tokens: window.prefix_tokens + counter.count(&preamble),
-        suffix_tokens: window.suffix_tokens,
-        context_tokens,
-    })
+
+    /// Where the window starts in the text.
+    fn start(&self, input: &Input<'_>) -> usize {
+        input.offset - self.window.prefix.len()
+    }
+
+    /// The prompt that completes at `at` (the cursor's offset, or another place in the
+    /// window), with the code from the window's start to `at` as its prefix and `suffix`.
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &self,
+        input: &Input<'_>,
+        at: usize,
+        suffix: &str,
+        shape: Shape,
+        max_tokens: u32,
+        counter: &dyn CountTokens,
+        model: &ModelInfo,
+    ) -> Prepared {
+        let code = &input.text[self.start(input)..at];
+        let prefix = format!("{}{code}", self.preamble);
+        let prefix_tokens = if at == input.offset {
+            self.window.prefix_tokens + counter.count(&self.preamble)
+        } else {
+            counter.count(&prefix)
+        };
+        let suffix_tokens = if suffix.len() == self.window.suffix.len() {
+            self.window.suffix_tokens
+        } else {
+            counter.count(suffix)
+        };
+        let prompt = prompt::fim_prompt(&prompt::FimParts {
+            repo_name: input.repo_name,
+            context: &self.context,
+            path: input.path,
+            language: input.language,
+            prefix: &prefix,
+            suffix,
+            repo_tokens: model.has_repo_tokens && self.repo_layout,
+        });
+        Prepared {
+            prompt,
+            alternative: None,
+            shape: Arc::new(shape),
+            max_tokens,
+            prefix_tokens,
+            suffix_tokens,
+            context_tokens: self.context_tokens,
+        }
+    }
 }
 
 /// The context files that fit in `budget` tokens, in order; a file that does not fit
@@ -515,7 +604,20 @@ pub fn run_blocking(
     opts: &RunOptions,
 ) -> Result<Completed, CompleteError> {
     let info = engine.ready_blocking()?;
-    let (mut pipeline, mut step) = Pipeline::start(input, cfg, counter, &info, opts.clone())?;
+    let prepared = prepare(input, cfg, counter, &info)?;
+    run_prepared_blocking(engine, input, prepared, cfg, opts)
+}
+
+/// [`run_blocking`] with the prompt prepared already (by [`prepare_aside`], say); `input`
+/// is the document at the place the prompt completes.
+pub fn run_prepared_blocking(
+    engine: &Engine,
+    input: &Input<'_>,
+    prepared: Prepared,
+    cfg: &CompletionConfig,
+    opts: &RunOptions,
+) -> Result<Completed, CompleteError> {
+    let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, cfg, opts.clone());
     loop {
         let reqs = match step {
             Step::Done(completion) => {

@@ -214,3 +214,81 @@ fn context_is_cut_to_budget_on_line_boundaries() {
     assert!(kept[1].text.ends_with('\n'));
     assert!(kept[1].text.len() < files[1].text.len());
 }
+
+#[test]
+fn a_prompt_aside_is_laid_out_as_the_cursor_s() {
+    // Cursor at the new parameter; calls below (in the window) and far below (out of it).
+    let filler: String = (0..300).map(|i| format!("    v{i} = {i}\n")).collect();
+    let head = "import os\n\ndef area(w, h, scale";
+    let cursor = head.len();
+    let text = format!(
+        "{head}):\n    return w * h\n\nprint(area(1, 2))\n\ndef far():\n{filler}    area(3, 4)\n"
+    );
+    let near = text.find("area(1, 2").unwrap() + "area(1, 2".len();
+    let far = text.find("area(3, 4").unwrap() + "area(3, 4".len();
+    let mut input = Input::new(&text, cursor);
+    input.language = Some(Language::Python);
+    input.path = Some("geo.py");
+    let ghost = CompletionConfig {
+        prefix_tokens: 400,
+        suffix_tokens: 200,
+        ..CompletionConfig::default()
+    };
+    let short = CompletionConfig {
+        suffix_tokens: 8,
+        ..ghost.clone()
+    };
+    let info = FakeBackend::info();
+    let cursor_prompt = crate::engine::fake::render(
+        &prepare(&input, &ghost, &ApproxCounter, &info)
+            .unwrap()
+            .prompt,
+    );
+    let p = prepare_aside(&input, &ghost, near, &short, &ApproxCounter, &info)
+        .unwrap()
+        .expect("the call is in the cursor's window");
+    let rendered = crate::engine::fake::render(&p.prompt);
+    // The same head as the cursor's prompt, up to the cursor; then the code on to the call.
+    let head_end = cursor_prompt.find("<|fim_suffix|>").unwrap();
+    assert!(
+        rendered.starts_with(&cursor_prompt[..head_end]),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("scale):\n    return w * h\n\nprint(area(1, 2<|fim_suffix|>))\n"),
+        "{rendered}"
+    );
+    assert_eq!(p.shape.mode, Mode::Line);
+    // A call outside the cursor's window has no such prompt.
+    assert!(
+        prepare_aside(&input, &ghost, far, &short, &ApproxCounter, &info)
+            .unwrap()
+            .is_none()
+    );
+    // Above the cursor: the suffix runs on to the end of the cursor's line.
+    let above = text.find("def area(w").unwrap() + "def area(w".len();
+    let p = prepare_aside(&input, &ghost, above, &short, &ApproxCounter, &info)
+        .unwrap()
+        .unwrap();
+    let rendered = crate::engine::fake::render(&p.prompt);
+    assert!(
+        rendered.contains("def area(w<|fim_suffix|>, h, scale):\n    return"),
+        "{rendered}"
+    );
+    // Both end where the cursor's prompt ends.
+    let tail =
+        &cursor_prompt[cursor_prompt.find("<|fim_suffix|>").unwrap() + "<|fim_suffix|>".len()..];
+    assert!(rendered.ends_with(tail), "{rendered}");
+    // A bad place is an error, as a bad cursor is.
+    assert!(
+        prepare_aside(
+            &input,
+            &ghost,
+            text.len() + 1,
+            &short,
+            &ApproxCounter,
+            &info
+        )
+        .is_err()
+    );
+}

@@ -51,6 +51,12 @@ pub const CANDIDATE_TOP_K: usize = 40;
 /// and reads.
 pub struct Request {
     pub prompt: Vec<Piece>,
+    /// Another prompt for the same answer (the same place in the same code, other
+    /// surroundings), read instead when the cache as it is leaves fewer of its tokens to
+    /// decode: a prompt laid out to reuse the cursor's cells, with a short one of its own
+    /// to fall back on (a next edit's argument). An engine without a cache of its own
+    /// reads `prompt`.
+    pub alternative: Option<Vec<Piece>>,
     pub work: Work,
     /// Stop (keeping what was generated) at this instant.
     pub deadline: Option<Instant>,
@@ -252,6 +258,7 @@ impl Request {
     pub fn new(prompt: Vec<Piece>, work: Work) -> Self {
         Request {
             prompt,
+            alternative: None,
             work,
             deadline: None,
             key: None,

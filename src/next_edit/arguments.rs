@@ -1,8 +1,9 @@
 //! The added-parameter rule: the user's last edit gave a function one more parameter; the
 //! next edit is the new argument at the next call of it in the file that still passes the
 //! old number. Where the call is comes from the tree; what the argument is comes from the
-//! model, asked for a completion just before the call's `)` (the new signature is in the
-//! prompt, usually right above).
+//! model, asked for a completion just before the call's `)`, from a prompt laid out as the
+//! ghost text's at the edit so that the model's cache serves most of it ([`prepare`]; the
+//! new signature is in the prompt either way).
 
 use std::ops::Range;
 
@@ -10,7 +11,11 @@ use tree_sitter::{Node, Tree};
 
 use super::history::{History, Hunk};
 use super::tree::{for_each_node, is_name, named_children};
+use crate::complete::{self, CompleteError, Input, Prepared};
+use crate::config::CompletionConfig;
+use crate::engine::ModelInfo;
 use crate::lang::Language;
+use crate::tokenizer::CountTokens;
 
 /// A call that needs the new argument, and where the model is asked to write it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +45,43 @@ pub const PREFIX_TOKENS: usize = 512;
 pub const SUFFIX_TOKENS: usize = 128;
 
 /// The completion settings for an argument's prompt: `base` with the short budgets.
-pub fn prompt_config(base: &crate::config::CompletionConfig) -> crate::config::CompletionConfig {
-    crate::config::CompletionConfig {
+pub fn prompt_config(base: &CompletionConfig) -> CompletionConfig {
+    CompletionConfig {
         prefix_tokens: PREFIX_TOKENS,
         suffix_tokens: SUFFIX_TOKENS,
         ..base.clone()
     }
+}
+
+/// The prompt an argument is written from, and the settings to finish it with. `cursor`
+/// is the document at the user's last edit, where the editor's ghost text just read its
+/// prompt with `cursor_cfg` (the context and repository name set as that prompt had
+/// them): laid out as that prompt, the call's surroundings come from the cells it left
+/// ([`complete::prepare_aside`]), with the call's own short prompt (the definition, then
+/// the call's surroundings) as the engine's alternative for when the cache holds
+/// something else. The short prompt alone where the call is outside the cursor's window.
+pub fn prepare(
+    ask: &Ask,
+    cursor: &Input<'_>,
+    cursor_cfg: &CompletionConfig,
+    counter: &dyn CountTokens,
+    model: &ModelInfo,
+) -> Result<(Prepared, CompletionConfig), CompleteError> {
+    let cfg = prompt_config(cursor_cfg);
+    let context = vec![definition_context(cursor.path.unwrap_or("file"), ask)];
+    let mut at_call = *cursor;
+    at_call.offset = ask.offset;
+    at_call.context = &context;
+    let short = complete::prepare(&at_call, &cfg, counter, model)?;
+    let prepared =
+        match complete::prepare_aside(cursor, cursor_cfg, ask.offset, &cfg, counter, model)? {
+            Some(aside) => Prepared {
+                alternative: Some(short.prompt),
+                ..aside
+            },
+            None => short,
+        };
+    Ok((prepared, cfg))
 }
 
 /// The definition, as the code the model reads before the file (the file's own path).

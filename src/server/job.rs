@@ -53,6 +53,10 @@ pub(super) fn request_failed(message: impl Into<String>) -> Error {
     }
 }
 
+/// The repository name prompts show: any stable name will do; the folder's would change
+/// the prompt's first tokens between projects for no gain.
+pub(super) const REPO_NAME: &str = "workspace";
+
 /// Where in a document to complete.
 pub(super) enum At {
     Position(Position),
@@ -100,9 +104,8 @@ pub(super) fn job(state: &State, uri: &Uri, at: At) -> Result<Option<Job>> {
 }
 
 /// Context from the other open documents and nearby files, kept for the document's next
-/// completions in the same scope. Runs on a blocking thread. (Work aside from the cursor,
-/// a next edit's argument, builds its own: it must not replace the head of the cursor's
-/// cached prompt.)
+/// completions in the same scope. Runs on a blocking thread. (A next edit's argument asks
+/// for it at the cursor too: its prompt is laid out as the cursor's, head included.)
 pub(super) fn gather_context(state: &State, job: &Job) -> Vec<ContextFile> {
     let settings = state.settings();
     if settings.context_tokens == 0 {
@@ -229,9 +232,7 @@ pub(super) fn prepare_as(
         .ok_or_else(|| "the model is not ready".to_string())?;
     let mut input = job.input();
     input.context = &context;
-    // Any stable name will do; the folder's would change the prompt's first tokens
-    // between projects for no gain.
-    input.repo_name = Some("workspace");
+    input.repo_name = Some(REPO_NAME);
     let prepared = prepare(&input, cfg, &*job.model.counter, &info).map_err(|e| e.to_string())?;
     Ok((prepared, context))
 }

@@ -15,7 +15,7 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{TextDocumentIdentifier, Uri};
 
 use super::documents::Applied;
-use super::job::{At, job, prepare_as};
+use super::job::{At, REPO_NAME, gather_context, job};
 use super::{Server, State, position};
 use crate::complete::{Pipeline, RunOptions, Step};
 use crate::engine::Priority;
@@ -131,7 +131,9 @@ fn propose(state: &Arc<State>, uri: &Uri) -> Option<Value> {
     let (lang, tree) = (snap.language?, snap.tree.as_ref()?);
     let history = state.tracked.get(uri)?.edits.clone();
     let started = std::time::Instant::now();
-    let mut complete = |ask: &Ask| complete_at(state, uri, snap.version, ask);
+    // Where the user's last edit ends: the cursor, where the editor asked for ghost text.
+    let cursor = history.last().map_or(0, |h| h.range().end);
+    let mut complete = |ask: &Ask| complete_at(state, uri, snap.version, ask, cursor);
     let edit = crate::next_edit::suggest(lang, &snap.text, tree, &history, &mut complete)?;
     let enc = state.encoding();
     let range = position::range(
@@ -159,19 +161,35 @@ fn propose(state: &Arc<State>, uri: &Uri) -> Option<Value> {
 }
 
 /// The completion the editor's pipeline gives at `ask.offset` of `uri` (still at
-/// `version`), with the argument's short prompt (the call's surroundings after the
-/// definition), at background priority: ghost text the user is waiting for goes first.
-fn complete_at(state: &State, uri: &Uri, version: i32, ask: &Ask) -> Option<String> {
-    let job = job(state, uri, At::Offset(ask.offset)).ok()??;
-    if job.snap.version != version {
+/// `version`), at background priority (ghost text the user is waiting for goes first),
+/// from the argument's prompt ([`arguments::prepare`]): laid out as the prompt ghost text
+/// read at `cursor`, where the user's last edit ends, so that it decodes only what is
+/// new around the call.
+fn complete_at(state: &State, uri: &Uri, version: i32, ask: &Ask, cursor: usize) -> Option<String> {
+    let at_cursor = job(state, uri, At::Offset(cursor)).ok()??;
+    if at_cursor.snap.version != version {
         return None;
     }
-    let cfg = arguments::prompt_config(&state.settings().completion());
-    let path = job.input().path.unwrap_or("file").to_string();
-    let context = vec![arguments::definition_context(&path, ask)];
-    let (prepared, _) = prepare_as(&job, &cfg, context).ok()?;
-    let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, &cfg, RunOptions::default());
-    let input = job.input();
+    let context = gather_context(state, &at_cursor);
+    let info = at_cursor.model.engine.info()?;
+    let mut input = at_cursor.input();
+    input.context = &context;
+    input.repo_name = Some(REPO_NAME);
+    let (prepared, cfg) = arguments::prepare(
+        ask,
+        &input,
+        &state.settings().completion(),
+        &*at_cursor.model.counter,
+        &info,
+    )
+    .ok()?;
+    let opts = RunOptions {
+        shift_suffix: true,
+        ..RunOptions::default()
+    };
+    let (mut pipeline, mut step) = Pipeline::with_prepared(prepared, &cfg, opts);
+    let mut input = at_cursor.input();
+    input.offset = ask.offset;
     loop {
         let requests = match step {
             Step::Done(c) => return Some(c.text),
@@ -182,7 +200,7 @@ fn complete_at(state: &State, uri: &Uri, version: i32, ask: &Ask) -> Option<Stri
             .into_iter()
             .map(|mut r| {
                 r.priority = Priority::Background;
-                job.model.engine.generate_blocking(r)
+                at_cursor.model.engine.generate_blocking(r)
             })
             .collect();
         step = pipeline.advance(&input, answers).ok()?;

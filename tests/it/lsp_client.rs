@@ -42,6 +42,26 @@ impl LspClient {
         (child, c)
     }
 
+    /// `quill serve` with inline completion on and `settings`, once its model is ready.
+    pub async fn serve_ready(settings: Value) -> (tokio::process::Child, LspClient) {
+        let (child, mut c) = LspClient::serve(|_| {});
+        c.handshake(
+            json!({"textDocument": {"inlineCompletion": {}}}),
+            settings,
+            None,
+        )
+        .await;
+        loop {
+            let s = c.request("quill/status", Value::Null).await.unwrap();
+            match s["state"].as_str() {
+                Some("ready") => break,
+                Some(f) if f.starts_with("failed") => panic!("{s}"),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        (child, c)
+    }
+
     pub fn new(
         writer: impl AsyncWrite + Unpin + Send + 'static,
         reader: impl AsyncRead + Unpin + Send + 'static,

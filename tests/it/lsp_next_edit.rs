@@ -138,8 +138,12 @@ async fn an_added_parameter_proposes_the_argument_the_model_writes() {
         p["range"],
         json!({"start": {"line": 4, "character": 15}, "end": {"line": 4, "character": 15}})
     );
+    // Laid out as the ghost text's prompt at the edit: the file from its top, on to the
+    // call, the code after the call as the suffix.
     assert!(
-        fake.last_prompt().contains("print(area(2, 3"),
+        fake.last_prompt().contains(
+            "def area(w, h, scale):\n    return w * h\n\n\nprint(area(2, 3<|fim_suffix|>))\n"
+        ),
         "{}",
         fake.last_prompt()
     );

@@ -18,6 +18,7 @@ mod models;
 mod real_assist;
 mod real_batch;
 mod real_model;
+mod real_next_edit;
 mod real_remote;
 mod real_suggest;
 mod support;

@@ -2,8 +2,6 @@
 //! is the words ready so far, `quill/suggestionReady` follows, and asking again gives the
 //! whole line from the cache: exactly what a server without a budget answers.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::lsp_client::{LspClient, inline_text};
@@ -11,25 +9,6 @@ use crate::support::{SMALL, real_model};
 
 /// A line the model writes in many tokens, with nothing after the cursor.
 const DOC: &str = "def greet(name, place):\n    \"\"\"Print a greeting naming the person and the place.\"\"\"\n    print(\n";
-
-async fn serve(settings: Value) -> (tokio::process::Child, LspClient) {
-    let (child, mut c) = LspClient::serve(|_| {});
-    c.handshake(
-        json!({"textDocument": {"inlineCompletion": {}}}),
-        settings,
-        None,
-    )
-    .await;
-    loop {
-        let s = c.request("quill/status", Value::Null).await.unwrap();
-        match s["state"].as_str() {
-            Some("ready") => break,
-            Some(f) if f.starts_with("failed") => panic!("{s}"),
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    (child, c)
-}
 
 // The model lock is held for the whole test on purpose: real-model tests take turns.
 #[allow(clippy::await_holding_lock)]
@@ -42,7 +21,7 @@ async fn growing_ghost_text_ends_as_the_models_whole_line() {
     let (line, character) = (2, 10);
 
     let base = json!({"model": SMALL, "warmup": false, "prefetch": false, "timeBudgetMs": 0});
-    let (_whole_child, mut whole) = serve(base.clone()).await;
+    let (_whole_child, mut whole) = LspClient::serve_ready(base.clone()).await;
     whole.open(uri, "python", DOC).await;
     let expected = inline_text(&whole.inline(uri, line, character).await.unwrap())
         .expect("the model completes the call");
@@ -50,7 +29,7 @@ async fn growing_ghost_text_ends_as_the_models_whole_line() {
 
     let mut budget = base;
     budget["timeBudgetMs"] = json!(1);
-    let (_child, mut c) = serve(budget).await;
+    let (_child, mut c) = LspClient::serve_ready(budget).await;
     c.open(uri, "python", DOC).await;
     let first =
         inline_text(&c.inline(uri, line, character).await.unwrap()).expect("the words ready");

@@ -193,6 +193,18 @@ impl<T: Copy + PartialEq> Cache<T> {
     }
 
     /// The plan of reading `tokens` with nothing reused (after the cache was cleared).
+    /// Tokens [`Cache::plan`] would decode to bring sequence 0 to `tokens`.
+    pub fn cost(&self, tokens: &[T], shift: Option<usize>, can_shift: bool) -> usize {
+        self.plan(tokens, shift, can_shift)
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Decode { tokens, .. } => tokens.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     pub fn fresh_read(tokens: &[T]) -> Plan<T> {
         Cache::default().plan(tokens, None, false)
     }

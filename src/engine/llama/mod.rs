@@ -449,8 +449,25 @@ impl Backend for LlamaRunner<'_> {
 
     fn generate(&mut self, req: &mut Request, cancel: &CancelToken) -> Result<Output, EngineError> {
         let start = Instant::now();
-        let tokens = self.tokenize(&req.prompt)?;
+        let mut tokens = self.tokenize(&req.prompt)?;
         let n_ctx = self.ctx.n_ctx();
+        if let Some(alternative) = &req.alternative {
+            let other = self.tokenize(alternative)?;
+            let cost = |t: &[LlamaToken]| match t.len() >= n_ctx as usize {
+                true => usize::MAX,
+                false if !req.reuse_cache => t.len(),
+                false => self.cache.cost(t, req.shift_suffix, self.can_shift),
+            };
+            let (this, that) = (cost(&tokens), cost(&other));
+            tracing::debug!(
+                prompt = this,
+                alternative = that,
+                "tokens to decode for each prompt"
+            );
+            if that < this {
+                tokens = other;
+            }
+        }
         if tokens.len() >= n_ctx as usize {
             return Err(EngineError::PromptTooLong {
                 tokens: tokens.len(),

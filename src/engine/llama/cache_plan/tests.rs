@@ -258,11 +258,14 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
+/// The token between a prompt's prefix and suffix.
+const HOLE: u8 = 250;
+
 /// The fill-in-the-middle prompt of a file with the cursor at `cursor`.
 fn prompt(head: &[u8], file: &[u8], cursor: usize) -> Vec<u8> {
     let mut p = head.to_vec();
     p.extend_from_slice(&file[..cursor]);
-    p.push(250);
+    p.push(HOLE);
     p.extend_from_slice(&file[cursor..]);
     p.push(251);
     p
@@ -473,4 +476,40 @@ fn the_longest_run_near_the_head_is_found_in_both() {
     assert_eq!(best_run(&old, &new, 2, 3), Some((0, 1)));
     assert_eq!(best_run::<u8>(&[], &[1], 1, 8), None);
     assert_eq!(best_run(&[1, 2], &[3, 4], 1, 8), None);
+}
+
+/// A file of `n` tokens without repeated runs (as code mostly is).
+fn varied(n: usize) -> Vec<u8> {
+    let mut x = 7u32;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            ((x >> 16) % 40) as u8
+        })
+        .collect()
+}
+
+/// A prompt laid out as the cursor's, completing at another place of the file (a next
+/// edit's argument): the prefix runs on to there, the suffix to where the cursor's ends.
+fn aside(file: &[u8], at: usize) -> Vec<u8> {
+    prompt(&[], file, at)
+}
+
+#[test]
+fn a_prompt_aside_from_the_cursor_decodes_only_the_code_between() {
+    let file = varied(700);
+    let cursor = 200;
+    for at in [300, 120, 201] {
+        let mut e = Engine::default();
+        e.read(&prompt(&[], &file, cursor), Some(2));
+        e.generate(&[1, 2]);
+        let p = aside(&file, at);
+        let cost = e.cache.cost(&p, Some(2), true);
+        // Near the cursor, the code between it and `at` changes sides of the hole as an
+        // edit: it is decoded, with the separator, the fresh tokens after it and the last
+        // token; the code after both is moved as while typing. (Farther, it is moved
+        // across the hole, `move_common_run`.)
+        assert_eq!(cost, at.abs_diff(cursor) + 4, "at {at}");
+        e.read(&p, Some(2));
+    }
 }
