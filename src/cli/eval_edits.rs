@@ -137,15 +137,11 @@ pub fn run(a: EvalEditsArgs) -> Result<ExitCode> {
                         )
                     }
                     ArgumentPrompt::Short | ArgumentPrompt::File => {
-                        let context = match a.argument_prompt {
-                            ArgumentPrompt::Short => {
-                                vec![arguments::definition_context(&case.path, ask)]
-                            }
-                            _ => Vec::new(),
-                        };
-                        let cfg = match a.argument_prompt {
-                            ArgumentPrompt::Short => arguments::prompt_config(&ghost),
-                            _ => ghost.clone(),
+                        let (context, cfg) = if a.argument_prompt == ArgumentPrompt::Short {
+                            let definition = arguments::definition_context(&case.path, ask);
+                            (vec![definition], arguments::prompt_config(&ghost))
+                        } else {
+                            (Vec::new(), ghost.clone())
                         };
                         let mut at = cursor;
                         at.offset = ask.offset;
